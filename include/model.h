@@ -1,0 +1,50 @@
+/* model.h — the model interface. Every model implements these operations and declares
+ * the benchmark kinds it supports and the configuration keys it reads. The sweep and the
+ * scheduler only ever see this table, so adding a model means adding one entry to
+ * model_table (src/models/registry.c). */
+#ifndef CLS_MODEL_H
+#define CLS_MODEL_H
+
+#include "bench.h"
+#include "config.h"
+#include "result.h"
+#include "rng.h"
+
+typedef struct model model_t;   /* opaque per-model state */
+
+typedef struct {
+    const char *name;
+    unsigned kinds;              /* bitwise OR of bench_kind it supports */
+    const param_spec *params;    /* keys it reads: "<name>.*" and shared "train.*" keys */
+    int nparams;
+    /* Relative cost estimate (any unit, consistent across models) for longest-first
+     * ordering. May be NULL (cost 1). cfg is the effective config. */
+    double (*cost)(const run_config *cfg);
+    /* Creates the model for benchmark b. NULL with cls_seterr on failure. */
+    model_t *(*init)(const run_config *cfg, const bench_t *b, uint64_t seed);
+    /* Trains one block (stage) on task b->stage_task[stage]. Returns RUN_STATUS_OK,
+     * RUN_STATUS_DIVERGED (non-finite loss), or RUN_STATUS_FAILED with cls_seterr. */
+    run_status (*train_block)(model_t *m, const bench_t *b, int stage);
+    /* Metric of task t on its test set (accuracy in [0,1] or MSE). */
+    double (*eval_task)(model_t *m, const bench_t *b, int t);
+    /* Optional (may be NULL): after each stage's evaluation, record stage-wise extras. */
+    void (*after_stage)(model_t *m, const bench_t *b, int stage, run_result *res);
+    /* Optional: at the end of the run, record final extras. */
+    void (*report)(model_t *m, const bench_t *b, run_result *res);
+    void (*free)(model_t *m);
+} model_ops;
+
+extern const model_ops *const model_table[];
+extern const int model_count;
+/* The ops of a model by name, or NULL. */
+const model_ops *model_find(const char *name);
+/* "finetune, ewc, ..." (static buffer). */
+const char *model_names(void);
+
+/* Executes one model run described by cfg (which has "model", "seed", "benchmark.name" and
+ * every key the model reads): builds the benchmark, trains stage by stage, evaluates every
+ * task after every stage, computes metrics. Never aborts on model trouble: the status and
+ * message in res say what happened. res is initialised by this call. */
+void run_execute(const run_config *cfg, run_result *res);
+
+#endif

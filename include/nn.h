@@ -1,0 +1,97 @@
+/* nn.h — the numerics core: layers as forward/backward pairs of free functions.
+ *
+ * Conventions (llm.c style): float32, row-major throughout; outputs first, sizes last;
+ * inputs are const; every backward ACCUMULATES (+=) into its gradient buffers, so the
+ * caller zeroes gradients once per step; a NULL gradient pointer means "not needed".
+ * Shapes are written (B, n) = B rows of n floats. */
+#ifndef CLS_NN_H
+#define CLS_NN_H
+
+/* ---- dense: out = inp · wᵀ + b ---- */
+/* out (B, n_out); inp (B, n_in); w (n_out, n_in); b (n_out) or NULL. */
+void dense_forward(float *out, const float *inp, const float *w, const float *b,
+                   int B, int n_in, int n_out);
+/* dinp (B, n_in) or NULL; dw (n_out, n_in); db (n_out) or NULL; dout (B, n_out). */
+void dense_backward(float *dinp, float *dw, float *db, const float *dout,
+                    const float *inp, const float *w, int B, int n_in, int n_out);
+
+/* ---- per-sample dense with generated weights: out[b] = w[b] · inp[b] ---- */
+/* out (B, n_out); inp (B, n_in); w (B, n_out, n_in) — one weight matrix per sample. */
+void pdense_forward(float *out, const float *inp, const float *w, int B, int n_in, int n_out);
+/* dinp (B, n_in) or NULL; dw (B, n_out, n_in) or NULL (gradient of the generated weights). */
+void pdense_backward(float *dinp, float *dw, const float *dout, const float *inp,
+                     const float *w, int B, int n_in, int n_out);
+
+/* ---- conv2d, 3×3 kernel, stride 1, zero padding 1 (same size) ---- */
+/* out (B, c_out, H, W); inp (B, c_in, H, W); w (c_out, c_in, 3, 3); b (c_out) or NULL.
+ * col is scratch of conv2d_col_size(c_in, H, W) floats (im2col for one sample). */
+long conv2d_col_size(int c_in, int H, int W);
+void conv2d_forward(float *out, const float *inp, const float *w, const float *b, float *col,
+                    int B, int c_in, int H, int W, int c_out);
+/* dinp (B, c_in, H, W) or NULL; dw (c_out, c_in, 3, 3); db (c_out) or NULL.
+ * col is scratch of 2 * conv2d_col_size(c_in, H, W) floats. */
+void conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                     const float *w, float *col, int B, int c_in, int H, int W, int c_out);
+
+/* ---- max-pool 2×2, stride 2 (H, W even) ---- */
+/* out (B, C, H/2, W/2); argmax (B, C, H/2, W/2): flat index into the sample-channel plane. */
+void maxpool2_forward(float *out, int *argmax, const float *inp, int B, int C, int H, int W);
+/* dinp (B, C, H, W) accumulates dout at the argmax positions. */
+void maxpool2_backward(float *dinp, const float *dout, const int *argmax, int B, int C, int H, int W);
+
+/* ---- element-wise activations over n values ---- */
+typedef enum {
+    ACT_IDENTITY = 0,
+    ACT_RELU,
+    ACT_LEAKY_RELU,   /* slope 0.01 for x < 0 (PyTorch default) */
+    ACT_GELU,         /* exact: x·Φ(x) (PyTorch nn.GELU default) */
+    ACT_TANH,
+    ACT_SIGMOID,
+    ACT_GAUSSIAN,     /* exp(−x²) */
+} act_kind;
+/* Parses "relu", "leaky_relu", "gelu", "tanh", "sigmoid", "gaussian", "identity";
+ * returns -1 for anything else. */
+int act_parse(const char *name);
+const char *act_name(act_kind k);
+/* out may alias inp. */
+void act_forward(act_kind k, float *out, const float *inp, long n);
+/* dinp += dout · f'(inp); out = f(inp) is given too (cheaper derivatives for tanh/sigmoid/
+ * gaussian). dinp may alias dout only when dinp is zero beforehand is NOT allowed: distinct. */
+void act_backward(act_kind k, float *dinp, const float *dout, const float *inp,
+                  const float *out, long n);
+
+/* ---- losses: each returns the mean loss over the batch ---- */
+/* Softmax cross-entropy. logits (B, C); labels (B) in [0, C). probs (B, C) receives the
+ * softmax (may be NULL). If mask is non-NULL (C ints of 0/1), classes with mask 0 are
+ * excluded (task-incremental heads): logits there are treated as −∞. */
+float softmax_xent_forward(float *probs, const float *logits, const int *labels,
+                           const int *mask, int B, int C);
+/* dlogits += scale · (probs − onehot) / B (0 on masked classes). probs from forward. */
+void softmax_xent_backward(float *dlogits, const float *probs, const int *labels,
+                           const int *mask, float scale, int B, int C);
+
+/* Mean squared error: mean over batch of ½·Σ_out (pred − target)²  when half != 0,
+ * or mean over all B·n elements of (pred − target)² when half == 0 (PyTorch MSELoss). */
+float mse_forward(const float *pred, const float *target, int B, int n, int half);
+/* dpred += scale · d/dpred of the same loss. */
+void mse_backward(float *dpred, const float *pred, const float *target, float scale,
+                  int B, int n, int half);
+
+/* Temperature-scaled distillation, student first (as the PAH code calls kl_div):
+ * KD = T² · mean_b Σ_c p_s log(p_s / p_t),  p_s = softmax(s/T), p_t = softmax(t/T).
+ * student, teacher (B, C). mask as for softmax_xent (NULL = all classes). */
+float kd_forward(const float *student, const float *teacher, const int *mask,
+                 float T, int B, int C);
+/* dstudent += scale · dKD/dstudent (teacher is treated as constant). */
+void kd_backward(float *dstudent, const float *student, const float *teacher, const int *mask,
+                 float T, float scale, int B, int C);
+
+/* ---- bilinear resize (PyTorch F.interpolate, mode='bilinear', align_corners=False) ---- */
+/* out (B, C, Ho, Wo); inp (B, C, Hi, Wi). */
+void resize_bilinear_forward(float *out, const float *inp, int B, int C, int Hi, int Wi,
+                             int Ho, int Wo);
+/* dinp (B, C, Hi, Wi) += adjoint of the resize applied to dout (B, C, Ho, Wo). */
+void resize_bilinear_backward(float *dinp, const float *dout, int B, int C, int Hi, int Wi,
+                              int Ho, int Wo);
+
+#endif

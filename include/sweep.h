@@ -1,0 +1,50 @@
+/* sweep.h — sweep files (YAML, SPEC §6) and their expansion into model runs.
+ *
+ * Top-level keys: name, benchmark (map of benchmark.* settings, "name" required), models
+ * (list; default: every model supporting the benchmark kind), seeds (count N → 0..N−1, or a
+ * list), defaults (map of dotted keys), train (map of train.* settings), grid (map: key →
+ * list | {linspace: [a, b, n]} | {logspace: [a, b, n]} (10^a..10^b) | {range: [a, b, step]}
+ * (b exclusive)), zip (list of maps whose lists move together), exclude (list of partial
+ * assignments), output (path), ranks_per_run (int ≥ 1), options (map: grace_seconds,
+ * flush_seconds, quiet).
+ *
+ * Expansion: seeds × models × grid × zip, minus excludes; each point is projected onto the
+ * keys the model reads (cfg_project) and identical projected configs are kept once. */
+#ifndef CLS_SWEEP_H
+#define CLS_SWEEP_H
+
+#include <stdint.h>
+#include "config.h"
+
+typedef struct {
+    run_config cfg;     /* effective config: model, seed, benchmark.*, model keys */
+    uint64_t hash;      /* cfg_hash(&cfg) */
+    char id[17];        /* hash as 16 hex digits */
+    double cost;        /* model cost estimate, for longest-first */
+} sweep_run;
+
+typedef struct {
+    char *path;          /* the sweep file */
+    char *yaml;          /* its full text (stored in the output) */
+    char *name;
+    char *output;        /* output .nc path (default "results/<name>.nc") */
+    int ranks_per_run;
+    double grace_seconds;   /* SIGTERM grace for in-flight runs (default 60) */
+    double flush_seconds;   /* minimum interval between .nc rewrites (default 0 = each run) */
+    int quiet;
+    int naxes;
+    char **axes;         /* swept keys (grid, zip), in file order: coordinate variables */
+    int n_before_dedup;  /* points before deduplication */
+    int nruns;
+    sweep_run *runs;     /* unique runs, in expansion order */
+} sweep_t;
+
+/* Parses and expands the sweep file at path. Returns 0, or -1 with cls_seterr set to
+ * "path:line:col: message" (1-based line/column) naming what was expected and, for unknown
+ * keys/models/values, the valid choices. s is empty (safe to sweep_free) on failure. */
+int sweep_load(sweep_t *s, const char *path);
+/* Same, from text in memory; path is only used in messages. */
+int sweep_load_text(sweep_t *s, const char *path, const char *text);
+void sweep_free(sweep_t *s);
+
+#endif
