@@ -24,7 +24,13 @@ void cls_adderr(const char *fmt, ...) {
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, err_buf, sizeof old);
-    snprintf(err_buf, sizeof err_buf, "%s: %s", prefix, old);
+    size_t np = strlen(prefix), no = strlen(old);
+    if (np > sizeof err_buf - 3) np = sizeof err_buf - 3;
+    if (np + 2 + no > sizeof err_buf - 1) no = sizeof err_buf - 1 - np - 2;
+    memcpy(err_buf, prefix, np);
+    memcpy(err_buf + np, ": ", 2);
+    memcpy(err_buf + np + 2, old, no);
+    err_buf[np + 2 + no] = 0;
 }
 
 const char *cls_geterr(void) { return err_buf; }
