@@ -25,7 +25,7 @@ MPI_LIBS         ?= $(shell $(MPICC) --showme:link 2>/dev/null)
 WARN     = -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 OPT     ?= -O2 -march=x86-64-v2 -g
 CFLAGS  ?= $(OPT)
-ALL_CFLAGS = $(WARN) $(CFLAGS) -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude \
+ALL_CFLAGS = $(WARN) $(CFLAGS) -D_GNU_SOURCE -Iinclude \
              $(BLAS_CFLAGS) $(YAML_CFLAGS) $(NETCDF_CFLAGS) $(MPI_CFLAGS)
 LIBS     = $(SCALAPACK_LIBS) $(NETCDF_LIBS) $(YAML_LIBS) $(BLAS_LIBS) $(ZLIB_LIBS) $(MPI_LIBS) -lm
 LDFLAGS ?=

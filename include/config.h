@@ -11,6 +11,7 @@
 #ifndef CLS_CONFIG_H
 #define CLS_CONFIG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum { PARAM_INT = 0, PARAM_FLOAT, PARAM_STR, PARAM_BOOL, PARAM_INTLIST } param_type;
@@ -54,6 +55,10 @@ int cfg_intlist(const run_config *c, const char *key, int *out, int max);
 
 /* "k1=v1 k2=v2 ..." in key order; caller frees. */
 char *cfg_to_string(const run_config *c);
+/* Serialises c as "key\0value\0..." into a new buffer (*buf, *len; caller frees). */
+void cfg_pack(const run_config *c, char **buf, size_t *len);
+/* Parses a cfg_pack buffer into c (initialised here). 0, or -1 if malformed. */
+int cfg_unpack(run_config *c, const char *buf, size_t len);
 /* 64-bit identity hash of the canonical text of every entry. */
 uint64_t cfg_hash(const run_config *c);
 

@@ -1,0 +1,221 @@
+/* main.c — the clsweep command line: run, expand, single, status, params. */
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+#include "data.h"
+#include "model.h"
+#include "output.h"
+#include "scheduler.h"
+#include "sweep.h"
+#include "util.h"
+
+extern void openblas_set_num_threads(int) __attribute__((weak));
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "clsweep %s — MPI-distributed continual-learning experiment sweeper\n\n"
+            "usage:\n"
+            "  clsweep run SWEEP.yaml [--output FILE.nc] [--quiet] [--grace SECONDS] [--shard I/N]\n"
+            "        run (or resume) a sweep; under mpirun/srun rank 0 is the master\n"
+            "  clsweep expand SWEEP.yaml      list the runs without running them\n"
+            "  clsweep single --model M --benchmark B [--seed N] [--set key=value ...]\n"
+            "        one model run; prints R and the metrics\n"
+            "  clsweep status FILE.nc         summarise a result file\n"
+            "  clsweep params [MODEL]         list the configuration keys, defaults and choices\n"
+            "\nexit codes: 0 done, 2 error, 3 interrupted (resumable)\n",
+            CLS_VERSION);
+}
+
+static void blas_threads(void) {
+    const char *e = getenv("CLSWEEP_BLAS_THREADS");
+    if (openblas_set_num_threads) openblas_set_num_threads(e ? atoi(e) : 1);
+}
+
+static int cmd_run(int argc, char **argv) {
+    sched_options o;
+    memset(&o, 0, sizeof o);
+    o.grace_seconds = -1;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--output") && i + 1 < argc) o.output = argv[++i];
+        else if (!strcmp(argv[i], "--quiet")) o.quiet = 1;
+        else if (!strcmp(argv[i], "--grace") && i + 1 < argc) o.grace_seconds = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--shard") && i + 1 < argc) {
+            if (sscanf(argv[++i], "%d/%d", &o.shard_index, &o.shard_count) != 2 ||
+                o.shard_count < 1 || o.shard_index < 0 || o.shard_index >= o.shard_count) {
+                fprintf(stderr, "clsweep: --shard expects I/N with 0 <= I < N, got '%s'\n", argv[i]);
+                return SCHED_EXIT_ERROR;
+            }
+        } else if (argv[i][0] == '-') {
+            fprintf(stderr, "clsweep run: unknown option '%s'\n", argv[i]);
+            return SCHED_EXIT_ERROR;
+        } else if (!o.sweep_path) o.sweep_path = argv[i];
+        else {
+            fprintf(stderr, "clsweep run: unexpected argument '%s'\n", argv[i]);
+            return SCHED_EXIT_ERROR;
+        }
+    }
+    if (!o.sweep_path) {
+        usage(stderr);
+        return SCHED_EXIT_ERROR;
+    }
+    blas_threads();
+    MPI_Init(NULL, NULL);
+    int rc = sched_run(&o);
+    MPI_Finalize();
+    data_cache_free();
+    return rc;
+}
+
+static int cmd_expand(int argc, char **argv) {
+    if (argc != 1) {
+        usage(stderr);
+        return 2;
+    }
+    sweep_t s;
+    if (sweep_load(&s, argv[0])) {
+        fprintf(stderr, "clsweep: error: %s\n", cls_geterr());
+        return 2;
+    }
+    for (int i = 0; i < s.nruns; i++) {
+        char *c = cfg_to_string(&s.runs[i].cfg);
+        printf("%s %s\n", s.runs[i].id, c);
+        free(c);
+    }
+    fprintf(stderr, "%d runs (%d before deduplication), output %s\n", s.nruns, s.n_before_dedup,
+            s.output);
+    sweep_free(&s);
+    return 0;
+}
+
+static void print_result(const run_config *cfg, const run_result *r) {
+    char *c = cfg_to_string(cfg);
+    printf("config: %s\n", c);
+    free(c);
+    printf("status: %s%s%s\n", run_status_name(r->status), r->message[0] ? ": " : "", r->message);
+    if (r->R) {
+        printf("metric: %s (%s is better)\n", r->metric, r->higher_is_better ? "higher" : "lower");
+        printf("R0    ");
+        for (int t = 0; t < r->ntasks; t++) printf(" %8.4f", r->R0[t]);
+        printf("\n");
+        for (int s = 0; s < r->nstages; s++) {
+            printf("R[%2d] ", s);
+            for (int t = 0; t < r->ntasks; t++) printf(" %8.4f", r->R[(long)s * r->ntasks + t]);
+            printf("\n");
+        }
+    }
+    printf("acc %.6g  bwt %.6g  fwt %.6g  forgetting %.6g  wall %.2f s\n", r->acc, r->bwt, r->fwt,
+           r->forgetting, r->wall_seconds);
+    for (int i = 0; i < r->nextra; i++)
+        if (r->extra[i].ndim == 0) printf("%s %.6g\n", r->extra[i].name, r->extra[i].data[0]);
+}
+
+static int cmd_single(int argc, char **argv) {
+    const char *model = NULL, *bench = NULL;
+    run_config cfg;
+    cfg_init(&cfg);
+    int rc = 2;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
+        else if (!strcmp(argv[i], "--benchmark") && i + 1 < argc) bench = argv[++i];
+        else if (!strcmp(argv[i], "--seed") && i + 1 < argc) cfg_set(&cfg, "seed", argv[++i]);
+        else if (!strcmp(argv[i], "--set") && i + 1 < argc) {
+            char *kv = argv[++i], *eq = strchr(kv, '=');
+            if (!eq) {
+                fprintf(stderr, "clsweep single: --set expects key=value, got '%s'\n", kv);
+                goto done;
+            }
+            *eq = 0;
+            const param_spec *ps = param_find(kv, model);
+            if (!ps) {
+                char *keys = param_list_keys("");
+                fprintf(stderr, "clsweep single: unknown key '%s': expected one of %s\n", kv, keys);
+                free(keys);
+                goto done;
+            }
+            char canon[512];
+            if (param_canonicalise(ps, eq + 1, canon, sizeof canon)) {
+                fprintf(stderr, "clsweep single: %s\n", cls_geterr());
+                goto done;
+            }
+            cfg_set(&cfg, kv, canon);
+        } else {
+            fprintf(stderr, "clsweep single: unknown argument '%s'\n", argv[i]);
+            goto done;
+        }
+    }
+    if (!model || !bench) {
+        fprintf(stderr, "clsweep single: --model and --benchmark are required (models: %s)\n",
+                model_names());
+        goto done;
+    }
+    if (cfg_fill_defaults(&cfg, model, bench)) {
+        fprintf(stderr, "clsweep single: %s\n", cls_geterr());
+        goto done;
+    }
+    cfg_project(&cfg, model, bench);
+    blas_threads();
+    run_result r;
+    run_execute(&cfg, &r);
+    print_result(&cfg, &r);
+    rc = r.status == RUN_STATUS_OK ? 0 : r.status == RUN_STATUS_FAILED ? 2 : 1;
+    result_free(&r);
+done:
+    cfg_free(&cfg);
+    data_cache_free();
+    return rc;
+}
+
+static void print_params(const param_spec *p, int n) {
+    static const char *tn[] = {"int", "float", "str", "bool", "intlist"};
+    for (int i = 0; i < n; i++)
+        printf("  %-26s %-7s default %-8s %s%s%s%s\n", p[i].key, tn[p[i].type], p[i].def[0] ? p[i].def : "-",
+               p[i].help, p[i].choices ? "  {" : "", p[i].choices ? p[i].choices : "", p[i].choices ? "}" : "");
+}
+
+static int cmd_params(int argc, char **argv) {
+    for (int i = 0; i < model_count; i++) {
+        const model_ops *m = model_table[i];
+        if (argc > 0 && strcmp(argv[0], m->name)) continue;
+        printf("model %s\n", m->name);
+        print_params(m->params, m->nparams);
+    }
+    if (argc == 0)
+        for (int i = 0; i < bench_nspecs; i++) {
+            printf("benchmark %s\n", bench_specs[i].name);
+            print_params(bench_specs[i].params, bench_specs[i].nparams);
+        }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("clsweep %s\n", CLS_VERSION);
+        return 0;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "run")) return cmd_run(argc - 2, argv + 2);
+    if (!strcmp(cmd, "expand")) return cmd_expand(argc - 2, argv + 2);
+    if (!strcmp(cmd, "single")) return cmd_single(argc - 2, argv + 2);
+    if (!strcmp(cmd, "params")) return cmd_params(argc - 2, argv + 2);
+    if (!strcmp(cmd, "status")) {
+        if (argc != 3) {
+            usage(stderr);
+            return 2;
+        }
+        if (output_status(argv[2], stdout)) {
+            fprintf(stderr, "clsweep: error: %s\n", cls_geterr());
+            return 2;
+        }
+        return 0;
+    }
+    fprintf(stderr, "clsweep: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,98 @@
+/* run.c — executes one model run: benchmark → model → train stage by stage → evaluate every
+ * task after every stage → metrics. Model trouble becomes a status, never an abort. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bench.h"
+#include "metrics.h"
+#include "model.h"
+#include "scheduler.h"
+#include "util.h"
+
+/* Retention (EWGN paper): 100 · R[last][t0] / R[after first training of t0][t0], where t0 is
+ * the first task trained; only for higher-is-better metrics. */
+static void add_retention(run_result *res, const bench_t *b) {
+    if (!res->higher_is_better || res->nstages < 2) return;
+    int t0 = b->stage_task[0];
+    double first = res->R[t0], last = res->R[(long)(res->nstages - 1) * res->ntasks + t0];
+    if (first > 0)
+        result_set_scalar(res, "retention", "100 * R[last][first task] / R[0][first task] (%)",
+                          100.0 * last / first);
+}
+
+void run_execute(const run_config *cfg, run_result *res) {
+    double t_start = cls_now();
+    result_init(res);
+    const char *mname = cfg_get(cfg, "model");
+    const model_ops *ops = mname ? model_find(mname) : NULL;
+    if (!ops) {
+        result_fail(res, RUN_STATUS_FAILED, "unknown model '%s'", mname ? mname : "(none)");
+        return;
+    }
+    uint64_t seed = (uint64_t)cfg_int(cfg, "seed");
+    bench_t b;
+    if (bench_init(&b, cfg, seed)) {
+        result_fail(res, RUN_STATUS_FAILED, "%s", cls_geterr());
+        res->wall_seconds = cls_now() - t_start;
+        return;
+    }
+    snprintf(res->metric, sizeof res->metric, "%s", b.metric);
+    res->higher_is_better = b.higher_is_better;
+    if (!(ops->kinds & b.kind)) {
+        result_fail(res, RUN_STATUS_UNSUPPORTED, "model %s does not support %s benchmarks (%s)",
+                    ops->name, b.kind == BENCH_KIND_CLASSIFICATION ? "classification"
+                               : b.kind == BENCH_KIND_REGRESSION ? "regression" : "reconstruction",
+                    b.name);
+        bench_free(&b);
+        res->wall_seconds = cls_now() - t_start;
+        return;
+    }
+    result_alloc(res, b.nstages, b.ntasks);
+    model_t *m = ops->init(cfg, &b, seed);
+    if (!m) {
+        result_fail(res, RUN_STATUS_FAILED, "init: %s", cls_geterr());
+        bench_free(&b);
+        res->wall_seconds = cls_now() - t_start;
+        return;
+    }
+    for (int t = 0; t < b.ntasks; t++) res->R0[t] = (float)ops->eval_task(m, &b, t);
+    for (int s = 0; s < b.nstages; s++) {
+        if (sched_should_abandon()) {
+            result_fail(res, RUN_STATUS_FAILED, "abandoned: stop requested at stage %d", s);
+            break;
+        }
+        cls_seterr("%s", "");
+        run_status st = ops->train_block(m, &b, s);
+        if (st != RUN_STATUS_OK) {
+            result_fail(res, st, "stage %d (task %s): %s", s, b.tasks[b.stage_task[s]].name,
+                        cls_geterr()[0] ? cls_geterr() : run_status_name(st));
+            break;
+        }
+        int bad = 0;
+        for (int t = 0; t < b.ntasks; t++) {
+            double v = ops->eval_task(m, &b, t);
+            res->R[(long)s * b.ntasks + t] = (float)v;
+            if (!isfinite(v)) bad = 1;
+        }
+        if (bad) {
+            result_fail(res, RUN_STATUS_DIVERGED, "stage %d: non-finite evaluation metric", s);
+            break;
+        }
+        if (ops->after_stage) ops->after_stage(m, &b, s, res);
+    }
+    if (res->status == RUN_STATUS_OK) {
+        cl_metrics cm;
+        metrics_compute_stream(&cm, res->R, res->R0, b.nstages, b.ntasks, b.stage_task,
+                               b.higher_is_better);
+        res->acc = cm.acc;
+        res->bwt = cm.bwt;
+        res->fwt = cm.fwt;
+        res->forgetting = cm.forgetting;
+        add_retention(res, &b);
+        if (ops->report) ops->report(m, &b, res);
+    }
+    ops->free(m);
+    bench_free(&b);
+    res->wall_seconds = cls_now() - t_start;
+}

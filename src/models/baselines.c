@@ -1,0 +1,296 @@
+/* baselines.c — the finetune (no protection) and ewc (Kirkpatrick et al. 2017) baselines
+ * of SPEC §4.1–4.2 on one MLP, for every benchmark kind:
+ *   classification: softmax cross-entropy (task-incremental: only the task's classes);
+ *   teacher_student: ½·Σ_out squared error on fresh batches, one optimiser step per step;
+ *   curves3d: the HSF paper's MLP autoencoder 3→64→64→24→64→64→3 (GELU, no activation at
+ *   the bottleneck), PyTorch MSELoss (mean over elements), AdamW, full batch. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mlp.h"
+#include "model.h"
+#include "train.h"
+#include "util.h"
+
+typedef struct {
+    int ewc;                 /* 0 = finetune */
+    train_settings ts;
+    mlp_t net;
+    optim_t opt;
+    rng_t rng;               /* shuffling and teacher-student batches */
+    int *order;              /* (max n_train) shuffle buffer */
+    float *bx, *by;          /* (batch, in) / (batch, out) staging */
+    int *blab;               /* (batch) */
+    float *probs, *dout;     /* (batch, out) */
+    /* EWC state */
+    float lambda, gamma;
+    int fisher_samples;
+    float *fisher;           /* (nparams) accumulated diagonal Fisher */
+    float *anchor;           /* (nparams) θ* after the last consolidation */
+    int consolidated;
+} baseline_t;
+
+#define MLP_PARAM_SPECS                                                                    \
+    {"mlp.hidden", PARAM_INTLIST, "[0]", NULL, 0, 1e5,                                     \
+     "hidden layer sizes; [0] = auto: [256,256], or the HSF autoencoder [64,64,24,64,64] on curves3d"}, \
+    {"mlp.activation", PARAM_STR, "auto", "auto|relu|gelu|tanh|sigmoid|leaky_relu", 1, 0, \
+     "hidden activation; auto = relu, gelu on curves3d"}
+
+static const param_spec finetune_params[] = {TRAIN_PARAM_SPECS, MLP_PARAM_SPECS};
+static const param_spec ewc_params[] = {
+    TRAIN_PARAM_SPECS, MLP_PARAM_SPECS,
+    {"ewc.lambda", PARAM_FLOAT, "1000", NULL, 0, 1e12, "EWC penalty strength λ"},
+    {"ewc.fisher_samples", PARAM_INT, "200", NULL, 1, 1e7,
+     "examples used for the empirical Fisher after each block"},
+    {"ewc.gamma", PARAM_FLOAT, "1", NULL, 0, 1,
+     "online EWC decay of the accumulated Fisher (1 = sum over tasks)"},
+};
+
+static int is_half_mse(const bench_t *b) { return b->kind == BENCH_KIND_REGRESSION; }
+
+static model_t *baseline_init_common(const run_config *cfg, const bench_t *b, uint64_t seed, int ewc) {
+    baseline_t *m = xcalloc(1, sizeof *m);
+    m->ewc = ewc;
+    train_resolve(&m->ts, cfg, b);
+    int hidden[MLP_MAX_LAYERS];
+    int nh = cfg_intlist(cfg, "mlp.hidden", hidden, MLP_MAX_LAYERS - 1);
+    if (nh > MLP_MAX_LAYERS - 1) {
+        free(m);
+        cls_seterr("mlp.hidden: at most %d layers", MLP_MAX_LAYERS - 1);
+        return NULL;
+    }
+    const char *an = cfg_str(cfg, "mlp.activation");
+    act_kind act = !strcmp(an, "auto") ? (b->kind == BENCH_KIND_RECONSTRUCTION ? ACT_GELU : ACT_RELU)
+                                       : (act_kind)act_parse(an);
+    int sizes[MLP_MAX_LAYERS + 1];
+    act_kind acts[MLP_MAX_LAYERS];
+    int nl;
+    int bottleneck = -1;
+    if (nh == 1 && hidden[0] == 0) {
+        if (b->kind == BENCH_KIND_RECONSTRUCTION) {
+            static const int ae[5] = {64, 64, 24, 64, 64};
+            memcpy(hidden, ae, sizeof ae);
+            nh = 5;
+            bottleneck = 2;
+        } else {
+            hidden[0] = hidden[1] = 256;
+            nh = 2;
+        }
+    }
+    for (int i = 0; i < nh; i++)
+        if (hidden[i] < 1) {
+            free(m);
+            cls_seterr("mlp.hidden: layer sizes must be >= 1");
+            return NULL;
+        }
+    nl = nh + 1;
+    sizes[0] = b->in_dim;
+    for (int i = 0; i < nh; i++) sizes[i + 1] = hidden[i];
+    sizes[nl] = b->out_dim;
+    for (int l = 0; l < nl; l++) acts[l] = (l == nl - 1 || l == bottleneck) ? ACT_IDENTITY : act;
+    rng_t init_rng;
+    rng_init(&init_rng, seed, 1);
+    mlp_init(&m->net, nl, sizes, acts, NULL, NULL, &init_rng);
+    rng_init(&m->rng, seed, 2);
+    train_optim_init(&m->opt, &m->ts, m->net.nparams);
+    int maxn = 1;
+    for (int k = 0; k < b->ntasks; k++)
+        if (b->tasks[k].n_train > maxn) maxn = b->tasks[k].n_train;
+    int B = m->ts.batch_size;
+    m->order = xmalloc(sizeof(int) * (size_t)maxn);
+    m->bx = xmalloc(sizeof(float) * (size_t)B * (size_t)b->in_dim);
+    m->by = xmalloc(sizeof(float) * (size_t)B * (size_t)b->out_dim);
+    m->blab = xmalloc(sizeof(int) * (size_t)B);
+    m->probs = xmalloc(sizeof(float) * (size_t)B * (size_t)b->out_dim);
+    m->dout = xmalloc(sizeof(float) * (size_t)B * (size_t)b->out_dim);
+    if (ewc) {
+        m->lambda = (float)cfg_float(cfg, "ewc.lambda");
+        m->gamma = (float)cfg_float(cfg, "ewc.gamma");
+        m->fisher_samples = (int)cfg_int(cfg, "ewc.fisher_samples");
+        m->fisher = xcalloc((size_t)m->net.nparams, sizeof(float));
+        m->anchor = xcalloc((size_t)m->net.nparams, sizeof(float));
+    }
+    return (model_t *)m;
+}
+
+static model_t *finetune_init(const run_config *cfg, const bench_t *b, uint64_t seed) {
+    return baseline_init_common(cfg, b, seed, 0);
+}
+static model_t *ewc_init(const run_config *cfg, const bench_t *b, uint64_t seed) {
+    return baseline_init_common(cfg, b, seed, 1);
+}
+
+/* Loss of one batch (staged in bx/by/blab) and its gradient into net.grads (+=). */
+static float batch_loss_grad(baseline_t *m, const bench_t *b, const task_t *t, int B) {
+    const float *out = mlp_forward(&m->net, m->bx, B);
+    int C = b->out_dim;
+    memset(m->dout, 0, sizeof(float) * (size_t)B * (size_t)C);
+    float loss;
+    if (b->kind == BENCH_KIND_CLASSIFICATION) {
+        loss = softmax_xent_forward(m->probs, out, m->blab, t->class_mask, B, C);
+        softmax_xent_backward(m->dout, m->probs, m->blab, t->class_mask, 1.0f, B, C);
+    } else {
+        int half = is_half_mse(b);
+        loss = mse_forward(out, m->by, B, C, half);
+        mse_backward(m->dout, out, m->by, 1.0f, B, C, half);
+    }
+    mlp_backward(&m->net, m->dout, NULL, B);
+    return loss;
+}
+
+/* Stages example idx of task t into row r of the batch buffers. */
+static void stage_example(baseline_t *m, const bench_t *b, const task_t *t, int idx, int r) {
+    memcpy(m->bx + (size_t)r * b->in_dim, t->x_train + (size_t)idx * b->in_dim,
+           sizeof(float) * (size_t)b->in_dim);
+    if (b->kind == BENCH_KIND_CLASSIFICATION) m->blab[r] = t->y_train[idx];
+    else {
+        const float *tgt = b->kind == BENCH_KIND_RECONSTRUCTION ? t->x_train : t->t_train;
+        memcpy(m->by + (size_t)r * b->out_dim, tgt + (size_t)idx * b->out_dim,
+               sizeof(float) * (size_t)b->out_dim);
+    }
+}
+
+static void ewc_add_penalty_grad(baseline_t *m) {
+    if (!m->ewc || !m->consolidated || m->lambda == 0) return;
+    const float *p = m->net.params;
+    float *g = m->net.grads;
+    for (long i = 0; i < m->net.nparams; i++) g[i] += m->lambda * m->fisher[i] * (p[i] - m->anchor[i]);
+}
+
+static run_status step(baseline_t *m, const bench_t *b, const task_t *t, int B) {
+    memset(m->net.grads, 0, sizeof(float) * (size_t)m->net.nparams);
+    float loss = batch_loss_grad(m, b, t, B);
+    if (!isfinite(loss)) {
+        cls_seterr("non-finite training loss");
+        return RUN_STATUS_DIVERGED;
+    }
+    ewc_add_penalty_grad(m);
+    optim_step(&m->opt, m->net.params, m->net.grads);
+    return RUN_STATUS_OK;
+}
+
+/* Empirical diagonal Fisher of task t: mean over examples of the squared per-example
+ * gradient of −log p(y|x) (classification) or of ½‖f(x) − y‖² (Gaussian likelihood). */
+static void ewc_consolidate(baseline_t *m, const bench_t *b, int task) {
+    const task_t *t = &b->tasks[task];
+    long P = m->net.nparams;
+    for (long i = 0; i < P; i++) m->fisher[i] *= m->gamma;
+    float *acc = xcalloc((size_t)P, sizeof(float));
+    int n = m->fisher_samples;
+    rng_t r;
+    rng_init(&r, b->seed ^ 0xF15E5EEDULL, 100 + (uint64_t)task);
+    for (int s = 0; s < n; s++) {
+        memset(m->net.grads, 0, sizeof(float) * (size_t)P);
+        if (b->kind == BENCH_KIND_REGRESSION) {
+            bench_sample(b, task, &r, m->bx, m->by, 1);
+        } else {
+            stage_example(m, b, t, (int)rng_below(&r, (uint32_t)t->n_train), 0);
+        }
+        const float *out = mlp_forward(&m->net, m->bx, 1);
+        memset(m->dout, 0, sizeof(float) * (size_t)b->out_dim);
+        if (b->kind == BENCH_KIND_CLASSIFICATION) {
+            softmax_xent_forward(m->probs, out, m->blab, t->class_mask, 1, b->out_dim);
+            softmax_xent_backward(m->dout, m->probs, m->blab, t->class_mask, 1.0f, 1, b->out_dim);
+        } else {
+            mse_backward(m->dout, out, m->by, 1.0f, 1, b->out_dim, 1);
+        }
+        mlp_backward(&m->net, m->dout, NULL, 1);
+        for (long i = 0; i < P; i++) acc[i] += m->net.grads[i] * m->net.grads[i];
+    }
+    for (long i = 0; i < P; i++) m->fisher[i] += acc[i] / (float)n;
+    memcpy(m->anchor, m->net.params, sizeof(float) * (size_t)P);
+    m->consolidated = 1;
+    free(acc);
+}
+
+static run_status baseline_train_block(model_t *mm, const bench_t *b, int stage) {
+    baseline_t *m = (baseline_t *)mm;
+    int task = b->stage_task[stage];
+    const task_t *t = &b->tasks[task];
+    int B = m->ts.batch_size;
+    run_status st = RUN_STATUS_OK;
+    if (b->kind == BENCH_KIND_REGRESSION) {
+        for (int s = 0; s < b->block_size && st == RUN_STATUS_OK; s++) {
+            bench_sample(b, task, &m->rng, m->bx, m->by, B);
+            st = step(m, b, t, B);
+        }
+    } else {
+        int n = t->n_train;
+        if (n == 0) {
+            cls_seterr("task %s has no training examples", t->name);
+            return RUN_STATUS_FAILED;
+        }
+        for (int e = 0; e < b->block_size && st == RUN_STATUS_OK; e++) {
+            for (int i = 0; i < n; i++) m->order[i] = i;
+            if (B < n) rng_shuffle(&m->rng, m->order, n);
+            for (int i0 = 0; i0 < n && st == RUN_STATUS_OK; i0 += B) {
+                int bs = n - i0 < B ? n - i0 : B;
+                for (int r = 0; r < bs; r++) stage_example(m, b, t, m->order[i0 + r], r);
+                st = step(m, b, t, bs);
+            }
+        }
+    }
+    if (st != RUN_STATUS_OK) return st;
+    if (!all_finite(m->net.params, m->net.nparams)) {
+        cls_seterr("non-finite parameters");
+        return RUN_STATUS_DIVERGED;
+    }
+    if (m->ewc) ewc_consolidate(m, b, task);
+    return RUN_STATUS_OK;
+}
+
+static double baseline_eval(model_t *mm, const bench_t *b, int task) {
+    baseline_t *m = (baseline_t *)mm;
+    const task_t *t = &b->tasks[task];
+    const int chunk = 256;
+    double total = 0;
+    long correct_or_n = 0;
+    for (int i0 = 0; i0 < t->n_test; i0 += chunk) {
+        int bs = t->n_test - i0 < chunk ? t->n_test - i0 : chunk;
+        const float *out = mlp_forward(&m->net, t->x_test + (size_t)i0 * b->in_dim, bs);
+        if (b->kind == BENCH_KIND_CLASSIFICATION) {
+            total += accuracy_of(out, t->y_test + i0, t->class_mask, bs, b->out_dim) * bs;
+        } else {
+            const float *tgt = b->kind == BENCH_KIND_RECONSTRUCTION ? t->x_test : t->t_test;
+            total += (double)mse_forward(out, tgt + (size_t)i0 * b->out_dim, bs, b->out_dim,
+                                         is_half_mse(b)) * bs;
+        }
+        correct_or_n += bs;
+    }
+    return correct_or_n ? total / (double)correct_or_n : NAN;
+}
+
+static void baseline_free(model_t *mm) {
+    baseline_t *m = (baseline_t *)mm;
+    if (!m) return;
+    mlp_free(&m->net);
+    optim_free(&m->opt);
+    free(m->order); free(m->bx); free(m->by); free(m->blab); free(m->probs); free(m->dout);
+    free(m->fisher); free(m->anchor);
+    free(m);
+}
+
+static double baseline_cost(const run_config *cfg) {
+    const char *bn = cfg_str(cfg, "benchmark.name");
+    double blocks = (double)cfg_int(cfg, "benchmark.blocks");
+    double bs = (double)cfg_int(cfg, "benchmark.block_size");
+    if (blocks <= 0) blocks = 5;
+    if (!strcmp(bn, "teacher_student")) return blocks * bs * 200 * 0.1;
+    if (!strcmp(bn, "curves3d")) return blocks * bs * 300 * 0.05;
+    double n = (double)cfg_int(cfg, "benchmark.train_per_task");
+    if (n <= 0) n = 8000;
+    return blocks * bs * n;
+}
+
+#define NP(a) (int)(sizeof a / sizeof a[0])
+const model_ops finetune_ops = {
+    "finetune", BENCH_KIND_CLASSIFICATION | BENCH_KIND_REGRESSION | BENCH_KIND_RECONSTRUCTION,
+    finetune_params, NP(finetune_params), baseline_cost, finetune_init, baseline_train_block,
+    baseline_eval, NULL, NULL, baseline_free,
+};
+const model_ops ewc_ops = {
+    "ewc", BENCH_KIND_CLASSIFICATION | BENCH_KIND_REGRESSION | BENCH_KIND_RECONSTRUCTION,
+    ewc_params, NP(ewc_params), baseline_cost, ewc_init, baseline_train_block,
+    baseline_eval, NULL, NULL, baseline_free,
+};

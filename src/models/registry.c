@@ -1,0 +1,120 @@
+/* registry.c — the table of models and the parameter registry built from the model and
+ * benchmark tables: which keys exist, which a model reads, their defaults. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+#include "config.h"
+#include "model.h"
+#include "util.h"
+
+extern const model_ops finetune_ops, ewc_ops;
+
+const model_ops *const model_table[] = {&finetune_ops, &ewc_ops};
+const int model_count = (int)(sizeof model_table / sizeof model_table[0]);
+
+const model_ops *model_find(const char *name) {
+    for (int i = 0; i < model_count; i++)
+        if (!strcmp(model_table[i]->name, name)) return model_table[i];
+    return NULL;
+}
+
+const char *model_names(void) {
+    static char buf[512];
+    size_t len = 0;
+    buf[0] = 0;
+    for (int i = 0; i < model_count && len < sizeof buf; i++)
+        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s", i ? ", " : "",
+                                model_table[i]->name);
+    return buf;
+}
+
+static const param_spec *find_in(const param_spec *p, int n, const char *key) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(p[i].key, key)) return &p[i];
+    return NULL;
+}
+
+const param_spec *param_find(const char *key, const char *model) {
+    const param_spec *s;
+    for (int i = 0; i < model_count; i++) {
+        const model_ops *m = model_table[i];
+        if (model && strcmp(m->name, model)) continue;
+        if ((s = find_in(m->params, m->nparams, key))) return s;
+    }
+    for (int i = 0; i < bench_nspecs; i++)
+        if ((s = find_in(bench_specs[i].params, bench_specs[i].nparams, key))) return s;
+    return NULL;
+}
+
+int param_model_reads(const char *model, const char *bench_name, const char *key) {
+    const model_ops *m = model_find(model);
+    if (m && find_in(m->params, m->nparams, key)) return 1;
+    const bench_spec *b = bench_find(bench_name);
+    return b && find_in(b->params, b->nparams, key) != NULL;
+}
+
+static int seen_key(char **keys, int n, const char *k) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(keys[i], k)) return 1;
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char *param_list_keys(const char *prefix) {
+    int cap = 256, n = 0;
+    char **keys = xmalloc(sizeof(char *) * (size_t)cap);
+    size_t plen = strlen(prefix);
+    for (int pass = 0; pass < 2; pass++) {
+        int count = pass ? bench_nspecs : model_count;
+        for (int i = 0; i < count; i++) {
+            const param_spec *p = pass ? bench_specs[i].params : model_table[i]->params;
+            int np = pass ? bench_specs[i].nparams : model_table[i]->nparams;
+            for (int j = 0; j < np; j++) {
+                if (strncmp(p[j].key, prefix, plen) || seen_key(keys, n, p[j].key)) continue;
+                if (n == cap) keys = xrealloc(keys, sizeof(char *) * (size_t)(cap *= 2));
+                keys[n++] = (char *)p[j].key;
+            }
+        }
+    }
+    qsort(keys, (size_t)n, sizeof(char *), cmp_str);
+    char *buf = NULL;
+    size_t len = 0, bcap = 0;
+    cls_strappend(&buf, &len, &bcap, "%s", "");
+    for (int i = 0; i < n; i++) cls_strappend(&buf, &len, &bcap, "%s%s", i ? ", " : "", keys[i]);
+    free(keys);
+    return buf;
+}
+
+int cfg_fill_defaults(run_config *c, const char *model, const char *bench_name) {
+    const model_ops *m = model_find(model);
+    if (!m) {
+        cls_seterr("unknown model '%s': expected one of %s", model, model_names());
+        return -1;
+    }
+    const bench_spec *b = bench_find(bench_name);
+    if (!b) {
+        cls_seterr("unknown benchmark '%s'", bench_name);
+        return -1;
+    }
+    cfg_set(c, "model", model);
+    cfg_set(c, "benchmark.name", bench_name);
+    if (!cfg_get(c, "seed")) cfg_set(c, "seed", "0");
+    for (int i = 0; i < m->nparams; i++)
+        if (!cfg_get(c, m->params[i].key)) cfg_set(c, m->params[i].key, m->params[i].def);
+    for (int i = 0; i < b->nparams; i++)
+        if (!cfg_get(c, b->params[i].key)) cfg_set(c, b->params[i].key, b->params[i].def);
+    return 0;
+}
+
+void cfg_project(run_config *c, const char *model, const char *bench_name) {
+    for (int i = c->n - 1; i >= 0; i--) {
+        const char *k = c->e[i].key;
+        if (!strcmp(k, "model") || !strcmp(k, "seed") || !strcmp(k, "benchmark.name")) continue;
+        if (!param_model_reads(model, bench_name, k)) cfg_unset(c, k);
+    }
+}

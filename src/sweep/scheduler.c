@@ -1,0 +1,449 @@
+/* sched.c — the master/worker scheduler (see sched.h).
+ *
+ * Protocol (STYLE.md): tags in an enum; the payload always carries the run index.
+ *   TAG_WORK   master → worker: int32 index, double grace_seconds, cfg_pack bytes
+ *   TAG_RESULT worker → master: int32 index, int32 abandoned, result_pack bytes
+ *   TAG_STOP   master → worker: empty; the worker returns
+ * Variable-size payloads are received after MPI_Iprobe + MPI_Get_count. */
+#include "scheduler.h"
+
+#include <errno.h>
+#include <math.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "model.h"
+#include "output.h"
+#include "result.h"
+#include "sweep.h"
+#include "util.h"
+
+enum { TAG_WORK = 1, TAG_RESULT = 2, TAG_STOP = 3 };
+
+#define MPI_CHECK(call)                                                              \
+    do {                                                                             \
+        int mpi_rc_ = (call);                                                        \
+        if (mpi_rc_ != MPI_SUCCESS) {                                                \
+            char mpi_msg_[MPI_MAX_ERROR_STRING];                                     \
+            int mpi_len_ = 0;                                                        \
+            MPI_Error_string(mpi_rc_, mpi_msg_, &mpi_len_);                          \
+            fprintf(stderr, "clsweep: %s:%d: %s failed: %s\n", __FILE__, __LINE__,   \
+                    #call, mpi_msg_);                                                \
+            MPI_Abort(MPI_COMM_WORLD, SCHED_EXIT_ERROR);                             \
+        }                                                                            \
+    } while (0)
+
+volatile sig_atomic_t sched_stop_signal = 0;
+static double stop_seen_at = 0;     /* when a stop was first noticed (cls_now) */
+static double grace_current = 60;   /* grace of the run in progress */
+
+static void on_stop(int sig) { sched_stop_signal = sig; }
+
+void sched_install_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+}
+
+static void note_stop(void) {
+    if (sched_stop_signal && stop_seen_at == 0) stop_seen_at = cls_now();
+}
+
+int sched_should_abandon(void) {
+    note_stop();
+    return sched_stop_signal && cls_now() - stop_seen_at > grace_current;
+}
+
+/* Sleeps for *backoff seconds and doubles it up to max: the master's idle wait. */
+static void backoff_sleep(double *backoff, double max) {
+    struct timespec ts;
+    ts.tv_sec = (time_t)*backoff;
+    ts.tv_nsec = (long)((*backoff - (double)ts.tv_sec) * 1e9);
+    nanosleep(&ts, NULL);
+    *backoff *= 2;
+    if (*backoff > max) *backoff = max;
+}
+
+static int mkdir_parents(const char *path) {
+    char *p = xstrdup(path);
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = 0;
+        if (mkdir(p, 0777) && errno != EEXIST) {
+            cls_seterr("cannot create directory %s: %s", p, strerror(errno));
+            free(p);
+            return -1;
+        }
+        *s = '/';
+    }
+    free(p);
+    return 0;
+}
+
+/* ---- master state ---- */
+typedef struct {
+    sweep_t sw;
+    const char *out;
+    char *journal_path;
+    journal_t journal;
+    run_result **results;       /* (nruns) finished results, NULL if pending */
+    int *pending;               /* run indices, longest first */
+    int npending, next;
+    int ndone, ntotal, nfail, ndiv, nresumed;
+    double t0, last_progress, last_write, write_cost;
+    int quiet;
+} master_t;
+
+typedef struct { master_t *m; int nstray; } resume_ctx;
+
+static void resume_one(const char *id, run_result *r, void *ctx) {
+    resume_ctx *rc = ctx;
+    master_t *m = rc->m;
+    for (int i = 0; i < m->sw.nruns; i++) {
+        if (strcmp(m->sw.runs[i].id, id)) continue;
+        /* failed runs are retried on resume; everything else is final */
+        if (r->status != RUN_STATUS_FAILED) {
+            if (m->results[i]) {
+                result_free(m->results[i]);
+                free(m->results[i]);
+            }
+            m->results[i] = xmalloc(sizeof(run_result));
+            *m->results[i] = *r;
+            return;
+        }
+        break;
+    }
+    if (r->status != RUN_STATUS_FAILED) rc->nstray++;
+    result_free(r);
+}
+
+static const sweep_t *cmp_sweep;
+static int cmp_cost(const void *a, const void *b) {
+    int i = *(const int *)a, j = *(const int *)b;
+    double ci = cmp_sweep->runs[i].cost, cj = cmp_sweep->runs[j].cost;
+    if (ci != cj) return ci > cj ? -1 : 1;
+    return i - j;
+}
+
+static int write_output(master_t *m) {
+    double t = cls_now();
+    if (output_write(m->out, &m->sw, m->results)) return -1;
+    m->last_write = cls_now();
+    m->write_cost = m->last_write - t;
+    return 0;
+}
+
+static void progress(master_t *m, int force) {
+    double now = cls_now();
+    if (m->quiet || (!force && now - m->last_progress < 1.0)) return;
+    m->last_progress = now;
+    int done_here = m->ndone - m->nresumed;
+    double el = now - m->t0;
+    double rate = el > 0 ? done_here / el : 0;
+    int left = m->ntotal - m->ndone;
+    char eta[32] = "--";
+    if (rate > 0) {
+        long s = (long)(left / rate + 0.5);
+        snprintf(eta, sizeof eta, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+    }
+    fprintf(stderr, "clsweep: %d/%d runs done (%d failed, %d diverged), %.2f runs/s, ETA %s\n",
+            m->ndone, m->ntotal, m->nfail, m->ndiv, rate, eta);
+}
+
+/* Records a finished run: journal (durable) first, then the .nc per the flush policy. */
+static int master_record(master_t *m, int idx, run_result *r) {
+    if (journal_append(&m->journal, m->sw.runs[idx].id, r, 1)) return -1;
+    m->results[idx] = xmalloc(sizeof(run_result));
+    *m->results[idx] = *r;
+    m->ndone++;
+    if (r->status == RUN_STATUS_FAILED) m->nfail++;
+    if (r->status == RUN_STATUS_DIVERGED) m->ndiv++;
+    double now = cls_now();
+    double min_gap = m->sw.flush_seconds > 0 ? m->sw.flush_seconds : 10.0 * m->write_cost;
+    if (now - m->last_write >= min_gap && write_output(m)) return -1;
+    progress(m, 0);
+    return 0;
+}
+
+static int master_setup(master_t *m, const sched_options *o) {
+    memset(m, 0, sizeof *m);
+    if (sweep_load(&m->sw, o->sweep_path)) return -1;
+    m->out = o->output ? o->output : m->sw.output;
+    m->quiet = o->quiet || m->sw.quiet;
+    if (o->grace_seconds >= 0) m->sw.grace_seconds = o->grace_seconds;
+    size_t jl = strlen(m->out) + 16;
+    m->journal_path = xmalloc(jl);
+    snprintf(m->journal_path, jl, "%s.journal", m->out);
+    m->results = xcalloc((size_t)m->sw.nruns, sizeof(run_result *));
+    if (mkdir_parents(m->out)) return -1;
+    /* Resume: the journal is the source of truth; without one, an existing sweep file. */
+    resume_ctx rc = {m, 0};
+    struct stat st;
+    int nbad = 0;
+    if (stat(m->journal_path, &st) == 0) {
+        if (journal_read(m->journal_path, resume_one, &rc, &nbad)) return -1;
+        if (nbad && !m->quiet)
+            fprintf(stderr, "clsweep: %s: ignored %d torn record(s) at the end (an interrupted write)\n",
+                    m->journal_path, nbad);
+    } else if (stat(m->out, &st) == 0) {
+        if (output_read(m->out, resume_one, &rc)) {
+            cls_adderr("refusing to overwrite %s", m->out);
+            return -1;
+        }
+    }
+    if (rc.nstray && !m->quiet)
+        fprintf(stderr, "clsweep: %d earlier result(s) belong to no run of this sweep; left out of %s\n",
+                rc.nstray, m->out);
+    if (journal_open(&m->journal, m->journal_path)) return -1;
+    /* Pending runs, optionally one shard of them, longest expected first. */
+    m->pending = xmalloc(sizeof(int) * (size_t)(m->sw.nruns ? m->sw.nruns : 1));
+    for (int i = 0; i < m->sw.nruns; i++) {
+        if (o->shard_count > 0 && i % o->shard_count != o->shard_index) continue;
+        m->ntotal++;
+        if (m->results[i]) {
+            m->ndone++;
+            m->nresumed++;
+            if (m->results[i]->status == RUN_STATUS_DIVERGED) m->ndiv++;
+        } else {
+            m->pending[m->npending++] = i;
+        }
+    }
+    cmp_sweep = &m->sw;
+    qsort(m->pending, (size_t)m->npending, sizeof(int), cmp_cost);
+    m->t0 = m->last_write = cls_now();
+    if (!m->quiet)
+        fprintf(stderr, "clsweep: sweep %s: %d runs (%d before deduplication), %d already done, "
+                        "output %s\n", m->sw.name, m->ntotal, m->sw.n_before_dedup, m->nresumed, m->out);
+    return 0;
+}
+
+static void master_free(master_t *m) {
+    if (m->results) {
+        for (int i = 0; i < m->sw.nruns; i++)
+            if (m->results[i]) {
+                result_free(m->results[i]);
+                free(m->results[i]);
+            }
+        free(m->results);
+    }
+    journal_close(&m->journal);
+    free(m->journal_path);
+    free(m->pending);
+    sweep_free(&m->sw);
+}
+
+static int run_abandoned(const run_result *r) {
+    return r->status == RUN_STATUS_FAILED && !strncmp(r->message, "abandoned", 9);
+}
+
+static int master_finish(master_t *m, int interrupted) {
+    int rc = write_output(m);
+    if (journal_sync(&m->journal)) rc = -1;
+    progress(m, 1);
+    if (rc) {
+        fprintf(stderr, "clsweep: error: %s\n", cls_geterr());
+        return SCHED_EXIT_ERROR;
+    }
+    if (interrupted) {
+        fprintf(stderr, "clsweep: stopped by signal %d: %d of %d runs finished and saved in %s; "
+                        "the sweep is incomplete — run the same command again to resume\n",
+                (int)sched_stop_signal, m->ndone, m->ntotal, m->out);
+        return SCHED_EXIT_INCOMPLETE;
+    }
+    if (!m->quiet)
+        fprintf(stderr, "clsweep: done: %d runs (%d failed, %d diverged) in %.1f s → %s\n",
+                m->ndone, m->nfail, m->ndiv, cls_now() - m->t0, m->out);
+    return SCHED_EXIT_OK;
+}
+
+static int master_solo(master_t *m) {
+    grace_current = m->sw.grace_seconds;
+    while (m->next < m->npending) {
+        if (sched_stop_signal) return master_finish(m, 1);
+        int idx = m->pending[m->next++];
+        run_result r;
+        run_execute(&m->sw.runs[idx].cfg, &r);
+        if (run_abandoned(&r)) {
+            result_free(&r);
+            return master_finish(m, 1);
+        }
+        if (master_record(m, idx, &r)) {
+            fprintf(stderr, "clsweep: error: %s\n", cls_geterr());
+            return SCHED_EXIT_ERROR;
+        }
+    }
+    return master_finish(m, sched_stop_signal != 0);
+}
+
+static void send_work(master_t *m, int worker) {
+    int idx = m->pending[m->next++];
+    char *cbuf;
+    size_t clen;
+    cfg_pack(&m->sw.runs[idx].cfg, &cbuf, &clen);
+    size_t n = sizeof(int32_t) + sizeof(double) + clen;
+    char *msg = xmalloc(n);
+    int32_t i32 = idx;
+    memcpy(msg, &i32, sizeof i32);
+    memcpy(msg + sizeof i32, &m->sw.grace_seconds, sizeof(double));
+    memcpy(msg + sizeof i32 + sizeof(double), cbuf, clen);
+    MPI_CHECK(MPI_Send(msg, (int)n, MPI_BYTE, worker, TAG_WORK, MPI_COMM_WORLD));
+    free(msg);
+    free(cbuf);
+}
+
+static int master_mpi(master_t *m, int nworkers) {
+    int busy = 0, failed = 0;
+    for (int w = 1; w <= nworkers; w++) {
+        if (m->next < m->npending) {
+            send_work(m, w);
+            busy++;
+        } else {
+            MPI_CHECK(MPI_Send(NULL, 0, MPI_BYTE, w, TAG_STOP, MPI_COMM_WORLD));
+        }
+    }
+    double backoff = 1e-5;
+    int stopping = 0;
+    while (busy > 0) {
+        note_stop();
+        if (sched_stop_signal && !stopping) {
+            stopping = 1;
+            if (!m->quiet)
+                fprintf(stderr, "clsweep: signal %d: no more runs handed out; waiting up to %.0f s "
+                                "for %d run(s) in flight\n", (int)sched_stop_signal,
+                        m->sw.grace_seconds, busy);
+        }
+        if (stopping && cls_now() - stop_seen_at > m->sw.grace_seconds + 10.0) {
+            /* Workers did not return in time: save what we have, then take the job down. */
+            master_finish(m, 1);
+            fprintf(stderr, "clsweep: %d run(s) still in flight after the grace period; aborting them\n", busy);
+            MPI_Abort(MPI_COMM_WORLD, SCHED_EXIT_INCOMPLETE);
+        }
+        int flag = 0;
+        MPI_Status st;
+        MPI_CHECK(MPI_Iprobe(MPI_ANY_SOURCE, TAG_RESULT, MPI_COMM_WORLD, &flag, &st));
+        if (!flag) {
+            backoff_sleep(&backoff, 0.01);
+            continue;
+        }
+        backoff = 1e-5;
+        int count = 0;
+        MPI_CHECK(MPI_Get_count(&st, MPI_BYTE, &count));
+        char *buf = xmalloc((size_t)count + 1);
+        MPI_CHECK(MPI_Recv(buf, count, MPI_BYTE, st.MPI_SOURCE, TAG_RESULT, MPI_COMM_WORLD,
+                           MPI_STATUS_IGNORE));
+        busy--;
+        int32_t idx = -1, abandoned = 0;
+        run_result r;
+        if (count < 8 || (memcpy(&idx, buf, 4), memcpy(&abandoned, buf + 4, 4),
+                          idx < 0 || idx >= m->sw.nruns) ||
+            result_unpack(&r, buf + 8, (size_t)count - 8)) {
+            fprintf(stderr, "clsweep: malformed result message from rank %d\n", st.MPI_SOURCE);
+            failed = 1;
+        } else if (abandoned) {
+            result_free(&r);
+        } else if (!failed && master_record(m, idx, &r)) {
+            fprintf(stderr, "clsweep: error: %s\n", cls_geterr());
+            failed = 1;
+        }
+        free(buf);
+        if (!stopping && !failed && m->next < m->npending) {
+            send_work(m, st.MPI_SOURCE);
+            busy++;
+        } else {
+            MPI_CHECK(MPI_Send(NULL, 0, MPI_BYTE, st.MPI_SOURCE, TAG_STOP, MPI_COMM_WORLD));
+        }
+    }
+    if (failed) {
+        master_finish(m, 0);
+        return SCHED_EXIT_ERROR;
+    }
+    return master_finish(m, stopping || m->next < m->npending);
+}
+
+static void worker_loop(void) {
+    for (;;) {
+        int flag = 0;
+        MPI_Status st;
+        double backoff = 1e-5;
+        for (;;) {
+            MPI_CHECK(MPI_Iprobe(0, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st));
+            if (flag) break;
+            backoff_sleep(&backoff, 0.01);
+        }
+        int count = 0;
+        MPI_CHECK(MPI_Get_count(&st, MPI_BYTE, &count));
+        char *buf = xmalloc((size_t)count + 1);
+        MPI_CHECK(MPI_Recv(buf, count, MPI_BYTE, 0, st.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE));
+        if (st.MPI_TAG != TAG_WORK) {
+            free(buf);
+            return;
+        }
+        int32_t idx = -1;
+        run_config cfg;
+        run_result r;
+        if (count < (int)(sizeof(int32_t) + sizeof(double))) {
+            result_init(&r);
+            result_fail(&r, RUN_STATUS_FAILED, "malformed work message");
+        } else {
+            memcpy(&idx, buf, sizeof idx);
+            memcpy(&grace_current, buf + sizeof idx, sizeof(double));
+            size_t off = sizeof idx + sizeof(double);
+            if (cfg_unpack(&cfg, buf + off, (size_t)count - off)) {
+                result_init(&r);
+                result_fail(&r, RUN_STATUS_FAILED, "malformed work message");
+            } else {
+                run_execute(&cfg, &r);
+                cfg_free(&cfg);
+            }
+        }
+        free(buf);
+        char *rb;
+        size_t rl;
+        result_pack(&r, &rb, &rl);
+        int32_t abandoned = run_abandoned(&r);
+        char *msg = xmalloc(rl + 8);
+        memcpy(msg, &idx, 4);
+        memcpy(msg + 4, &abandoned, 4);
+        memcpy(msg + 8, rb, rl);
+        MPI_CHECK(MPI_Send(msg, (int)(rl + 8), MPI_BYTE, 0, TAG_RESULT, MPI_COMM_WORLD));
+        free(msg);
+        free(rb);
+        result_free(&r);
+    }
+}
+
+int sched_run(const sched_options *o) {
+    int rank = 0, size = 1;
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &rank));
+    MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &size));
+    sched_install_signals();
+    int rc;
+    if (rank != 0) {
+        worker_loop();
+        rc = SCHED_EXIT_OK;
+        MPI_CHECK(MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD));
+        return rc;
+    }
+    master_t m;
+    if (master_setup(&m, o)) {
+        fprintf(stderr, "clsweep: error: %s\n", cls_geterr());
+        for (int w = 1; w < size; w++) MPI_Send(NULL, 0, MPI_BYTE, w, TAG_STOP, MPI_COMM_WORLD);
+        rc = SCHED_EXIT_ERROR;
+    } else if (size == 1) {
+        rc = master_solo(&m);
+    } else {
+        rc = master_mpi(&m, size - 1);
+    }
+    master_free(&m);
+    if (size > 1) MPI_CHECK(MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD));
+    return rc;
+}

@@ -1,0 +1,1068 @@
+/* sweep.c — reads a sweep file (SPEC §6) with the libyaml document API and expands it into
+ * the unique model runs of the sweep. Every error names "path:line:col" (1-based, from the
+ * offending node's start mark) and what was expected.
+ *
+ * Parsing happens in a fixed order (benchmark first, because it decides which benchmark.*
+ * keys are valid), so when a file has several errors the first one reported is the first in
+ * that order, not necessarily the first in the file. */
+#include "sweep.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "bench.h"
+#include "config.h"
+#include "model.h"
+#include "util.h"
+
+#define MAX_RUNS 1000000      /* seeds × models × points, before excludes */
+#define MAX_AXIS_VALUES 100000
+#define VAL_MAX 1024          /* canonical value text */
+#define REL_TOL 1e-9          /* exclude: numbers compare with this relative tolerance */
+
+typedef struct {
+    char *key;
+    const param_spec *spec;
+    const yaml_node_t *node;  /* the key node, for "already swept" messages */
+    int group;                /* axes of one group (a grid key, or a zip entry) move together */
+    int nvals;
+    char **vals;              /* (nvals) canonical text */
+} axis_t;
+
+typedef struct {
+    int axis;
+    char *val;                /* canonical text */
+} ex_pair;
+
+typedef struct {
+    int npairs;
+    ex_pair *pairs;
+} ex_entry;
+
+typedef struct {
+    char *key;
+    size_t line;              /* 1-based line where the fixed setting was given */
+} fixed_t;
+
+typedef struct {
+    const char *path;
+    yaml_document_t *doc;
+    yaml_node_t *root;
+    const bench_spec *bench;
+    run_config base;          /* defaults + train + benchmark settings */
+    fixed_t *fixed;
+    int nfixed;
+    axis_t *axes;
+    int naxes;
+    int *group_n;             /* (ngroups) values per group */
+    int ngroups;
+    ex_entry *ex;
+    int nex;
+    const yaml_node_t *exclude_node;
+    const model_ops **models;
+    int nmodels;
+    long long *seeds;
+    int nseeds;
+} parse_t;
+
+static const char *const top_keys[] = {"name", "benchmark", "models", "seeds", "defaults",
+                                       "train", "grid", "zip", "exclude", "output",
+                                       "ranks_per_run", "options"};
+#define NTOP (int)(sizeof top_keys / sizeof top_keys[0])
+
+static const char *const option_keys[] = {"grace_seconds", "flush_seconds", "quiet"};
+#define NOPT (int)(sizeof option_keys / sizeof option_keys[0])
+
+/* ---------------------------------------------------------------- errors and nodes */
+
+static int fail(const parse_t *p, const yaml_node_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Sets "path:line:col: message" at node n; returns -1. */
+static int fail(const parse_t *p, const yaml_node_t *n, const char *fmt, ...) {
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    cls_seterr("%s:%zu:%zu: %s", p->path, n->start_mark.line + 1, n->start_mark.column + 1,
+               msg);
+    return -1;
+}
+
+/* Prefixes the current error (e.g. from param_canonicalise) with n's location; returns -1. */
+static int fail_here(const parse_t *p, const yaml_node_t *n) {
+    cls_adderr("%s:%zu:%zu", p->path, n->start_mark.line + 1, n->start_mark.column + 1);
+    return -1;
+}
+
+static yaml_node_t *node_at(const parse_t *p, int id) {
+    return yaml_document_get_node(p->doc, id);
+}
+
+static const char *text(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
+
+static const char *kind_name(const yaml_node_t *n) {
+    switch (n->type) {
+    case YAML_SCALAR_NODE: return "a single value";
+    case YAML_SEQUENCE_NODE: return "a list";
+    case YAML_MAPPING_NODE: return "a mapping";
+    default: return "nothing";
+    }
+}
+
+static int is_null(const yaml_node_t *n) {
+    if (n->type != YAML_SCALAR_NODE) return 0;
+    if (!strcmp((const char *)n->tag, YAML_NULL_TAG)) return 1;
+    if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) return 0;
+    const char *t = text(n);
+    return !*t || !strcmp(t, "~") || !strcmp(t, "null") || !strcmp(t, "Null") ||
+           !strcmp(t, "NULL");
+}
+
+static int map_size(const yaml_node_t *m) {
+    return (int)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
+}
+
+static int seq_size(const yaml_node_t *s) {
+    return (int)(s->data.sequence.items.top - s->data.sequence.items.start);
+}
+
+static yaml_node_t *seq_item(const parse_t *p, const yaml_node_t *s, int i) {
+    return node_at(p, s->data.sequence.items.start[i]);
+}
+
+static int parse_ll(const char *s, long long *out) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || *end || errno) return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_num(const char *s, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end || !isfinite(v)) return -1;
+    *out = v;
+    return 0;
+}
+
+/* Only the core schema's tags are meaningful here; anything else (e.g. "!python/object",
+ * "!!set") is refused rather than silently read as text. */
+static int check_tags(const parse_t *p) {
+    static const char *const ok[] = {YAML_NULL_TAG, YAML_BOOL_TAG, YAML_STR_TAG, YAML_INT_TAG,
+                                     YAML_FLOAT_TAG, YAML_SEQ_TAG, YAML_MAP_TAG};
+    for (yaml_node_t *n = p->doc->nodes.start; n < p->doc->nodes.top; n++) {
+        int good = 0;
+        for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+            if (n->tag && !strcmp((const char *)n->tag, ok[i])) good = 1;
+        if (!good)
+            return fail(p, n, "unsupported tag '%s': only plain values, lists and mappings "
+                        "are allowed", n->tag ? (const char *)n->tag : "");
+    }
+    return 0;
+}
+
+/* Checks that m is a mapping with scalar, unique keys and no merge keys ("<<"), which
+ * libyaml passes through as ordinary keys. what names the mapping for messages. */
+static int check_mapping(const parse_t *p, const yaml_node_t *m, const char *what) {
+    if (m->type != YAML_MAPPING_NODE)
+        return fail(p, m, "expected a mapping for %s, got %s", what, kind_name(m));
+    for (yaml_node_pair_t *a = m->data.mapping.pairs.start; a < m->data.mapping.pairs.top; a++) {
+        const yaml_node_t *k = node_at(p, a->key);
+        if (k->type != YAML_SCALAR_NODE)
+            return fail(p, k, "expected a plain key in %s, got %s as a key", what, kind_name(k));
+        if (!strcmp(text(k), "<<") && k->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
+            return fail(p, k, "merge keys (<<) are not supported in %s: write the keys out "
+                        "(an alias of a whole value is fine)", what);
+        for (yaml_node_pair_t *b = m->data.mapping.pairs.start; b < a; b++) {
+            const yaml_node_t *kb = node_at(p, b->key);
+            if (!strcmp(text(kb), text(k)))
+                return fail(p, k, "duplicate key '%s' in %s (first at line %zu)", text(k), what,
+                            kb->start_mark.line + 1);
+        }
+    }
+    return 0;
+}
+
+/* ", "-joined keys of the registry with the given prefix, with the prefix removed when
+ * strip is set. Caller frees. */
+static char *keys_with_prefix(const char *prefix, int strip) {
+    char *all = param_list_keys(prefix);
+    if (!strip) return all;
+    size_t plen = strlen(prefix);
+    char *out = xmalloc(strlen(all) + 1), *o = out;
+    for (const char *s = all; *s;) {
+        if (!strncmp(s, prefix, plen)) s += plen;
+        const char *e = strstr(s, ", ");
+        size_t n = e ? (size_t)(e - s) + 2 : strlen(s);
+        memcpy(o, s, n);
+        o += n;
+        s += n;
+    }
+    *o = 0;
+    free(all);
+    return out;
+}
+
+/* ", "-joined keys of benchmark b except benchmark.name, optionally without the prefix. */
+static char *bench_keys(const bench_spec *b, int strip) {
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    cls_strappend(&buf, &len, &cap, "%s", "");
+    for (int i = 0, n = 0; i < b->nparams; i++) {
+        const char *k = b->params[i].key;
+        if (!strcmp(k, "benchmark.name")) continue;
+        cls_strappend(&buf, &len, &cap, "%s%s", n++ ? ", " : "", strip ? k + 10 : k);
+    }
+    return buf;
+}
+
+static const param_spec *bench_param(const bench_spec *b, const char *key) {
+    for (int i = 0; i < b->nparams; i++)
+        if (!strcmp(b->params[i].key, key)) return &b->params[i];
+    return NULL;
+}
+
+static char *bench_names(void) {
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    cls_strappend(&buf, &len, &cap, "%s", "");
+    for (int i = 0; i < bench_nspecs; i++)
+        cls_strappend(&buf, &len, &cap, "%s%s", i ? ", " : "", bench_specs[i].name);
+    return buf;
+}
+
+/* The spec of dotted key k (a scalar node) as used in defaults/grid/zip/exclude, or NULL
+ * with the error set. benchmark.* keys must belong to the sweep's benchmark. */
+static const param_spec *check_key(const parse_t *p, const yaml_node_t *k) {
+    const char *key = text(k);
+    if (!strcmp(key, "seed")) {
+        fail(p, k, "'seed' is not a parameter: the run seeds come from the top-level 'seeds'");
+        return NULL;
+    }
+    if (!strcmp(key, "model")) {
+        fail(p, k, "'model' is not a parameter: the models come from the top-level 'models'");
+        return NULL;
+    }
+    if (!strcmp(key, "benchmark.name")) {
+        fail(p, k, "'benchmark.name' cannot be set or swept: a sweep runs the one benchmark "
+             "named by 'benchmark'");
+        return NULL;
+    }
+    if (!strncmp(key, "benchmark.", 10)) {
+        const param_spec *s = bench_param(p->bench, key);
+        if (!s) {
+            char *valid = bench_keys(p->bench, 0);
+            fail(p, k, "unknown key '%s' for benchmark %s: expected one of %s", key,
+                 p->bench->name, valid);
+            free(valid);
+        }
+        return s;
+    }
+    const param_spec *s = param_find(key, NULL);
+    if (s) return s;
+    char prefix[128] = "";
+    const char *dot = strchr(key, '.');
+    if (dot && (size_t)(dot - key) + 1 < sizeof prefix)
+        snprintf(prefix, sizeof prefix, "%.*s", (int)(dot - key) + 1, key);
+    char *valid = param_list_keys(prefix);
+    if (!*valid) {
+        free(valid);
+        valid = param_list_keys("");
+    }
+    fail(p, k, "unknown key '%s': expected one of %s", key, valid);
+    free(valid);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- values */
+
+/* Canonical text of one value v for spec into out[VAL_MAX]. Integer lists are YAML lists
+ * ([10, 10]); everything else a scalar. hint is appended to "got a list" messages. */
+static int value_text(const parse_t *p, const param_spec *spec, const yaml_node_t *v,
+                      char *out, const char *hint) {
+    if (spec->type == PARAM_INTLIST && v->type == YAML_SEQUENCE_NODE) {
+        char buf[VAL_MAX];
+        size_t len = 0;
+        buf[len++] = '[';
+        for (int i = 0; i < seq_size(v); i++) {
+            const yaml_node_t *e = seq_item(p, v, i);
+            long long x;
+            if (e->type != YAML_SCALAR_NODE || parse_ll(text(e), &x))
+                return fail(p, e, "expected an integer in the list for %s, got %s", spec->key,
+                            e->type == YAML_SCALAR_NODE ? text(e) : kind_name(e));
+            int w = snprintf(buf + len, sizeof buf - len, "%s%lld", i ? "," : "", x);
+            if (w < 0 || (size_t)w >= sizeof buf - len - 1)
+                return fail(p, v, "the list for %s is too long", spec->key);
+            len += (size_t)w;
+        }
+        buf[len++] = ']';
+        buf[len] = 0;
+        if (param_canonicalise(spec, buf, out, VAL_MAX)) return fail_here(p, v);
+        return 0;
+    }
+    if (v->type != YAML_SCALAR_NODE) {
+        if (spec->type == PARAM_INTLIST)
+            return fail(p, v, "expected a list of integers like [10, 10] for %s, got %s",
+                        spec->key, kind_name(v));
+        return fail(p, v, "expected a single value for %s, got %s%s", spec->key, kind_name(v),
+                    v->type == YAML_SEQUENCE_NODE ? hint : "");
+    }
+    if (param_canonicalise(spec, text(v), out, VAL_MAX)) return fail_here(p, v);
+    return 0;
+}
+
+static int same_value(const char *a, const char *b) {
+    double x, y;
+    if (!parse_num(a, &x) && !parse_num(b, &y))
+        return x == y || fabs(x - y) <= REL_TOL * fmax(fabs(x), fabs(y));
+    return !strcmp(a, b);
+}
+
+/* Appends a value to ax, refusing one equal to a value already there. */
+static int axis_push(const parse_t *p, axis_t *ax, const char *val, const yaml_node_t *at) {
+    for (int i = 0; i < ax->nvals; i++)
+        if (!strcmp(ax->vals[i], val))
+            return fail(p, at, "value %s appears twice in the values of %s", val, ax->key);
+    if (ax->nvals >= MAX_AXIS_VALUES)
+        return fail(p, at, "too many values for %s (at most %d)", ax->key, MAX_AXIS_VALUES);
+    ax->vals = xrealloc(ax->vals, sizeof(char *) * (size_t)(ax->nvals + 1));
+    ax->vals[ax->nvals++] = xstrdup(val);
+    return 0;
+}
+
+/* {linspace: [a, b, n]} | {logspace: [a, b, n]} | {range: [a, b, step]} → values of ax. */
+static int axis_generate(const parse_t *p, axis_t *ax, const yaml_node_t *m) {
+    static const char *const gens[] = {"linspace", "logspace", "range"};
+    char what[160];
+    snprintf(what, sizeof what, "the values of %s", ax->key);
+    if (check_mapping(p, m, what)) return -1;
+    if (map_size(m) != 1)
+        return fail(p, m, "expected a list of values or one of {linspace: [a, b, n]}, "
+                    "{logspace: [a, b, n]}, {range: [a, b, step]} for %s", ax->key);
+    const yaml_node_t *k = node_at(p, m->data.mapping.pairs.start[0].key);
+    const yaml_node_t *v = node_at(p, m->data.mapping.pairs.start[0].value);
+    int g = -1;
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(text(k), gens[i])) g = i;
+    if (g < 0)
+        return fail(p, k, "unknown generator '%s' for %s: expected one of linspace, logspace, "
+                    "range", text(k), ax->key);
+    const char *form = g == 2 ? "[a, b, step]" : "[a, b, n]";
+    if (ax->spec->type != PARAM_INT && ax->spec->type != PARAM_FLOAT)
+        return fail(p, k, "%s needs a numeric key, but %s is not a number: list its values",
+                    gens[g], ax->key);
+    if (v->type != YAML_SEQUENCE_NODE || seq_size(v) != 3)
+        return fail(p, v, "%s expects %s, got %s", gens[g], form,
+                    v->type == YAML_SEQUENCE_NODE ? "a list of a different length"
+                                                  : kind_name(v));
+    double x[3];
+    for (int i = 0; i < 3; i++) {
+        const yaml_node_t *e = seq_item(p, v, i);
+        if (e->type != YAML_SCALAR_NODE || parse_num(text(e), &x[i]))
+            return fail(p, e, "%s expects numbers %s, got %s", gens[g], form,
+                        e->type == YAML_SCALAR_NODE ? text(e) : kind_name(e));
+    }
+    double a = x[0], b = x[1];
+    long n;
+    if (g < 2) {
+        if (x[2] != floor(x[2]) || x[2] < 1 || x[2] > MAX_AXIS_VALUES)
+            return fail(p, seq_item(p, v, 2), "%s: n must be an integer in [1, %d], got %s",
+                        gens[g], MAX_AXIS_VALUES, text(seq_item(p, v, 2)));
+        n = (long)x[2];
+    } else {
+        double step = x[2];
+        if (step == 0) return fail(p, seq_item(p, v, 2), "range: step must not be 0");
+        /* The tolerance keeps b exclusive despite rounding: range [0, 1, 0.1] has 10 values. */
+        double cnt = ceil((b - a) / step - 1e-9);
+        if (cnt < 1)
+            return fail(p, v, "range [%g, %g, %g] is empty: step must go from a towards b "
+                        "(b is exclusive)", a, b, step);
+        if (cnt > MAX_AXIS_VALUES)
+            return fail(p, v, "range [%g, %g, %g] has more than %d values", a, b, step,
+                        MAX_AXIS_VALUES);
+        n = (long)cnt;
+    }
+    for (long i = 0; i < n; i++) {
+        double t;
+        if (g == 2) t = a + (double)i * x[2];
+        else {
+            double e = n == 1 ? a : (i == n - 1 ? b : a + (b - a) * (double)i / (double)(n - 1));
+            t = g == 0 ? e : pow(10.0, e);
+        }
+        char raw[64], val[VAL_MAX];
+        /* 15 digits absorb the rounding of the arithmetic above (pow(10, 3) → 1000). */
+        snprintf(raw, sizeof raw, "%.15g", t);
+        if (param_canonicalise(ax->spec, raw, val, VAL_MAX)) return fail_here(p, v);
+        if (axis_push(p, ax, val, v)) return -1;
+    }
+    return 0;
+}
+
+/* The values of swept key ax (already named and specified) from node v. */
+static int axis_values(const parse_t *p, axis_t *ax, const yaml_node_t *v) {
+    if (v->type == YAML_MAPPING_NODE) return axis_generate(p, ax, v);
+    if (v->type != YAML_SEQUENCE_NODE)
+        return fail(p, v, "expected a list of values or {linspace|logspace: [a, b, n]} or "
+                    "{range: [a, b, step]} for %s, got a single value (fixed values go under "
+                    "defaults)", ax->key);
+    if (seq_size(v) == 0) return fail(p, v, "empty list of values for %s", ax->key);
+    for (int i = 0; i < seq_size(v); i++) {
+        const yaml_node_t *e = seq_item(p, v, i);
+        char val[VAL_MAX];
+        if (value_text(p, ax->spec, e, val, "")) return -1;
+        if (axis_push(p, ax, val, e)) return -1;
+    }
+    return 0;
+}
+
+/* Adds a swept key (key node k, values node v) to group; refuses a key swept twice. */
+static int add_axis(parse_t *p, const yaml_node_t *k, const yaml_node_t *v, int group) {
+    const param_spec *spec = check_key(p, k);
+    if (!spec) return -1;
+    for (int i = 0; i < p->naxes; i++)
+        if (!strcmp(p->axes[i].key, text(k)))
+            return fail(p, k, "key '%s' is swept twice (first at line %zu): a key can be in "
+                        "grid or in one zip group, not both", text(k),
+                        p->axes[i].node->start_mark.line + 1);
+    p->axes = xrealloc(p->axes, sizeof(axis_t) * (size_t)(p->naxes + 1));
+    axis_t *ax = &p->axes[p->naxes++];
+    memset(ax, 0, sizeof *ax);
+    ax->key = xstrdup(text(k));
+    ax->spec = spec;
+    ax->node = k;
+    ax->group = group;
+    return axis_values(p, ax, v);
+}
+
+static int new_group(parse_t *p) {
+    p->group_n = xrealloc(p->group_n, sizeof(int) * (size_t)(p->ngroups + 1));
+    p->group_n[p->ngroups] = 0;
+    return p->ngroups++;
+}
+
+/* Sets a fixed (non-swept) setting; the same key given twice is an error. */
+static int set_fixed(parse_t *p, const char *key, const char *val, const yaml_node_t *at) {
+    for (int i = 0; i < p->nfixed; i++)
+        if (!strcmp(p->fixed[i].key, key))
+            return fail(p, at, "'%s' is set twice (first at line %zu)", key, p->fixed[i].line);
+    p->fixed = xrealloc(p->fixed, sizeof(fixed_t) * (size_t)(p->nfixed + 1));
+    p->fixed[p->nfixed].key = xstrdup(key);
+    p->fixed[p->nfixed].line = at->start_mark.line + 1;
+    p->nfixed++;
+    cfg_set(&p->base, key, val);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- sections */
+
+static yaml_node_t *top_get(const parse_t *p, const char *key) {
+    for (yaml_node_pair_t *a = p->root->data.mapping.pairs.start;
+         a < p->root->data.mapping.pairs.top; a++)
+        if (!strcmp(text(node_at(p, a->key)), key)) {
+            yaml_node_t *v = node_at(p, a->value);
+            return is_null(v) ? NULL : v;
+        }
+    return NULL;
+}
+
+static int want_scalar(const parse_t *p, const yaml_node_t *v, const char *what) {
+    if (v->type != YAML_SCALAR_NODE)
+        return fail(p, v, "expected %s, got %s", what, kind_name(v));
+    return 0;
+}
+
+static int parse_top_keys(const parse_t *p) {
+    if (check_mapping(p, p->root, "the sweep file")) return -1;
+    for (yaml_node_pair_t *a = p->root->data.mapping.pairs.start;
+         a < p->root->data.mapping.pairs.top; a++) {
+        const yaml_node_t *k = node_at(p, a->key);
+        int known = 0;
+        for (int i = 0; i < NTOP; i++)
+            if (!strcmp(text(k), top_keys[i])) known = 1;
+        if (!known) {
+            char list[512];
+            size_t len = 0;
+            for (int i = 0; i < NTOP; i++)
+                len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "",
+                                        top_keys[i]);
+            return fail(p, k, "unknown top-level key '%s': expected one of %s", text(k), list);
+        }
+    }
+    return 0;
+}
+
+static int parse_benchmark(parse_t *p) {
+    const yaml_node_t *v = top_get(p, "benchmark");
+    if (!v) {
+        char *names = bench_names();
+        fail(p, p->root, "missing 'benchmark': expected benchmark: NAME or benchmark: {name: "
+             "NAME, ...} with NAME one of %s", names);
+        free(names);
+        return -1;
+    }
+    const yaml_node_t *name = v;
+    if (v->type == YAML_MAPPING_NODE) {
+        if (check_mapping(p, v, "benchmark")) return -1;
+        name = NULL;
+        for (yaml_node_pair_t *a = v->data.mapping.pairs.start; a < v->data.mapping.pairs.top; a++)
+            if (!strcmp(text(node_at(p, a->key)), "name")) name = node_at(p, a->value);
+        if (!name) {
+            char *names = bench_names();
+            fail(p, v, "benchmark has no 'name': expected one of %s", names);
+            free(names);
+            return -1;
+        }
+    }
+    if (want_scalar(p, name, "a benchmark name")) return -1;
+    p->bench = bench_find(text(name));
+    if (!p->bench) {
+        char *names = bench_names();
+        fail(p, name, "unknown benchmark '%s': expected one of %s", text(name), names);
+        free(names);
+        return -1;
+    }
+    if (v->type != YAML_MAPPING_NODE) return 0;
+    for (yaml_node_pair_t *a = v->data.mapping.pairs.start; a < v->data.mapping.pairs.top; a++) {
+        const yaml_node_t *k = node_at(p, a->key), *val = node_at(p, a->value);
+        if (!strcmp(text(k), "name")) continue;
+        char key[160];
+        snprintf(key, sizeof key, "benchmark.%s", text(k));
+        const param_spec *spec = bench_param(p->bench, key);
+        if (!spec) {
+            char *valid = bench_keys(p->bench, 1);
+            fail(p, k, "unknown setting '%s' for benchmark %s: expected one of name, %s",
+                 text(k), p->bench->name, valid);
+            free(valid);
+            return -1;
+        }
+        char out[VAL_MAX];
+        if (value_text(p, spec, val, out, " (to sweep it, use grid: {benchmark.KEY: [...]})"))
+            return -1;
+        if (set_fixed(p, key, out, k)) return -1;
+    }
+    return 0;
+}
+
+static int parse_models(parse_t *p) {
+    const yaml_node_t *v = top_get(p, "models");
+    if (!v) {
+        for (int i = 0; i < model_count; i++)
+            if (model_table[i]->kinds & (unsigned)p->bench->kind) {
+                p->models = xrealloc(p->models, sizeof(*p->models) * (size_t)(p->nmodels + 1));
+                p->models[p->nmodels++] = model_table[i];
+            }
+        if (!p->nmodels)
+            return fail(p, p->root, "no model supports benchmark %s: list models explicitly "
+                        "(one of %s)", p->bench->name, model_names());
+        return 0;
+    }
+    if (v->type != YAML_SEQUENCE_NODE)
+        return fail(p, v, "expected a list of models like [%s], got %s", model_names(),
+                    kind_name(v));
+    if (seq_size(v) == 0)
+        return fail(p, v, "empty list of models: expected some of %s (or leave out 'models' "
+                    "for every model supporting %s)", model_names(), p->bench->name);
+    for (int i = 0; i < seq_size(v); i++) {
+        const yaml_node_t *e = seq_item(p, v, i);
+        if (want_scalar(p, e, "a model name")) return -1;
+        const model_ops *m = model_find(text(e));
+        if (!m)
+            return fail(p, e, "unknown model '%s': expected one of %s", text(e), model_names());
+        for (int j = 0; j < p->nmodels; j++)
+            if (p->models[j] == m) return fail(p, e, "model '%s' is listed twice", text(e));
+        p->models = xrealloc(p->models, sizeof(*p->models) * (size_t)(p->nmodels + 1));
+        p->models[p->nmodels++] = m;
+    }
+    return 0;
+}
+
+static int parse_seeds(parse_t *p) {
+    const yaml_node_t *v = top_get(p, "seeds");
+    long long x;
+    if (!v) {
+        p->seeds = xmalloc(sizeof(long long));
+        p->seeds[0] = 0;
+        p->nseeds = 1;
+        return 0;
+    }
+    if (v->type == YAML_SCALAR_NODE) {
+        if (parse_ll(text(v), &x) || x < 1 || x > MAX_RUNS)
+            return fail(p, v, "expected seeds: N (an integer in [1, %d], meaning seeds 0..N-1) "
+                        "or a list of non-negative integers, got '%s'", MAX_RUNS, text(v));
+        p->nseeds = (int)x;
+        p->seeds = xmalloc(sizeof(long long) * (size_t)x);
+        for (int i = 0; i < p->nseeds; i++) p->seeds[i] = i;
+        return 0;
+    }
+    if (v->type != YAML_SEQUENCE_NODE)
+        return fail(p, v, "expected seeds: N or a list of non-negative integers, got %s",
+                    kind_name(v));
+    if (seq_size(v) == 0) return fail(p, v, "empty list of seeds");
+    if (seq_size(v) > MAX_RUNS) return fail(p, v, "too many seeds (at most %d)", MAX_RUNS);
+    p->seeds = xmalloc(sizeof(long long) * (size_t)seq_size(v));
+    for (int i = 0; i < seq_size(v); i++) {
+        const yaml_node_t *e = seq_item(p, v, i);
+        if (e->type != YAML_SCALAR_NODE || parse_ll(text(e), &x) || x < 0)
+            return fail(p, e, "expected a non-negative integer seed, got %s",
+                        e->type == YAML_SCALAR_NODE ? text(e) : kind_name(e));
+        for (int j = 0; j < p->nseeds; j++)
+            if (p->seeds[j] == x) return fail(p, e, "seed %lld is listed twice", x);
+        p->seeds[p->nseeds++] = x;
+    }
+    return 0;
+}
+
+static int parse_train(parse_t *p) {
+    const yaml_node_t *v = top_get(p, "train");
+    if (!v) return 0;
+    if (check_mapping(p, v, "train")) return -1;
+    for (yaml_node_pair_t *a = v->data.mapping.pairs.start; a < v->data.mapping.pairs.top; a++) {
+        const yaml_node_t *k = node_at(p, a->key), *val = node_at(p, a->value);
+        char key[160];
+        snprintf(key, sizeof key, "train.%s", text(k));
+        const param_spec *spec = param_find(key, NULL);
+        if (!spec) {
+            char *valid = keys_with_prefix("train.", 1);
+            fail(p, k, "unknown setting '%s' in train: expected one of %s", text(k), valid);
+            free(valid);
+            return -1;
+        }
+        char out[VAL_MAX];
+        if (value_text(p, spec, val, out, " (to sweep it, use grid: {train.KEY: [...]})"))
+            return -1;
+        if (set_fixed(p, key, out, k)) return -1;
+    }
+    return 0;
+}
+
+static int parse_defaults(parse_t *p) {
+    const yaml_node_t *v = top_get(p, "defaults");
+    if (!v) return 0;
+    if (check_mapping(p, v, "defaults")) return -1;
+    for (yaml_node_pair_t *a = v->data.mapping.pairs.start; a < v->data.mapping.pairs.top; a++) {
+        const yaml_node_t *k = node_at(p, a->key), *val = node_at(p, a->value);
+        const param_spec *spec = check_key(p, k);
+        if (!spec) return -1;
+        char out[VAL_MAX];
+        if (value_text(p, spec, val, out, " (to sweep it, put it under grid)")) return -1;
+        if (set_fixed(p, text(k), out, k)) return -1;
+    }
+    return 0;
+}
+
+static int parse_grid(parse_t *p) {
+    const yaml_node_t *v = top_get(p, "grid");
+    if (!v) return 0;
+    if (check_mapping(p, v, "grid")) return -1;
+    if (map_size(v) == 0)
+        return fail(p, v, "empty grid: expected KEY: [values] entries (or leave out 'grid')");
+    for (yaml_node_pair_t *a = v->data.mapping.pairs.start; a < v->data.mapping.pairs.top; a++) {
+        int g = new_group(p);
+        if (add_axis(p, node_at(p, a->key), node_at(p, a->value), g)) return -1;
+        p->group_n[g] = p->axes[p->naxes - 1].nvals;
+    }
+    return 0;
+}
+
+static int parse_zip(parse_t *p) {
+    const yaml_node_t *v = top_get(p, "zip");
+    if (!v) return 0;
+    if (v->type != YAML_SEQUENCE_NODE)
+        return fail(p, v, "expected zip to be a list of mappings like - {a: [1, 2], b: [3, 4]}, "
+                    "got %s", kind_name(v));
+    if (seq_size(v) == 0) return fail(p, v, "empty zip: expected a list of mappings");
+    for (int i = 0; i < seq_size(v); i++) {
+        const yaml_node_t *m = seq_item(p, v, i);
+        if (check_mapping(p, m, "a zip group")) return -1;
+        if (map_size(m) == 0) return fail(p, m, "empty zip group");
+        int g = new_group(p), first = p->naxes;
+        for (yaml_node_pair_t *a = m->data.mapping.pairs.start; a < m->data.mapping.pairs.top;
+             a++) {
+            const yaml_node_t *val = node_at(p, a->value);
+            if (add_axis(p, node_at(p, a->key), val, g)) return -1;
+            const axis_t *ax = &p->axes[p->naxes - 1], *ax0 = &p->axes[first];
+            if (ax->nvals != ax0->nvals)
+                return fail(p, val, "zip group of unequal lengths: '%s' has %d values but '%s' "
+                            "has %d (the lists of a zip group move together)", ax->key,
+                            ax->nvals, ax0->key, ax0->nvals);
+        }
+        p->group_n[g] = p->axes[first].nvals;
+    }
+    return 0;
+}
+
+static int parse_exclude(parse_t *p) {
+    const yaml_node_t *v = top_get(p, "exclude");
+    if (!v) return 0;
+    p->exclude_node = v;
+    if (v->type != YAML_SEQUENCE_NODE)
+        return fail(p, v, "expected exclude to be a list of mappings like - {a: 1, b: 2}, got "
+                    "%s", kind_name(v));
+    for (int i = 0; i < seq_size(v); i++) {
+        const yaml_node_t *m = seq_item(p, v, i);
+        if (check_mapping(p, m, "an exclude entry")) return -1;
+        if (map_size(m) == 0)
+            return fail(p, m, "empty exclude entry: it would match every point");
+        p->ex = xrealloc(p->ex, sizeof(ex_entry) * (size_t)(p->nex + 1));
+        ex_entry *ex = &p->ex[p->nex++];
+        ex->npairs = 0;
+        ex->pairs = xmalloc(sizeof(ex_pair) * (size_t)map_size(m));
+        for (yaml_node_pair_t *a = m->data.mapping.pairs.start; a < m->data.mapping.pairs.top;
+             a++) {
+            const yaml_node_t *k = node_at(p, a->key), *val = node_at(p, a->value);
+            const param_spec *spec = check_key(p, k);
+            if (!spec) return -1;
+            int axis = -1;
+            for (int j = 0; j < p->naxes; j++)
+                if (!strcmp(p->axes[j].key, text(k))) axis = j;
+            if (axis < 0) {
+                char *buf = NULL;
+                size_t len = 0, cap = 0;
+                cls_strappend(&buf, &len, &cap, "%s", "");
+                for (int j = 0; j < p->naxes; j++)
+                    cls_strappend(&buf, &len, &cap, "%s%s", j ? ", " : "", p->axes[j].key);
+                fail(p, k, "exclude key '%s' is not swept: expected one of the grid/zip keys "
+                     "(%s)", text(k), p->naxes ? buf : "none");
+                free(buf);
+                return -1;
+            }
+            char out[VAL_MAX];
+            if (value_text(p, spec, val, out, "")) return -1;
+            const axis_t *ax = &p->axes[axis];
+            int found = 0;
+            for (int j = 0; j < ax->nvals; j++)
+                if (same_value(ax->vals[j], out)) found = 1;
+            if (!found) {
+                char *buf = NULL;
+                size_t len = 0, cap = 0;
+                cls_strappend(&buf, &len, &cap, "%s", "");
+                for (int j = 0; j < ax->nvals; j++)
+                    cls_strappend(&buf, &len, &cap, "%s%s", j ? ", " : "", ax->vals[j]);
+                fail(p, val, "exclude value %s for %s is not one of its swept values: %s", out,
+                     ax->key, buf);
+                free(buf);
+                return -1;
+            }
+            ex->pairs[ex->npairs].axis = axis;
+            ex->pairs[ex->npairs].val = xstrdup(out);
+            ex->npairs++;
+        }
+    }
+    return 0;
+}
+
+static int parse_scalars(parse_t *p, sweep_t *s) {
+    const yaml_node_t *v;
+    if ((v = top_get(p, "name"))) {
+        if (want_scalar(p, v, "a name")) return -1;
+        s->name = xstrdup(text(v));
+    } else {
+        const char *base = strrchr(s->path, '/');
+        base = base ? base + 1 : s->path;
+        const char *dot = strrchr(base, '.');
+        size_t n = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+        s->name = n ? xmalloc(n + 1) : xstrdup("sweep");
+        if (n) {
+            memcpy(s->name, base, n);
+            s->name[n] = 0;
+        }
+    }
+    if ((v = top_get(p, "output"))) {
+        if (want_scalar(p, v, "an output path")) return -1;
+        s->output = xstrdup(text(v));
+    } else {
+        size_t n = strlen(s->name) + 16;
+        s->output = xmalloc(n);
+        snprintf(s->output, n, "results/%s.nc", s->name);
+    }
+    s->ranks_per_run = 1;
+    if ((v = top_get(p, "ranks_per_run"))) {
+        long long x;
+        if (v->type != YAML_SCALAR_NODE || parse_ll(text(v), &x) || x < 1 || x > 1 << 20)
+            return fail(p, v, "expected ranks_per_run to be an integer >= 1, got %s",
+                        v->type == YAML_SCALAR_NODE ? text(v) : kind_name(v));
+        s->ranks_per_run = (int)x;
+    }
+    s->grace_seconds = 60;
+    s->flush_seconds = 0;
+    s->quiet = 0;
+    if (!(v = top_get(p, "options"))) return 0;
+    if (check_mapping(p, v, "options")) return -1;
+    for (yaml_node_pair_t *a = v->data.mapping.pairs.start; a < v->data.mapping.pairs.top; a++) {
+        const yaml_node_t *k = node_at(p, a->key), *val = node_at(p, a->value);
+        const char *key = text(k);
+        int o = -1;
+        for (int i = 0; i < NOPT; i++)
+            if (!strcmp(key, option_keys[i])) o = i;
+        if (o < 0)
+            return fail(p, k, "unknown option '%s': expected one of grace_seconds, "
+                        "flush_seconds, quiet", key);
+        if (want_scalar(p, val, o == 2 ? "true or false" : "a number of seconds")) return -1;
+        const char *t = text(val);
+        if (o == 2) {
+            if (!strcmp(t, "true") || !strcmp(t, "yes") || !strcmp(t, "on")) s->quiet = 1;
+            else if (!strcmp(t, "false") || !strcmp(t, "no") || !strcmp(t, "off")) s->quiet = 0;
+            else return fail(p, val, "expected true or false for quiet, got '%s'", t);
+            continue;
+        }
+        double x;
+        if (parse_num(t, &x) || x < 0)
+            return fail(p, val, "expected a number of seconds >= 0 for %s, got '%s'", key, t);
+        if (o == 0) s->grace_seconds = x;
+        else s->flush_seconds = x;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- expansion */
+
+/* Per-group value indices of point number flat (the last group varies fastest). */
+static void point_index(const parse_t *p, long flat, int *idx) {
+    for (int g = p->ngroups - 1; g >= 0; g--) {
+        idx[g] = (int)(flat % p->group_n[g]);
+        flat /= p->group_n[g];
+    }
+}
+
+static int excluded(const parse_t *p, const int *idx) {
+    for (int e = 0; e < p->nex; e++) {
+        int all = 1;
+        for (int j = 0; j < p->ex[e].npairs && all; j++) {
+            const axis_t *ax = &p->axes[p->ex[e].pairs[j].axis];
+            all = same_value(ax->vals[idx[ax->group]], p->ex[e].pairs[j].val);
+        }
+        if (all) return 1;
+    }
+    return 0;
+}
+
+static int expand(parse_t *p, sweep_t *s) {
+    long long npoints = 1;
+    for (int g = 0; g < p->ngroups; g++) {
+        npoints *= p->group_n[g];
+        if (npoints * p->nseeds * p->nmodels > MAX_RUNS)
+            return fail(p, p->root, "the sweep expands to more than %d runs", MAX_RUNS);
+    }
+    if (npoints * p->nseeds * p->nmodels > MAX_RUNS)
+        return fail(p, p->root, "the sweep expands to more than %d runs", MAX_RUNS);
+
+    int rc = -1, nkept = 0;
+    long *kept = xmalloc(sizeof(long) * (size_t)npoints);
+    int *idx = xmalloc(sizeof(int) * (size_t)(p->ngroups + 1));
+    uint64_t *seen = NULL;
+    unsigned char *used = NULL;
+    for (long f = 0; f < npoints; f++) {
+        point_index(p, f, idx);
+        if (!excluded(p, idx)) kept[nkept++] = f;
+    }
+    if (nkept == 0) {
+        fail(p, p->exclude_node ? p->exclude_node : p->root,
+             "no runs left: exclude removes all %lld points of the grid", npoints);
+        goto cleanup;
+    }
+
+    size_t total = (size_t)p->nseeds * (size_t)p->nmodels * (size_t)nkept, cap = 16;
+    while (cap < 2 * total) cap *= 2;
+    seen = xmalloc(sizeof(uint64_t) * cap);
+    used = xcalloc(cap, 1);
+    s->runs = xmalloc(sizeof(sweep_run) * total);
+    for (int si = 0; si < p->nseeds; si++) {
+        char seed[32];
+        snprintf(seed, sizeof seed, "%lld", p->seeds[si]);
+        for (int mi = 0; mi < p->nmodels; mi++) {
+            const model_ops *m = p->models[mi];
+            for (int k = 0; k < nkept; k++) {
+                run_config cfg;
+                cfg_copy(&cfg, &p->base);
+                point_index(p, kept[k], idx);
+                for (int a = 0; a < p->naxes; a++)
+                    cfg_set(&cfg, p->axes[a].key, p->axes[a].vals[idx[p->axes[a].group]]);
+                cfg_set(&cfg, "seed", seed);
+                if (cfg_fill_defaults(&cfg, m->name, p->bench->name)) {
+                    cfg_free(&cfg);
+                    fail_here(p, p->root);
+                    goto cleanup;
+                }
+                cfg_project(&cfg, m->name, p->bench->name);
+                uint64_t h = cfg_hash(&cfg);
+                s->n_before_dedup++;
+                size_t slot = (size_t)h & (cap - 1);
+                while (used[slot] && seen[slot] != h) slot = (slot + 1) & (cap - 1);
+                if (used[slot]) {
+                    cfg_free(&cfg);
+                    continue;
+                }
+                used[slot] = 1;
+                seen[slot] = h;
+                sweep_run *r = &s->runs[s->nruns++];
+                r->cfg = cfg;
+                r->hash = h;
+                snprintf(r->id, sizeof r->id, "%016llx", (unsigned long long)h);
+                r->cost = m->cost ? m->cost(&r->cfg) : 1.0;
+            }
+        }
+    }
+    s->naxes = p->naxes;
+    s->axes = xmalloc(sizeof(char *) * (size_t)(p->naxes + 1));
+    for (int a = 0; a < p->naxes; a++) s->axes[a] = xstrdup(p->axes[a].key);
+    rc = 0;
+cleanup:
+    free(kept);
+    free(idx);
+    free(seen);
+    free(used);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- entry points */
+
+static void parse_free(parse_t *p) {
+    cfg_free(&p->base);
+    for (int i = 0; i < p->nfixed; i++) free(p->fixed[i].key);
+    free(p->fixed);
+    for (int i = 0; i < p->naxes; i++) {
+        free(p->axes[i].key);
+        for (int j = 0; j < p->axes[i].nvals; j++) free(p->axes[i].vals[j]);
+        free(p->axes[i].vals);
+    }
+    free(p->axes);
+    free(p->group_n);
+    for (int i = 0; i < p->nex; i++) {
+        for (int j = 0; j < p->ex[i].npairs; j++) free(p->ex[i].pairs[j].val);
+        free(p->ex[i].pairs);
+    }
+    free(p->ex);
+    free(p->models);
+    free(p->seeds);
+}
+
+/* "path:line:col: YAML syntax error: ..." from the parser's state. */
+static void syntax_error(const char *path, const char *text, const yaml_parser_t *ps) {
+    size_t line = ps->problem_mark.line, col = ps->problem_mark.column;
+    if (ps->error == YAML_READER_ERROR) {   /* readers give a byte offset, not a mark */
+        line = col = 0;
+        for (size_t i = 0; i < ps->problem_offset && text[i]; i++) {
+            if (text[i] == '\n') line++, col = 0;
+            else col++;
+        }
+    }
+    if (ps->context)
+        cls_seterr("%s:%zu:%zu: YAML syntax error: %s (%s at line %zu)", path, line + 1,
+                   col + 1, ps->problem ? ps->problem : "unknown problem", ps->context,
+                   ps->context_mark.line + 1);
+    else
+        cls_seterr("%s:%zu:%zu: YAML syntax error: %s", path, line + 1, col + 1,
+                   ps->problem ? ps->problem : "unknown problem");
+}
+
+int sweep_load_text(sweep_t *s, const char *path, const char *yaml_text) {
+    memset(s, 0, sizeof *s);
+    s->path = xstrdup(path);
+    s->yaml = xstrdup(yaml_text);
+
+    parse_t p;
+    memset(&p, 0, sizeof p);
+    p.path = path;
+    cfg_init(&p.base);
+
+    yaml_parser_t parser;
+    yaml_document_t doc, extra;
+    int have_parser = 0, have_doc = 0, have_extra = 0, rc = -1;
+
+    if (!yaml_parser_initialize(&parser)) {
+        cls_seterr("%s: cannot initialise the YAML parser", path);
+        goto cleanup;
+    }
+    have_parser = 1;
+    yaml_parser_set_input_string(&parser, (const unsigned char *)s->yaml, strlen(s->yaml));
+    if (!yaml_parser_load(&parser, &doc)) {
+        syntax_error(path, s->yaml, &parser);
+        goto cleanup;
+    }
+    have_doc = 1;
+    p.doc = &doc;
+    p.root = yaml_document_get_root_node(&doc);
+    if (!p.root) {
+        cls_seterr("%s:1:1: empty sweep file: expected a mapping with at least 'benchmark'",
+                   path);
+        goto cleanup;
+    }
+    if (!yaml_parser_load(&parser, &extra)) {
+        syntax_error(path, s->yaml, &parser);
+        goto cleanup;
+    }
+    have_extra = 1;
+    yaml_node_t *second = yaml_document_get_root_node(&extra);
+    if (second) {
+        cls_seterr("%s:%zu:%zu: a second YAML document: a sweep file holds one document", path,
+                   second->start_mark.line + 1, second->start_mark.column + 1);
+        goto cleanup;
+    }
+    if (check_tags(&p) || parse_top_keys(&p) || parse_benchmark(&p) || parse_scalars(&p, s) ||
+        parse_models(&p) || parse_seeds(&p) || parse_train(&p) || parse_defaults(&p) ||
+        parse_grid(&p) || parse_zip(&p) || parse_exclude(&p) || expand(&p, s))
+        goto cleanup;
+    rc = 0;
+cleanup:
+    if (have_extra) yaml_document_delete(&extra);
+    if (have_doc) yaml_document_delete(&doc);
+    if (have_parser) yaml_parser_delete(&parser);
+    parse_free(&p);
+    if (rc) sweep_free(s);
+    return rc;
+}
+
+int sweep_load(sweep_t *s, const char *path) {
+    memset(s, 0, sizeof *s);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        cls_seterr("%s: cannot open the sweep file: %s", path, strerror(errno));
+        return -1;
+    }
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 4096 + 1 > cap) buf = xrealloc(buf, cap = 2 * cap + 4096 + 1);
+        size_t n = fread(buf + len, 1, cap - len - 1, f);
+        len += n;
+        if (n == 0) break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        cls_seterr("%s: cannot read the sweep file", path);
+        free(buf);
+        return -1;
+    }
+    buf[len] = 0;
+    if (strlen(buf) != len) {
+        cls_seterr("%s: the sweep file contains a NUL byte: expected YAML text", path);
+        free(buf);
+        return -1;
+    }
+    int rc = sweep_load_text(s, path, buf);
+    free(buf);
+    return rc;
+}
+
+void sweep_free(sweep_t *s) {
+    free(s->path);
+    free(s->yaml);
+    free(s->name);
+    free(s->output);
+    for (int i = 0; i < s->naxes; i++) free(s->axes[i]);
+    free(s->axes);
+    for (int i = 0; i < s->nruns; i++) cfg_free(&s->runs[i].cfg);
+    free(s->runs);
+    memset(s, 0, sizeof *s);
+}

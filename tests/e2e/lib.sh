@@ -1,0 +1,22 @@
+# Shared helpers for the end-to-end shell tests (sourced). Each test prints TAP-like
+# "ok - name" / "not ok - name" lines; tests/run.sh counts them.
+set -u
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+BUILD=${1:-${CLSWEEP_BUILD:-build}}
+CLSWEEP=$PWD/$BUILD/clsweep
+PY=$(tools/find_python.sh) || { echo "not ok - no python3 with xarray"; exit 1; }
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
+export OMPI_MCA_rmaps_base_oversubscribe=1
+TMP=$(mktemp -d /tmp/clsweep-e2e.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+MPIRUN="mpirun --oversubscribe --bind-to none"
+FAILED=0
+ok() { echo "ok - $1"; }
+notok() { echo "not ok - $1"; FAILED=1; }
+check() {  # check NAME COMMAND...
+    local name=$1; shift
+    if "$@"; then ok "$name"; else notok "$name"; fi
+}
+# Equal sweep files, run by run (everything but wall_seconds).
+nc_equal() { "$PY" tests/e2e/nc_compare.py "$1" "$2"; }
+finish() { exit $FAILED; }

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# SIGKILL the whole job (process group) mid-way, three times, resuming each time: the file
+# is readable after every kill and the final file equals an uninterrupted sweep's.
+source "$(dirname "$0")/e2e/lib.sh"
+
+"$CLSWEEP" run tests/e2e/tiny.yaml --output "$TMP/ref.nc" --quiet || notok "reference sweep"
+out=$TMP/k.nc
+readable=1
+for round in 1 2 3; do
+    setsid $MPIRUN -np 2 "$CLSWEEP" run tests/e2e/tiny.yaml --output "$out" --quiet 2>>"$TMP/k.err" &
+    pid=$!
+    # Wait for at least $round more finished runs in the journal, then kill -9 the job.
+    target=$((round * 2))
+    for _ in $(seq 1 600); do
+        recs=$(grep -ao CLSJ "$out.journal" 2>/dev/null | wc -l)
+        [ "$recs" -ge "$target" ] && break
+        sleep 0.05
+    done
+    sleep "0.$((RANDOM % 5))"
+    kill -9 -- -"$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    if [ -f "$out" ] && ! ncdump -h "$out" >/dev/null 2>&1; then readable=0; fi
+done
+check "the sweep file is readable after every kill" test $readable -eq 1
+$MPIRUN -np 2 "$CLSWEEP" run tests/e2e/tiny.yaml --output "$out" --quiet 2>>"$TMP/k.err"
+check "the resumed sweep completes" test $? -eq 0
+check "killed-and-resumed file equals the uninterrupted one" nc_equal "$TMP/ref.nc" "$out"
+finish
