@@ -5,7 +5,7 @@ source "$(dirname "$0")/e2e/lib.sh"
 
 n=$("$CLSWEEP" expand tests/e2e/tiny.yaml 2>"$TMP/expand.err" | wc -l)
 check "expand lists 12 runs" test "$n" -eq 12
-check "expand reports dedup counts" grep -q "12 runs (20 before deduplication)" "$TMP/expand.err"
+check "expand reports dedup counts" grep -q "12 runs (16 before deduplication)" "$TMP/expand.err"
 
 "$CLSWEEP" run tests/e2e/tiny.yaml --output "$TMP/solo.nc" 2>"$TMP/solo.err"
 check "single-process sweep exits 0" test $? -eq 0

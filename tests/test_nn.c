@@ -653,6 +653,29 @@ static void test_optim_adamw(void) {
     optim_free(&a);
 }
 
+/* The vectorised body and the scalar tail must agree bit for bit: same inputs in every
+ * slot of an arena whose size is not a multiple of the vector width. */
+static void test_optim_lanes(void) {
+    for (int kind = OPTIM_ADAM; kind <= OPTIM_ADAMW; kind++) {
+        optim_t o;
+        optim_init(&o, (optim_kind)kind, 11, 0.05f);
+        o.weight_decay = 0.1f;
+        float p[11], g[11];
+        for (int t = 0; t < 5; t++) {
+            for (int i = 0; i < 11; i++) {
+                if (t == 0) p[i] = 0.7f;
+                g[i] = 0.3f - 0.2f * (float)t;
+            }
+            optim_step(&o, p, g);
+        }
+        int same = 1;
+        for (int i = 1; i < 11; i++) same &= p[i] == p[0] && o.m[i] == o.m[0] && o.v[i] == o.v[0];
+        CHECK(same, "%s: lanes differ (p[0] %.9g p[10] %.9g)", kind == OPTIM_ADAM ? "adam" : "adamw",
+              p[0], p[10]);
+        optim_free(&o);
+    }
+}
+
 static void test_optim_groups(void) {
     optim_t o;
     optim_init(&o, OPTIM_SGD, 10, 1.0f);
@@ -826,6 +849,7 @@ int main(void) {
     RUN_TEST(test_resize_grad);
     RUN_TEST(test_optim_adam);
     RUN_TEST(test_optim_adamw);
+    RUN_TEST(test_optim_lanes);
     RUN_TEST(test_optim_groups);
     RUN_TEST(test_optim_sgd);
     RUN_TEST(test_haar);

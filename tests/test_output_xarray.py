@@ -84,6 +84,7 @@ def test_run_descriptors(ds, sample):
     assert list(ds["model"].values) == ["ewc", "pah"]
     assert list(ds["benchmark"].values) == ["split_mnist", "split_mnist"]
     assert list(ds["seed"].values) == [0, 1]
+    assert ds["seed"].dtype == np.int64  # seeds are unbounded non-negative integers
     assert list(ds["status"].values) == ["ok", "diverged"]
     assert list(ds["message"].values) == ["", "loss became NaN at stage 2"]
     assert list(ds["metric"].values) == ["accuracy", "accuracy"]

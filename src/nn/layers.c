@@ -7,6 +7,14 @@
 #include <math.h>
 #include <string.h>
 
+/* Element-wise hot loops must vectorise; GCC's -O2 cost model skips loops whose trip
+ * count is unknown at compile time. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define HOT_LOOP __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic")))
+#else
+#define HOT_LOOP
+#endif
+
 /* ---- dense ---- */
 
 void dense_forward(float *out, const float *inp, const float *w, const float *b,
@@ -26,7 +34,7 @@ void dense_forward(float *out, const float *inp, const float *w, const float *b,
     }
 }
 
-void dense_backward(float *dinp, float *dw, float *db, const float *dout,
+HOT_LOOP void dense_backward(float *dinp, float *dw, float *db, const float *dout,
                     const float *inp, const float *w, int B, int n_in, int n_out) {
     if (dinp) {
         if (B == 1)
@@ -61,7 +69,7 @@ void pdense_forward(float *out, const float *inp, const float *w, int B, int n_i
                     n_in, inp + (long)b * n_in, 1, 0.0f, out + (long)b * n_out, 1);
 }
 
-void pdense_backward(float *dinp, float *dw, const float *dout, const float *inp,
+HOT_LOOP void pdense_backward(float *dinp, float *dw, const float *dout, const float *inp,
                      const float *w, int B, int n_in, int n_out) {
     for (int b = 0; b < B; b++) {
         const float *d = dout + (long)b * n_out;
@@ -244,16 +252,22 @@ static inline float sigmoidf_stable(float x) {
     return e / (1.0f + e);
 }
 
-void act_forward(act_kind k, float *out, const float *inp, long n) {
+HOT_LOOP void act_forward(act_kind k, float *out, const float *inp, long n) {
     switch (k) {
     case ACT_IDENTITY:
         if (out != inp) memmove(out, inp, (size_t)n * sizeof(float));
         break;
     case ACT_RELU:
-        for (long i = 0; i < n; i++) out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
+        for (long i = 0; i < n; i++) {
+            float v = inp[i];
+            out[i] = v > 0.0f ? v : 0.0f;   /* not fmaxf: NaN must propagate */
+        }
         break;
     case ACT_LEAKY_RELU:
-        for (long i = 0; i < n; i++) out[i] = inp[i] > 0.0f ? inp[i] : LEAKY_SLOPE * inp[i];
+        for (long i = 0; i < n; i++) {
+            float v = inp[i];
+            out[i] = (v > 0.0f ? 1.0f : LEAKY_SLOPE) * v;
+        }
         break;
     case ACT_GELU:
         for (long i = 0; i < n; i++) {
@@ -275,7 +289,7 @@ void act_forward(act_kind k, float *out, const float *inp, long n) {
 
 /* Derivatives use out where that is cheaper; with out == NULL they recompute from inp.
  * relu/leaky fall back to out when inp is NULL (same sign); gelu/gaussian need inp. */
-void act_backward(act_kind k, float *dinp, const float *dout, const float *inp,
+HOT_LOOP void act_backward(act_kind k, float *dinp, const float *dout, const float *inp,
                   const float *out, long n) {
     const float *x = inp ? inp : out;
     switch (k) {
@@ -283,10 +297,13 @@ void act_backward(act_kind k, float *dinp, const float *dout, const float *inp,
         for (long i = 0; i < n; i++) dinp[i] += dout[i];
         break;
     case ACT_RELU:
-        for (long i = 0; i < n; i++) dinp[i] += x[i] > 0.0f ? dout[i] : 0.0f;
+        for (long i = 0; i < n; i++) {
+            float g = dout[i];   /* unconditional loads let the loop vectorise */
+            dinp[i] += x[i] > 0.0f ? g : 0.0f;
+        }
         break;
     case ACT_LEAKY_RELU:
-        for (long i = 0; i < n; i++) dinp[i] += x[i] > 0.0f ? dout[i] : LEAKY_SLOPE * dout[i];
+        for (long i = 0; i < n; i++) dinp[i] += (x[i] > 0.0f ? 1.0f : LEAKY_SLOPE) * dout[i];
         break;
     case ACT_GELU:
         for (long i = 0; i < n; i++) {
@@ -377,7 +394,7 @@ void softmax_xent_backward(float *dlogits, const float *probs, const int *labels
     }
 }
 
-float mse_forward(const float *pred, const float *target, int B, int n, int half) {
+HOT_LOOP float mse_forward(const float *pred, const float *target, int B, int n, int half) {
     double acc = 0.0;
     long N = (long)B * n;
     for (long i = 0; i < N; i++) {
@@ -387,7 +404,7 @@ float mse_forward(const float *pred, const float *target, int B, int n, int half
     return half ? (float)(0.5 * acc / B) : (float)(acc / (double)N);
 }
 
-void mse_backward(float *dpred, const float *pred, const float *target, float scale,
+HOT_LOOP void mse_backward(float *dpred, const float *pred, const float *target, float scale,
                   int B, int n, int half) {
     long N = (long)B * n;
     float s = half ? scale / (float)B : 2.0f * scale / (float)N;

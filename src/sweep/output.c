@@ -8,7 +8,8 @@
  * matches, its id is 16 hex digits and its result unpacks. journal_read skips invalid
  * bytes up to the next valid record, counting each damaged stretch once in *nbad (a kill -9
  * mid-write leaves exactly one, at the tail). journal_open cuts a damaged tail off before
- * appending, so new records never hide behind garbage.
+ * appending, so new records never hide behind garbage, and holds an exclusive flock so
+ * that two processes cannot append to one journal.
  *
  * ---- NetCDF-4 sweep file schema (clsweep 0.1) ----
  * Dimensions
@@ -21,7 +22,7 @@
  *   run_id(run)            string  16 hex digits, hash of the effective configuration
  *   model(run)             string  model name
  *   benchmark(run)         string  benchmark.name of the run's config
- *   seed(run)              int     run seed (-1 if the config lacks one)
+ *   seed(run)              int64   run seed (-1 if the config lacks one)
  *   config(run)            string  effective configuration "k1=v1 k2=v2 ..." (sorted keys)
  *   status(run)            string  ok | diverged | failed | unsupported (flag_values)
  *   message(run)           string  why a run failed or diverged ("" when ok)
@@ -66,6 +67,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -277,6 +279,14 @@ int journal_open(journal_t *j, const char *path) {
     if (fd < 0) {
         cls_seterr("cannot open journal %s: %s", path, strerror(errno));
         return -1;
+    }
+    /* Two masters appending to one journal (a job resubmitted while the old one still
+     * runs) would interleave records: refuse. File systems without flock are let through. */
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+        cls_seterr("journal %s is in use by another clsweep process (is the same sweep "
+                   "already running?)",
+                   path);
+        goto fail;
     }
     if (read_whole(fd, path, &data, &n)) goto fail;
     int hdr = journal_check_header(data, n, path);
@@ -635,7 +645,7 @@ int output_write(const char *path, const sweep_t *s, run_result *const *results)
     NC_CHECK(put_text(nc, v_model, "long_name", "model"));
     NC_CHECK(nc_def_var(nc, "benchmark", NC_STRING, 1, d1, &v_bench));
     NC_CHECK(put_text(nc, v_bench, "long_name", "benchmark (benchmark.name)"));
-    NC_CHECK(nc_def_var(nc, "seed", NC_INT, 1, d1, &v_seed));
+    NC_CHECK(nc_def_var(nc, "seed", NC_INT64, 1, d1, &v_seed));
     NC_CHECK(put_text(nc, v_seed, "long_name", "run seed (-1 when the config has none)"));
     NC_CHECK(nc_def_var(nc, "config", NC_STRING, 1, d1, &v_config));
     NC_CHECK(put_text(nc, v_config, "long_name",
@@ -760,12 +770,19 @@ int output_write(const char *path, const sweep_t *s, run_result *const *results)
             strs[k] = b ? b : "";
         }
         NC_CHECK(nc_put_vara_string(nc, v_bench, start, count, strs));
-        for (int k = 0; k < n; k++) {
-            const char *v = cfg_get(&s->runs[runs[k]].cfg, "seed");
-            double x;
-            ibuf[k] = v && parse_number(v, &x) ? (int)x : -1;
+        {
+            long long *seeds = xmalloc((size_t)n * sizeof *seeds);
+            for (int k = 0; k < n; k++) {
+                const char *v = cfg_get(&s->runs[runs[k]].cfg, "seed");
+                char *end = NULL;
+                errno = 0;
+                seeds[k] = v ? strtoll(v, &end, 10) : -1;
+                if (v && (end == v || *end || errno)) seeds[k] = -1;
+            }
+            int rc = nc_put_vara_longlong(nc, v_seed, start, count, seeds);
+            free(seeds);
+            NC_CHECK(rc);
         }
-        NC_CHECK(nc_put_vara_int(nc, v_seed, start, count, ibuf));
         for (int k = 0; k < n; k++) strs[k] = owned[k] = cfg_to_string(&s->runs[runs[k]].cfg);
         NC_CHECK(nc_put_vara_string(nc, v_config, start, count, strs));
         for (int k = 0; k < n; k++) strs[k] = run_status_name(results[runs[k]]->status);
@@ -1167,6 +1184,40 @@ static char *config_without_seed(const char *cfg) {
     return out;
 }
 
+/* Whether the space-separated list hay holds the token tok (length k). */
+static int has_token(const char *hay, const char *tok, size_t k) {
+    for (const char *p = hay; (p = strstr(p, tok)) != NULL; p++) {
+        int starts = p == hay || p[-1] == ' ';
+        int ends = p[k] == ' ' || p[k] == 0;
+        if (starts && ends && !strncmp(p, tok, k)) return 1;
+    }
+    return 0;
+}
+
+/* The entries of cfg that not every configuration of the same model shares: what sets
+ * this configuration apart (new string). */
+static char *config_distinct(const char *cfg, const cfg_group *g, int ng, const char *model) {
+    char *out = NULL;
+    size_t len = 0, cap = 0;
+    cls_strappend(&out, &len, &cap, "%s", "");
+    const char *p = cfg;
+    while (*p) {
+        while (*p == ' ') p++;
+        const char *e = strchr(p, ' ');
+        size_t k = e ? (size_t)(e - p) : strlen(p);
+        char *tok = xmalloc(k + 1);
+        memcpy(tok, p, k);
+        tok[k] = 0;
+        int common = 1;
+        for (int i = 0; i < ng && common; i++)
+            if (!strcmp(g[i].model, model) && !has_token(g[i].config, tok, k)) common = 0;
+        if (k && !common) cls_strappend(&out, &len, &cap, "%s%s", len ? " " : "", tok);
+        free(tok);
+        p += k;
+    }
+    return out;
+}
+
 static int hib_sort; /* qsort comparator direction: single-threaded */
 
 static int cmp_group(const void *a, const void *b) {
@@ -1270,9 +1321,11 @@ int output_status(const char *path, FILE *out) {
             for (int q = 0; q < ng && q < 3; q++) {
                 double mean = g[q].sum / g[q].nacc;
                 double var = g[q].sumsq / g[q].nacc - mean * mean;
-                fprintf(out, "  %d. acc %.4f ± %.4f (%d seed%s)  %s\n", q + 1, mean,
+                char *d = config_distinct(g[q].config, groups, ngroups, models[mi]);
+                fprintf(out, "  %d. acc %.4f +- %.4f (%d seed%s)  %s\n", q + 1, mean,
                         sqrt(var > 0 ? var : 0), g[q].nacc, g[q].nacc == 1 ? "" : "s",
-                        g[q].config[0] ? g[q].config : "(defaults)");
+                        d[0] ? d : "(the only configuration)");
+                free(d);
             }
         }
         free(g);

@@ -328,9 +328,12 @@ static int same_value(const char *a, const char *b) {
     return !strcmp(a, b);
 }
 
-/* Appends a value to ax, refusing one equal to a value already there. */
-static int axis_push(const parse_t *p, axis_t *ax, const char *val, const yaml_node_t *at) {
-    for (int i = 0; i < ax->nvals; i++)
+/* Appends a value to ax, refusing one equal to a value already there. Generated values are
+ * monotone, so only their last value can repeat (after rounding): monotone skips the
+ * quadratic scan, which would be slow for long generated axes. */
+static int axis_push(const parse_t *p, axis_t *ax, const char *val, const yaml_node_t *at,
+                     int monotone) {
+    for (int i = monotone && ax->nvals ? ax->nvals - 1 : 0; i < ax->nvals; i++)
         if (!strcmp(ax->vals[i], val))
             return fail(p, at, "value %s appears twice in the values of %s", val, ax->key);
     if (ax->nvals >= MAX_AXIS_VALUES)
@@ -402,8 +405,11 @@ static int axis_generate(const parse_t *p, axis_t *ax, const yaml_node_t *m) {
         char raw[64], val[VAL_MAX];
         /* 15 digits absorb the rounding of the arithmetic above (pow(10, 3) → 1000). */
         snprintf(raw, sizeof raw, "%.15g", t);
-        if (param_canonicalise(ax->spec, raw, val, VAL_MAX)) return fail_here(p, v);
-        if (axis_push(p, ax, val, v)) return -1;
+        if (param_canonicalise(ax->spec, raw, val, VAL_MAX)) {
+            cls_adderr("%s value %ld of %ld", gens[g], i + 1, n);
+            return fail_here(p, v);
+        }
+        if (axis_push(p, ax, val, v, 1)) return -1;
     }
     return 0;
 }
@@ -420,7 +426,7 @@ static int axis_values(const parse_t *p, axis_t *ax, const yaml_node_t *v) {
         const yaml_node_t *e = seq_item(p, v, i);
         char val[VAL_MAX];
         if (value_text(p, ax->spec, e, val, "")) return -1;
-        if (axis_push(p, ax, val, e)) return -1;
+        if (axis_push(p, ax, val, e, 0)) return -1;
     }
     return 0;
 }
@@ -465,14 +471,19 @@ static int set_fixed(parse_t *p, const char *key, const char *val, const yaml_no
 
 /* ---------------------------------------------------------------- sections */
 
-static yaml_node_t *top_get(const parse_t *p, const char *key) {
+/* The value of top-level key, even when null; NULL when the key is absent. */
+static yaml_node_t *top_raw(const parse_t *p, const char *key) {
     for (yaml_node_pair_t *a = p->root->data.mapping.pairs.start;
          a < p->root->data.mapping.pairs.top; a++)
-        if (!strcmp(text(node_at(p, a->key)), key)) {
-            yaml_node_t *v = node_at(p, a->value);
-            return is_null(v) ? NULL : v;
-        }
+        if (!strcmp(text(node_at(p, a->key)), key)) return node_at(p, a->value);
     return NULL;
+}
+
+/* The value of top-level key; a null value ("key:" with nothing after it) counts as absent,
+ * so that a section can be emptied by commenting out its entries. */
+static yaml_node_t *top_get(const parse_t *p, const char *key) {
+    yaml_node_t *v = top_raw(p, key);
+    return v && is_null(v) ? NULL : v;
 }
 
 static int want_scalar(const parse_t *p, const yaml_node_t *v, const char *what) {
@@ -504,9 +515,11 @@ static int parse_top_keys(const parse_t *p) {
 static int parse_benchmark(parse_t *p) {
     const yaml_node_t *v = top_get(p, "benchmark");
     if (!v) {
+        const yaml_node_t *empty = top_raw(p, "benchmark");
         char *names = bench_names();
-        fail(p, p->root, "missing 'benchmark': expected benchmark: NAME or benchmark: {name: "
-             "NAME, ...} with NAME one of %s", names);
+        fail(p, empty ? empty : p->root, "%s 'benchmark': expected benchmark: NAME or "
+             "benchmark: {name: NAME, ...} with NAME one of %s", empty ? "empty" : "missing",
+             names);
         free(names);
         return -1;
     }
@@ -764,7 +777,8 @@ static int parse_exclude(parse_t *p) {
 static int parse_scalars(parse_t *p, sweep_t *s) {
     const yaml_node_t *v;
     if ((v = top_get(p, "name"))) {
-        if (want_scalar(p, v, "a name")) return -1;
+        if (want_scalar(p, v, "a name") || (!*text(v) && fail(p, v, "expected a non-empty name")))
+            return -1;
         s->name = xstrdup(text(v));
     } else {
         const char *base = strrchr(s->path, '/');
@@ -778,7 +792,9 @@ static int parse_scalars(parse_t *p, sweep_t *s) {
         }
     }
     if ((v = top_get(p, "output"))) {
-        if (want_scalar(p, v, "an output path")) return -1;
+        if (want_scalar(p, v, "an output path") ||
+            (!*text(v) && fail(p, v, "expected a non-empty output path")))
+            return -1;
         s->output = xstrdup(text(v));
     } else {
         size_t n = strlen(s->name) + 16;
@@ -810,8 +826,12 @@ static int parse_scalars(parse_t *p, sweep_t *s) {
         if (want_scalar(p, val, o == 2 ? "true or false" : "a number of seconds")) return -1;
         const char *t = text(val);
         if (o == 2) {
-            if (!strcmp(t, "true") || !strcmp(t, "yes") || !strcmp(t, "on")) s->quiet = 1;
-            else if (!strcmp(t, "false") || !strcmp(t, "no") || !strcmp(t, "off")) s->quiet = 0;
+            /* The spellings param_canonicalise accepts for booleans. */
+            if (!strcmp(t, "true") || !strcmp(t, "yes") || !strcmp(t, "on") || !strcmp(t, "1"))
+                s->quiet = 1;
+            else if (!strcmp(t, "false") || !strcmp(t, "no") || !strcmp(t, "off") ||
+                     !strcmp(t, "0"))
+                s->quiet = 0;
             else return fail(p, val, "expected true or false for quiet, got '%s'", t);
             continue;
         }
