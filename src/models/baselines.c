@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ewc.h"
 #include "mlp.h"
 #include "model.h"
 #include "train.h"
@@ -23,12 +24,8 @@ typedef struct {
     float *bx, *by;          /* (batch, in) / (batch, out) staging */
     int *blab;               /* (batch) */
     float *probs, *dout;     /* (batch, out) */
-    /* EWC state */
-    float lambda, gamma;
     int fisher_samples;
-    float *fisher;           /* (nparams) accumulated diagonal Fisher */
-    float *anchor;           /* (nparams) θ* after the last consolidation */
-    int consolidated;
+    ewc_t ewc_state;
 } baseline_t;
 
 #define MLP_PARAM_SPECS                                                                    \
@@ -105,11 +102,9 @@ static model_t *baseline_init_common(const run_config *cfg, const bench_t *b, ui
     m->probs = xmalloc(sizeof(float) * (size_t)B * (size_t)b->out_dim);
     m->dout = xmalloc(sizeof(float) * (size_t)B * (size_t)b->out_dim);
     if (ewc) {
-        m->lambda = (float)cfg_float(cfg, "ewc.lambda");
-        m->gamma = (float)cfg_float(cfg, "ewc.gamma");
         m->fisher_samples = (int)cfg_int(cfg, "ewc.fisher_samples");
-        m->fisher = xcalloc((size_t)m->net.nparams, sizeof(float));
-        m->anchor = xcalloc((size_t)m->net.nparams, sizeof(float));
+        ewc_init(&m->ewc_state, m->net.nparams, (float)cfg_float(cfg, "ewc.lambda"),
+                 (float)cfg_float(cfg, "ewc.gamma"));
     }
     return (model_t *)m;
 }
@@ -117,7 +112,7 @@ static model_t *baseline_init_common(const run_config *cfg, const bench_t *b, ui
 static model_t *finetune_init(const run_config *cfg, const bench_t *b, uint64_t seed) {
     return baseline_init_common(cfg, b, seed, 0);
 }
-static model_t *ewc_init(const run_config *cfg, const bench_t *b, uint64_t seed) {
+static model_t *ewc_model_init(const run_config *cfg, const bench_t *b, uint64_t seed) {
     return baseline_init_common(cfg, b, seed, 1);
 }
 
@@ -151,13 +146,6 @@ static void stage_example(baseline_t *m, const bench_t *b, const task_t *t, int 
     }
 }
 
-static void ewc_add_penalty_grad(baseline_t *m) {
-    if (!m->ewc || !m->consolidated || m->lambda == 0) return;
-    const float *p = m->net.params;
-    float *g = m->net.grads;
-    for (long i = 0; i < m->net.nparams; i++) g[i] += m->lambda * m->fisher[i] * (p[i] - m->anchor[i]);
-}
-
 static run_status step(baseline_t *m, const bench_t *b, const task_t *t, int B) {
     memset(m->net.grads, 0, sizeof(float) * (size_t)m->net.nparams);
     float loss = batch_loss_grad(m, b, t, B);
@@ -165,7 +153,7 @@ static run_status step(baseline_t *m, const bench_t *b, const task_t *t, int B) 
         cls_seterr("non-finite training loss");
         return RUN_STATUS_DIVERGED;
     }
-    ewc_add_penalty_grad(m);
+    if (m->ewc) ewc_penalty_grad(&m->ewc_state, m->net.params, m->net.grads);
     optim_step(&m->opt, m->net.params, m->net.grads);
     return RUN_STATUS_OK;
 }
@@ -175,8 +163,7 @@ static run_status step(baseline_t *m, const bench_t *b, const task_t *t, int B) 
 static void ewc_consolidate(baseline_t *m, const bench_t *b, int task) {
     const task_t *t = &b->tasks[task];
     long P = m->net.nparams;
-    for (long i = 0; i < P; i++) m->fisher[i] *= m->gamma;
-    float *acc = xcalloc((size_t)P, sizeof(float));
+    ewc_begin(&m->ewc_state);
     int n = m->fisher_samples;
     rng_t r;
     rng_init(&r, b->seed ^ 0xF15E5EEDULL, 100 + (uint64_t)task);
@@ -196,12 +183,9 @@ static void ewc_consolidate(baseline_t *m, const bench_t *b, int task) {
             mse_backward(m->dout, out, m->by, 1.0f, 1, b->out_dim, 1);
         }
         mlp_backward(&m->net, m->dout, NULL, 1);
-        for (long i = 0; i < P; i++) acc[i] += m->net.grads[i] * m->net.grads[i];
+        ewc_add_sample(&m->ewc_state, m->net.grads);
     }
-    for (long i = 0; i < P; i++) m->fisher[i] += acc[i] / (float)n;
-    memcpy(m->anchor, m->net.params, sizeof(float) * (size_t)P);
-    m->consolidated = 1;
-    free(acc);
+    ewc_end(&m->ewc_state, m->net.params);
 }
 
 static run_status baseline_train_block(model_t *mm, const bench_t *b, int stage) {
@@ -267,7 +251,7 @@ static void baseline_free(model_t *mm) {
     mlp_free(&m->net);
     optim_free(&m->opt);
     free(m->order); free(m->bx); free(m->by); free(m->blab); free(m->probs); free(m->dout);
-    free(m->fisher); free(m->anchor);
+    if (m->ewc) ewc_free(&m->ewc_state);
     free(m);
 }
 
@@ -291,6 +275,6 @@ const model_ops finetune_ops = {
 };
 const model_ops ewc_ops = {
     "ewc", BENCH_KIND_CLASSIFICATION | BENCH_KIND_REGRESSION | BENCH_KIND_RECONSTRUCTION,
-    ewc_params, NP(ewc_params), baseline_cost, ewc_init, baseline_train_block,
+    ewc_params, NP(ewc_params), baseline_cost, ewc_model_init, baseline_train_block,
     baseline_eval, NULL, NULL, baseline_free,
 };
