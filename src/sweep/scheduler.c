@@ -427,10 +427,13 @@ int sched_run(const sched_options *o) {
     MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &size));
     sched_install_signals();
     int rc;
+    double wall0 = cls_now();
     if (rank != 0) {
         worker_loop();
         rc = SCHED_EXIT_OK;
         MPI_CHECK(MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD));
+        double cpu = cls_cputime();
+        MPI_CHECK(MPI_Gather(&cpu, 1, MPI_DOUBLE, NULL, 0, MPI_DOUBLE, 0, MPI_COMM_WORLD));
         return rc;
     }
     master_t m;
@@ -443,7 +446,22 @@ int sched_run(const sched_options *o) {
     } else {
         rc = master_mpi(&m, size - 1);
     }
+    int quiet = m.quiet;
     master_free(&m);
-    if (size > 1) MPI_CHECK(MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD));
+    double cpu = cls_cputime(), wall = cls_now() - wall0;
+    double *cpus = xmalloc(sizeof(double) * (size_t)size);
+    cpus[0] = cpu;
+    if (size > 1) {
+        MPI_CHECK(MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD));
+        MPI_CHECK(MPI_Gather(&cpu, 1, MPI_DOUBLE, cpus, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD));
+    }
+    /* The master's CPU share shows that it sleeps while the workers compute. */
+    if (!quiet || getenv("CLSWEEP_CPU_REPORT")) {
+        fprintf(stderr, "clsweep: CPU seconds over %.2f s wall: master %.3f (%.1f%%)", wall, cpus[0],
+                wall > 0 ? 100.0 * cpus[0] / wall : 0.0);
+        for (int r = 1; r < size; r++) fprintf(stderr, "%s%.2f", r == 1 ? ", workers " : " ", cpus[r]);
+        fprintf(stderr, "\n");
+    }
+    free(cpus);
     return rc;
 }
