@@ -40,7 +40,7 @@ TOOL_BIN = $(TOOL_SRC:tools/%.c=$(BUILD)/tools/%)
 BENCH_SRC = $(sort $(wildcard bench/*.c))
 BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps data check test asan check-memory bench clean fuzz
+.PHONY: all deps data check test asan check-asan bench clean
 all: $(BUILD)/clsweep $(TEST_BIN) $(TOOL_BIN)
 
 $(BUILD)/%.o: %.c $(wildcard include/*.h)
@@ -84,8 +84,11 @@ asan:
 	$(MAKE) BUILD=build-asan CC=gcc OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
 	        LDFLAGS="-fsanitize=address,undefined" all
 check-asan: asan
-	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	  CLSWEEP_TEST_FAST=1 tests/run.sh build-asan --c-only
+	OMPI_MCA_mca_base_component_disable_dlclose=1 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+	ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0:abort_on_error=0 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  tests/run.sh build-asan
 
 bench: all $(BENCH_BIN)
 	@bench/run.sh $(BUILD)

@@ -48,4 +48,25 @@ int output_read(const char *path, void (*fn)(const char *run_id, run_result *r, 
 /* Prints a summary of a sweep file (runs per model and status, best configs by acc). */
 int output_status(const char *path, FILE *out);
 
+/* ---- merging job-array shards ---- */
+typedef struct {
+    int nruns;         /* runs of the sweep */
+    int nmerged;       /* runs written to the merged file */
+    int nmissing;      /* runs of the sweep found in no part (nruns - nmerged) */
+    int nduplicates;   /* results seen in more than one part (identical, or failed + retried) */
+    int nstray;        /* results whose run id is not in the sweep (left out) */
+} merge_stats;
+
+/* Merges the sweep files parts[0..nparts-1] (written by `clsweep run --shard I/N`, or any
+ * partial files of one sweep) into the sweep file out, written as output_write does, so it
+ * equals the file of the unsharded sweep. The sweep is loaded from sweep_path, or when that
+ * is NULL re-parsed from the parts' global attribute sweep_yaml (every part must hold the
+ * same text). A run found in several parts must have the same results there (wall_seconds
+ * aside; a failed result is superseded by a non-failed one, as a resume retries it), else
+ * it is an error. Runs found in no part are left out (counted in stats->nmissing).
+ * Returns 0 and fills *stats (if non-NULL), or -1 with cls_seterr; out is untouched on
+ * failure. */
+int output_merge(const char *sweep_path, const char *out, char *const *parts, int nparts,
+                 merge_stats *stats);
+
 #endif

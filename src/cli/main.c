@@ -1,8 +1,9 @@
-/* main.c — the clsweep command line: run, expand, single, status, params. */
+/* main.c — the clsweep command line: run, expand, single, status, params, merge. */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "bench.h"
 #include "data.h"
@@ -24,6 +25,8 @@ static void usage(FILE *f) {
             "  clsweep single --model M --benchmark B [--seed N] [--set key=value ...]\n"
             "        one model run; prints R and the metrics\n"
             "  clsweep status FILE.nc         summarise a result file\n"
+            "  clsweep merge OUT.nc PART.nc... [--sweep SWEEP.yaml] [--force]\n"
+            "        combine the files of --shard jobs into one (exit 3: runs missing)\n"
             "  clsweep params [MODEL]         list the configuration keys, defaults and choices\n"
             "\nexit codes: 0 done, 2 error, 3 interrupted (resumable)\n",
             CLS_VERSION);
@@ -190,6 +193,42 @@ static int cmd_params(int argc, char **argv) {
     return 0;
 }
 
+static int cmd_merge(int argc, char **argv) {
+    const char *sweep = NULL, *out = NULL;
+    int force = 0, nparts = 0;
+    char **parts = xcalloc((size_t)argc + 1, sizeof *parts);
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--sweep") && i + 1 < argc) sweep = argv[++i];
+        else if (!strcmp(argv[i], "--force")) force = 1;
+        else if (argv[i][0] == '-') {
+            fprintf(stderr, "clsweep merge: unknown option '%s'\n", argv[i]);
+            free(parts);
+            return 2;
+        } else if (!out) out = argv[i];
+        else parts[nparts++] = argv[i];
+    }
+    merge_stats st;
+    int rc = 2;
+    struct stat sb;
+    if (!out || nparts == 0) {
+        fprintf(stderr, "usage: clsweep merge OUT.nc PART.nc... [--sweep SWEEP.yaml] [--force]\n");
+    } else if (!force && stat(out, &sb) == 0) {
+        fprintf(stderr, "clsweep merge: %s exists (is it a part?); pass --force to overwrite it\n", out);
+    } else if (output_merge(sweep, out, parts, nparts, &st)) {
+        fprintf(stderr, "clsweep merge: error: %s\n", cls_geterr());
+    } else {
+        fprintf(stderr, "clsweep merge: %s: %d of %d runs from %d part(s)", out, st.nmerged,
+                st.nruns, nparts);
+        if (st.nduplicates) fprintf(stderr, ", %d duplicate(s)", st.nduplicates);
+        if (st.nstray) fprintf(stderr, ", %d result(s) of no run of the sweep left out", st.nstray);
+        if (st.nmissing) fprintf(stderr, "; %d run(s) MISSING", st.nmissing);
+        fprintf(stderr, "\n");
+        rc = st.nmissing ? 3 : 0;
+    }
+    free(parts);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         usage(argc < 2 ? stderr : stdout);
@@ -204,6 +243,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "expand")) return cmd_expand(argc - 2, argv + 2);
     if (!strcmp(cmd, "single")) return cmd_single(argc - 2, argv + 2);
     if (!strcmp(cmd, "params")) return cmd_params(argc - 2, argv + 2);
+    if (!strcmp(cmd, "merge")) return cmd_merge(argc - 2, argv + 2);
     if (!strcmp(cmd, "status")) {
         if (argc != 3) {
             usage(stderr);

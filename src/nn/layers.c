@@ -522,3 +522,52 @@ void resize_bilinear_backward(float *dinp, const float *dout, int B, int C, int 
         }
     }
 }
+
+/* ---- gated linear paths ---- */
+
+/* Folding the gates into one effective matrix first makes the batch cost that of a single
+ * dense layer, whatever P is. */
+void gated_linear_forward(float *out, float *weff, const float *inp, const float *w,
+                          const float *c, int B, int P, int n_in, int n_out) {
+    long n = (long)n_out * n_in;
+    memset(weff, 0, (size_t)n * sizeof(float));
+    for (int p = 0; p < P; p++) cblas_saxpy((int)n, c[p], w + p * n, 1, weff, 1);
+    dense_forward(out, inp, weff, NULL, B, n_in, n_out);
+}
+
+void gated_linear_backward(float *dinp, float *dw, float *dc, float *g, const float *dout,
+                           const float *inp, const float *w, const float *c,
+                           const float *weff, int B, int P, int n_in, int n_out) {
+    long n = (long)n_out * n_in;
+    /* g = doutᵀ · inp = dL/dweff; then dL/dw_p = c_p g and dL/dc_p = <w_p, g>. */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_out, n_in, B, 1.0f, dout, n_out,
+                inp, n_in, 0.0f, g, n_in);
+    for (int p = 0; p < P; p++) {
+        if (dw) cblas_saxpy((int)n, c[p], g, 1, dw + p * n, 1);
+        if (dc) dc[p] += cblas_sdot((int)n, w + p * n, 1, g, 1);
+    }
+    if (dinp)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, n_in, n_out, 1.0f, dout,
+                    n_out, weff, n_in, 1.0f, dinp, n_in);
+}
+
+float gate_reg_forward(const float *c, int P, float a, float b) {
+    double neg = 0.0, l1 = 0.0;
+    for (int p = 0; p < P; p++) {
+        if (c[p] < 0) neg -= c[p];
+        l1 += fabsf(c[p]);
+    }
+    double r_nonneg = 10.0 * neg, r_l1 = 10.0 * 0.5 * (l1 - 1.0) * (l1 - 1.0);
+    return (float)((a * r_nonneg + b * r_l1) / (a + b));
+}
+
+void gate_reg_backward(float *dc, const float *c, float scale, int P, float a, float b) {
+    double l1 = 0.0;
+    for (int p = 0; p < P; p++) l1 += fabsf(c[p]);
+    float wn = scale * a / (a + b), wl = scale * b / (a + b);
+    float dl1 = (float)(10.0 * (l1 - 1.0));
+    for (int p = 0; p < P; p++) {
+        float sgn = (float)((c[p] > 0) - (c[p] < 0));
+        dc[p] += wl * dl1 * sgn + (c[p] < 0 ? -10.0f * wn : 0.0f);
+    }
+}

@@ -1,0 +1,712 @@
+/* pah.c — Prototype-Augmented Hypernetwork (SPEC §4.5), task-incremental.
+ * Facts from the authors' code (pah2025/PAH: train_hyper2d.py, networks/hypernetwork.py
+ * HyperCMTL_seq_simple_2d_solved, networks/metamodules.py HyperNetwork_seq/FCBlock,
+ * utils.py distillation_output_loss, config/hyper2d_solved.py):
+ *
+ *   backbone β: conv3×3(1→c1) ReLU maxpool2 → conv3×3(c1→c2) ReLU maxpool2 → dense → ReLU,
+ *     F features (trained from scratch; the paper's pretrained ResNet/MobileNet do not exist
+ *     here). PyTorch default init.
+ *   prototypes: C per task, each 1×h×w; task embedding e_k = flatten (C·h·w). Semantic init
+ *     = centre crop of one held-out training image per class (removed from training);
+ *     random init N(0.5, 0.1) as the code's mean/std_initialization_prototypes.
+ *   hypernetwork Υ: Linear(C·h·w→H) LeakyReLU Linear(H→H) LeakyReLU Linear(H→C·F), no
+ *     biases, Kaiming-normal (fan_in, relu) init, last layer divided by 10. Its output is the
+ *     bias-free head W_k (C, F): logits = β(x)·W_kᵀ.
+ *   step 1 (AdamW over everything; backbone lr 1e-4, hypernet and prototypes 1e-3):
+ *     CE(f(x|k), y) + λ_sm Σ_{j old} KD(f(x|j), f_prev(x|j)).
+ *   step 2 (own AdamW over the prototypes only):
+ *     λ_sp Σ_{j old} mean_c KD(g(p_j^c), g_prev(p_j^c)), g(p) = head_j(β(resize(p))) with
+ *     head_j = Υ(e_j) generated from the same prototypes (gradient flows both ways), and
+ *     g_prev evaluated on f_prev's own (frozen) prototypes.
+ *   KD(s, t) = T²·Σ_c p_s log(p_s/p_t) (utils.py KL_divergence(student_soft, teacher_soft),
+ *     called as distillation_output_loss(new_pred, old_pred, T)): the STUDENT comes first,
+ *     i.e. the reverse of the paper's KL(f_{k-1} ‖ f_k). We keep the code's direction.
+ *
+ * Quirks of the original kept on purpose (each switchable where it matters):
+ *   - no zero_grad between the two steps: step 2's optimiser sees step 1's prototype
+ *     gradient plus its own (pah.accumulate_grads, default true);
+ *   - step 2's optimiser steps every batch, also on the first task (it then re-applies the
+ *     CE gradient of the current prototypes);
+ *   - the per-group "weight_decay " key in get_optimizer_list has a trailing space, so
+ *     PyTorch ignores it and AdamW's default decay 0.01 applies to every group (also to the
+ *     not-yet-used prototypes of future tasks): pah.weight_decay, default 0.01;
+ *   - the prototype KD is a mean over the C prototypes (.mean() on the per-row loss), and
+ *     the KD terms are summed, not averaged, over old tasks.
+ *
+ * "Old tasks" are the tasks trained in earlier stages other than the current one (j < k
+ * in the classical sequence); f_prev is the whole arena copied after each stage. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "nn.h"
+#include "optim.h"
+#include "train.h"
+#include "util.h"
+
+/* Geometry and hyperparameters (everything that fixes the layout). */
+typedef struct {
+    int T, C;            /* tasks, classes per task (head outputs) */
+    int H, W;            /* input image (1 channel); H, W divisible by 4 */
+    int c1, c2, F;       /* backbone channels and features */
+    int ph, pw;          /* prototype shape */
+    int hid;             /* hypernetwork hidden width */
+} pah_geom;
+
+/* Forward activations of the backbone for up to cap images. */
+typedef struct {
+    float *z1, *r1;      /* (N, c1, H, W) conv1 out, ReLU */
+    float *p1;           /* (N, c1, H/2, W/2) */
+    float *z2, *r2;      /* (N, c2, H/2, W/2) */
+    float *p2;           /* (N, c2·H/4·W/4) */
+    float *z3, *feat;    /* (N, F) dense out, ReLU = features */
+    int *a1, *a2;        /* maxpool argmax, shapes of p1, p2 */
+} pah_acts;
+
+/* Hypernetwork activations for all T embeddings at once. */
+typedef struct {
+    float *h1, *a1, *h2, *a2;   /* (T, hid) */
+    float *heads;               /* (T, C·F): W_j (C, F) row-major */
+} pah_hyper;
+
+typedef struct {
+    pah_geom g;
+    long E;                      /* C·ph·pw, embedding size */
+    long HW, HW2, HW4;           /* H·W, (H/2)(W/2), (H/4)(W/4) */
+    /* parameter layout (offsets into params) */
+    long off_c1w, off_c1b, off_c2w, off_c2b, off_fw, off_fb;   /* backbone: [0, n_backbone) */
+    long n_backbone;
+    long off_h1, off_h2, off_h3; /* hypernet W1 (hid, E), W2 (hid, hid), W3 (C·F, hid) */
+    long off_proto;              /* prototypes (T, C, ph, pw) */
+    long nparams;
+    float *params, *grads, *prev;   /* (nparams) each, one allocation */
+    /* settings */
+    float lambda_sm, lambda_sp, temp;
+    int batch, accumulate;
+    optim_t opt;                 /* step 1: all parameters, lr groups */
+    optim_t opt_proto;           /* step 2: prototypes only */
+    /* scratch: one float allocation, one int allocation */
+    int cap;                     /* images per forward: max(batch, T·C) */
+    pah_acts sa, ta;             /* student (with backward) / teacher and evaluation */
+    pah_hyper hy, thy;           /* current / previous hypernetwork */
+    float *col;                  /* 2·max conv col size */
+    float *dfeat, *dz3, *dp2, *dr2, *dz2, *dp1, *dr1, *dz1;   /* backward scratch, cap rows */
+    float *dheads, *dha2, *dhh2, *dha1;                       /* (T, ·) hypernet backward */
+    float *logits, *tlogits, *dlogits, *probs;                /* (cap, C) */
+    float *tproto;               /* (T, C, C) g_prev(p_j) cached at block start */
+    float *pimg, *dpimg;         /* (T·C, H, W) resized prototypes and their gradient */
+    float *bx;                   /* (batch, H·W) staged inputs */
+    float *fbuf;                 /* the float scratch allocation */
+    int *ibuf;                   /* the int scratch allocation */
+    int *by;                     /* (batch) local labels */
+    /* data bookkeeping */
+    int *held_out;               /* (T, C) training index used for the semantic init, or -1 */
+    int **train_idx, *n_train;   /* per task: training indices without the held-out ones */
+    int **ylocal_train, **ylocal_test;   /* per task: labels as head indices 0..C-1 */
+    int *order;                  /* (max n_train) shuffle buffer */
+    int *seen, *old, nold;       /* tasks trained before; old tasks of the current stage */
+    rng_t rng;                   /* shuffling */
+    /* per-stage diagnostics (means over the last epoch of the stage) */
+    double last_ce, last_sm, last_sp;
+} pah_t;
+
+static const param_spec pah_params[] = {
+    {"pah.prototype_shape", PARAM_INTLIST, "[10,10]", NULL, 1, 256,
+     "prototype shape [h,w]: each of the C class prototypes is 1×h×w (task embedding C·h·w)"},
+    {"pah.init", PARAM_STR, "semantic", "semantic|random", 1, 0,
+     "prototype init: centre crop of one held-out training image per class, or N(0.5, 0.1)"},
+    {"pah.lambda_sm", PARAM_FLOAT, "0.5", NULL, 0, 1e6,
+     "λ_sm: weight of the output distillation to f_prev over old tasks (step 1)"},
+    {"pah.lambda_sp", PARAM_FLOAT, "1", NULL, 0, 1e6,
+     "λ_sp: weight of the prototype distillation (step 2, prototypes only)"},
+    {"pah.temperature", PARAM_FLOAT, "2", NULL, 1e-3, 1e3, "distillation temperature T"},
+    {"pah.features", PARAM_INT, "64", NULL, 1, 65536, "backbone features F (head is C×F)"},
+    {"pah.channels", PARAM_INTLIST, "[8,16]", NULL, 1, 1024,
+     "backbone conv channels [c1,c2] (conv3×3-pool-conv3×3-pool-dense)"},
+    {"pah.hyper_hidden", PARAM_INT, "16", NULL, 1, 65536, "hypernetwork hidden width"},
+    {"pah.lr", PARAM_FLOAT, "0.001", NULL, 0, 1e6,
+     "AdamW lr of the hypernetwork and the prototypes (both optimisers)"},
+    {"pah.backbone_lr", PARAM_FLOAT, "0.0001", NULL, 0, 1e6, "AdamW lr of the backbone"},
+    {"pah.weight_decay", PARAM_FLOAT, "0.01", NULL, 0, 1e3,
+     "AdamW decoupled weight decay of both optimisers (the code's effective 0.01)"},
+    {"pah.batch_size", PARAM_INT, "64", NULL, 1, 1e6, "minibatch size"},
+    {"pah.accumulate_grads", PARAM_BOOL, "true", NULL, 0, 1,
+     "step 2 adds its gradient to step 1's prototype gradient (original code: no zero_grad)"},
+};
+
+/* ---------------------------------------------------------------------------------- */
+/* layout and allocation */
+
+static void pah_layout(pah_t *m) {
+    const pah_geom *g = &m->g;
+    m->E = (long)g->C * g->ph * g->pw;
+    m->HW = (long)g->H * g->W;
+    m->HW2 = m->HW / 4;
+    m->HW4 = m->HW / 16;
+    long o = 0;
+    m->off_c1w = o; o += (long)g->c1 * 9;
+    m->off_c1b = o; o += g->c1;
+    m->off_c2w = o; o += (long)g->c2 * g->c1 * 9;
+    m->off_c2b = o; o += g->c2;
+    m->off_fw = o;  o += (long)g->F * g->c2 * m->HW4;
+    m->off_fb = o;  o += g->F;
+    m->n_backbone = o;
+    m->off_h1 = o; o += (long)g->hid * m->E;
+    m->off_h2 = o; o += (long)g->hid * g->hid;
+    m->off_h3 = o; o += (long)g->C * g->F * g->hid;
+    m->off_proto = o; o += (long)g->T * m->E;
+    m->nparams = o;
+}
+
+static float *carve(float **p, long n) { float *r = *p; *p += n; return r; }
+static int *carve_i(int **p, long n) { int *r = *p; *p += n; return r; }
+
+static long acts_floats(const pah_t *m, long N) {
+    const pah_geom *g = &m->g;
+    return N * (2 * g->c1 * m->HW + g->c1 * m->HW2 + 2 * g->c2 * m->HW2 + g->c2 * m->HW4 + 2 * g->F);
+}
+
+static void acts_carve(const pah_t *m, pah_acts *a, float **fp, int **ip, long N) {
+    const pah_geom *g = &m->g;
+    a->z1 = carve(fp, N * g->c1 * m->HW);
+    a->r1 = carve(fp, N * g->c1 * m->HW);
+    a->p1 = carve(fp, N * g->c1 * m->HW2);
+    a->z2 = carve(fp, N * g->c2 * m->HW2);
+    a->r2 = carve(fp, N * g->c2 * m->HW2);
+    a->p2 = carve(fp, N * g->c2 * m->HW4);
+    a->z3 = carve(fp, N * g->F);
+    a->feat = carve(fp, N * g->F);
+    a->a1 = carve_i(ip, N * g->c1 * m->HW2);
+    a->a2 = carve_i(ip, N * g->c2 * m->HW4);
+}
+
+static void hyper_carve(const pah_t *m, pah_hyper *h, float **fp) {
+    const pah_geom *g = &m->g;
+    h->h1 = carve(fp, (long)g->T * g->hid);
+    h->a1 = carve(fp, (long)g->T * g->hid);
+    h->h2 = carve(fp, (long)g->T * g->hid);
+    h->a2 = carve(fp, (long)g->T * g->hid);
+    h->heads = carve(fp, (long)g->T * g->C * g->F);
+}
+
+/* Allocates the arena and scratch for geometry g and batch size batch; parameters are
+ * initialised from r (PyTorch defaults for the backbone, Kaiming/10 for the hypernet's last
+ * layer; prototypes N(0.5, 0.1) — semantic init overwrites them later). */
+static pah_t *pah_create(const pah_geom *g, int batch, rng_t *r) {
+    pah_t *m = xcalloc(1, sizeof *m);
+    m->g = *g;
+    m->batch = batch;
+    pah_layout(m);
+    long P = m->nparams;
+    m->params = xcalloc((size_t)(3 * P), sizeof(float));
+    m->grads = m->params + P;
+    m->prev = m->grads + P;
+
+    float *w = m->params;
+    float b1 = 1.0f / sqrtf(9.0f), b2 = 1.0f / sqrtf((float)(9 * g->c1));
+    float b3 = 1.0f / sqrtf((float)(g->c2 * m->HW4));
+    rng_fill_uniform(r, w + m->off_c1w, (long)g->c1 * 9, -b1, b1);
+    rng_fill_uniform(r, w + m->off_c1b, g->c1, -b1, b1);
+    rng_fill_uniform(r, w + m->off_c2w, (long)g->c2 * g->c1 * 9, -b2, b2);
+    rng_fill_uniform(r, w + m->off_c2b, g->c2, -b2, b2);
+    rng_fill_uniform(r, w + m->off_fw, (long)g->F * g->c2 * m->HW4, -b3, b3);
+    rng_fill_uniform(r, w + m->off_fb, g->F, -b3, b3);
+    /* Kaiming normal, fan_in, gain √2 (nonlinearity='relu', a=0) */
+    rng_fill_normal(r, w + m->off_h1, (long)g->hid * m->E, 0.0f, sqrtf(2.0f / (float)m->E));
+    rng_fill_normal(r, w + m->off_h2, (long)g->hid * g->hid, 0.0f, sqrtf(2.0f / (float)g->hid));
+    rng_fill_normal(r, w + m->off_h3, (long)g->C * g->F * g->hid, 0.0f,
+                    sqrtf(2.0f / (float)g->hid) / 10.0f);
+    rng_fill_normal(r, w + m->off_proto, (long)g->T * m->E, 0.5f, 0.1f);
+    memcpy(m->prev, m->params, sizeof(float) * (size_t)P);
+
+    m->cap = batch > g->T * g->C ? batch : g->T * g->C;
+    long N = m->cap, T = g->T, CF = (long)g->C * g->F;
+    long col = conv2d_col_size(1, g->H, g->W);
+    long col2 = conv2d_col_size(g->c1, g->H / 2, g->W / 2);
+    if (col2 > col) col = col2;
+    long nf = 2 * acts_floats(m, N) + 2 * (4 * T * g->hid + T * CF) + 2 * col
+              + N * (2 * g->F + g->c2 * m->HW4 + 2 * g->c2 * m->HW2 + g->c1 * m->HW2
+                     + 2 * g->c1 * m->HW)
+              + T * CF + 3 * T * g->hid + 4 * N * g->C + T * g->C * g->C
+              + 2 * T * g->C * m->HW + (long)batch * m->HW;
+    long ni = 2 * N * (g->c1 * m->HW2 + g->c2 * m->HW4) + batch;
+    m->fbuf = xcalloc((size_t)nf, sizeof(float));
+    m->ibuf = xcalloc((size_t)ni, sizeof(int));
+    float *fp = m->fbuf;
+    int *ip = m->ibuf;
+    acts_carve(m, &m->sa, &fp, &ip, N);
+    acts_carve(m, &m->ta, &fp, &ip, N);
+    hyper_carve(m, &m->hy, &fp);
+    hyper_carve(m, &m->thy, &fp);
+    m->col = carve(&fp, 2 * col);
+    m->dfeat = carve(&fp, N * g->F);
+    m->dz3 = carve(&fp, N * g->F);
+    m->dp2 = carve(&fp, N * g->c2 * m->HW4);
+    m->dr2 = carve(&fp, N * g->c2 * m->HW2);
+    m->dz2 = carve(&fp, N * g->c2 * m->HW2);
+    m->dp1 = carve(&fp, N * g->c1 * m->HW2);
+    m->dr1 = carve(&fp, N * g->c1 * m->HW);
+    m->dz1 = carve(&fp, N * g->c1 * m->HW);
+    m->dheads = carve(&fp, T * CF);
+    m->dha2 = carve(&fp, T * g->hid);
+    m->dhh2 = carve(&fp, T * g->hid);
+    m->dha1 = carve(&fp, T * g->hid);
+    m->logits = carve(&fp, N * g->C);
+    m->tlogits = carve(&fp, N * g->C);
+    m->dlogits = carve(&fp, N * g->C);
+    m->probs = carve(&fp, N * g->C);
+    m->tproto = carve(&fp, T * g->C * g->C);
+    m->pimg = carve(&fp, T * g->C * m->HW);
+    m->dpimg = carve(&fp, T * g->C * m->HW);
+    m->bx = carve(&fp, (long)batch * m->HW);
+    m->by = carve_i(&ip, batch);
+    if (fp - m->fbuf != nf || ip - m->ibuf != ni) {   /* layout bug, not a run outcome */
+        fprintf(stderr, "clsweep: internal error: pah scratch layout mismatch\n");
+        abort();
+    }
+    m->seen = xcalloc((size_t)(2 * T), sizeof(int));
+    m->old = m->seen + T;
+    m->lambda_sm = 0.5f;
+    m->lambda_sp = 1.0f;
+    m->temp = 2.0f;
+    m->accumulate = 1;
+    return m;
+}
+
+/* Step 1's optimiser: backbone at blr, hypernet and prototypes at lr; step 2's: prototypes. */
+static void pah_optim_init(pah_t *m, float lr, float blr, float wd) {
+    optim_init(&m->opt, OPTIM_ADAMW, m->nparams, lr);
+    optim_group gr[3] = {
+        {0, m->n_backbone, blr},
+        {m->off_h1, m->off_proto - m->off_h1, lr},
+        {m->off_proto, (long)m->g.T * m->E, lr},
+    };
+    optim_set_groups(&m->opt, gr, 3);
+    m->opt.weight_decay = wd;
+    optim_init(&m->opt_proto, OPTIM_ADAMW, m->nparams, lr);
+    optim_set_groups(&m->opt_proto, &gr[2], 1);
+    m->opt_proto.weight_decay = wd;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* forward / backward */
+
+/* Features of N images x (N, 1, H, W) with the parameters at P (params or prev). */
+static void backbone_forward(pah_t *m, const float *P, pah_acts *a, const float *x, int N) {
+    const pah_geom *g = &m->g;
+    int H = g->H, W = g->W;
+    conv2d_forward(a->z1, x, P + m->off_c1w, P + m->off_c1b, m->col, N, 1, H, W, g->c1);
+    act_forward(ACT_RELU, a->r1, a->z1, (long)N * g->c1 * m->HW);
+    maxpool2_forward(a->p1, a->a1, a->r1, N, g->c1, H, W);
+    conv2d_forward(a->z2, a->p1, P + m->off_c2w, P + m->off_c2b, m->col, N, g->c1, H / 2, W / 2, g->c2);
+    act_forward(ACT_RELU, a->r2, a->z2, (long)N * g->c2 * m->HW2);
+    maxpool2_forward(a->p2, a->a2, a->r2, N, g->c2, H / 2, W / 2);
+    dense_forward(a->z3, a->p2, P + m->off_fw, P + m->off_fb, N, (int)(g->c2 * m->HW4), g->F);
+    act_forward(ACT_RELU, a->feat, a->z3, (long)N * g->F);
+}
+
+/* Backward of the last student forward (m->sa) from m->dfeat (N, F): accumulates into
+ * m->grads; dx (N, 1, H, W) accumulates the input gradient when non-NULL. */
+static void backbone_backward(pah_t *m, const float *x, int N, float *dx) {
+    const pah_geom *g = &m->g;
+    const pah_acts *a = &m->sa;
+    const float *P = m->params;
+    float *G = m->grads;
+    int H = g->H, W = g->W, D = (int)(g->c2 * m->HW4);
+    memset(m->dz3, 0, sizeof(float) * (size_t)N * g->F);
+    act_backward(ACT_RELU, m->dz3, m->dfeat, a->z3, a->feat, (long)N * g->F);
+    memset(m->dp2, 0, sizeof(float) * (size_t)N * D);
+    dense_backward(m->dp2, G + m->off_fw, G + m->off_fb, m->dz3, a->p2, P + m->off_fw, N, D, g->F);
+    long n2 = (long)N * g->c2 * m->HW2;
+    memset(m->dr2, 0, sizeof(float) * (size_t)n2);
+    maxpool2_backward(m->dr2, m->dp2, a->a2, N, g->c2, H / 2, W / 2);
+    memset(m->dz2, 0, sizeof(float) * (size_t)n2);
+    act_backward(ACT_RELU, m->dz2, m->dr2, a->z2, a->r2, n2);
+    memset(m->dp1, 0, sizeof(float) * (size_t)N * g->c1 * m->HW2);
+    conv2d_backward(m->dp1, G + m->off_c2w, G + m->off_c2b, m->dz2, a->p1, P + m->off_c2w, m->col,
+                    N, g->c1, H / 2, W / 2, g->c2);
+    long n1 = (long)N * g->c1 * m->HW;
+    memset(m->dr1, 0, sizeof(float) * (size_t)n1);
+    maxpool2_backward(m->dr1, m->dp1, a->a1, N, g->c1, H, W);
+    memset(m->dz1, 0, sizeof(float) * (size_t)n1);
+    act_backward(ACT_RELU, m->dz1, m->dr1, a->z1, a->r1, n1);
+    conv2d_backward(dx, G + m->off_c1w, G + m->off_c1b, m->dz1, x, P + m->off_c1w, m->col, N, 1, H, W,
+                    g->c1);
+}
+
+/* Heads of all T tasks from their prototypes, with the parameters at P. */
+static void hyper_forward(pah_t *m, const float *P, pah_hyper *h) {
+    const pah_geom *g = &m->g;
+    int T = g->T, hid = g->hid;
+    dense_forward(h->h1, P + m->off_proto, P + m->off_h1, NULL, T, (int)m->E, hid);
+    act_forward(ACT_LEAKY_RELU, h->a1, h->h1, (long)T * hid);
+    dense_forward(h->h2, h->a1, P + m->off_h2, NULL, T, hid, hid);
+    act_forward(ACT_LEAKY_RELU, h->a2, h->h2, (long)T * hid);
+    dense_forward(h->heads, h->a2, P + m->off_h3, NULL, T, hid, g->C * g->F);
+}
+
+/* Backward of the last hyper_forward(m, params, &m->hy) from m->dheads (T, C·F):
+ * accumulates into the hypernet's and the prototypes' gradients. */
+static void hyper_backward(pah_t *m) {
+    const pah_geom *g = &m->g;
+    const pah_hyper *h = &m->hy;
+    const float *P = m->params;
+    float *G = m->grads;
+    int T = g->T, hid = g->hid;
+    long n = (long)T * hid;
+    memset(m->dha2, 0, sizeof(float) * (size_t)n);
+    dense_backward(m->dha2, G + m->off_h3, NULL, m->dheads, h->a2, P + m->off_h3, T, hid, g->C * g->F);
+    memset(m->dhh2, 0, sizeof(float) * (size_t)n);
+    act_backward(ACT_LEAKY_RELU, m->dhh2, m->dha2, h->h2, h->a2, n);
+    memset(m->dha1, 0, sizeof(float) * (size_t)n);
+    dense_backward(m->dha1, G + m->off_h2, NULL, m->dhh2, h->a1, P + m->off_h2, T, hid, hid);
+    /* dha2 is free again: reuse it for the first layer's pre-activation gradient */
+    memset(m->dha2, 0, sizeof(float) * (size_t)n);
+    act_backward(ACT_LEAKY_RELU, m->dha2, m->dha1, h->h1, h->a1, n);
+    dense_backward(G + m->off_proto, G + m->off_h1, NULL, m->dha2, P + m->off_proto, P + m->off_h1,
+                   T, (int)m->E, hid);
+}
+
+/* The C prototypes of task j resized to the input size, into dst (C, 1, H, W). */
+static void proto_images(const pah_t *m, const float *P, int j, float *dst) {
+    const pah_geom *g = &m->g;
+    resize_bilinear_forward(dst, P + m->off_proto + (long)j * m->E, g->C, 1, g->ph, g->pw, g->H, g->W);
+}
+
+/* At the start of a stage: the previous model's heads and its outputs on its own
+ * prototypes of every old task (both constant during the stage). */
+static void pah_teacher_cache(pah_t *m) {
+    const pah_geom *g = &m->g;
+    int C = g->C, F = g->F;
+    if (!m->nold) return;
+    hyper_forward(m, m->prev, &m->thy);
+    for (int i = 0; i < m->nold; i++) proto_images(m, m->prev, m->old[i], m->pimg + (long)i * C * m->HW);
+    backbone_forward(m, m->prev, &m->ta, m->pimg, m->nold * C);
+    for (int i = 0; i < m->nold; i++) {
+        int j = m->old[i];
+        dense_forward(m->tproto + (long)j * C * C, m->ta.feat + (long)i * C * F,
+                      m->thy.heads + (long)j * C * F, NULL, C, F, C);
+    }
+}
+
+/* Step 1 on a batch x (B, 1, H, W) with head labels y of task k: loss
+ * CE(f(x|k), y) + λ_sm Σ_{j old} KD(f(x|j), f_prev(x|j)); gradients accumulate into m->grads.
+ * Needs pah_teacher_cache for the current old tasks. ce/kd (optional) get the two parts. */
+static float pah_step1(pah_t *m, const float *x, const int *y, int B, int k, float *ce, float *kd) {
+    const pah_geom *g = &m->g;
+    int C = g->C, F = g->F;
+    long CF = (long)C * F;
+    hyper_forward(m, m->params, &m->hy);
+    backbone_forward(m, m->params, &m->sa, x, B);
+    if (m->nold) backbone_forward(m, m->prev, &m->ta, x, B);
+    const float *feat = m->sa.feat;
+    memset(m->dfeat, 0, sizeof(float) * (size_t)B * F);
+    memset(m->dheads, 0, sizeof(float) * (size_t)(g->T * CF));
+
+    const float *Wk = m->hy.heads + k * CF;
+    dense_forward(m->logits, feat, Wk, NULL, B, F, C);
+    float l_ce = softmax_xent_forward(m->probs, m->logits, y, NULL, B, C);
+    memset(m->dlogits, 0, sizeof(float) * (size_t)B * C);
+    softmax_xent_backward(m->dlogits, m->probs, y, NULL, 1.0f, B, C);
+    dense_backward(m->dfeat, m->dheads + k * CF, NULL, m->dlogits, feat, Wk, B, F, C);
+
+    float l_kd = 0.0f;
+    for (int i = 0; i < m->nold; i++) {
+        int j = m->old[i];
+        const float *Wj = m->hy.heads + j * CF;
+        dense_forward(m->logits, feat, Wj, NULL, B, F, C);
+        dense_forward(m->tlogits, m->ta.feat, m->thy.heads + j * CF, NULL, B, F, C);
+        /* student first: T²·KL(p_student ‖ p_teacher), as the original code computes */
+        l_kd += kd_forward(m->logits, m->tlogits, NULL, m->temp, B, C);
+        memset(m->dlogits, 0, sizeof(float) * (size_t)B * C);
+        kd_backward(m->dlogits, m->logits, m->tlogits, NULL, m->temp, m->lambda_sm, B, C);
+        dense_backward(m->dfeat, m->dheads + j * CF, NULL, m->dlogits, feat, Wj, B, F, C);
+    }
+    hyper_backward(m);
+    backbone_backward(m, x, B, NULL);
+    if (ce) *ce = l_ce;
+    if (kd) *kd = m->lambda_sm * l_kd;
+    return l_ce + m->lambda_sm * l_kd;
+}
+
+/* Step 2: λ_sp Σ_{j old} mean_c KD(g(p_j^c), g_prev(p_j^c)); gradients accumulate into
+ * m->grads (all parameters: the caller's optimiser decides what moves). 0 without old tasks. */
+static float pah_step2(pah_t *m) {
+    const pah_geom *g = &m->g;
+    int C = g->C, F = g->F;
+    long CF = (long)C * F;
+    if (!m->nold) return 0.0f;
+    int N = m->nold * C;
+    hyper_forward(m, m->params, &m->hy);
+    for (int i = 0; i < m->nold; i++) proto_images(m, m->params, m->old[i], m->pimg + (long)i * C * m->HW);
+    backbone_forward(m, m->params, &m->sa, m->pimg, N);
+    memset(m->dfeat, 0, sizeof(float) * (size_t)N * F);
+    memset(m->dheads, 0, sizeof(float) * (size_t)(g->T * CF));
+    float l = 0.0f;
+    for (int i = 0; i < m->nold; i++) {
+        int j = m->old[i];
+        const float *fi = m->sa.feat + (long)i * C * F, *Wj = m->hy.heads + j * CF;
+        const float *t = m->tproto + (long)j * C * C;
+        dense_forward(m->logits, fi, Wj, NULL, C, F, C);
+        l += kd_forward(m->logits, t, NULL, m->temp, C, C);   /* mean over the C prototypes */
+        memset(m->dlogits, 0, sizeof(float) * (size_t)C * C);
+        kd_backward(m->dlogits, m->logits, t, NULL, m->temp, m->lambda_sp, C, C);
+        dense_backward(m->dfeat + (long)i * C * F, m->dheads + j * CF, NULL, m->dlogits, fi, Wj, C, F, C);
+    }
+    hyper_backward(m);
+    memset(m->dpimg, 0, sizeof(float) * (size_t)N * m->HW);
+    backbone_backward(m, m->pimg, N, m->dpimg);
+    for (int i = 0; i < m->nold; i++)
+        resize_bilinear_backward(m->grads + m->off_proto + (long)m->old[i] * m->E,
+                                 m->dpimg + (long)i * C * m->HW, C, 1, g->ph, g->pw, g->H, g->W);
+    return m->lambda_sp * l;
+}
+
+/* Old tasks of a stage training task k: trained before, other than k. */
+static void pah_set_task(pah_t *m, int k) {
+    m->nold = 0;
+    for (int j = 0; j < m->g.T; j++)
+        if (m->seen[j] && j != k) m->old[m->nold++] = j;
+}
+
+/* One training batch: step 1 (all parameters), then step 2 (prototypes only). */
+static run_status pah_batch(pah_t *m, const float *x, const int *y, int B, int k,
+                            double *ce_sum, double *sm_sum, double *sp_sum) {
+    float ce, kd;
+    memset(m->grads, 0, sizeof(float) * (size_t)m->nparams);
+    float loss = pah_step1(m, x, y, B, k, &ce, &kd);
+    if (!isfinite(loss)) {
+        cls_seterr("non-finite training loss (step 1)");
+        return RUN_STATUS_DIVERGED;
+    }
+    optim_step(&m->opt, m->params, m->grads);
+    if (!m->accumulate) memset(m->grads, 0, sizeof(float) * (size_t)m->nparams);
+    float lp = pah_step2(m);
+    if (!isfinite(lp)) {
+        cls_seterr("non-finite training loss (prototype step)");
+        return RUN_STATUS_DIVERGED;
+    }
+    optim_step(&m->opt_proto, m->params, m->grads);
+    *ce_sum += ce;
+    *sm_sum += kd;
+    *sp_sum += lp;
+    return RUN_STATUS_OK;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* the model interface */
+
+/* Centre crop (or, when larger than the image, bilinear resize) of img (H, W) to (h, w). */
+static void crop_or_resize(float *dst, const float *img, int H, int W, int h, int w) {
+    if (h <= H && w <= W) {
+        int y0 = (H - h) / 2, x0 = (W - w) / 2;
+        for (int y = 0; y < h; y++)
+            memcpy(dst + (long)y * w, img + (long)(y0 + y) * W + x0, sizeof(float) * (size_t)w);
+    } else {
+        resize_bilinear_forward(dst, img, 1, 1, H, W, h, w);
+    }
+}
+
+static int local_label(const task_t *t, int y) {
+    for (int c = 0; c < t->nclasses; c++)
+        if (t->classes[c] == y) return c;
+    return -1;
+}
+
+static model_t *pah_init(const run_config *cfg, const bench_t *b, uint64_t seed) {
+    if (b->kind != BENCH_KIND_CLASSIFICATION || b->img_c != 1 || b->img_h % 4 || b->img_w % 4 ||
+        b->img_h < 4 || b->img_w < 4) {
+        cls_seterr("pah needs single-channel images with sides divisible by 4 (got %dx%dx%d)",
+                   b->img_c, b->img_h, b->img_w);
+        return NULL;
+    }
+    const char *scen = cfg_get(cfg, "benchmark.scenario");
+    if (scen && strcmp(scen, "task")) {
+        cls_seterr("pah generates one head per task and needs the task id at test time: "
+                   "use benchmark.scenario=task (got '%s')", scen);
+        return NULL;
+    }
+    int C = b->tasks[0].nclasses;
+    for (int t = 0; t < b->ntasks; t++)
+        if (b->tasks[t].nclasses != C || C < 2) {
+            cls_seterr("pah needs the same number (>= 2) of classes in every task");
+            return NULL;
+        }
+    int shape[4], ch[4];
+    if (cfg_intlist(cfg, "pah.prototype_shape", shape, 4) != 2) {
+        cls_seterr("pah.prototype_shape: expected [h,w]");
+        return NULL;
+    }
+    if (cfg_intlist(cfg, "pah.channels", ch, 4) != 2) {
+        cls_seterr("pah.channels: expected [c1,c2]");
+        return NULL;
+    }
+    pah_geom g = {
+        .T = b->ntasks, .C = C, .H = b->img_h, .W = b->img_w, .c1 = ch[0], .c2 = ch[1],
+        .F = (int)cfg_int(cfg, "pah.features"), .ph = shape[0], .pw = shape[1],
+        .hid = (int)cfg_int(cfg, "pah.hyper_hidden"),
+    };
+    rng_t init_rng;
+    rng_init(&init_rng, seed, 1);
+    pah_t *m = pah_create(&g, (int)cfg_int(cfg, "pah.batch_size"), &init_rng);
+    m->lambda_sm = (float)cfg_float(cfg, "pah.lambda_sm");
+    m->lambda_sp = (float)cfg_float(cfg, "pah.lambda_sp");
+    m->temp = (float)cfg_float(cfg, "pah.temperature");
+    m->accumulate = cfg_bool(cfg, "pah.accumulate_grads");
+    pah_optim_init(m, (float)cfg_float(cfg, "pah.lr"), (float)cfg_float(cfg, "pah.backbone_lr"),
+                   (float)cfg_float(cfg, "pah.weight_decay"));
+    rng_init(&m->rng, seed, 2);
+
+    /* One held-out training image per class (seeded choice), always removed from training
+     * (as the original code does for both init modes); its centre crop is the semantic init. */
+    int T = g.T, semantic = !strcmp(cfg_str(cfg, "pah.init"), "semantic");
+    rng_t hr;
+    rng_init(&hr, seed, 3);
+    m->held_out = xmalloc(sizeof(int) * (size_t)(T * C));
+    m->n_train = xcalloc((size_t)T, sizeof(int));
+    m->train_idx = xcalloc((size_t)T, sizeof(int *));
+    m->ylocal_train = xcalloc((size_t)T, sizeof(int *));
+    m->ylocal_test = xcalloc((size_t)T, sizeof(int *));
+    int maxn = 1;
+    for (int t = 0; t < T; t++) {
+        const task_t *tk = &b->tasks[t];
+        int n = tk->n_train;
+        m->ylocal_train[t] = xmalloc(sizeof(int) * (size_t)(n > 0 ? n : 1));
+        m->ylocal_test[t] = xmalloc(sizeof(int) * (size_t)(tk->n_test > 0 ? tk->n_test : 1));
+        m->train_idx[t] = xmalloc(sizeof(int) * (size_t)(n > 0 ? n : 1));
+        for (int i = 0; i < n; i++) m->ylocal_train[t][i] = local_label(tk, tk->y_train[i]);
+        for (int i = 0; i < tk->n_test; i++) m->ylocal_test[t][i] = local_label(tk, tk->y_test[i]);
+        for (int c = 0; c < C; c++) {
+            int cnt = 0;
+            for (int i = 0; i < n; i++) cnt += m->ylocal_train[t][i] == c;
+            int pick = cnt ? (int)rng_below(&hr, (uint32_t)cnt) : -1, hit = -1;
+            for (int i = 0; i < n && pick >= 0; i++)
+                if (m->ylocal_train[t][i] == c && pick-- == 0) hit = i;
+            m->held_out[t * C + c] = hit;
+            if (semantic && hit >= 0)
+                crop_or_resize(m->params + m->off_proto + t * m->E + (long)c * g.ph * g.pw,
+                               tk->x_train + (long)hit * m->HW, g.H, g.W, g.ph, g.pw);
+        }
+        for (int i = 0; i < n; i++) {
+            int keep = m->ylocal_train[t][i] >= 0;
+            for (int c = 0; c < C; c++) keep &= m->held_out[t * C + c] != i;
+            if (keep) m->train_idx[t][m->n_train[t]++] = i;
+        }
+        if (m->n_train[t] > maxn) maxn = m->n_train[t];
+    }
+    memcpy(m->prev, m->params, sizeof(float) * (size_t)m->nparams);
+    m->order = xmalloc(sizeof(int) * (size_t)maxn);
+    return (model_t *)m;
+}
+
+static run_status pah_train_block(model_t *mm, const bench_t *b, int stage) {
+    pah_t *m = (pah_t *)mm;
+    int k = b->stage_task[stage];
+    const task_t *t = &b->tasks[k];
+    int n = m->n_train[k], B = m->batch;
+    if (n == 0) {
+        cls_seterr("task %s has no training examples", t->name);
+        return RUN_STATUS_FAILED;
+    }
+    pah_set_task(m, k);
+    pah_teacher_cache(m);
+    run_status st = RUN_STATUS_OK;
+    for (int e = 0; e < b->block_size && st == RUN_STATUS_OK; e++) {
+        memcpy(m->order, m->train_idx[k], sizeof(int) * (size_t)n);
+        rng_shuffle(&m->rng, m->order, n);
+        double ce = 0, sm = 0, sp = 0;
+        int nb = 0;
+        for (int i0 = 0; i0 < n && st == RUN_STATUS_OK; i0 += B, nb++) {
+            int bs = n - i0 < B ? n - i0 : B;
+            for (int r = 0; r < bs; r++) {
+                int idx = m->order[i0 + r];
+                memcpy(m->bx + (long)r * m->HW, t->x_train + (long)idx * m->HW,
+                       sizeof(float) * (size_t)m->HW);
+                m->by[r] = m->ylocal_train[k][idx];
+            }
+            st = pah_batch(m, m->bx, m->by, bs, k, &ce, &sm, &sp);
+        }
+        m->last_ce = ce / nb;
+        m->last_sm = sm / nb;
+        m->last_sp = sp / nb;
+    }
+    if (st != RUN_STATUS_OK) return st;
+    if (!all_finite(m->params, m->nparams)) {
+        cls_seterr("non-finite parameters");
+        return RUN_STATUS_DIVERGED;
+    }
+    m->seen[k] = 1;
+    memcpy(m->prev, m->params, sizeof(float) * (size_t)m->nparams);   /* f_prev */
+    return RUN_STATUS_OK;
+}
+
+static double pah_eval(model_t *mm, const bench_t *b, int k) {
+    pah_t *m = (pah_t *)mm;
+    const task_t *t = &b->tasks[k];
+    int C = m->g.C, F = m->g.F;
+    hyper_forward(m, m->params, &m->hy);
+    const float *Wk = m->hy.heads + (long)k * C * F;
+    long correct = 0;
+    for (int i0 = 0; i0 < t->n_test; i0 += m->cap) {
+        int bs = t->n_test - i0 < m->cap ? t->n_test - i0 : m->cap;
+        backbone_forward(m, m->params, &m->ta, t->x_test + (long)i0 * m->HW, bs);
+        dense_forward(m->logits, m->ta.feat, Wk, NULL, bs, F, C);
+        for (int i = 0; i < bs; i++) {
+            const float *z = m->logits + (long)i * C;
+            int best = 0;
+            for (int c = 1; c < C; c++)
+                if (z[c] > z[best]) best = c;
+            correct += best == m->ylocal_test[k][i0 + i];
+        }
+    }
+    return t->n_test ? (double)correct / t->n_test : NAN;
+}
+
+static void pah_after_stage(model_t *mm, const bench_t *b, int stage, run_result *res) {
+    pah_t *m = (pah_t *)mm;
+    result_array(res, "pah_hard_loss", "PAH: mean CE of the stage's last epoch", "stage",
+                 b->nstages, NULL, 0)[stage] = m->last_ce;
+    result_array(res, "pah_soft_loss", "PAH: mean lambda_sm * output KD, last epoch", "stage",
+                 b->nstages, NULL, 0)[stage] = m->last_sm;
+    result_array(res, "pah_proto_loss", "PAH: mean lambda_sp * prototype KD, last epoch", "stage",
+                 b->nstages, NULL, 0)[stage] = m->last_sp;
+}
+
+static void pah_free(model_t *mm) {
+    pah_t *m = (pah_t *)mm;
+    if (!m) return;
+    optim_free(&m->opt);
+    optim_free(&m->opt_proto);
+    for (int t = 0; m->train_idx && t < m->g.T; t++) {
+        free(m->train_idx[t]);
+        free(m->ylocal_train[t]);
+        free(m->ylocal_test[t]);
+    }
+    free(m->train_idx); free(m->ylocal_train); free(m->ylocal_test); free(m->n_train);
+    free(m->held_out); free(m->order); free(m->seen);
+    free(m->params); free(m->fbuf); free(m->ibuf);
+    free(m);
+}
+
+/* Cost in the baselines' unit (examples × epochs for a 784-256-256-10 MLP ≈ 0.8 MFLOP-ish
+ * per example step): PAH's per-example multiply-adds ×4 (student fwd+bwd, teacher fwd). */
+static double pah_cost(const run_config *cfg) {
+    double blocks = (double)cfg_int(cfg, "benchmark.blocks");
+    double bs = (double)cfg_int(cfg, "benchmark.block_size");
+    double n = (double)cfg_int(cfg, "benchmark.train_per_task");
+    if (blocks <= 0) blocks = 5;
+    if (n <= 0) n = !strcmp(cfg_str(cfg, "benchmark.name"), "split_mnist") ? 1700 : 12000;
+    int ch[4] = {8, 16, 0, 0};
+    cfg_intlist(cfg, "pah.channels", ch, 4);
+    double F = (double)cfg_int(cfg, "pah.features");
+    double macs = 784.0 * 9 * ch[0] + 196.0 * 9 * ch[0] * ch[1] + 49.0 * ch[1] * F;
+    return blocks * bs * n * (4.0 * macs) / 8.0e5;
+}
+
+#define NP(a) (int)(sizeof a / sizeof a[0])
+const model_ops pah_ops = {
+    "pah", BENCH_KIND_CLASSIFICATION, pah_params, NP(pah_params), pah_cost, pah_init,
+    pah_train_block, pah_eval, pah_after_stage, NULL, pah_free,
+};
