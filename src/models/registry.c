@@ -12,12 +12,14 @@
 /* One line per model in each list: add a model by adding its two lines. */
 extern const model_ops finetune_ops;
 extern const model_ops ewc_ops;
+extern const model_ops ewgn_ops;
 extern const model_ops gated_ops;
 
 extern const model_ops pah_ops;
 const model_ops *const model_table[] = {
     &finetune_ops,
     &ewc_ops,
+    &ewgn_ops,
     &gated_ops,
     &pah_ops,
 };

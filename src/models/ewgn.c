@@ -1,0 +1,719 @@
+/* ewgn.c — Elastic Weight Generative Network (SPEC §4.3): a weight generative network (WGN)
+ * maps the input x (D = 784) to the weights of the main network,
+ *     h = ReLU(W1·x + b1)   (H),      z = W2·h + b2   (D·C),      W(x) = g(z)  (C × D),
+ *     logits = W(x)·x + b   (C),
+ * and only the WGN (W1, b1, W2, b2) and the bias b are trained, with EWC on the WGN
+ * parameters after each task (the empirical Fisher of the ewc baseline).
+ *
+ * Batch 1 (the paper's setting) is the hot path and exploits two structural facts:
+ *  - logit c is Σ_d g(z_cd)·x_d, so a pixel with x_d = 0 needs neither z_cd nor any
+ *    gradient: every parameter that feeds only W(x)[:, d] (the D·C rows of W2 and b2 and
+ *    the column d of W1) is read and written only for the nonzero pixels (MNIST ~19 %,
+ *    Fashion ~50 %). This is exact, not an approximation: g is bounded, so the skipped
+ *    terms are exactly zero.
+ *  - With plain SGD the gradient step is a rank-1 update of each touched (C, H) block of
+ *    W2, fused with the backward product W2ᵀ·dz in one pass over the block. The EWC
+ *    penalty λ/2 Σ F (θ − θ*)² is linear, so untouched blocks are updated lazily: between
+ *    two touches, k penalty-only steps shrink θ − θ* by (1 − lr·λ·F)^k, applied on the next
+ *    touch (or at the end of the block), exactly as k dense steps would.
+ * So no per-sample allocation, no materialised W(x), and no pass over the whole arena per
+ * step. Any other optimiser or batch size takes the generic path: a dense gradient (the
+ * batched path contracts per-sample generated weights through sgemm and one fused
+ * element-wise pass), the EWC penalty gradient and optim_step.
+ *
+ * Parameter arena (one allocation, then the gradients), row-major:
+ *   W2  (D, C, H)  output layer of the WGN; row d·C + c generates W(x)[c][d] — a
+ *                  Linear(H → D·C) whose outputs are ordered pixel-major, so everything a
+ *                  pixel owns is one contiguous block;
+ *   b2  (D, C)
+ *   W1t (D, H)     input layer of the WGN, stored transposed (input-major) for the same reason;
+ *   b1  (H)
+ *   b   (C)        bias of the main network — not part of the WGN, not consolidated.
+ * Initialisation as PyTorch's nn.Linear (U(±1/√fan_in) for weights and WGN biases); b = 0. */
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ewc.h"
+#include "model.h"
+#include "nn.h"
+#include "train.h"
+#include "util.h"
+
+/* The hot loops must vectorise; GCC's -O2 cost model skips loops of unknown trip count. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define EWGN_HOT __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic")))
+#else
+#define EWGN_HOT
+#endif
+
+#define EWGN_CHUNK 64          /* rows per batched pass: bounds the (chunk, D·C) buffer */
+#define EWGN_STAT_SAMPLES 200  /* test examples per task for the generated-weight statistics */
+#define EWGN_SGD_LR 0.01f      /* auto learning rate for SGD at batch 1 (see docs/results/ewgn.md) */
+
+typedef struct {
+    int D, C, H;
+    act_kind act;
+    train_settings ts;
+    long off_w2, off_b2, off_w1, off_b1, off_b;  /* arena layout (see the top of the file) */
+    long n_wgn;               /* = off_b: the WGN parameters, covered by EWC */
+    long nparams;
+    float *params;            /* (nparams) */
+    float *grads;             /* (nparams), same allocation as params */
+    optim_t opt;
+    int fast;                 /* plain SGD at batch 1: fused sparse step */
+    /* EWC on the WGN */
+    int use_ewc, fisher_samples;
+    ewc_t ewc;
+    float *shrink;            /* (n_wgn) lr·λ·F: one penalty-only step is θ −= shrink·(θ − θ*) */
+    long *last;               /* (D) fused step up to which pixel block d is current */
+    long clock;               /* fused steps since the last consolidation */
+    /* single-sample state (the last fwd1) */
+    int nnz;
+    int *nz;                  /* (D) indices of the nonzero pixels */
+    float *xv;                /* (D) their values */
+    float *hpre, *h, *dh;     /* (H) */
+    float *logits, *probs, *dlog;  /* (C) */
+    float *gp;                /* (D, C) row j: g'(z[nz[j]][c])·x[nz[j]] */
+    float *pw_q, *pw_b;       /* (C·H) lazy-decay scratch */
+    /* batched scratch: EWGN_CHUNK rows */
+    float *X;                 /* (chunk, D) */
+    float *Hpre, *Hb, *dHb;   /* (chunk, H) */
+    float *Z;                 /* (chunk, D·C) pre-activations, then g'(z)·x, then dz */
+    float *L, *P;             /* (chunk, C) logits, probabilities / dlogits */
+    int *lab;                 /* (chunk) */
+    float *scratch;           /* the one allocation behind every float buffer above */
+    rng_t rng;                /* shuffling */
+    int *order;               /* (max n_train) */
+} ewgn_t;
+
+static const param_spec ewgn_params[] = {
+    /* the shared train.* keys (same types, ranges and defaults as TRAIN_PARAM_SPECS); only
+     * what "auto" resolves to differs: the EWGN paper trains with SGD at batch size 1 */
+    {"train.optimizer", PARAM_STR, "auto", "auto|sgd|adam|adamw", 1, 0,
+     "optimiser; auto = sgd (the EWGN paper)"},
+    {"train.lr", PARAM_FLOAT, "0", NULL, 0, 1e6,
+     "learning rate; 0 = auto: 0.01 for sgd (EWGN at batch 1), 1e-3 for adam(w)"},
+    {"train.batch_size", PARAM_INT, "0", NULL, 0, 1e7,
+     "minibatch size; 0 = auto: 1 (the EWGN paper: weights generated per sample)"},
+    {"train.weight_decay", PARAM_FLOAT, "-1", NULL, -1, 1e3,
+     "weight decay; -1 = optimiser default (AdamW 0.01, else 0)"},
+    {"train.momentum", PARAM_FLOAT, "0", NULL, 0, 0.999, "SGD momentum"},
+    {"ewgn.hidden", PARAM_INT, "32", NULL, 1, 4096, "WGN hidden width H (784 → H → 784·C)"},
+    {"ewgn.activation", PARAM_STR, "gaussian", "gaussian|sigmoid|tanh", 1, 0,
+     "activation g of the generated weights; gaussian = exp(−z²)"},
+    {"ewgn.lambda", PARAM_FLOAT, "100", NULL, 0, 1e12,
+     "EWC strength λ on the WGN parameters; 0 = no EWC (plain WGN)"},
+    {"ewgn.fisher_samples", PARAM_INT, "200", NULL, 1, 1e7,
+     "examples used for the empirical Fisher after each block"},
+};
+
+/* ------------------------------------------------------------------ set-up */
+
+static float *carve(float **p, long n) {
+    float *r = *p;
+    *p += n;
+    return r;
+}
+
+/* Lays out and allocates a model of the given shape; parameters are zero. maxn: the largest
+ * training set (shuffle buffer). */
+static void ewgn_alloc(ewgn_t *m, int D, int C, int H, act_kind act, int maxn) {
+    m->D = D;
+    m->C = C;
+    m->H = H;
+    m->act = act;
+    long DC = (long)D * C;
+    m->off_w2 = 0;
+    m->off_b2 = m->off_w2 + DC * H;
+    m->off_w1 = m->off_b2 + DC;
+    m->off_b1 = m->off_w1 + (long)D * H;
+    m->off_b = m->off_b1 + H;
+    m->n_wgn = m->off_b;
+    m->nparams = m->off_b + C;
+    m->params = xcalloc((size_t)(2 * m->nparams), sizeof(float));
+    m->grads = m->params + m->nparams;
+    const long CH = (long)C * H, K = EWGN_CHUNK;
+    long nscratch = (long)D + 3L * H + 3L * C + DC + 2 * CH          /* single sample */
+                    + K * D + 3 * K * H + K * DC + 2 * K * C;        /* batched */
+    m->scratch = xcalloc((size_t)nscratch, sizeof(float));
+    float *p = m->scratch;
+    m->xv = carve(&p, D);
+    m->hpre = carve(&p, H);
+    m->h = carve(&p, H);
+    m->dh = carve(&p, H);
+    m->logits = carve(&p, C);
+    m->probs = carve(&p, C);
+    m->dlog = carve(&p, C);
+    m->gp = carve(&p, DC);
+    m->pw_q = carve(&p, CH);
+    m->pw_b = carve(&p, CH);
+    m->X = carve(&p, K * D);
+    m->Hpre = carve(&p, K * H);
+    m->Hb = carve(&p, K * H);
+    m->dHb = carve(&p, K * H);
+    m->Z = carve(&p, K * DC);
+    m->L = carve(&p, K * C);
+    m->P = carve(&p, K * C);
+    m->nz = xmalloc(sizeof(int) * (size_t)D);
+    m->lab = xmalloc(sizeof(int) * EWGN_CHUNK);
+    m->last = xcalloc((size_t)D, sizeof(long));
+    m->order = xmalloc(sizeof(int) * (size_t)(maxn > 1 ? maxn : 1));
+}
+
+/* PyTorch nn.Linear initialisation of the WGN; the main bias b starts at 0. */
+static void ewgn_init_params(ewgn_t *m, rng_t *r) {
+    float *P = m->params;
+    float bw1 = 1.0f / sqrtf((float)m->D), bw2 = 1.0f / sqrtf((float)m->H);
+    /* drawn in the order of the PyTorch module (W1, b1, W2, b2), W1 row-major (H, D) */
+    for (int k = 0; k < m->H; k++)
+        for (int d = 0; d < m->D; d++)
+            P[m->off_w1 + (long)d * m->H + k] = -bw1 + 2 * bw1 * rng_uniform(r);
+    rng_fill_uniform(r, P + m->off_b1, m->H, -bw1, bw1);
+    rng_fill_uniform(r, P + m->off_w2, (long)m->D * m->C * m->H, -bw2, bw2);
+    rng_fill_uniform(r, P + m->off_b2, (long)m->D * m->C, -bw2, bw2);
+    memset(P + m->off_b, 0, sizeof(float) * (size_t)m->C);
+}
+
+static void ewgn_release(ewgn_t *m) {
+    free(m->params);
+    free(m->scratch);
+    free(m->nz);
+    free(m->lab);
+    free(m->last);
+    free(m->order);
+    free(m->shrink);
+    if (m->use_ewc) ewc_free(&m->ewc);
+    optim_free(&m->opt);
+}
+
+/* ------------------------------------------------------------------ kernels */
+
+/* g(z) and g'(z) of the generated weights. */
+static inline float gen_act(act_kind k, float z, float *deriv) {
+    float g;
+    switch (k) {
+    case ACT_SIGMOID:
+        g = z >= 0 ? 1.0f / (1.0f + expf(-z)) : expf(z) / (1.0f + expf(z));
+        *deriv = g * (1.0f - g);
+        return g;
+    case ACT_TANH:
+        g = tanhf(z);
+        *deriv = 1.0f - g * g;
+        return g;
+    default: /* ACT_GAUSSIAN */
+        g = expf(-z * z);
+        *deriv = -2.0f * z * g;
+        return g;
+    }
+}
+
+/* Σ a[k]·b[k] with eight independent partial sums: vectorises without reassociation. */
+static inline float dot8(const float *restrict a, const float *restrict b, int n) {
+    float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int k = 0;
+    for (; k + 8 <= n; k += 8)
+        for (int j = 0; j < 8; j++) s[j] += a[k + j] * b[k + j];
+    float t = 0;
+    for (; k < n; k++) t += a[k] * b[k];
+    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7])) + t;
+}
+
+/* Forward of one sample, touching only its nonzero pixels. Leaves logits, and for the
+ * backward hpre, h and (if grad) gp; params must be current for those pixels. */
+EWGN_HOT static void fwd1(ewgn_t *m, const float *x, int grad) {
+    const int D = m->D, C = m->C, H = m->H;
+    const float *P = m->params;
+    int nnz = 0;
+    for (int d = 0; d < D; d++)
+        if (x[d] != 0.0f) {
+            m->nz[nnz] = d;
+            m->xv[nnz++] = x[d];
+        }
+    m->nnz = nnz;
+    float *restrict hpre = m->hpre, *restrict h = m->h;
+    memcpy(hpre, P + m->off_b1, sizeof(float) * (size_t)H);
+    for (int j = 0; j < nnz; j++) {
+        const float *restrict w = P + m->off_w1 + (long)m->nz[j] * H;
+        const float xj = m->xv[j];
+        for (int k = 0; k < H; k++) hpre[k] += xj * w[k];
+    }
+    for (int k = 0; k < H; k++) h[k] = hpre[k] > 0.0f ? hpre[k] : 0.0f;
+    float *restrict lg = m->logits;
+    memcpy(lg, P + m->off_b, sizeof(float) * (size_t)C);
+    for (int j = 0; j < nnz; j++) {
+        const long d = m->nz[j];
+        const float *w2 = P + m->off_w2 + d * C * H, *b2 = P + m->off_b2 + d * C;
+        const float xj = m->xv[j];
+        float *gp = m->gp + (long)j * C;
+        for (int c = 0; c < C; c++) {
+            float der, g = gen_act(m->act, b2[c] + dot8(w2 + (long)c * H, h, H), &der);
+            lg[c] += g * xj;
+            if (grad) gp[c] = der * xj;
+        }
+    }
+}
+
+/* Softmax cross-entropy of the last fwd1 against label y; dlog = scale·∂loss/∂logits. */
+static float loss1(ewgn_t *m, int y, const int *mask, float scale) {
+    float loss = softmax_xent_forward(m->probs, m->logits, &y, mask, 1, m->C);
+    memset(m->dlog, 0, sizeof(float) * (size_t)m->C);
+    softmax_xent_backward(m->dlog, m->probs, &y, mask, scale, 1, m->C);
+    return loss;
+}
+
+/* Backward of the last fwd1 (dlog set): accumulates into grads (arena layout), touching
+ * only the nonzero pixels' blocks, b1 and b. */
+EWGN_HOT static void bwd1(ewgn_t *m, float *grads) {
+    const int C = m->C, H = m->H;
+    const float *P = m->params;
+    const float *restrict h = m->h;
+    float *restrict dh = m->dh;
+    memset(dh, 0, sizeof(float) * (size_t)H);
+    for (int j = 0; j < m->nnz; j++) {
+        const long d = m->nz[j];
+        const float *gp = m->gp + (long)j * C;
+        for (int c = 0; c < C; c++) {
+            const float dz = m->dlog[c] * gp[c];
+            if (dz == 0.0f) continue;          /* masked class or saturated g: nothing */
+            const long row = d * C + c;
+            const float *restrict w = P + m->off_w2 + row * H;
+            float *restrict gw = grads + m->off_w2 + row * H;
+            for (int k = 0; k < H; k++) {
+                dh[k] += dz * w[k];
+                gw[k] += dz * h[k];
+            }
+            grads[m->off_b2 + row] += dz;
+        }
+    }
+    for (int k = 0; k < H; k++)
+        if (!(m->hpre[k] > 0.0f)) dh[k] = 0.0f;
+    for (int j = 0; j < m->nnz; j++) {
+        float *restrict gw = grads + m->off_w1 + (long)m->nz[j] * H;
+        const float xj = m->xv[j];
+        for (int k = 0; k < H; k++) gw[k] += xj * dh[k];
+    }
+    for (int k = 0; k < H; k++) grads[m->off_b1 + k] += dh[k];
+    for (int c = 0; c < C; c++) grads[m->off_b + c] += m->dlog[c];
+}
+
+/* Zeroes what bwd1 of the last fwd1 touched. */
+static void clear1(ewgn_t *m, float *grads) {
+    const int C = m->C, H = m->H;
+    for (int j = 0; j < m->nnz; j++) {
+        const long d = m->nz[j];
+        memset(grads + m->off_w2 + d * C * H, 0, sizeof(float) * (size_t)(C * H));
+        memset(grads + m->off_b2 + d * C, 0, sizeof(float) * (size_t)C);
+        memset(grads + m->off_w1 + d * H, 0, sizeof(float) * (size_t)H);
+    }
+    memset(grads + m->off_b1, 0, sizeof(float) * (size_t)H);
+    memset(grads + m->off_b, 0, sizeof(float) * (size_t)C);
+}
+
+/* Pre-activations of a chunk of B ≤ EWGN_CHUNK rows in m->X: Hpre, Hb = ReLU(Hpre), and
+ * Z (B, D·C) = Hb·W2ᵀ + b2, i.e. row n holds z of sample n in (d, c) order. */
+static void zbatch(ewgn_t *m, int B) {
+    const int D = m->D, H = m->H;
+    const long DC = (long)D * m->C;
+    const float *P = m->params;
+    for (int n = 0; n < B; n++) {
+        memcpy(m->Hpre + (long)n * H, P + m->off_b1, sizeof(float) * (size_t)H);
+        memcpy(m->Z + n * DC, P + m->off_b2, sizeof(float) * (size_t)DC);
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, D, 1.0f, m->X, D,
+                P + m->off_w1, H, 1.0f, m->Hpre, H);
+    for (long i = 0; i < (long)B * H; i++) m->Hb[i] = m->Hpre[i] > 0.0f ? m->Hpre[i] : 0.0f;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, (int)DC, H, 1.0f, m->Hb, H,
+                P + m->off_w2, H, 1.0f, m->Z, (int)DC);
+}
+
+/* Loss and gradient of a batch: rows idx[0..B) (idx NULL: 0..B) of x (·, D) / y, mean over
+ * the batch; accumulates into m->grads. Chunks of EWGN_CHUNK rows; in each, the generated
+ * weights are contracted with x in the same pass that applies g (W(x) is never stored). */
+EWGN_HOT static float grad_batch(ewgn_t *m, const float *x, const int *y, const int *idx,
+                                 const int *mask, int B) {
+    const int D = m->D, C = m->C, H = m->H;
+    const long DC = (long)D * C;
+    float *G = m->grads;
+    double loss = 0;
+    for (int n0 = 0; n0 < B; n0 += EWGN_CHUNK) {
+        const int bc = B - n0 < EWGN_CHUNK ? B - n0 : EWGN_CHUNK;
+        for (int n = 0; n < bc; n++) {
+            int i = idx ? idx[n0 + n] : n0 + n;
+            memcpy(m->X + (long)n * D, x + (long)i * D, sizeof(float) * (size_t)D);
+            m->lab[n] = y[i];
+        }
+        zbatch(m, bc);
+        /* logits = b + Σ_d g(z_d)·x_d; Z ← g'(z)·x (0 where x = 0) */
+        for (int n = 0; n < bc; n++) {
+            const float *xn = m->X + (long)n * D;
+            float *zn = m->Z + n * DC, *ln = m->L + (long)n * C;
+            memcpy(ln, m->params + m->off_b, sizeof(float) * (size_t)C);
+            for (int d = 0; d < D; d++) {
+                float *zd = zn + (long)d * C;
+                const float xd = xn[d];
+                if (xd == 0.0f) {
+                    memset(zd, 0, sizeof(float) * (size_t)C);
+                    continue;
+                }
+                for (int c = 0; c < C; c++) {
+                    float der, g = gen_act(m->act, zd[c], &der);
+                    ln[c] += g * xd;
+                    zd[c] = der * xd;
+                }
+            }
+        }
+        loss += (double)softmax_xent_forward(m->P, m->L, m->lab, mask, bc, C) * bc;
+        memset(m->L, 0, sizeof(float) * (size_t)(bc * C));   /* L becomes dlogits */
+        softmax_xent_backward(m->L, m->P, m->lab, mask, (float)bc / (float)B, bc, C);
+        /* dz = dlogits ⊗ (g'(z)·x) per sample, in place */
+        for (int n = 0; n < bc; n++) {
+            float *zn = m->Z + n * DC;
+            const float *dl = m->L + (long)n * C;
+            for (int d = 0; d < D; d++)
+                for (int c = 0; c < C; c++) zn[(long)d * C + c] *= dl[c];
+            for (long i = 0; i < DC; i++) G[m->off_b2 + i] += zn[i];
+            for (int c = 0; c < C; c++) G[m->off_b + c] += dl[c];
+        }
+        /* dW2 += dZᵀ·Hb; dHb = dZ·W2; ReLU; dW1t += Xᵀ·dHpre */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)DC, H, bc, 1.0f, m->Z, (int)DC,
+                    m->Hb, H, 1.0f, G + m->off_w2, H);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, bc, H, (int)DC, 1.0f, m->Z, (int)DC,
+                    m->params + m->off_w2, H, 0.0f, m->dHb, H);
+        for (int n = 0; n < bc; n++)
+            for (int k = 0; k < H; k++) {
+                float *v = m->dHb + (long)n * H + k;
+                if (!(m->Hpre[(long)n * H + k] > 0.0f)) *v = 0.0f;
+                G[m->off_b1 + k] += *v;
+            }
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, D, H, bc, 1.0f, m->X, D, m->dHb, H,
+                    1.0f, G + m->off_w1, H);
+    }
+    return (float)(loss / B);
+}
+
+/* ------------------------------------------------------------------ lazy EWC */
+
+/* n penalty-only steps on a block: θ ← θ* + (1 − s)^k (θ − θ*), with (1 − s)^k by
+ * squaring in complement form (q = 1 − product), which keeps tiny shrinks exact. */
+EWGN_HOT static void decay_block(ewgn_t *m, float *restrict th, const float *restrict an,
+                                 const float *restrict s, long n, long k) {
+    if (k <= 0) return;
+    if (k == 1) {
+        for (long i = 0; i < n; i++) th[i] -= s[i] * (th[i] - an[i]);
+        return;
+    }
+    float *restrict q = m->pw_q, *restrict qb = m->pw_b;
+    for (long i = 0; i < n; i++) {
+        q[i] = 0.0f;
+        qb[i] = s[i];
+    }
+    for (;;) {
+        if (k & 1)
+            for (long i = 0; i < n; i++) q[i] = q[i] + qb[i] - q[i] * qb[i];
+        k >>= 1;
+        if (!k) break;
+        for (long i = 0; i < n; i++) qb[i] = qb[i] * (2.0f - qb[i]);
+    }
+    for (long i = 0; i < n; i++) th[i] -= q[i] * (th[i] - an[i]);
+}
+
+/* Brings pixel block d up to the current clock. */
+static void catch_up(ewgn_t *m, long d) {
+    long k = m->clock - m->last[d];
+    if (k <= 0) return;
+    const long CH = (long)m->C * m->H;
+    const long o[3] = {m->off_w2 + d * CH, m->off_b2 + d * m->C, m->off_w1 + d * m->H};
+    const long n[3] = {CH, m->C, m->H};
+    for (int i = 0; i < 3; i++)
+        decay_block(m, m->params + o[i], m->ewc.anchor + o[i], m->shrink + o[i], n[i], k);
+    m->last[d] = m->clock;
+}
+
+static int lazy_active(const ewgn_t *m) { return m->use_ewc && m->ewc.consolidated; }
+
+/* Brings every pixel block up to date (before anything else reads the parameters). */
+static void flush(ewgn_t *m) {
+    if (!lazy_active(m)) return;
+    for (long d = 0; d < m->D; d++) catch_up(m, d);
+}
+
+/* After a consolidation: the per-parameter shrink of one penalty step, and a fresh clock. */
+static void after_consolidation(ewgn_t *m) {
+    if (!m->shrink) m->shrink = xmalloc(sizeof(float) * (size_t)m->n_wgn);
+    const float c = m->ts.lr * m->ewc.lambda;
+    for (long i = 0; i < m->n_wgn; i++) m->shrink[i] = c * m->ewc.fisher[i];
+    m->clock = 0;
+    memset(m->last, 0, sizeof(long) * (size_t)m->D);
+}
+
+/* ------------------------------------------------------------------ steps */
+
+/* One plain-SGD step on one sample (x, y), fused: θ ← θ − lr·(∇loss + λF(θ − θ*)) on the
+ * touched blocks, the penalty of untouched blocks deferred (see catch_up). */
+EWGN_HOT static run_status step_fast(ewgn_t *m, const float *x, int y, const int *mask) {
+    const int C = m->C, H = m->H;
+    const float lr = m->ts.lr;
+    const int ewc = lazy_active(m);
+    float *P = m->params;
+    const float *A = ewc ? m->ewc.anchor : NULL, *S = m->shrink;
+    if (ewc)
+        for (int d = 0; d < m->D; d++)
+            if (x[d] != 0.0f) catch_up(m, d);
+    fwd1(m, x, 1);
+    float loss = loss1(m, y, mask, 1.0f);
+    if (!isfinite(loss)) {
+        cls_seterr("non-finite training loss");
+        return RUN_STATUS_DIVERGED;
+    }
+    const float *restrict h = m->h;
+    float *restrict dh = m->dh;
+    memset(dh, 0, sizeof(float) * (size_t)H);
+    for (int j = 0; j < m->nnz; j++) {
+        const long d = m->nz[j];
+        const float *gp = m->gp + (long)j * C;
+        for (int c = 0; c < C; c++) {
+            const float dz = m->dlog[c] * gp[c];
+            const long row = d * C + c, ow = m->off_w2 + row * H, ob = m->off_b2 + row;
+            float *restrict w = P + ow;
+            if (ewc) {
+                const float *restrict a = A + ow, *restrict s = S + ow;
+                for (int k = 0; k < H; k++) {
+                    const float wk = w[k];
+                    dh[k] += dz * wk;
+                    w[k] = wk - s[k] * (wk - a[k]) - lr * dz * h[k];
+                }
+                P[ob] -= S[ob] * (P[ob] - A[ob]) + lr * dz;
+            } else if (dz != 0.0f) {
+                for (int k = 0; k < H; k++) {
+                    const float wk = w[k];
+                    dh[k] += dz * wk;
+                    w[k] = wk - lr * dz * h[k];
+                }
+                P[ob] -= lr * dz;
+            }
+        }
+    }
+    for (int k = 0; k < H; k++)
+        if (!(m->hpre[k] > 0.0f)) dh[k] = 0.0f;
+    for (int j = 0; j < m->nnz; j++) {
+        const long ow = m->off_w1 + (long)m->nz[j] * H;
+        float *restrict w = P + ow;
+        const float xj = m->xv[j];
+        if (ewc) {
+            const float *restrict a = A + ow, *restrict s = S + ow;
+            for (int k = 0; k < H; k++) w[k] -= s[k] * (w[k] - a[k]) + lr * xj * dh[k];
+        } else {
+            for (int k = 0; k < H; k++) w[k] -= lr * xj * dh[k];
+        }
+    }
+    float *b1 = P + m->off_b1;
+    if (ewc) {
+        const float *a = A + m->off_b1, *s = S + m->off_b1;
+        for (int k = 0; k < H; k++) b1[k] -= s[k] * (b1[k] - a[k]) + lr * dh[k];
+    } else {
+        for (int k = 0; k < H; k++) b1[k] -= lr * dh[k];
+    }
+    for (int c = 0; c < C; c++) P[m->off_b + c] -= lr * m->dlog[c];
+    if (ewc) {
+        m->clock++;
+        for (int j = 0; j < m->nnz; j++) m->last[m->nz[j]] = m->clock;
+    }
+    return RUN_STATUS_OK;
+}
+
+/* One optimiser step on a batch (any optimiser, any batch size): dense gradient, EWC
+ * penalty gradient, optim_step. */
+static run_status step_generic(ewgn_t *m, const float *x, const int *y, const int *idx,
+                               const int *mask, int B) {
+    memset(m->grads, 0, sizeof(float) * (size_t)m->nparams);
+    float loss;
+    if (B == 1) {
+        int i = idx ? idx[0] : 0;
+        fwd1(m, x + (long)i * m->D, 1);
+        loss = loss1(m, y[i], mask, 1.0f);
+        bwd1(m, m->grads);
+    } else {
+        loss = grad_batch(m, x, y, idx, mask, B);
+    }
+    if (!isfinite(loss)) {
+        cls_seterr("non-finite training loss");
+        return RUN_STATUS_DIVERGED;
+    }
+    if (m->use_ewc) ewc_penalty_grad(&m->ewc, m->params, m->grads);
+    optim_step(&m->opt, m->params, m->grads);
+    return RUN_STATUS_OK;
+}
+
+/* Empirical diagonal Fisher of task t on the WGN parameters (as the ewc baseline: squared
+ * per-example gradient of −log p(y|x), the same examples), then the new anchor. */
+static void consolidate(ewgn_t *m, const bench_t *b, int task) {
+    const task_t *t = &b->tasks[task];
+    ewc_begin(&m->ewc);
+    memset(m->grads, 0, sizeof(float) * (size_t)m->nparams);
+    rng_t r;
+    rng_init(&r, b->seed ^ 0xF15E5EEDULL, 100 + (uint64_t)task);
+    for (int s = 0; s < m->fisher_samples; s++) {
+        int i = (int)rng_below(&r, (uint32_t)t->n_train);
+        fwd1(m, t->x_train + (long)i * m->D, 1);
+        loss1(m, t->y_train[i], t->class_mask, 1.0f);
+        bwd1(m, m->grads);
+        ewc_add_sample(&m->ewc, m->grads);   /* the first n_wgn entries: b is not covered */
+        clear1(m, m->grads);
+    }
+    ewc_end(&m->ewc, m->params);
+    after_consolidation(m);
+}
+
+/* ------------------------------------------------------------------ model ops */
+
+static model_t *ewgn_init(const run_config *cfg, const bench_t *b, uint64_t seed) {
+    const char *an = cfg_str(cfg, "ewgn.activation");
+    int act = act_parse(an);
+    if (act != ACT_GAUSSIAN && act != ACT_SIGMOID && act != ACT_TANH) {
+        cls_seterr("ewgn.activation: expected gaussian, sigmoid or tanh, got '%s'", an);
+        return NULL;
+    }
+    ewgn_t *m = xcalloc(1, sizeof *m);
+    train_resolve(&m->ts, cfg, b);
+    if (cfg_int(cfg, "train.batch_size") <= 0) m->ts.batch_size = 1;
+    if (cfg_float(cfg, "train.lr") <= 0 && m->ts.optimizer == OPTIM_SGD) m->ts.lr = EWGN_SGD_LR;
+    int maxn = 1;
+    for (int k = 0; k < b->ntasks; k++)
+        if (b->tasks[k].n_train > maxn) maxn = b->tasks[k].n_train;
+    ewgn_alloc(m, b->in_dim, b->out_dim, (int)cfg_int(cfg, "ewgn.hidden"), (act_kind)act, maxn);
+    rng_t init_rng;
+    rng_init(&init_rng, seed, 1);
+    ewgn_init_params(m, &init_rng);
+    rng_init(&m->rng, seed, 2);
+    train_optim_init(&m->opt, &m->ts, m->nparams);
+    m->fast = m->ts.batch_size == 1 && m->ts.optimizer == OPTIM_SGD && m->ts.momentum == 0 &&
+              m->ts.weight_decay == 0;
+    float lambda = (float)cfg_float(cfg, "ewgn.lambda");
+    m->use_ewc = lambda > 0;
+    if (m->use_ewc) ewc_init(&m->ewc, m->n_wgn, lambda, 1.0f);
+    m->fisher_samples = (int)cfg_int(cfg, "ewgn.fisher_samples");
+    return (model_t *)m;
+}
+
+static run_status ewgn_train_block(model_t *mm, const bench_t *b, int stage) {
+    ewgn_t *m = (ewgn_t *)mm;
+    const int task = b->stage_task[stage];
+    const task_t *t = &b->tasks[task];
+    const int n = t->n_train, B = m->ts.batch_size;
+    if (n == 0) {
+        cls_seterr("task %s has no training examples", t->name);
+        return RUN_STATUS_FAILED;
+    }
+    run_status st = RUN_STATUS_OK;
+    for (int e = 0; e < b->block_size && st == RUN_STATUS_OK; e++) {
+        for (int i = 0; i < n; i++) m->order[i] = i;
+        if (B < n) rng_shuffle(&m->rng, m->order, n);
+        for (int i0 = 0; i0 < n && st == RUN_STATUS_OK; i0 += B) {
+            const int bs = n - i0 < B ? n - i0 : B;
+            if (m->fast) {
+                const int i = m->order[i0];
+                st = step_fast(m, t->x_train + (long)i * m->D, t->y_train[i], t->class_mask);
+            } else {
+                st = step_generic(m, t->x_train, t->y_train, m->order + i0, t->class_mask, bs);
+            }
+        }
+    }
+    if (st != RUN_STATUS_OK) return st;
+    flush(m);
+    if (!all_finite(m->params, m->nparams)) {
+        cls_seterr("non-finite parameters");
+        return RUN_STATUS_DIVERGED;
+    }
+    if (m->use_ewc) consolidate(m, b, task);
+    return RUN_STATUS_OK;
+}
+
+static double ewgn_eval(model_t *mm, const bench_t *b, int task) {
+    ewgn_t *m = (ewgn_t *)mm;
+    const task_t *t = &b->tasks[task];
+    if (t->n_test <= 0) return NAN;
+    long correct = 0;
+    for (int i = 0; i < t->n_test; i++) {
+        fwd1(m, t->x_test + (long)i * m->D, 0);
+        int best = -1;
+        for (int c = 0; c < m->C; c++) {
+            if (t->class_mask && !t->class_mask[c]) continue;
+            if (!isfinite(m->logits[c])) return NAN;
+            if (best < 0 || m->logits[c] > m->logits[best]) best = c;
+        }
+        correct += best == t->y_test[i];
+    }
+    return (double)correct / t->n_test;
+}
+
+/* Mean and spread of the generated weights W(x) of each task over its first
+ * EWGN_STAT_SAMPLES test examples: mean over samples and entries, and the RMS over entries
+ * of each entry's standard deviation across the samples (within-task spread). */
+static void ewgn_after_stage(model_t *mm, const bench_t *b, int stage, run_result *res) {
+    ewgn_t *m = (ewgn_t *)mm;
+    const long DC = (long)m->D * m->C;
+    double *mean = result_array(res, "gen_weight_mean",
+                                "mean of the generated weights W(x) over a task's test subset",
+                                "stage", b->nstages, "task", b->ntasks);
+    double *spread = result_array(res, "gen_weight_std",
+                                  "RMS over entries of the per-entry std of W(x) across a task's test subset",
+                                  "stage", b->nstages, "task", b->ntasks);
+    double *s1 = xmalloc(sizeof(double) * (size_t)(2 * DC)), *s2 = s1 + DC;
+    for (int task = 0; task < b->ntasks; task++) {
+        const task_t *t = &b->tasks[task];
+        const int ns = t->n_test < EWGN_STAT_SAMPLES ? t->n_test : EWGN_STAT_SAMPLES;
+        if (ns <= 0) continue;
+        memset(s1, 0, sizeof(double) * (size_t)(2 * DC));
+        for (int n0 = 0; n0 < ns; n0 += EWGN_CHUNK) {
+            const int bc = ns - n0 < EWGN_CHUNK ? ns - n0 : EWGN_CHUNK;
+            memcpy(m->X, t->x_test + (long)n0 * m->D, sizeof(float) * (size_t)bc * (size_t)m->D);
+            zbatch(m, bc);
+            for (int n = 0; n < bc; n++) {
+                const float *z = m->Z + n * DC;
+                for (long i = 0; i < DC; i++) {
+                    float der, g = gen_act(m->act, z[i], &der);
+                    s1[i] += g;
+                    s2[i] += (double)g * g;
+                }
+            }
+        }
+        double tot = 0, var = 0;
+        for (long i = 0; i < DC; i++) {
+            double mu = s1[i] / ns;
+            tot += mu;
+            var += fmax(0.0, s2[i] / ns - mu * mu);
+        }
+        mean[(long)stage * b->ntasks + task] = tot / (double)DC;
+        spread[(long)stage * b->ntasks + task] = sqrt(var / (double)DC);
+    }
+    free(s1);
+}
+
+static void ewgn_free(model_t *mm) {
+    ewgn_t *m = (ewgn_t *)mm;
+    if (!m) return;
+    ewgn_release(m);
+    free(m);
+}
+
+/* Cost in the unit of the baselines (one finetune MLP example at batch 32 ≈ 1): measured
+ * EWGN time per example relative to that, at H = 32 and C = 20 (see docs/results/ewgn.md),
+ * scaled with H·C, plus the Fisher and the evaluation. */
+static double ewgn_cost(const run_config *cfg) {
+    double blocks = (double)cfg_int(cfg, "benchmark.blocks");
+    double bs = (double)cfg_int(cfg, "benchmark.block_size");
+    double n = (double)cfg_int(cfg, "benchmark.train_per_task");
+    double H = (double)cfg_int(cfg, "ewgn.hidden");
+    long batch = cfg_int(cfg, "train.batch_size");
+    if (blocks <= 0) blocks = 2;
+    if (n <= 0) n = 30000;
+    double per_example = (batch == 0 || batch == 1 ? 1.0 : 3.0) * H / 32.0;
+    return blocks * (bs * n * per_example + (double)cfg_int(cfg, "ewgn.fisher_samples"));
+}
+
+const model_ops ewgn_ops = {
+    "ewgn", BENCH_KIND_CLASSIFICATION, ewgn_params, (int)(sizeof ewgn_params / sizeof ewgn_params[0]),
+    ewgn_cost, ewgn_init, ewgn_train_block, ewgn_eval, ewgn_after_stage, NULL, ewgn_free,
+};
