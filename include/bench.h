@@ -61,6 +61,9 @@ const bench_spec *bench_find(const char *name);
  * seed. Returns 0, or -1 with cls_seterr (missing data set, bad parameter). */
 int bench_init(bench_t *b, const run_config *cfg, uint64_t seed);
 void bench_free(bench_t *b);
+/* Loads (into the data cache) the data sets cfg's benchmark will need, ignoring errors:
+ * called before forking a run process so that children share the cache. */
+void bench_prefetch(const run_config *cfg);
 
 /* teacher_student: draws a fresh batch x (B, in_dim) ~ N(0, I) and y = teacher·x (B, out_dim)
  * for task t from r. */

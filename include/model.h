@@ -34,9 +34,12 @@ typedef struct {
     void (*free)(model_t *m);
 } model_ops;
 
+/* The models of the suite (the default `models` of a sweep are those supporting the
+ * benchmark kind). Test-only models (e.g. crashtest) are not in this table but are found by
+ * model_find and param_find, so a sweep may name them explicitly. */
 extern const model_ops *const model_table[];
 extern const int model_count;
-/* The ops of a model by name, or NULL. */
+/* The ops of a model (suite or test-only) by name, or NULL. */
 const model_ops *model_find(const char *name);
 /* "finetune, ewc, ..." (static buffer). */
 const char *model_names(void);

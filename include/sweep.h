@@ -6,7 +6,7 @@
  * list | {linspace: [a, b, n]} | {logspace: [a, b, n]} (10^a..10^b) | {range: [a, b, step]}
  * (b exclusive)), zip (list of maps whose lists move together), exclude (list of partial
  * assignments), output (path), ranks_per_run (int ≥ 1), options (map: grace_seconds,
- * flush_seconds, quiet).
+ * flush_seconds, quiet, isolate, run_time_limit, run_memory_mb).
  *
  * Expansion: seeds × models × grid × zip, minus excludes; each point is projected onto the
  * keys the model reads (cfg_project) and identical projected configs are kept once. */
@@ -32,6 +32,9 @@ typedef struct {
     double grace_seconds;   /* SIGTERM grace for in-flight runs (default 60) */
     double flush_seconds;   /* minimum interval between .nc rewrites (default 0 = each run) */
     int quiet;
+    int isolate;            /* run each model run in a forked child (default 1) */
+    double run_time_limit;  /* seconds per run, 0 = none (needs isolate) */
+    double run_memory_mb;   /* address-space limit per run in MiB, 0 = none (needs isolate) */
     int naxes;
     char **axes;         /* swept keys (grid, zip), in file order: coordinate variables */
     int n_before_dedup;  /* points before deduplication */

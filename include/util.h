@@ -25,6 +25,9 @@ void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
+/* Makes out-of-memory in x*alloc exit the process with code (instead of abort), so that a
+ * forked run process can report "memory limit exceeded". 0 restores abort. */
+void cls_set_oom_exit(int code);
 
 /* Monotonic wall clock in seconds. */
 double cls_now(void);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 static char err_buf[2048];
 
@@ -35,8 +36,13 @@ void cls_adderr(const char *fmt, ...) {
 
 const char *cls_geterr(void) { return err_buf; }
 
+static int oom_exit_code;
+
+void cls_set_oom_exit(int code) { oom_exit_code = code; }
+
 static void oom(size_t n) {
     fprintf(stderr, "clsweep: out of memory allocating %zu bytes\n", n);
+    if (oom_exit_code) _exit(oom_exit_code);
     abort();
 }
 

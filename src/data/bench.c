@@ -282,6 +282,18 @@ static int init_curves(bench_t *b, const run_config *cfg) {
     return 0;
 }
 
+void bench_prefetch(const run_config *cfg) {
+    const char *name = cfg_get(cfg, "benchmark.name");
+    if (!name) return;
+    int mnist = !strcmp(name, "mnist_fashion") || !strcmp(name, "split_mnist") ||
+                !strcmp(name, "permuted_mnist");
+    int fashion = !strcmp(name, "mnist_fashion") || !strcmp(name, "split_fashion");
+    for (int train = 0; train < 2; train++) {
+        if (mnist) data_get(DATA_MNIST, train);
+        if (fashion) data_get(DATA_FASHION, train);
+    }
+}
+
 int bench_init(bench_t *b, const run_config *cfg, uint64_t seed) {
     memset(b, 0, sizeof *b);
     const char *name = cfg_str(cfg, "benchmark.name");

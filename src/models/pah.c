@@ -471,28 +471,43 @@ static void pah_set_task(pah_t *m, int k) {
         if (m->seen[j] && j != k) m->old[m->nold++] = j;
 }
 
-/* One training batch: step 1 (all parameters), then step 2 (prototypes only). */
-static run_status pah_batch(pah_t *m, const float *x, const int *y, int B, int k,
-                            double *ce_sum, double *sm_sum, double *sp_sum) {
-    float ce, kd;
+/* Step 1 of a batch: gradients of the step-1 loss (zeroed first), AdamW over all groups. */
+static run_status pah_update_all(pah_t *m, const float *x, const int *y, int B, int k,
+                                 float *ce, float *kd) {
     memset(m->grads, 0, sizeof(float) * (size_t)m->nparams);
-    float loss = pah_step1(m, x, y, B, k, &ce, &kd);
+    float loss = pah_step1(m, x, y, B, k, ce, kd);
     if (!isfinite(loss)) {
         cls_seterr("non-finite training loss (step 1)");
         return RUN_STATUS_DIVERGED;
     }
     optim_step(&m->opt, m->params, m->grads);
+    return RUN_STATUS_OK;
+}
+
+/* Step 2 of a batch: the prototype loss's gradient (added to step 1's unless
+ * accumulate == 0, as the original code never zeroes in between), AdamW over the
+ * prototypes only. Runs on every batch, also without old tasks, as the original does. */
+static run_status pah_update_prototypes(pah_t *m, float *lp) {
     if (!m->accumulate) memset(m->grads, 0, sizeof(float) * (size_t)m->nparams);
-    float lp = pah_step2(m);
-    if (!isfinite(lp)) {
+    *lp = pah_step2(m);
+    if (!isfinite(*lp)) {
         cls_seterr("non-finite training loss (prototype step)");
         return RUN_STATUS_DIVERGED;
     }
     optim_step(&m->opt_proto, m->params, m->grads);
+    return RUN_STATUS_OK;
+}
+
+/* One training batch: step 1 (all parameters), then step 2 (prototypes only). */
+static run_status pah_batch(pah_t *m, const float *x, const int *y, int B, int k,
+                            double *ce_sum, double *sm_sum, double *sp_sum) {
+    float ce = 0, kd = 0, lp = 0;
+    run_status st = pah_update_all(m, x, y, B, k, &ce, &kd);
+    if (st == RUN_STATUS_OK) st = pah_update_prototypes(m, &lp);
     *ce_sum += ce;
     *sm_sum += kd;
     *sp_sum += lp;
-    return RUN_STATUS_OK;
+    return st;
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -707,6 +722,15 @@ static double pah_cost(const run_config *cfg) {
 
 #define NP(a) (int)(sizeof a / sizeof a[0])
 const model_ops pah_ops = {
-    "pah", BENCH_KIND_CLASSIFICATION, pah_params, NP(pah_params), pah_cost, pah_init,
-    pah_train_block, pah_eval, pah_after_stage, NULL, pah_free,
+    .name = "pah",
+    .kinds = BENCH_KIND_CLASSIFICATION,
+    .params = pah_params,
+    .nparams = NP(pah_params),
+    .cost = pah_cost,
+    .init = pah_init,
+    .train_block = pah_train_block,
+    .eval_task = pah_eval,
+    .after_stage = pah_after_stage,
+    .report = NULL,
+    .free = pah_free,
 };

@@ -12,6 +12,7 @@
 /* One line per model in each list: add a model by adding its two lines. */
 extern const model_ops finetune_ops;
 extern const model_ops ewc_ops;
+extern const model_ops hsf_ops;
 extern const model_ops ewgn_ops;
 extern const model_ops gated_ops;
 
@@ -19,15 +20,26 @@ extern const model_ops pah_ops;
 const model_ops *const model_table[] = {
     &finetune_ops,
     &ewc_ops,
+    &hsf_ops,
     &ewgn_ops,
     &gated_ops,
     &pah_ops,
 };
 const int model_count = (int)(sizeof model_table / sizeof model_table[0]);
 
+/* Test-only models: valid when a sweep names them, never in a default suite. */
+extern const model_ops crashtest_ops;
+static const model_ops *const test_model_table[] = {&crashtest_ops};
+#define TEST_MODEL_COUNT (int)(sizeof test_model_table / sizeof test_model_table[0])
+
+/* Model i of the suite followed by the test-only models. */
+static const model_ops *model_at(int i) {
+    return i < model_count ? model_table[i] : test_model_table[i - model_count];
+}
+
 const model_ops *model_find(const char *name) {
-    for (int i = 0; i < model_count; i++)
-        if (!strcmp(model_table[i]->name, name)) return model_table[i];
+    for (int i = 0; i < model_count + TEST_MODEL_COUNT; i++)
+        if (!strcmp(model_at(i)->name, name)) return model_at(i);
     return NULL;
 }
 
@@ -49,8 +61,8 @@ static const param_spec *find_in(const param_spec *p, int n, const char *key) {
 
 const param_spec *param_find(const char *key, const char *model) {
     const param_spec *s;
-    for (int i = 0; i < model_count; i++) {
-        const model_ops *m = model_table[i];
+    for (int i = 0; i < model_count + TEST_MODEL_COUNT; i++) {
+        const model_ops *m = model_at(i);
         if (model && strcmp(m->name, model)) continue;
         if ((s = find_in(m->params, m->nparams, key))) return s;
     }

@@ -1,13 +1,17 @@
 /* sched.c — the master/worker scheduler (see sched.h).
  *
  * Protocol (STYLE.md): tags in an enum; the payload always carries the run index.
- *   TAG_WORK   master → worker: int32 index, double grace_seconds, cfg_pack bytes
+ *   TAG_WORK   master → worker: int32 index, run_limits, cfg_pack bytes
  *   TAG_RESULT worker → master: int32 index, int32 abandoned, result_pack bytes
  *   TAG_STOP   master → worker: empty; the worker returns
  * Variable-size payloads are received after MPI_Iprobe + MPI_Get_count. */
 #include "scheduler.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <math.h>
 #include <mpi.h>
 #include <stdio.h>
@@ -16,6 +20,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "bench.h"
 #include "model.h"
 #include "output.h"
 #include "result.h"
@@ -23,6 +28,17 @@
 #include "util.h"
 
 enum { TAG_WORK = 1, TAG_RESULT = 2, TAG_STOP = 3 };
+
+/* How a run is executed: sent with every work message. */
+typedef struct {
+    double grace;        /* seconds an in-flight run may continue after a stop signal */
+    double time_limit;   /* seconds, 0 = none */
+    double memory_mb;    /* address-space limit, 0 = none */
+    int32_t isolate;     /* run in a forked child */
+    int32_t pad;
+} run_limits;
+
+#define RUN_EXIT_OOM 86   /* exit code of a run process that ran out of (limited) memory */
 
 #define MPI_CHECK(call)                                                              \
     do {                                                                             \
@@ -86,6 +102,122 @@ static int mkdir_parents(const char *path) {
     }
     free(p);
     return 0;
+}
+
+/* ---- crash isolation ----
+ * Each run executes in a forked child of the rank (unless options.isolate is false), which
+ * sends its packed result back through a pipe and _exit()s. A segfault, abort, runaway
+ * memory (RLIMIT_AS) or time limit then kills only the child, and the rank records the run
+ * as failed with the reason. Interaction with MPI: the child never calls MPI (it only
+ * computes and writes to the pipe) and leaves with _exit, so MPI's state in the parent is
+ * untouched; Open MPI's shared-memory and TCP transports tolerate fork(). Data sets are
+ * loaded in the parent first so children share them copy-on-write. */
+static int write_all(int fd, const void *buf, size_t n) {
+    const char *p = buf;
+    while (n > 0) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return -1;
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+static void run_child(int fd, const run_config *cfg, const run_limits *lim) {
+    /* Die quietly: the parent reports the signal (Open MPI's handlers would print a trace). */
+    const int fatal[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+    for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++) signal(fatal[i], SIG_DFL);
+    if (lim->memory_mb > 0) {
+        struct rlimit rl;
+        rl.rlim_cur = rl.rlim_max = (rlim_t)(lim->memory_mb * 1048576.0);
+        setrlimit(RLIMIT_AS, &rl);
+    }
+    cls_set_oom_exit(RUN_EXIT_OOM);
+    run_result r;
+    run_execute(cfg, &r);
+    char *buf;
+    size_t len;
+    result_pack(&r, &buf, &len);
+    uint64_t n = len;
+    int rc = write_all(fd, &n, sizeof n) || write_all(fd, buf, len);
+    _exit(rc ? 1 : 0);
+}
+
+static void run_isolated(const run_config *cfg, const run_limits *lim, run_result *res) {
+    if (!lim->isolate) {
+        run_execute(cfg, res);
+        return;
+    }
+    double t0 = cls_now();
+    bench_prefetch(cfg);
+    int fds[2];
+    if (pipe(fds)) {
+        run_execute(cfg, res);   /* no pipe: run unprotected rather than not at all */
+        return;
+    }
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        run_execute(cfg, res);
+        return;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        run_child(fds[1], cfg, lim);
+    }
+    close(fds[1]);
+    char *buf = NULL;
+    size_t have = 0, cap = 0;
+    int timed_out = 0, forwarded = 0;
+    for (;;) {
+        struct pollfd pf = {fds[0], POLLIN, 0};
+        int k = poll(&pf, 1, 100);
+        if (sched_stop_signal && !forwarded) {
+            /* The signal may have reached only this process: pass it on to the run. */
+            kill(pid, (int)sched_stop_signal);
+            forwarded = 1;
+        }
+        if (lim->time_limit > 0 && cls_now() - t0 > lim->time_limit) {
+            kill(pid, SIGKILL);
+            timed_out = 1;
+            break;
+        }
+        if (k <= 0) continue;
+        if (have == cap) buf = xrealloc(buf, cap = cap ? 2 * cap : 65536);
+        ssize_t n = read(fds[0], buf + have, cap - have);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        have += (size_t)n;
+    }
+    close(fds[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    uint64_t n = 0;
+    if (have >= sizeof n) memcpy(&n, buf, sizeof n);
+    if (!timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0 && have == sizeof n + n &&
+        result_unpack(res, buf + sizeof n, (size_t)n) == 0) {
+        free(buf);
+        return;
+    }
+    free(buf);
+    result_init(res);
+    if (timed_out)
+        result_fail(res, RUN_STATUS_FAILED, "time limit exceeded (%g s): run killed", lim->time_limit);
+    else if (WIFSIGNALED(status))
+        result_fail(res, RUN_STATUS_FAILED, "crashed: signal %d (%s)", WTERMSIG(status),
+                    strsignal(WTERMSIG(status)));
+    else if (WIFEXITED(status) && WEXITSTATUS(status) == RUN_EXIT_OOM)
+        result_fail(res, RUN_STATUS_FAILED, "out of memory%s", lim->memory_mb > 0 ? " (memory limit)" : "");
+    else
+        result_fail(res, RUN_STATUS_FAILED, "run process exited with code %d without a result",
+                    WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    if (lim->memory_mb > 0 && WIFEXITED(status) && WEXITSTATUS(status) == RUN_EXIT_OOM)
+        snprintf(res->message, sizeof res->message, "memory limit exceeded (%g MiB)", lim->memory_mb);
+    res->wall_seconds = cls_now() - t0;
 }
 
 /* ---- master state ---- */
@@ -225,6 +357,16 @@ static int master_setup(master_t *m, const sched_options *o) {
     return 0;
 }
 
+static run_limits master_limits(const master_t *m) {
+    run_limits l;
+    memset(&l, 0, sizeof l);
+    l.grace = m->sw.grace_seconds;
+    l.time_limit = m->sw.run_time_limit;
+    l.memory_mb = m->sw.run_memory_mb;
+    l.isolate = m->sw.isolate;
+    return l;
+}
+
 static void master_free(master_t *m) {
     if (m->results) {
         for (int i = 0; i < m->sw.nruns; i++)
@@ -266,11 +408,12 @@ static int master_finish(master_t *m, int interrupted) {
 
 static int master_solo(master_t *m) {
     grace_current = m->sw.grace_seconds;
+    run_limits lim = master_limits(m);
     while (m->next < m->npending) {
         if (sched_stop_signal) return master_finish(m, 1);
         int idx = m->pending[m->next++];
         run_result r;
-        run_execute(&m->sw.runs[idx].cfg, &r);
+        run_isolated(&m->sw.runs[idx].cfg, &lim, &r);
         if (run_abandoned(&r)) {
             result_free(&r);
             return master_finish(m, 1);
@@ -288,12 +431,13 @@ static void send_work(master_t *m, int worker) {
     char *cbuf;
     size_t clen;
     cfg_pack(&m->sw.runs[idx].cfg, &cbuf, &clen);
-    size_t n = sizeof(int32_t) + sizeof(double) + clen;
+    run_limits lim = master_limits(m);
+    size_t n = sizeof(int32_t) + sizeof lim + clen;
     char *msg = xmalloc(n);
     int32_t i32 = idx;
     memcpy(msg, &i32, sizeof i32);
-    memcpy(msg + sizeof i32, &m->sw.grace_seconds, sizeof(double));
-    memcpy(msg + sizeof i32 + sizeof(double), cbuf, clen);
+    memcpy(msg + sizeof i32, &lim, sizeof lim);
+    memcpy(msg + sizeof i32 + sizeof lim, cbuf, clen);
     MPI_CHECK(MPI_Send(msg, (int)n, MPI_BYTE, worker, TAG_WORK, MPI_COMM_WORLD));
     free(msg);
     free(cbuf);
@@ -389,18 +533,20 @@ static void worker_loop(void) {
         int32_t idx = -1;
         run_config cfg;
         run_result r;
-        if (count < (int)(sizeof(int32_t) + sizeof(double))) {
+        run_limits lim;
+        if (count < (int)(sizeof(int32_t) + sizeof lim)) {
             result_init(&r);
             result_fail(&r, RUN_STATUS_FAILED, "malformed work message");
         } else {
             memcpy(&idx, buf, sizeof idx);
-            memcpy(&grace_current, buf + sizeof idx, sizeof(double));
-            size_t off = sizeof idx + sizeof(double);
+            memcpy(&lim, buf + sizeof idx, sizeof lim);
+            grace_current = lim.grace;
+            size_t off = sizeof idx + sizeof lim;
             if (cfg_unpack(&cfg, buf + off, (size_t)count - off)) {
                 result_init(&r);
                 result_fail(&r, RUN_STATUS_FAILED, "malformed work message");
             } else {
-                run_execute(&cfg, &r);
+                run_isolated(&cfg, &lim, &r);
                 cfg_free(&cfg);
             }
         }

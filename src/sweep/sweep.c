@@ -75,7 +75,8 @@ static const char *const top_keys[] = {"name", "benchmark", "models", "seeds", "
                                        "ranks_per_run", "options"};
 #define NTOP (int)(sizeof top_keys / sizeof top_keys[0])
 
-static const char *const option_keys[] = {"grace_seconds", "flush_seconds", "quiet"};
+static const char *const option_keys[] = {"grace_seconds", "flush_seconds", "quiet", "isolate",
+                                          "run_time_limit", "run_memory_mb"};
 #define NOPT (int)(sizeof option_keys / sizeof option_keys[0])
 
 /* ---------------------------------------------------------------- errors and nodes */
@@ -812,6 +813,9 @@ static int parse_scalars(parse_t *p, sweep_t *s) {
     s->grace_seconds = 60;
     s->flush_seconds = 0;
     s->quiet = 0;
+    s->isolate = 1;
+    s->run_time_limit = 0;
+    s->run_memory_mb = 0;
     if (!(v = top_get(p, "options"))) return 0;
     if (check_mapping(p, v, "options")) return -1;
     for (yaml_node_pair_t *a = v->data.mapping.pairs.start; a < v->data.mapping.pairs.top; a++) {
@@ -822,24 +826,32 @@ static int parse_scalars(parse_t *p, sweep_t *s) {
             if (!strcmp(key, option_keys[i])) o = i;
         if (o < 0)
             return fail(p, k, "unknown option '%s': expected one of grace_seconds, "
-                        "flush_seconds, quiet", key);
-        if (want_scalar(p, val, o == 2 ? "true or false" : "a number of seconds")) return -1;
+                        "flush_seconds, quiet, isolate, run_time_limit, run_memory_mb", key);
+        int is_bool = o == 2 || o == 3;
+        if (want_scalar(p, val, is_bool ? "true or false" : o == 5 ? "a number of MiB" : "a number of seconds"))
+            return -1;
         const char *t = text(val);
-        if (o == 2) {
+        if (is_bool) {
             /* The spellings param_canonicalise accepts for booleans. */
+            int b;
             if (!strcmp(t, "true") || !strcmp(t, "yes") || !strcmp(t, "on") || !strcmp(t, "1"))
-                s->quiet = 1;
+                b = 1;
             else if (!strcmp(t, "false") || !strcmp(t, "no") || !strcmp(t, "off") ||
                      !strcmp(t, "0"))
-                s->quiet = 0;
-            else return fail(p, val, "expected true or false for quiet, got '%s'", t);
+                b = 0;
+            else return fail(p, val, "expected true or false for %s, got '%s'", key, t);
+            if (o == 2) s->quiet = b;
+            else s->isolate = b;
             continue;
         }
         double x;
         if (parse_num(t, &x) || x < 0)
-            return fail(p, val, "expected a number of seconds >= 0 for %s, got '%s'", key, t);
+            return fail(p, val, "expected a number %s >= 0 for %s, got '%s'",
+                        o == 5 ? "of MiB" : "of seconds", key, t);
         if (o == 0) s->grace_seconds = x;
-        else s->flush_seconds = x;
+        else if (o == 1) s->flush_seconds = x;
+        else if (o == 4) s->run_time_limit = x;
+        else s->run_memory_mb = x;
     }
     return 0;
 }
@@ -928,7 +940,10 @@ static int expand(parse_t *p, sweep_t *s) {
                 r->cfg = cfg;
                 r->hash = h;
                 snprintf(r->id, sizeof r->id, "%016llx", (unsigned long long)h);
-                r->cost = m->cost ? m->cost(&r->cfg) : 1.0;
+                /* An unsupported run only records its status: cheap, and the model's cost
+                 * function need not understand benchmarks it does not support. */
+                if (!(m->kinds & p->bench->kind)) r->cost = 0.0;
+                else r->cost = m->cost ? m->cost(&r->cfg) : 1.0;
             }
         }
     }

@@ -1,0 +1,400 @@
+/* test_ewgn.c — the ewgn model (SPEC §4.3): the whole model's gradient (WGN and bias, every
+ * activation, single-sample sparse and batched paths) against central finite differences of
+ * a literal double-precision transcription of the SPEC's forward; the fused batch-1 SGD step
+ * with lazy EWC against the generic gradient + optimiser step; then behaviour: it learns
+ * MNIST, EWC keeps more of task 0 than finetune, every activation runs, runs are
+ * deterministic, divergence is a status, extras are recorded.
+ *
+ * The model file is included so its static kernels can be tested directly; the linker then
+ * takes ewgn_ops from this translation unit instead of the library's copy. */
+#include "../src/models/ewgn.c"
+
+#include <stdarg.h>
+
+#include "data.h"
+#include "test.h"
+
+static const act_kind gen_acts[3] = {ACT_GAUSSIAN, ACT_SIGMOID, ACT_TANH};
+
+/* ------------------------------------------------------------------ reference */
+
+static double ref_g(act_kind k, double z) {
+    if (k == ACT_SIGMOID) return 1.0 / (1.0 + exp(-z));
+    if (k == ACT_TANH) return tanh(z);
+    return exp(-z * z);
+}
+
+/* Mean softmax cross-entropy of B samples, straight from SPEC §4.3 in double:
+ * h = ReLU(W1 x + b1), W(x)[c][d] = g((W2 h + b2)[d·C + c]), logits = W(x) x + b.
+ * min_hpre receives min |W1 x + b1| (distance to the ReLU kink). */
+static double ref_loss(const ewgn_t *m, const float *P, const float *x, const int *y,
+                       const int *mask, int B, double *min_hpre, double *logits_out) {
+    const int D = m->D, C = m->C, H = m->H;
+    double loss = 0, mh = INFINITY;
+    for (int n = 0; n < B; n++) {
+        const float *xn = x + (long)n * D;
+        double h[64], lg[16];
+        for (int k = 0; k < H; k++) {
+            double s = P[m->off_b1 + k];
+            for (int d = 0; d < D; d++) s += (double)P[m->off_w1 + (long)d * H + k] * xn[d];
+            mh = fmin(mh, fabs(s));
+            h[k] = s > 0 ? s : 0;
+        }
+        for (int c = 0; c < C; c++) {
+            double s = P[m->off_b + c];
+            for (int d = 0; d < D; d++) {
+                double z = P[m->off_b2 + (long)d * C + c];
+                for (int k = 0; k < H; k++) z += (double)P[m->off_w2 + ((long)d * C + c) * H + k] * h[k];
+                s += ref_g(m->act, z) * xn[d];
+            }
+            lg[c] = s;
+            if (logits_out) logits_out[(long)n * C + c] = s;
+        }
+        double mx = -INFINITY, se = 0;
+        for (int c = 0; c < C; c++)
+            if (!mask || mask[c]) mx = fmax(mx, lg[c]);
+        for (int c = 0; c < C; c++)
+            if (!mask || mask[c]) se += exp(lg[c] - mx);
+        loss += log(se) + mx - lg[y[n]];
+    }
+    if (min_hpre) *min_hpre = mh;
+    return loss / B;
+}
+
+/* A small model with random parameters (larger than the PyTorch init, so that every
+ * activation is away from its flat region) and inputs with exact zeros (the sparse path). */
+static void tiny_model(ewgn_t *m, act_kind act, int D, int C, int H, uint64_t seed) {
+    memset(m, 0, sizeof *m);
+    ewgn_alloc(m, D, C, H, act, 1);
+    rng_t r;
+    rng_init(&r, seed, 0);
+    rng_fill_normal(&r, m->params, m->nparams, 0, 0.5f);
+}
+
+static void tiny_inputs(float *x, int B, int D, rng_t *r) {
+    for (int i = 0; i < B * D; i++) x[i] = rng_uniform(r) < 0.4f ? 0.0f : rng_uniform(r);
+}
+
+/* Central differences of ref_loss on every parameter vs the analytic gradient in grads. */
+static double gradcheck_max_rel(ewgn_t *m, const float *x, const int *y, const int *mask, int B) {
+    const double eps = 1e-3;
+    double maxrel = 0;
+    float *P = m->params;
+    for (long i = 0; i < m->nparams; i++) {
+        float save = P[i];
+        /* perturb in double through a copy: float steps would add rounding noise */
+        double lp, lm;
+        float *Q = xmalloc(sizeof(float) * (size_t)m->nparams);
+        memcpy(Q, P, sizeof(float) * (size_t)m->nparams);
+        Q[i] = (float)(save + eps);
+        double hp = (double)Q[i] - save;
+        lp = ref_loss(m, Q, x, y, mask, B, NULL, NULL);
+        Q[i] = (float)(save - eps);
+        double hm = save - (double)Q[i];
+        lm = ref_loss(m, Q, x, y, mask, B, NULL, NULL);
+        free(Q);
+        double numeric = (lp - lm) / (hp + hm), analytic = m->grads[i];
+        double rel = fabs(numeric - analytic) / fmax(1e-3, fabs(numeric) + fabs(analytic));
+        if (rel > maxrel) maxrel = rel;
+    }
+    return maxrel;
+}
+
+/* Whole-model gradient, single-sample sparse path (fwd1/bwd1) and batched path
+ * (grad_batch, sgemm + fused contraction), with and without a task mask, every g. */
+static void test_gradcheck(void) {
+    const int D = 12, C = 5, H = 11, B = 3;   /* H not a multiple of 8: the dot8 tail too */
+    int mask[5] = {1, 0, 1, 1, 0};
+    for (int a = 0; a < 3; a++) {
+        ewgn_t m;
+        tiny_model(&m, gen_acts[a], D, C, H, 10 + (uint64_t)a);
+        rng_t r;
+        rng_init(&r, 77, (uint64_t)a);
+        float x[3 * 12];
+        int y[3] = {0, 2, 3};
+        double mh;
+        /* keep every ReLU pre-activation clear of the kink for the finite differences */
+        do {
+            tiny_inputs(x, B, D, &r);
+            ref_loss(&m, m.params, x, y, NULL, B, &mh, NULL);
+        } while (mh < 0.05);
+        double max_err = 0;
+        for (int mk = 0; mk < 2; mk++) {
+            const int *msk = mk ? mask : NULL;
+            /* single sample (B = 1): sparse forward/backward */
+            memset(m.grads, 0, sizeof(float) * (size_t)m.nparams);
+            double ref_logits[5];
+            ref_loss(&m, m.params, x, y, msk, 1, NULL, ref_logits);
+            fwd1(&m, x, 1);
+            double lerr = 0;
+            for (int c = 0; c < C; c++) lerr = fmax(lerr, fabs(m.logits[c] - ref_logits[c]));
+            CHECK(lerr < 1e-5, "%s: sparse forward differs from the reference by %g",
+                  act_name(gen_acts[a]), lerr);
+            loss1(&m, y[0], msk, 1.0f);
+            bwd1(&m, m.grads);
+            double e1 = gradcheck_max_rel(&m, x, y, msk, 1);
+            /* clear1 must undo exactly what bwd1 touched */
+            clear1(&m, m.grads);
+            int zero = 1;
+            for (long i = 0; i < m.nparams; i++) zero &= m.grads[i] == 0.0f;
+            CHECK(zero, "clear1 left gradient entries");
+            /* batched */
+            float fl = grad_batch(&m, x, y, NULL, msk, B);
+            double rl = ref_loss(&m, m.params, x, y, msk, B, NULL, NULL);
+            CHECK(fabs(fl - rl) < 1e-5 * fmax(1, fabs(rl)), "batched loss %g vs reference %g", fl, rl);
+            double e2 = gradcheck_max_rel(&m, x, y, msk, B);
+            printf("#   gradcheck %-8s %s: max relative error sparse B=1 %.2e, batched B=3 %.2e\n",
+                   act_name(gen_acts[a]), mk ? "masked  " : "unmasked", e1, e2);
+            CHECK(e1 < 1e-3 && e2 < 1e-3, "%s: max rel err %g / %g", act_name(gen_acts[a]), e1, e2);
+            max_err = fmax(max_err, fmax(e1, e2));
+        }
+        ewgn_release(&m);
+    }
+}
+
+/* The fused batch-1 SGD step (rank-1 updates, lazy EWC decay of untouched pixel blocks)
+ * must match the generic step (dense gradient + dense EWC penalty + optim_step). */
+static void test_fast_step_matches_generic(void) {
+    const int D = 40, C = 6, H = 16, N = 60;
+    for (int a = 0; a < 3; a++) {
+        ewgn_t f, g;
+        tiny_model(&f, gen_acts[a], D, C, H, 5);
+        tiny_model(&g, gen_acts[a], D, C, H, 5);
+        for (int k = 0; k < 2; k++) {
+            ewgn_t *m = k ? &g : &f;
+            m->ts.lr = 0.05f;
+            m->ts.optimizer = OPTIM_SGD;
+            train_optim_init(&m->opt, &m->ts, m->nparams);
+            m->use_ewc = 1;
+            ewc_init(&m->ewc, m->n_wgn, 3.0f, 1.0f);
+            rng_t r;
+            rng_init(&r, 9, 9);
+            for (long i = 0; i < m->n_wgn; i++) {
+                m->ewc.fisher[i] = rng_uniform(&r) * 2.0f;
+                m->ewc.anchor[i] = m->params[i] + rng_normal(&r) * 0.3f;
+            }
+            m->ewc.consolidated = 1;
+            after_consolidation(m);
+        }
+        rng_t r;
+        rng_init(&r, 3, 3);
+        float *x = xmalloc(sizeof(float) * (size_t)(N * D));
+        int y[60];
+        /* a few pixels stay zero for many steps: long lazy runs (squaring) are exercised */
+        for (int n = 0; n < N; n++) {
+            for (int d = 0; d < D; d++)
+                x[n * D + d] = (d % 7 == 0 && n % 23) || rng_uniform(&r) < 0.5f ? 0.0f : rng_uniform(&r);
+            y[n] = (int)rng_below(&r, (uint32_t)C);
+        }
+        int mask[6] = {1, 1, 0, 1, 0, 1};
+        for (int n = 0; n < N; n++) {
+            y[n] = n % 2 && !mask[y[n]] ? 0 : y[n];
+            const int *msk = n % 2 ? mask : NULL;
+            CHECK(step_fast(&f, x + n * D, y[n], msk) == RUN_STATUS_OK, "fast step");
+            CHECK(step_generic(&g, x, y, &n, msk, 1) == RUN_STATUS_OK, "generic step");
+        }
+        flush(&f);
+        double maxd = 0, maxv = 0;
+        for (long i = 0; i < f.nparams; i++) {
+            maxd = fmax(maxd, fabs((double)f.params[i] - g.params[i]));
+            maxv = fmax(maxv, fabs((double)g.params[i]));
+        }
+        printf("#   fused vs generic SGD+EWC after %d steps (%s): max |Δθ| %.2e (max |θ| %.2f)\n", N,
+               act_name(gen_acts[a]), maxd, maxv);
+        CHECK(maxd < 2e-5 * fmax(1, maxv), "fused and generic steps differ by %g", maxd);
+        free(x);
+        ewgn_release(&f);
+        ewgn_release(&g);
+    }
+}
+
+/* ------------------------------------------------------------------ whole runs */
+
+static void make_cfg(run_config *c, const char *model, const char *bench, ...) {
+    cfg_init(c);
+    va_list ap;
+    va_start(ap, bench);
+    const char *k;
+    while ((k = va_arg(ap, const char *))) cfg_set(c, k, va_arg(ap, const char *));
+    va_end(ap);
+    if (cfg_fill_defaults(c, model, bench)) {
+        fprintf(stderr, "%s\n", cls_geterr());
+        abort();
+    }
+    cfg_project(c, model, bench);
+}
+
+static void run_cfg(run_result *r, run_config *c) {
+    run_execute(c, r);
+    cfg_free(c);
+}
+
+static int have_data(void) {
+    if (!data_get(DATA_MNIST, 1) || !data_get(DATA_FASHION, 1)) {
+        printf("ok - %s # SKIP MNIST/Fashion-MNIST not present (make data)\n", "data tests");
+        return 0;
+    }
+    return 1;
+}
+
+/* MNIST alone, 1000 examples, 2 epochs at batch 1: well above chance (0.1). */
+static void test_learns_mnist(void) {
+    if (!have_data()) return;
+    run_config c;
+    run_result r;
+    make_cfg(&c, "ewgn", "mnist_fashion", "benchmark.blocks", "1", "benchmark.block_size", "2",
+             "benchmark.train_per_task", "1000", "benchmark.test_per_task", "500", NULL);
+    run_cfg(&r, &c);
+    CHECK(r.status == RUN_STATUS_OK, "status %s: %s", run_status_name(r.status), r.message);
+    if (r.R) {
+        printf("#   MNIST (1000 examples, 2 epochs, batch 1): %.4f (untrained %.4f)\n", r.R[0], r.R0[0]);
+        CHECK(r.R[0] > 0.8, "MNIST accuracy %.4f", r.R[0]);
+        CHECK(r.R0[0] < 0.3, "untrained accuracy %.4f", r.R0[0]);
+    }
+    result_free(&r);
+}
+
+/* MNIST → Fashion on a tiny subset, same seed: ewgn with EWC keeps more of MNIST than
+ * finetune (retention = 100·R[1][0]/R[0][0]). */
+static void test_ewc_keeps_more_than_finetune(void) {
+    if (!have_data()) return;
+    double ret[2] = {0, 0}, acc1[2] = {0, 0};
+    const char *models[2] = {"finetune", "ewgn"};
+    for (int k = 0; k < 2; k++) {
+        run_config c;
+        run_result r;
+        make_cfg(&c, models[k], "mnist_fashion", "benchmark.block_size", "2",
+                 "benchmark.train_per_task", "600", "benchmark.test_per_task", "400",
+                 "train.batch_size", "1", "train.lr", "0.01", NULL);
+        run_cfg(&r, &c);
+        CHECK(r.status == RUN_STATUS_OK, "%s: status %s: %s", models[k], run_status_name(r.status),
+              r.message);
+        const result_extra *e = result_find(&r, "retention");
+        CHECK(e != NULL, "%s: no retention extra", models[k]);
+        if (e) ret[k] = e->data[0];
+        if (r.R) acc1[k] = r.R[3];
+        result_free(&r);
+    }
+    printf("#   MNIST retention after Fashion: finetune %.1f %%, ewgn+EWC %.1f %% "
+           "(Fashion: %.3f / %.3f)\n", ret[0], ret[1], acc1[0], acc1[1]);
+    CHECK(ret[1] > ret[0] + 10, "ewgn %.1f %% vs finetune %.1f %%", ret[1], ret[0]);
+    CHECK(acc1[1] > 0.5, "ewgn still learns Fashion: %.3f", acc1[1]);
+}
+
+/* Every activation runs on a tiny stream, at batch 1 and batch 8 (the batched path), with
+ * the generated-weight statistics recorded. */
+static void test_activations_run(void) {
+    if (!have_data()) return;
+    const char *acts[3] = {"gaussian", "sigmoid", "tanh"};
+    for (int a = 0; a < 3; a++)
+        for (int bb = 0; bb < 2; bb++) {
+            run_config c;
+            run_result r;
+            make_cfg(&c, "ewgn", "mnist_fashion", "ewgn.activation", acts[a],
+                     "benchmark.train_per_task", "300", "benchmark.test_per_task", "200",
+                     "train.batch_size", bb ? "8" : "1", "train.lr", bb ? "0.05" : "0.01",
+                     "ewgn.fisher_samples", "50", NULL);
+            run_cfg(&r, &c);
+            CHECK(r.status == RUN_STATUS_OK, "%s batch %s: %s", acts[a], bb ? "8" : "1", r.message);
+            if (r.status == RUN_STATUS_OK) {
+                printf("#   %-8s batch %s: R = [%.3f %.3f; %.3f %.3f]\n", acts[a], bb ? "8" : "1",
+                       r.R[0], r.R[1], r.R[2], r.R[3]);
+                CHECK(r.R[0] > 0.4 && r.R[3] > 0.4, "%s: accuracy not above chance", acts[a]);
+                const result_extra *mu = result_find(&r, "gen_weight_mean");
+                const result_extra *sd = result_find(&r, "gen_weight_std");
+                CHECK(mu && sd && mu->ndim == 2 && mu->shape[0] == 2 && mu->shape[1] == 2,
+                      "generated-weight statistics missing");
+                if (mu && sd)
+                    for (int i = 0; i < 4; i++) {
+                        CHECK(isfinite(mu->data[i]) && sd->data[i] > 0, "stat %d: %g %g", i,
+                              mu->data[i], sd->data[i]);
+                        /* g's range: gaussian/sigmoid (0, 1], tanh (−1, 1) */
+                        CHECK(fabs(mu->data[i]) <= 1, "mean %g outside g's range", mu->data[i]);
+                    }
+                CHECK(result_find(&r, "retention") != NULL, "retention missing");
+            }
+            result_free(&r);
+        }
+}
+
+/* Same config and seed → bit-identical R (batch 1 with EWC, and batched); another seed
+ * differs. */
+static void test_determinism(void) {
+    if (!have_data()) return;
+    const char *bs[2] = {"1", "16"};
+    for (int k = 0; k < 2; k++) {
+        run_result r[3];
+        for (int i = 0; i < 3; i++) {
+            run_config c;
+            make_cfg(&c, "ewgn", "mnist_fashion", "benchmark.train_per_task", "200",
+                     "benchmark.test_per_task", "200", "train.batch_size", bs[k],
+                     "ewgn.fisher_samples", "50", "seed", i < 2 ? "4" : "5", NULL);
+            run_cfg(&r[i], &c);
+        }
+        CHECK(r[0].status == RUN_STATUS_OK && r[1].status == RUN_STATUS_OK, "status");
+        size_t n = sizeof(float) * 4;
+        CHECK(r[0].R && r[1].R && !memcmp(r[0].R, r[1].R, n), "batch %s: same seed, different R", bs[k]);
+        const result_extra *a = result_find(&r[0], "gen_weight_std"), *b = result_find(&r[1], "gen_weight_std");
+        CHECK(a && b && !memcmp(a->data, b->data, sizeof(double) * 4), "batch %s: extras differ", bs[k]);
+        CHECK(r[2].R && r[0].R && memcmp(r[0].R, r[2].R, n), "batch %s: different seeds, same R", bs[k]);
+        for (int i = 0; i < 3; i++) result_free(&r[i]);
+    }
+}
+
+/* An absurd learning rate: NaN/Inf becomes the status 'diverged', not a crash. */
+static void test_divergence_is_a_status(void) {
+    if (!have_data()) return;
+    const char *bs[2] = {"1", "8"};
+    for (int k = 0; k < 2; k++) {
+        run_config c;
+        run_result r;
+        make_cfg(&c, "ewgn", "mnist_fashion", "benchmark.train_per_task", "200",
+                 "benchmark.test_per_task", "100", "train.lr", "1e30", "train.batch_size", bs[k],
+                 "ewgn.activation", "tanh", NULL);
+        run_cfg(&r, &c);
+        CHECK(r.status == RUN_STATUS_DIVERGED, "batch %s: status %s (%s)", bs[k],
+              run_status_name(r.status), r.message);
+        CHECK(strstr(r.message, "non-finite") != NULL, "message '%s'", r.message);
+        result_free(&r);
+    }
+}
+
+/* Only classification benchmarks: the executor records the rest as unsupported. */
+static void test_unsupported_kinds(void) {
+    run_config c;
+    run_result r;
+    make_cfg(&c, "ewgn", "teacher_student", "benchmark.blocks", "1", "benchmark.block_size", "1", NULL);
+    run_cfg(&r, &c);
+    CHECK(r.status == RUN_STATUS_UNSUPPORTED, "status %s", run_status_name(r.status));
+    result_free(&r);
+}
+
+/* Task-incremental split_mnist (class masks) runs and learns. */
+static void test_task_incremental(void) {
+    if (!have_data()) return;
+    run_config c;
+    run_result r;
+    make_cfg(&c, "ewgn", "split_mnist", "benchmark.train_per_task", "200",
+             "benchmark.test_per_task", "200", "ewgn.fisher_samples", "50", NULL);
+    run_cfg(&r, &c);
+    CHECK(r.status == RUN_STATUS_OK, "status %s: %s", run_status_name(r.status), r.message);
+    if (r.status == RUN_STATUS_OK) {
+        printf("#   split_mnist task-IL: ACC %.3f, forgetting %.3f\n", r.acc, r.forgetting);
+        CHECK(r.acc > 0.8, "ACC %.3f (chance 0.5)", r.acc);
+    }
+    result_free(&r);
+}
+
+int main(void) {
+    RUN_TEST(test_gradcheck);
+    RUN_TEST(test_fast_step_matches_generic);
+    RUN_TEST(test_learns_mnist);
+    RUN_TEST(test_ewc_keeps_more_than_finetune);
+    RUN_TEST(test_activations_run);
+    RUN_TEST(test_determinism);
+    RUN_TEST(test_divergence_is_a_status);
+    RUN_TEST(test_unsupported_kinds);
+    RUN_TEST(test_task_incremental);
+    data_cache_free();
+    TEST_EXIT();
+}
