@@ -32,6 +32,15 @@ typedef struct {
     /* Optional: at the end of the run, record final extras. */
     void (*report)(model_t *m, const bench_t *b, run_result *res);
     void (*free)(model_t *m);
+    /* Optional (may be NULL): the matrix of the weight-space analysis — one row per probe
+     * sample (up to samples_per_task fixed test examples of every task; or one row per
+     * task/path for models whose state is not per-sample), holding what the model generates
+     * or switches with (EWGN: the generated weights; gated: gate-weighted path weights; PAH:
+     * generated head weights and prototypes; HSF: task-conditioned generated layers).
+     * Returns a malloc'd (*rows, *cols) row-major matrix and sets *row_task (malloc'd, the
+     * task of each row); NULL when there is nothing to analyse. */
+    float *(*weights)(model_t *m, const bench_t *b, int samples_per_task, int *rows, int *cols,
+                      int **row_task);
 } model_ops;
 
 /* The models of the suite (the default `models` of a sweep are those supporting the

@@ -38,6 +38,8 @@ static int have(data_source src, const char *what) {
 /* A tiny PAH: HW×HW inputs (HW = 4 or 8), T = 3 tasks of C = 2 classes; current task 2, old
  * tasks 0 and 1, f_prev = the parameters plus noise (so every KD term is non-zero). The
  * 4×4 geometry keeps the number of ReLU/max-pool kinks a conv weight touches small. */
+static int gc_smooth;   /* 1: tanh in place of ReLU / LeakyReLU */
+
 static pah_t *tiny_pah(int HW, int ph, int pw, int B, uint64_t seed) {
     pah_geom g = {.T = 3, .C = 2, .H = HW, .W = HW, .c1 = 2, .c2 = 3, .F = 6, .ph = ph, .pw = pw, .hid = 4};
     rng_t r;
@@ -54,6 +56,7 @@ static pah_t *tiny_pah(int HW, int ph, int pw, int B, uint64_t seed) {
     m->lambda_sm = 0.5f;
     m->lambda_sp = 1.0f;
     m->temp = 2.0f;
+    if (gc_smooth) m->act = m->hyper_act = ACT_TANH;
     m->seen[0] = m->seen[1] = 1;
     pah_set_task(m, 2);
     pah_teacher_cache(m);

@@ -269,12 +269,24 @@ static double baseline_cost(const run_config *cfg) {
 
 #define NP(a) (int)(sizeof a / sizeof a[0])
 const model_ops finetune_ops = {
-    "finetune", BENCH_KIND_CLASSIFICATION | BENCH_KIND_REGRESSION | BENCH_KIND_RECONSTRUCTION,
-    finetune_params, NP(finetune_params), baseline_cost, finetune_init, baseline_train_block,
-    baseline_eval, NULL, NULL, baseline_free,
+    .name = "finetune",
+    .kinds = BENCH_KIND_CLASSIFICATION | BENCH_KIND_REGRESSION | BENCH_KIND_RECONSTRUCTION,
+    .params = finetune_params,
+    .nparams = NP(finetune_params),
+    .cost = baseline_cost,
+    .init = finetune_init,
+    .train_block = baseline_train_block,
+    .eval_task = baseline_eval,
+    .free = baseline_free,
 };
 const model_ops ewc_ops = {
-    "ewc", BENCH_KIND_CLASSIFICATION | BENCH_KIND_REGRESSION | BENCH_KIND_RECONSTRUCTION,
-    ewc_params, NP(ewc_params), baseline_cost, ewc_model_init, baseline_train_block,
-    baseline_eval, NULL, NULL, baseline_free,
+    .name = "ewc",
+    .kinds = BENCH_KIND_CLASSIFICATION | BENCH_KIND_REGRESSION | BENCH_KIND_RECONSTRUCTION,
+    .params = ewc_params,
+    .nparams = NP(ewc_params),
+    .cost = baseline_cost,
+    .init = ewc_model_init,
+    .train_block = baseline_train_block,
+    .eval_task = baseline_eval,
+    .free = baseline_free,
 };

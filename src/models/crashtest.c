@@ -55,7 +55,12 @@ static double crash_eval(model_t *mm, const bench_t *b, int t) {
 static void crash_free(model_t *m) { free(m); }
 
 const model_ops crashtest_ops = {
-    "crashtest", BENCH_KIND_CLASSIFICATION | BENCH_KIND_REGRESSION | BENCH_KIND_RECONSTRUCTION,
-    crash_params, (int)(sizeof crash_params / sizeof crash_params[0]), NULL, crash_init,
-    crash_train, crash_eval, NULL, NULL, crash_free,
+    .name = "crashtest",
+    .kinds = BENCH_KIND_CLASSIFICATION | BENCH_KIND_REGRESSION | BENCH_KIND_RECONSTRUCTION,
+    .params = crash_params,
+    .nparams = (int)(sizeof crash_params / sizeof crash_params[0]),
+    .init = crash_init,
+    .train_block = crash_train,
+    .eval_task = crash_eval,
+    .free = crash_free,
 };

@@ -78,7 +78,7 @@ typedef struct {
     int *nz;                  /* (D) indices of the nonzero pixels */
     float *xv;                /* (D) their values */
     float *hpre, *h, *dh;     /* (H) */
-    float *logits, *probs, *dlog;  /* (C) */
+    float *logits, *probs, *dlog, *dz;  /* (C) */
     float *gp;                /* (D, C) row j: g'(z[nz[j]][c])·x[nz[j]] */
     float *gbuf;              /* (D, C) row j: g(z[nz[j]][c]); also per-row scratch */
     float *pw_q, *pw_b;       /* (C·H) lazy-decay scratch */
@@ -140,7 +140,7 @@ static void ewgn_alloc(ewgn_t *m, int D, int C, int H, act_kind act, int maxn) {
     m->params = xcalloc((size_t)(2 * m->nparams), sizeof(float));
     m->grads = m->params + m->nparams;
     const long CH = (long)C * H, K = EWGN_CHUNK;
-    long nscratch = (long)D + 3L * H + 3L * C + 2 * DC + 2 * CH         /* single sample */
+    long nscratch = (long)D + 3L * H + 4L * C + 2 * DC + 2 * CH         /* single sample */
                     + K * D + 3 * K * H + K * DC + 2 * K * C;        /* batched */
     m->scratch = xcalloc((size_t)nscratch, sizeof(float));
     float *p = m->scratch;
@@ -151,6 +151,7 @@ static void ewgn_alloc(ewgn_t *m, int D, int C, int H, act_kind act, int maxn) {
     m->logits = carve(&p, C);
     m->probs = carve(&p, C);
     m->dlog = carve(&p, C);
+    m->dz = carve(&p, C);
     m->gp = carve(&p, DC);
     m->gbuf = carve(&p, DC);
     m->pw_q = carve(&p, CH);
@@ -499,6 +500,54 @@ static void after_consolidation(ewgn_t *m) {
 
 /* ------------------------------------------------------------------ steps */
 
+/* The fused SGD update of one pixel block (C rows of H, and its C biases) with its share of
+ * the backward: dh += Wᵀ·dz with the old W, then W −= lr·dz⊗h (rank 1), b2 −= lr·dz. */
+EWGN_HOT static void block_sgd(float *restrict w, float *restrict b2, float *restrict dh,
+                               const float *restrict dz, const float *restrict h, float lr,
+                               int C, int H) {
+    for (int c = 0; c < C; c++) {
+        const float g = dz[c];
+        if (g == 0.0f) continue;   /* masked class: the row is unchanged */
+        float *restrict wr = w + (long)c * H;
+        const float lg = lr * g;
+        for (int k = 0; k < H; k++) {
+            const float wk = wr[k];
+            dh[k] += g * wk;
+            wr[k] = wk - lg * h[k];
+        }
+        b2[c] -= lg;
+    }
+}
+
+/* block_sgd with the EWC penalty step of the same iteration: θ ← θ − s·(θ − θ*) − lr·∇,
+ * s = lr·λ·F (aw/sw anchor and shrink of w, ab/sb of b2). */
+EWGN_HOT static void block_sgd_ewc(float *restrict w, float *restrict b2, const float *restrict aw,
+                                   const float *restrict sw, const float *restrict ab,
+                                   const float *restrict sb, float *restrict dh,
+                                   const float *restrict dz, const float *restrict h, float lr,
+                                   int C, int H) {
+    for (int c = 0; c < C; c++) {
+        const float g = dz[c], lg = lr * g;
+        float *restrict wr = w + (long)c * H;
+        const float *restrict ar = aw + (long)c * H, *restrict sr = sw + (long)c * H;
+        for (int k = 0; k < H; k++) {
+            const float wk = wr[k];
+            dh[k] += g * wk;
+            wr[k] = wk - sr[k] * (wk - ar[k]) - lg * h[k];
+        }
+        b2[c] -= sb[c] * (b2[c] - ab[c]) + lg;
+    }
+}
+
+/* w −= alpha·v, plus the EWC penalty step s·(w − a) when a is non-NULL. */
+EWGN_HOT static void axpy_decay(float *restrict w, const float *restrict a, const float *restrict s,
+                                const float *restrict v, float alpha, int n) {
+    if (a)
+        for (int k = 0; k < n; k++) w[k] -= s[k] * (w[k] - a[k]) + alpha * v[k];
+    else
+        for (int k = 0; k < n; k++) w[k] -= alpha * v[k];
+}
+
 /* One plain-SGD step on one sample (x, y), fused: θ ← θ − lr·(∇loss + λF(θ − θ*)) on the
  * touched blocks, the penalty of untouched blocks deferred (see catch_up). */
 EWGN_HOT static run_status step_fast(ewgn_t *m, const float *x, int y, const int *mask) {
@@ -516,54 +565,30 @@ EWGN_HOT static run_status step_fast(ewgn_t *m, const float *x, int y, const int
         cls_seterr("non-finite training loss");
         return RUN_STATUS_DIVERGED;
     }
-    const float *restrict h = m->h;
-    float *restrict dh = m->dh;
+    float *dh = m->dh, *dz = m->dz;
     memset(dh, 0, sizeof(float) * (size_t)H);
     for (int j = 0; j < m->nnz; j++) {
-        const long d = m->nz[j];
+        const long d = m->nz[j], ow = m->off_w2 + d * C * H, ob = m->off_b2 + d * C;
         const float *gp = m->gp + (long)j * C;
-        for (int c = 0; c < C; c++) {
-            const float dz = m->dlog[c] * gp[c];
-            const long row = d * C + c, ow = m->off_w2 + row * H, ob = m->off_b2 + row;
-            float *restrict w = P + ow;
-            if (ewc) {
-                const float *restrict a = A + ow, *restrict s = S + ow;
-                for (int k = 0; k < H; k++) {
-                    const float wk = w[k];
-                    dh[k] += dz * wk;
-                    w[k] = wk - s[k] * (wk - a[k]) - lr * dz * h[k];
-                }
-                P[ob] -= S[ob] * (P[ob] - A[ob]) + lr * dz;
-            } else if (dz != 0.0f) {
-                for (int k = 0; k < H; k++) {
-                    const float wk = w[k];
-                    dh[k] += dz * wk;
-                    w[k] = wk - lr * dz * h[k];
-                }
-                P[ob] -= lr * dz;
-            }
-        }
+        for (int c = 0; c < C; c++) dz[c] = m->dlog[c] * gp[c];
+        if (ewc)
+            block_sgd_ewc(P + ow, P + ob, A + ow, S + ow, A + ob, S + ob, dh, dz, m->h, lr, C, H);
+        else
+            block_sgd(P + ow, P + ob, dh, dz, m->h, lr, C, H);
     }
     for (int k = 0; k < H; k++)
         if (!(m->hpre[k] > 0.0f)) dh[k] = 0.0f;
     for (int j = 0; j < m->nnz; j++) {
         const long ow = m->off_w1 + (long)m->nz[j] * H;
-        float *restrict w = P + ow;
-        const float xj = m->xv[j];
-        if (ewc) {
-            const float *restrict a = A + ow, *restrict s = S + ow;
-            for (int k = 0; k < H; k++) w[k] -= s[k] * (w[k] - a[k]) + lr * xj * dh[k];
-        } else {
-            for (int k = 0; k < H; k++) w[k] -= lr * xj * dh[k];
-        }
+        if (ewc)
+            axpy_decay(P + ow, A + ow, S + ow, dh, lr * m->xv[j], H);
+        else
+            axpy_decay(P + ow, NULL, NULL, dh, lr * m->xv[j], H);
     }
-    float *b1 = P + m->off_b1;
-    if (ewc) {
-        const float *a = A + m->off_b1, *s = S + m->off_b1;
-        for (int k = 0; k < H; k++) b1[k] -= s[k] * (b1[k] - a[k]) + lr * dh[k];
-    } else {
-        for (int k = 0; k < H; k++) b1[k] -= lr * dh[k];
-    }
+    if (ewc)
+        axpy_decay(P + m->off_b1, A + m->off_b1, S + m->off_b1, dh, lr, H);
+    else
+        axpy_decay(P + m->off_b1, NULL, NULL, dh, lr, H);
     for (int c = 0; c < C; c++) P[m->off_b + c] -= lr * m->dlog[c];
     if (ewc) {
         m->clock++;
@@ -763,5 +788,5 @@ static double ewgn_cost(const run_config *cfg) {
 
 const model_ops ewgn_ops = {
     "ewgn", BENCH_KIND_CLASSIFICATION, ewgn_params, (int)(sizeof ewgn_params / sizeof ewgn_params[0]),
-    ewgn_cost, ewgn_init, ewgn_train_block, ewgn_eval, ewgn_after_stage, NULL, ewgn_free,
+    ewgn_cost, ewgn_init, ewgn_train_block, ewgn_eval, ewgn_after_stage, NULL, ewgn_free, NULL,
 };

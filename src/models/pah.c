@@ -85,6 +85,7 @@ typedef struct {
     /* settings */
     float lambda_sm, lambda_sp, temp;
     int batch, accumulate;
+    act_kind act, hyper_act;     /* ReLU / LeakyReLU (smooth ones only in gradient checks) */
     optim_t opt;                 /* step 1: all parameters, lr groups */
     optim_t opt_proto;           /* step 2: prototypes only */
     /* scratch: one float allocation, one int allocation */
@@ -272,6 +273,8 @@ static pah_t *pah_create(const pah_geom *g, int batch, rng_t *r) {
     m->lambda_sp = 1.0f;
     m->temp = 2.0f;
     m->accumulate = 1;
+    m->act = ACT_RELU;
+    m->hyper_act = ACT_LEAKY_RELU;
     return m;
 }
 
@@ -298,13 +301,13 @@ static void backbone_forward(pah_t *m, const float *P, pah_acts *a, const float 
     const pah_geom *g = &m->g;
     int H = g->H, W = g->W;
     conv2d_forward(a->z1, x, P + m->off_c1w, P + m->off_c1b, m->col, N, 1, H, W, g->c1);
-    act_forward(ACT_RELU, a->r1, a->z1, (long)N * g->c1 * m->HW);
+    act_forward(m->act, a->r1, a->z1, (long)N * g->c1 * m->HW);
     maxpool2_forward(a->p1, a->a1, a->r1, N, g->c1, H, W);
     conv2d_forward(a->z2, a->p1, P + m->off_c2w, P + m->off_c2b, m->col, N, g->c1, H / 2, W / 2, g->c2);
-    act_forward(ACT_RELU, a->r2, a->z2, (long)N * g->c2 * m->HW2);
+    act_forward(m->act, a->r2, a->z2, (long)N * g->c2 * m->HW2);
     maxpool2_forward(a->p2, a->a2, a->r2, N, g->c2, H / 2, W / 2);
     dense_forward(a->z3, a->p2, P + m->off_fw, P + m->off_fb, N, (int)(g->c2 * m->HW4), g->F);
-    act_forward(ACT_RELU, a->feat, a->z3, (long)N * g->F);
+    act_forward(m->act, a->feat, a->z3, (long)N * g->F);
 }
 
 /* Backward of the last student forward (m->sa) from m->dfeat (N, F): accumulates into
@@ -316,14 +319,14 @@ static void backbone_backward(pah_t *m, const float *x, int N, float *dx) {
     float *G = m->grads;
     int H = g->H, W = g->W, D = (int)(g->c2 * m->HW4);
     memset(m->dz3, 0, sizeof(float) * (size_t)N * g->F);
-    act_backward(ACT_RELU, m->dz3, m->dfeat, a->z3, a->feat, (long)N * g->F);
+    act_backward(m->act, m->dz3, m->dfeat, a->z3, a->feat, (long)N * g->F);
     memset(m->dp2, 0, sizeof(float) * (size_t)N * D);
     dense_backward(m->dp2, G + m->off_fw, G + m->off_fb, m->dz3, a->p2, P + m->off_fw, N, D, g->F);
     long n2 = (long)N * g->c2 * m->HW2;
     memset(m->dr2, 0, sizeof(float) * (size_t)n2);
     maxpool2_backward(m->dr2, m->dp2, a->a2, N, g->c2, H / 2, W / 2);
     memset(m->dz2, 0, sizeof(float) * (size_t)n2);
-    act_backward(ACT_RELU, m->dz2, m->dr2, a->z2, a->r2, n2);
+    act_backward(m->act, m->dz2, m->dr2, a->z2, a->r2, n2);
     memset(m->dp1, 0, sizeof(float) * (size_t)N * g->c1 * m->HW2);
     conv2d_backward(m->dp1, G + m->off_c2w, G + m->off_c2b, m->dz2, a->p1, P + m->off_c2w, m->col,
                     N, g->c1, H / 2, W / 2, g->c2);
@@ -331,7 +334,7 @@ static void backbone_backward(pah_t *m, const float *x, int N, float *dx) {
     memset(m->dr1, 0, sizeof(float) * (size_t)n1);
     maxpool2_backward(m->dr1, m->dp1, a->a1, N, g->c1, H, W);
     memset(m->dz1, 0, sizeof(float) * (size_t)n1);
-    act_backward(ACT_RELU, m->dz1, m->dr1, a->z1, a->r1, n1);
+    act_backward(m->act, m->dz1, m->dr1, a->z1, a->r1, n1);
     conv2d_backward(dx, G + m->off_c1w, G + m->off_c1b, m->dz1, x, P + m->off_c1w, m->col, N, 1, H, W,
                     g->c1);
 }
@@ -341,9 +344,9 @@ static void hyper_forward(pah_t *m, const float *P, pah_hyper *h) {
     const pah_geom *g = &m->g;
     int T = g->T, hid = g->hid;
     dense_forward(h->h1, P + m->off_proto, P + m->off_h1, NULL, T, (int)m->E, hid);
-    act_forward(ACT_LEAKY_RELU, h->a1, h->h1, (long)T * hid);
+    act_forward(m->hyper_act, h->a1, h->h1, (long)T * hid);
     dense_forward(h->h2, h->a1, P + m->off_h2, NULL, T, hid, hid);
-    act_forward(ACT_LEAKY_RELU, h->a2, h->h2, (long)T * hid);
+    act_forward(m->hyper_act, h->a2, h->h2, (long)T * hid);
     dense_forward(h->heads, h->a2, P + m->off_h3, NULL, T, hid, g->C * g->F);
 }
 
@@ -359,12 +362,12 @@ static void hyper_backward(pah_t *m) {
     memset(m->dha2, 0, sizeof(float) * (size_t)n);
     dense_backward(m->dha2, G + m->off_h3, NULL, m->dheads, h->a2, P + m->off_h3, T, hid, g->C * g->F);
     memset(m->dhh2, 0, sizeof(float) * (size_t)n);
-    act_backward(ACT_LEAKY_RELU, m->dhh2, m->dha2, h->h2, h->a2, n);
+    act_backward(m->hyper_act, m->dhh2, m->dha2, h->h2, h->a2, n);
     memset(m->dha1, 0, sizeof(float) * (size_t)n);
     dense_backward(m->dha1, G + m->off_h2, NULL, m->dhh2, h->a1, P + m->off_h2, T, hid, hid);
     /* dha2 is free again: reuse it for the first layer's pre-activation gradient */
     memset(m->dha2, 0, sizeof(float) * (size_t)n);
-    act_backward(ACT_LEAKY_RELU, m->dha2, m->dha1, h->h1, h->a1, n);
+    act_backward(m->hyper_act, m->dha2, m->dha1, h->h1, h->a1, n);
     dense_backward(G + m->off_proto, G + m->off_h1, NULL, m->dha2, P + m->off_proto, P + m->off_h1,
                    T, (int)m->E, hid);
 }
