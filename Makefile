@@ -95,3 +95,21 @@ bench: all $(BENCH_BIN)
 
 clean:
 	rm -rf build build-asan
+
+# ---- reliability (docs/reliability.md) ----
+# Fuzzing with libFuzzer (clang; Debian: clang, libclang-rt-14-dev): every harness in
+# tests/fuzz/fuzz_*.c runs FUZZ_SECONDS on its seed corpus tests/fuzz/corpus/<name>/.
+# Not part of `make check`. New findings land in FUZZ_BUILD/findings/.
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_SRC      = $(sort $(wildcard tests/fuzz/fuzz_*.c))
+.PHONY: fuzz fuzz-build check-memory
+fuzz-build:
+	$(MAKE) BUILD=$(FUZZ_BUILD) CC=clang OPT="-O1 -g -fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
+	        $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/fuzz/%)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/libclsweep.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/libclsweep.a $(LIBS)
+fuzz: fuzz-build
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)

@@ -33,6 +33,8 @@ void cls_set_oom_exit(int code);
 double cls_now(void);
 /* CPU time of this process in seconds (user + system). */
 double cls_cputime(void);
+/* CPU time of this process plus its terminated, waited-for children (forked run processes). */
+double cls_cputime_total(void);
 
 /* 64-bit FNV-1a over bytes, continuing from h (start with CLS_FNV_INIT). */
 #define CLS_FNV_INIT 0xcbf29ce484222325ULL

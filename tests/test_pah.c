@@ -36,11 +36,14 @@ static int have(data_source src, const char *what) {
 }
 
 /* A tiny PAH: HW×HW inputs (HW = 4 or 8), T = 3 tasks of C = 2 classes; current task 2, old
- * tasks 0 and 1, f_prev = the parameters plus noise (so every KD term is non-zero). The
- * 4×4 geometry keeps the number of ReLU/max-pool kinks a conv weight touches small. */
-static int gc_smooth;   /* 1: tanh in place of ReLU / LeakyReLU */
-
-static pah_t *tiny_pah(int HW, int ph, int pw, int B, uint64_t seed) {
+ * tasks 0 and 1, f_prev = the parameters plus noise (so every KD term is non-zero).
+ * For the finite-difference checks (smooth = 1) tanh replaces the backbone's ReLU and the
+ * hypernetwork's LeakyReLU: with their kinks a perturbed conv weight crosses several
+ * non-differentiable points at once and the numeric derivative is not defined at the
+ * resolution float32 allows. The wiring checked is the same (one act_kind field); ReLU and
+ * LeakyReLU themselves are checked in test_nn.c. Max-pool stays; its rare near-ties are
+ * caught by the kink detector. PAH_GC_SEED=n shifts the seeds (robustness sweeps). */
+static pah_t *tiny_pah(int HW, int ph, int pw, int B, uint64_t seed, int smooth) {
     pah_geom g = {.T = 3, .C = 2, .H = HW, .W = HW, .c1 = 2, .c2 = 3, .F = 6, .ph = ph, .pw = pw, .hid = 4};
     rng_t r;
     rng_init(&r, seed + (getenv("PAH_GC_SEED") ? (uint64_t)atoi(getenv("PAH_GC_SEED")) : 0), 0);
@@ -50,13 +53,13 @@ static pah_t *tiny_pah(int HW, int ph, int pw, int B, uint64_t seed) {
      * that every path has gradients well above float32 finite-difference noise */
     rng_fill_uniform(&r, m->params + m->off_proto, (long)g.T * m->E, 0.0f, 1.0f);
     for (long i = m->off_h3; i < m->off_proto; i++) m->params[i] *= 10.0f;
-    /* and live features: a positive dense bias keeps the last ReLU open */
+    /* and live features: a positive dense bias keeps the last ReLU open (smooth = 0) */
     for (long i = m->off_fb; i < m->off_fb + g.F; i++) m->params[i] += 0.5f;
     for (long i = 0; i < m->nparams; i++) m->prev[i] = m->params[i] + 0.3f * rng_normal(&r);
     m->lambda_sm = 0.5f;
     m->lambda_sp = 1.0f;
     m->temp = 2.0f;
-    if (gc_smooth) m->act = m->hyper_act = ACT_TANH;
+    if (smooth) m->act = m->hyper_act = ACT_TANH;
     m->seen[0] = m->seen[1] = 1;
     pah_set_task(m, 2);
     pah_teacher_cache(m);
@@ -136,7 +139,7 @@ static double head_loss(void *p) {
 }
 
 static void test_hyperhead_gradcheck(void) {
-    pah_t *m = tiny_pah(8, 3, 3, 4, 11);
+    pah_t *m = tiny_pah(8, 3, 3, 4, 11, 1);
     int B = 4, C = m->g.C, F = m->g.F, j = 1;
     float feat[4 * 6], r[4 * 2], dfeat[4 * 6] = {0};
     rng_t rr;
@@ -180,7 +183,7 @@ static double step2_loss(void *p) {
  * max-pool, dense), hypernetwork, prototypes. */
 static void test_step1_loss_gradcheck(void) {
     const int B = 3;
-    pah_t *m = tiny_pah(4, 3, 3, B, 21);
+    pah_t *m = tiny_pah(4, 3, 3, B, 21, 1);
     float x[3 * 16];
     int y[3] = {0, 1, 1};
     rng_t r;
@@ -209,7 +212,7 @@ static void test_step1_loss_gradcheck(void) {
 static void test_step2_loss_gradcheck(void) {
     const int shapes[2][2] = {{3, 3}, {12, 10}};
     for (int s = 0; s < 2; s++) {
-        pah_t *m = tiny_pah(4, shapes[s][0], shapes[s][1], 2, 31 + (uint64_t)s);
+        pah_t *m = tiny_pah(4, shapes[s][0], shapes[s][1], 2, 31 + (uint64_t)s, 1);
         step_ctx c = {m, NULL, NULL, 0};
         double l = step2_loss(&c);
         printf("#   step-2 loss %.6f\n", l);
@@ -224,7 +227,7 @@ static void test_step2_loss_gradcheck(void) {
         double cur = 0;
         for (long i = 0; i < m->E; i++) cur += fabs(ga[m->off_proto + 2 * m->E + i]);
         CHECK(cur == 0.0, "current task's prototypes got a step-2 gradient (%g)", cur);
-        if (s == 0)
+        if (s == 1)   /* upsampled prototypes make near-tied max-pool windows: use 12×10 */
             check_stats("step-2 loss: backbone + hypernet", gradcheck(step2_loss, &c, m->params, ga, m->off_proto, 3e-3f),
                         m->off_proto);
         free(ga);
@@ -237,7 +240,7 @@ static void test_step2_loss_gradcheck(void) {
 static void test_prototype_step_moves_only_prototypes(void) {
     for (int acc = 0; acc < 2; acc++) {
         const int B = 3;
-        pah_t *m = tiny_pah(8, 3, 3, B, 41);
+        pah_t *m = tiny_pah(8, 3, 3, B, 41, 0);
         m->accumulate = acc;
         float x[3 * 64];
         int y[3] = {1, 0, 1};
@@ -263,7 +266,7 @@ static void test_prototype_step_moves_only_prototypes(void) {
 
 /* The forward of a stage's old tasks uses f_prev's own prototypes as the teacher input. */
 static void test_teacher_uses_frozen_copy(void) {
-    pah_t *m = tiny_pah(8, 3, 3, 2, 51);
+    pah_t *m = tiny_pah(8, 3, 3, 2, 51, 0);
     float *t0 = xmalloc(sizeof(float) * (size_t)m->g.T * m->g.C * m->g.C);
     memcpy(t0, m->tproto, sizeof(float) * (size_t)m->g.T * m->g.C * m->g.C);
     for (long i = 0; i < m->nparams; i++) m->params[i] += 0.5f;   /* move the student only */

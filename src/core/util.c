@@ -77,12 +77,16 @@ double cls_now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-double cls_cputime(void) {
+static double rusage_seconds(int who) {
     struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
+    getrusage(who, &ru);
     return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
            (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
 }
+
+double cls_cputime(void) { return rusage_seconds(RUSAGE_SELF); }
+
+double cls_cputime_total(void) { return rusage_seconds(RUSAGE_SELF) + rusage_seconds(RUSAGE_CHILDREN); }
 
 uint64_t cls_fnv1a(uint64_t h, const void *data, size_t n) {
     const unsigned char *p = data;

@@ -324,6 +324,7 @@ static double gated_eval(model_t *mm, const bench_t *b, int task) {
 /* Metric of task after adapt_steps gate-only Euler steps on it; the model is restored. The
  * batches come from a stream of their own, so R_adapted never perturbs training. */
 static double adapted_metric(gated_t *m, const bench_t *b, int stage, int task) {
+    if (m->cls && b->tasks[task].n_train == 0) return NAN;
     memcpy(m->saved, m->params, sizeof(float) * (size_t)m->nparams);
     rng_t r;
     rng_init(&r, m->seed ^ 0xADA97ED5EEDULL, (uint64_t)stage * (uint64_t)b->ntasks + (uint64_t)task);

@@ -578,7 +578,7 @@ int sched_run(const sched_options *o) {
         worker_loop();
         rc = SCHED_EXIT_OK;
         MPI_CHECK(MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD));
-        double cpu = cls_cputime();
+        double cpu = cls_cputime_total();
         MPI_CHECK(MPI_Gather(&cpu, 1, MPI_DOUBLE, NULL, 0, MPI_DOUBLE, 0, MPI_COMM_WORLD));
         return rc;
     }
@@ -594,7 +594,7 @@ int sched_run(const sched_options *o) {
     }
     int quiet = m.quiet;
     master_free(&m);
-    double cpu = cls_cputime(), wall = cls_now() - wall0;
+    double cpu = cls_cputime_total(), wall = cls_now() - wall0;
     double *cpus = xmalloc(sizeof(double) * (size_t)size);
     cpus[0] = cpu;
     if (size > 1) {
@@ -605,7 +605,8 @@ int sched_run(const sched_options *o) {
     if (!quiet || getenv("CLSWEEP_CPU_REPORT")) {
         fprintf(stderr, "clsweep: CPU seconds over %.2f s wall: master %.3f (%.1f%%)", wall, cpus[0],
                 wall > 0 ? 100.0 * cpus[0] / wall : 0.0);
-        for (int r = 1; r < size; r++) fprintf(stderr, "%s%.2f", r == 1 ? ", workers " : " ", cpus[r]);
+        for (int r = 1; r < size; r++)
+            fprintf(stderr, "%s%.2f", r == 1 ? ", workers (with their run processes) " : " ", cpus[r]);
         fprintf(stderr, "\n");
     }
     free(cpus);
