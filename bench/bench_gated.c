@@ -57,14 +57,16 @@ int main(void) {
         return 1;
     }
     const int B = b.stream_batch, din = b.in_dim, dout = b.out_dim, P = 2;
-    float *x = xmalloc(sizeof(float) * (size_t)B * din), *y = xmalloc(sizeof(float) * (size_t)B * dout);
-    float *out = xmalloc(sizeof(float) * (size_t)B * dout), *dy = xmalloc(sizeof(float) * (size_t)B * dout);
-    float *w = xcalloc((size_t)P * dout * din + P, sizeof(float)), *gw = xcalloc((size_t)P * dout * din + P, sizeof(float));
-    float *weff = xmalloc(sizeof(float) * (size_t)dout * din), *g = xmalloc(sizeof(float) * (size_t)dout * din);
-    float *cc = w + (long)P * dout * din;
+    const long nw = (long)P * dout * din, np = nw + P;
+    /* one arena: x (B, din) | y, out, dy (B, dout) | weff, g (dout, din) | w, gw (np) */
+    long sz = (long)B * din + 3L * B * dout + 2L * dout * din + 2 * np;
+    float *arena = xcalloc((size_t)sz, sizeof(float));
+    float *x = arena, *y = x + (long)B * din, *out = y + (long)B * dout, *dy = out + (long)B * dout;
+    float *weff = dy + (long)B * dout, *g = weff + (long)dout * din, *w = g + (long)dout * din;
+    float *gw = w + np, *cc = w + nw;
     rng_t r;
     rng_init(&r, 1, 2);
-    rng_fill_normal(&r, w, (long)P * dout * din, 0, 0.01f);
+    rng_fill_normal(&r, w, nw, 0, 0.01f);
     cc[0] = cc[1] = 0.5f;
 
     const int n = 20000;
@@ -77,20 +79,20 @@ int main(void) {
     volatile float sink = 0;
     t0 = cls_now();
     for (int i = 0; i < n; i++) {
-        memset(gw, 0, sizeof(float) * ((size_t)P * dout * din + P));
+        memset(gw, 0, sizeof(float) * (size_t)np);
         gated_linear_forward(out, weff, x, w, cc, B, P, din, dout);
         memset(dy, 0, sizeof(float) * (size_t)B * dout);
         sink += mse_forward(out, y, B, dout, 1);
         mse_backward(dy, out, y, 1.0f, B, dout, 1);
-        gated_linear_backward(NULL, gw, gw + (long)P * dout * din, g, dy, x, w, cc, weff, B, P, din, dout);
-        gate_reg_backward(gw + (long)P * dout * din, cc, 0.1f, P, 1, 10);
-        for (long k = 0; k < (long)P * dout * din + P; k++) w[k] -= 1e-6f * gw[k];
+        gated_linear_backward(NULL, gw, gw + nw, g, dy, x, w, cc, weff, B, P, din, dout);
+        gate_reg_backward(gw + nw, cc, 0.1f, P, 1, 10);
+        for (long k = 0; k < np; k++) w[k] -= 1e-6f * gw[k];
     }
     double tl = cls_now() - t0;
-    printf("gated_layer_step | %.0f | steps/s | forward + loss + backward + regulariser + update, no sampling (%.1f us)\n",
-           n / tl, 1e6 * tl / n);
+    printf("gated_layer_step | %.0f | steps/s | forward + loss + backward + regulariser + "
+           "update, no sampling (%.1f us)\n", n / tl, 1e6 * tl / n);
     (void)sink;
-    free(x); free(y); free(out); free(dy); free(w); free(gw); free(weff); free(g);
+    free(arena);
     bench_free(&b);
     cfg_free(&c);
     return 0;

@@ -30,6 +30,16 @@ typedef struct {
     double *data;                     /* (shape[0] * shape[1]) or 1 value; NaN = unset */
 } result_extra;
 
+/* A probe matrix for the weight-space analysis (model_ops.weights), taken after a stage.
+ * Carried from the run process to the rank that analyses it, never further: the analysis
+ * replaces probes by extras (analysis.h) before a result reaches the master. */
+typedef struct {
+    int stage;                        /* stage after which it was taken */
+    int rows, cols;
+    float *data;                      /* (rows, cols) row-major */
+    int *row_task;                    /* (rows) task of each row */
+} result_probe;
+
 typedef struct {
     run_status status;
     char message[RESULT_MSG_MAX];
@@ -42,6 +52,8 @@ typedef struct {
     double wall_seconds;
     int nextra;
     result_extra *extra;
+    int nprobe;
+    result_probe *probe;              /* (nprobe) */
 } run_result;
 
 /* Zeroes r (status ok, metrics NaN). */
@@ -61,6 +73,12 @@ double *result_array(run_result *r, const char *name, const char *long_name,
                      const char *dim0, int n0, const char *dim1, int n1);
 /* Finds an extra by name, or NULL. */
 const result_extra *result_find(const run_result *r, const char *name);
+
+/* Appends a probe, taking ownership of data (rows, cols) and row_task (rows), both malloc'd.
+ * With rows or cols < 1 nothing is added and both are freed. */
+void result_add_probe(run_result *r, int stage, float *data, int rows, int cols, int *row_task);
+/* Frees and removes every probe. */
+void result_drop_probes(run_result *r);
 
 /* Serialises r into a new buffer (*buf, *len; caller frees). */
 void result_pack(const run_result *r, char **buf, size_t *len);

@@ -43,6 +43,13 @@ stop_cluster() {
         for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
         kill -9 "$p" 2>/dev/null
     done
+    # CLSWEEP_SLURM_LOGS=DIR keeps the job scripts, job logs and daemon logs.
+    if [ -n "${CLSWEEP_SLURM_LOGS:-}" ]; then
+        mkdir -p "$CLSWEEP_SLURM_LOGS" && cp -r "$S/log" "$CLSWEEP_SLURM_LOGS/daemons"
+        for d in "$TMP"/*/slurm; do
+            [ -d "$d" ] && cp -r "$d" "$CLSWEEP_SLURM_LOGS/$(basename "$(dirname "$d")")"
+        done
+    fi
     rm -rf "$TMP"
 }
 trap stop_cluster EXIT

@@ -153,59 +153,65 @@ static void test_gradcheck(void) {
 }
 
 /* The fused batch-1 SGD step (rank-1 updates, lazy EWC decay of untouched pixel blocks)
- * must match the generic step (dense gradient + dense EWC penalty + optim_step). */
+ * must match the generic step (dense gradient, dense EWC penalty, optim_step), for both
+ * penalty steps (gradient and proximal) and every g. */
 static void test_fast_step_matches_generic(void) {
     const int D = 40, C = 6, H = 16, N = 60;
-    for (int a = 0; a < 3; a++) {
-        ewgn_t f, g;
-        tiny_model(&f, gen_acts[a], D, C, H, 5);
-        tiny_model(&g, gen_acts[a], D, C, H, 5);
-        for (int k = 0; k < 2; k++) {
-            ewgn_t *m = k ? &g : &f;
-            m->ts.lr = 0.05f;
-            m->ts.optimizer = OPTIM_SGD;
-            train_optim_init(&m->opt, &m->ts, m->nparams);
-            m->use_ewc = 1;
-            ewc_init(&m->ewc, m->n_wgn, 3.0f, 1.0f);
-            rng_t r;
-            rng_init(&r, 9, 9);
-            for (long i = 0; i < m->n_wgn; i++) {
-                m->ewc.fisher[i] = rng_uniform(&r) * 2.0f;
-                m->ewc.anchor[i] = m->params[i] + rng_normal(&r) * 0.3f;
+    for (int prox = 0; prox < 2; prox++)
+        for (int a = 0; a < 3; a++) {
+            ewgn_t f, g;
+            tiny_model(&f, gen_acts[a], D, C, H, 5);
+            tiny_model(&g, gen_acts[a], D, C, H, 5);
+            for (int k = 0; k < 2; k++) {
+                ewgn_t *m = k ? &g : &f;
+                m->ts.lr = 0.05f;
+                m->ts.optimizer = OPTIM_SGD;
+                train_optim_init(&m->opt, &m->ts, m->nparams);
+                m->use_ewc = 1;
+                m->prox = prox;
+                /* proximal: λ large enough that the gradient step would be unstable */
+                ewc_init(&m->ewc, m->n_wgn, prox ? 300.0f : 3.0f, 1.0f);
+                rng_t r;
+                rng_init(&r, 9, 9);
+                for (long i = 0; i < m->n_wgn; i++) {
+                    m->ewc.fisher[i] = rng_uniform(&r) * 2.0f;
+                    m->ewc.anchor[i] = m->params[i] + rng_normal(&r) * 0.3f;
+                }
+                m->ewc.consolidated = 1;
+                after_consolidation(m);
             }
-            m->ewc.consolidated = 1;
-            after_consolidation(m);
+            rng_t r;
+            rng_init(&r, 3, 3);
+            float *x = xmalloc(sizeof(float) * (size_t)(N * D));
+            int y[60];
+            /* some pixels stay zero for many steps: long lazy runs (squaring) are exercised */
+            for (int n = 0; n < N; n++) {
+                for (int d = 0; d < D; d++)
+                    x[n * D + d] = (d % 7 == 0 && n % 23) || rng_uniform(&r) < 0.5f ? 0.0f : rng_uniform(&r);
+                y[n] = (int)rng_below(&r, (uint32_t)C);
+            }
+            int mask[6] = {1, 1, 0, 1, 0, 1};
+            for (int n = 0; n < N; n++) {
+                y[n] = n % 2 && !mask[y[n]] ? 0 : y[n];
+                const int *msk = n % 2 ? mask : NULL;
+                CHECK(step_fast(&f, x + n * D, y[n], msk) == RUN_STATUS_OK, "fast step");
+                CHECK(step_generic(&g, x, y, &n, msk, 1) == RUN_STATUS_OK, "generic step");
+            }
+            flush(&f);
+            double maxd = 0, maxv = 0;
+            for (long i = 0; i < f.nparams; i++) {
+                maxd = fmax(maxd, fabs((double)f.params[i] - g.params[i]));
+                maxv = fmax(maxv, fabs((double)g.params[i]));
+            }
+            printf("#   fused vs generic SGD+EWC (%s step) after %d steps (%s): max |dθ| %.2e "
+                   "(max |θ| %.2f)\n", prox ? "proximal" : "gradient", N, act_name(gen_acts[a]),
+                   maxd, maxv);
+            CHECK(maxd < 2e-5 * fmax(1, maxv), "fused and generic steps differ by %g", maxd);
+            CHECK(all_finite(f.params, f.nparams), "non-finite parameters");
+            free(x);
+            ewgn_release(&f);
+            ewgn_release(&g);
         }
-        rng_t r;
-        rng_init(&r, 3, 3);
-        float *x = xmalloc(sizeof(float) * (size_t)(N * D));
-        int y[60];
-        /* a few pixels stay zero for many steps: long lazy runs (squaring) are exercised */
-        for (int n = 0; n < N; n++) {
-            for (int d = 0; d < D; d++)
-                x[n * D + d] = (d % 7 == 0 && n % 23) || rng_uniform(&r) < 0.5f ? 0.0f : rng_uniform(&r);
-            y[n] = (int)rng_below(&r, (uint32_t)C);
-        }
-        int mask[6] = {1, 1, 0, 1, 0, 1};
-        for (int n = 0; n < N; n++) {
-            y[n] = n % 2 && !mask[y[n]] ? 0 : y[n];
-            const int *msk = n % 2 ? mask : NULL;
-            CHECK(step_fast(&f, x + n * D, y[n], msk) == RUN_STATUS_OK, "fast step");
-            CHECK(step_generic(&g, x, y, &n, msk, 1) == RUN_STATUS_OK, "generic step");
-        }
-        flush(&f);
-        double maxd = 0, maxv = 0;
-        for (long i = 0; i < f.nparams; i++) {
-            maxd = fmax(maxd, fabs((double)f.params[i] - g.params[i]));
-            maxv = fmax(maxv, fabs((double)g.params[i]));
-        }
-        printf("#   fused vs generic SGD+EWC after %d steps (%s): max |Δθ| %.2e (max |θ| %.2f)\n", N,
-               act_name(gen_acts[a]), maxd, maxv);
-        CHECK(maxd < 2e-5 * fmax(1, maxv), "fused and generic steps differ by %g", maxd);
-        free(x);
-        ewgn_release(&f);
-        ewgn_release(&g);
-    }
 }
 
 /* ------------------------------------------------------------------ whole runs */
@@ -292,14 +298,15 @@ static void test_activations_run(void) {
             run_result r;
             make_cfg(&c, "ewgn", "mnist_fashion", "ewgn.activation", acts[a],
                      "benchmark.train_per_task", "300", "benchmark.test_per_task", "200",
-                     "train.batch_size", bb ? "8" : "1", "train.lr", bb ? "0.05" : "0.01",
+                     "train.batch_size", bb ? "8" : "1", "train.lr", bb ? "0.05" : "0",
+                     "benchmark.block_size", bb ? "3" : "1", "ewgn.lambda", bb ? "10" : "100",
                      "ewgn.fisher_samples", "50", NULL);
             run_cfg(&r, &c);
             CHECK(r.status == RUN_STATUS_OK, "%s batch %s: %s", acts[a], bb ? "8" : "1", r.message);
             if (r.status == RUN_STATUS_OK) {
                 printf("#   %-8s batch %s: R = [%.3f %.3f; %.3f %.3f]\n", acts[a], bb ? "8" : "1",
                        r.R[0], r.R[1], r.R[2], r.R[3]);
-                CHECK(r.R[0] > 0.4 && r.R[3] > 0.4, "%s: accuracy not above chance", acts[a]);
+                CHECK(r.R[0] > 0.4 && r.R[3] > 0.4, "%s: accuracy not well above chance (0.1)", acts[a]);
                 const result_extra *mu = result_find(&r, "gen_weight_mean");
                 const result_extra *sd = result_find(&r, "gen_weight_std");
                 CHECK(mu && sd && mu->ndim == 2 && mu->shape[0] == 2 && mu->shape[1] == 2,
@@ -341,7 +348,11 @@ static void test_determinism(void) {
     }
 }
 
-/* An absurd learning rate: NaN/Inf becomes the status 'diverged', not a crash. */
+/* NaN/Inf becomes the status 'diverged', never a crash. An absurd learning rate alone does
+ * not produce a NaN here: the generated weights are bounded, so the generator saturates
+ * (g' = 0) and the run collapses to chance with finite numbers. Together with EWC it does:
+ * the penalty step shrinks θ − θ* by (1 − lr·λ·F) per step, which explodes once
+ * lr·λ·F > 2. Both paths (fused batch 1, batched). */
 static void test_divergence_is_a_status(void) {
     if (!have_data()) return;
     const char *bs[2] = {"1", "8"};
@@ -349,14 +360,55 @@ static void test_divergence_is_a_status(void) {
         run_config c;
         run_result r;
         make_cfg(&c, "ewgn", "mnist_fashion", "benchmark.train_per_task", "200",
-                 "benchmark.test_per_task", "100", "train.lr", "1e30", "train.batch_size", bs[k],
-                 "ewgn.activation", "tanh", NULL);
+                 "benchmark.test_per_task", "100", "train.lr", "1", "ewgn.lambda", "10000",
+                 "train.batch_size", bs[k], "ewgn.fisher_samples", "50", NULL);
         run_cfg(&r, &c);
         CHECK(r.status == RUN_STATUS_DIVERGED, "batch %s: status %s (%s)", bs[k],
               run_status_name(r.status), r.message);
         CHECK(strstr(r.message, "non-finite") != NULL, "message '%s'", r.message);
         result_free(&r);
+        make_cfg(&c, "ewgn", "mnist_fashion", "benchmark.train_per_task", "200",
+                 "benchmark.test_per_task", "100", "train.lr", "1e6", "ewgn.lambda", "0",
+                 "train.batch_size", bs[k], NULL);
+        run_cfg(&r, &c);
+        CHECK(r.status == RUN_STATUS_OK || r.status == RUN_STATUS_DIVERGED, "lr 1e6: status %s",
+              run_status_name(r.status));
+        if (r.status == RUN_STATUS_OK)
+            CHECK(isfinite(r.R[3]) && r.R[3] < 0.3, "lr 1e6 should collapse: %g", r.R[3]);
+        result_free(&r);
     }
+}
+
+/* A NaN inside the model: the fused step, the generic step and the evaluation report it. */
+static void test_nan_parameter(void) {
+    ewgn_t m;
+    tiny_model(&m, ACT_GAUSSIAN, 10, 3, 8, 1);
+    m.ts.lr = 0.01f;
+    m.ts.optimizer = OPTIM_SGD;
+    train_optim_init(&m.opt, &m.ts, m.nparams);
+    float x[10] = {0, 0.5f, 0, 1, 0.2f, 0, 0, 0.9f, 0, 0.1f};
+    int y = 1;
+    m.params[m.off_w2 + (3 * 3 + 1) * 8 + 2] = NAN;   /* a W2 entry of pixel 3 (x = 1) */
+    CHECK(step_fast(&m, x, y, NULL) == RUN_STATUS_DIVERGED, "fused step");
+    CHECK(step_generic(&m, x, &y, NULL, NULL, 1) == RUN_STATUS_DIVERGED, "generic step");
+    CHECK(step_generic(&m, x, &y, NULL, NULL, 1) == RUN_STATUS_DIVERGED, "generic step");
+    fwd1(&m, x, 0);
+    CHECK(!isfinite(m.logits[1]), "forward should carry the NaN");
+    ewgn_release(&m);
+}
+
+/* exp_fast against libm over the range the activations use. */
+static void test_exp_fast(void) {
+    double maxrel = 0;
+    for (int i = 0; i <= 200000; i++) {
+        float x = -87.0f + 175.0f * (float)i / 200000.0f;
+        double ref = exp((double)x), rel = fabs(exp_fast(x) - ref) / ref;
+        if (rel > maxrel) maxrel = rel;
+    }
+    printf("#   exp_fast max relative error on [-87, 88]: %.2e\n", maxrel);
+    CHECK(maxrel < 3e-7, "exp_fast max relative error %g", maxrel);
+    CHECK(exp_fast(-1e30f) > 0 && exp_fast(-1e30f) < 2e-38f, "clamp below");
+    CHECK(isnan(exp_fast(NAN)), "NaN must propagate");
 }
 
 /* Only classification benchmarks: the executor records the rest as unsupported. */
@@ -386,6 +438,7 @@ static void test_task_incremental(void) {
 }
 
 int main(void) {
+    RUN_TEST(test_exp_fast);
     RUN_TEST(test_gradcheck);
     RUN_TEST(test_fast_step_matches_generic);
     RUN_TEST(test_learns_mnist);
@@ -393,6 +446,7 @@ int main(void) {
     RUN_TEST(test_activations_run);
     RUN_TEST(test_determinism);
     RUN_TEST(test_divergence_is_a_status);
+    RUN_TEST(test_nan_parameter);
     RUN_TEST(test_unsupported_kinds);
     RUN_TEST(test_task_incremental);
     data_cache_free();

@@ -195,7 +195,8 @@ static void test_gated_loss_gradcheck(void) {
         gloss_grad(&L, grad);
         double maxrel_w = 0, maxrel_c = 0;
         for (int i = 0; i < LP * LO * LI + LP; i++) {
-            float save = L.params[i], eps = 2e-2f;   /* float32 losses: a wider step keeps rounding below the floor */
+            /* float32 losses: a wide step keeps rounding error below the floor */
+            float save = L.params[i], eps = 2e-2f;
             L.params[i] = save + eps;
             volatile float hi = L.params[i];
             double lp = gloss_value(&L);

@@ -511,6 +511,20 @@ static void test_mlp_autoencoder_short(void) {
     result_free(&r);
 }
 
+/* Minibatches, a memory that overflows (oldest pairs dropped), a cyclic curriculum. */
+static void test_hsf_minibatch_memory(void) {
+    run_config c;
+    run_result r;
+    make_cfg(&c, "hsf", "curves3d", "benchmark.blocks", "6", "benchmark.block_size", "2",
+             "benchmark.points", "50", "train.batch_size", "16", "hsf.memory_per_task", "30",
+             "hsf.memory_max", "40", "hsf.replay_every", "1", "hsf.replay_batch", "64", NULL);
+    run_cfg(&r, &c);
+    CHECK(r.status == RUN_STATUS_OK, "status %s: %s", run_status_name(r.status), r.message);
+    const result_extra *rep = result_find(&r, "loss_replay");
+    CHECK(rep && rep->data[5] > 0, "replay should run on the sixth block");
+    result_free(&r);
+}
+
 static void test_hsf_determinism(void) {
     run_result r[3];
     for (int i = 0; i < 3; i++) {
@@ -553,6 +567,7 @@ int main(void) {
     RUN_TEST(test_hsf_learns);
     RUN_TEST(test_hsf_continual);
     RUN_TEST(test_mlp_autoencoder_short);
+    RUN_TEST(test_hsf_minibatch_memory);
     RUN_TEST(test_hsf_determinism);
     RUN_TEST(test_hsf_divergence);
     TEST_EXIT();

@@ -72,17 +72,20 @@ typedef struct {
     long checked, skipped;
 } gc_stats;
 
-/* Central differences of loss(ctx) w.r.t. the n floats at p (analytic gradient ga), step
- * eps (float32 loss noise ~1e-7 against kinks crossed: 3e-3 through the backbone). A coordinate whose forward and
- * backward one-sided differences disagree has a ReLU / LeakyReLU / max-pool kink within ±eps
- * (a kink very close to the point fools a comparison of two central step sizes): skipped,
- * counted, and the count is bounded by the caller. */
+/* Central differences of loss(ctx) w.r.t. the n floats at p (analytic gradient ga), step eps
+ * (3e-3 through the backbone: float32 loss noise against kinks crossed). A coordinate whose
+ * forward and backward one-sided differences disagree has a max-pool near-tie (or, with the
+ * real activations, a ReLU/LeakyReLU kink) within ±eps — a kink very close to the point
+ * would fool a comparison of two central step sizes: skipped, counted, and the caller
+ * bounds the count. The relative error |n − a| / max(1e-2, |n| + |a|) does not blow up at
+ * zero; the global ‖n − a‖ / ‖n‖ cannot be passed by many small coordinates alone.
+ * PAH_GC_VERBOSE=1 prints every skipped or >3e-3 coordinate. */
 static gc_stats gradcheck(double (*loss)(void *), void *ctx, float *p, const float *ga, long n,
                           float eps) {
     gc_stats s = {0, 0, 0, 0};
     double num2 = 0, err2 = 0;
     double l0 = loss(ctx);
-    double noise = 1e-4 * fmax(1.0, fabs(l0));
+    double noise = 1e-4 * fmax(1.0, fabs(l0));   /* one-sided differences' float32 noise */
     for (long i = 0; i < n; i++) {
         float save = p[i];
         p[i] = save + eps;
@@ -91,7 +94,9 @@ static gc_stats gradcheck(double (*loss)(void *), void *ctx, float *p, const flo
         double lm = loss(ctx);
         p[i] = save;
         double fwd = (lp - l0) / eps, bwd = (l0 - lm) / eps;
-        if (fabs(fwd - bwd) > 0.05 * (fabs(fwd) + fabs(bwd)) + noise) {
+        if (fabs(fwd - bwd) > 0.02 * (fabs(fwd) + fabs(bwd)) + noise) {
+            if (getenv("PAH_GC_VERBOSE"))
+                printf("#     [%ld] kink: analytic %.6g fwd %.6g bwd %.6g\n", i, ga[i], fwd, bwd);
             s.skipped++;
             continue;
         }
@@ -182,10 +187,10 @@ static double step2_loss(void *p) {
 /* Full step-1 loss CE + λ_sm Σ KD (two old tasks) w.r.t. every parameter: backbone (conv,
  * max-pool, dense), hypernetwork, prototypes. */
 static void test_step1_loss_gradcheck(void) {
-    const int B = 3;
+    const int B = 2;
     pah_t *m = tiny_pah(4, 3, 3, B, 21, 1);
-    float x[3 * 16];
-    int y[3] = {0, 1, 1};
+    float x[2 * 16];
+    int y[2] = {0, 1};
     rng_t r;
     rng_init(&r, 6, 0);
     rng_fill_uniform(&r, x, B * 16, 0, 1);

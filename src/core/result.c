@@ -11,7 +11,12 @@
  *   u32 nextra, then per extra:
  *     str name  str long_name  u32 ndim  (str dim, i32 shape) × ndim  f64 data[count]
  *     count = 1 (scalar), shape[0] (1-D), shape[0]*shape[1] (2-D)
- * The buffer must end exactly after the last extra. result_unpack checks every length
+ * Optional trailing section (only when the result holds probe matrices; a result without
+ * probes encodes exactly as before, so old journals and messages stay valid):
+ *   "CLSP"  u16 section version (1)  u16 reserved (0)  u32 nprobe (>= 1), then per probe:
+ *     i32 stage (>= 0)  i32 rows (>= 1)  i32 cols (>= 1)  i32 row_task[rows] (>= 0)
+ *     f32 data[rows*cols]
+ * The buffer must end exactly after the last extra or the section. result_unpack checks every length
  * against the bytes left before reading, so a hostile buffer cannot make it over-read or
  * allocate more than a small multiple of its own size. */
 #include "result.h"
@@ -29,6 +34,8 @@
 #define RESULT_VERSION 1u
 #define FLAG_R 1u
 #define FLAG_R0 2u
+#define PROBE_MAGIC "CLSP"
+#define PROBE_VERSION 1u
 
 static const char *const status_names[RUN_STATUS_COUNT] = {"ok", "diverged", "failed",
                                                             "unsupported"};
@@ -72,12 +79,38 @@ static void extra_free(result_extra *e) {
     e->data = NULL;
 }
 
+void result_drop_probes(run_result *r) {
+    for (int i = 0; i < r->nprobe && r->probe; i++) {
+        free(r->probe[i].data);
+        free(r->probe[i].row_task);
+    }
+    free(r->probe);
+    r->probe = NULL;
+    r->nprobe = 0;
+}
+
 void result_free(run_result *r) {
     free(r->R);
     free(r->R0);
     for (int i = 0; i < r->nextra; i++) extra_free(&r->extra[i]);
     free(r->extra);
+    result_drop_probes(r);
     result_init(r);
+}
+
+void result_add_probe(run_result *r, int stage, float *data, int rows, int cols, int *row_task) {
+    if (rows < 1 || cols < 1 || stage < 0 || !data || !row_task) {
+        free(data);
+        free(row_task);
+        return;
+    }
+    r->probe = xrealloc(r->probe, (size_t)(r->nprobe + 1) * sizeof *r->probe);
+    result_probe *p = &r->probe[r->nprobe++];
+    p->stage = stage;
+    p->rows = rows;
+    p->cols = cols;
+    p->data = data;
+    p->row_task = row_task;
 }
 
 void result_fail(run_result *r, run_status s, const char *fmt, ...) {
@@ -256,6 +289,21 @@ void result_pack(const run_result *r, char **buf, size_t *len) {
         size_t n = extra_count(&tmp);
         for (size_t i = 0; i < n; i++) w_f64(&w, e->data ? e->data[i] : NAN);
     }
+    if (r->nprobe > 0 && r->probe) {
+        w_bytes(&w, PROBE_MAGIC, 4);
+        w_u16(&w, PROBE_VERSION);
+        w_u16(&w, 0);
+        w_u32(&w, (uint32_t)r->nprobe);
+        for (int k = 0; k < r->nprobe; k++) {
+            const result_probe *p = &r->probe[k];
+            w_u32(&w, (uint32_t)p->stage);
+            w_u32(&w, (uint32_t)p->rows);
+            w_u32(&w, (uint32_t)p->cols);
+            for (int i = 0; i < p->rows; i++) w_u32(&w, (uint32_t)p->row_task[i]);
+            size_t n = (size_t)p->rows * (size_t)p->cols;
+            for (size_t i = 0; i < n; i++) w_f32(&w, p->data[i]);
+        }
+    }
     *buf = (char *)w.p;
     *len = w.len;
 }
@@ -327,6 +375,35 @@ static int r_str(rbuf *b, char *dst, size_t field) {
     return 0;
 }
 
+/* The trailing probe section (canonical: nprobe >= 1, reserved 0, positive shapes). */
+static int unpack_probes(run_result *r, rbuf *b) {
+    uint16_t version, reserved;
+    uint32_t nprobe;
+    if (r_need(b, 4) || memcmp(b->p + b->pos, PROBE_MAGIC, 4)) return -1;
+    b->pos += 4;
+    if (r_u16(b, &version) || version != PROBE_VERSION) return -1;
+    if (r_u16(b, &reserved) || reserved != 0) return -1;
+    /* Each probe takes at least 12 + 4 + 4 bytes. */
+    if (r_u32(b, &nprobe) || nprobe < 1 || nprobe > (b->len - b->pos) / 20) return -1;
+    r->probe = xcalloc(nprobe, sizeof *r->probe);
+    for (uint32_t k = 0; k < nprobe; k++) {
+        result_probe *p = &r->probe[k];
+        r->nprobe = (int)k + 1; /* so that result_free frees what was read so far */
+        if (r_count(b, &p->stage) || r_count(b, &p->rows) || r_count(b, &p->cols)) return -1;
+        if (p->rows < 1 || p->cols < 1) return -1;
+        if ((uint64_t)p->rows > (b->len - b->pos) / 4) return -1;
+        p->row_task = xmalloc((size_t)p->rows * sizeof *p->row_task);
+        for (int i = 0; i < p->rows; i++)
+            if (r_count(b, &p->row_task[i])) return -1;
+        uint64_t n = (uint64_t)p->rows * (uint64_t)p->cols;
+        if (n > (b->len - b->pos) / 4) return -1;
+        p->data = xmalloc((size_t)n * sizeof *p->data);
+        for (size_t i = 0; i < (size_t)n; i++)
+            if (r_f32(b, &p->data[i])) return -1;
+    }
+    return 0;
+}
+
 int result_unpack(run_result *r, const char *buf, size_t len) {
     rbuf b = {(const unsigned char *)buf, buf ? len : 0, 0};
     uint16_t version, flags;
@@ -386,6 +463,7 @@ int result_unpack(run_result *r, const char *buf, size_t len) {
         for (size_t i = 0; i < (size_t)n; i++)
             if (r_f64(&b, &e->data[i])) goto bad;
     }
+    if (b.pos != b.len && unpack_probes(r, &b)) goto bad;
     if (b.pos != b.len) goto bad;
     return 0;
 bad:

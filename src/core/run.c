@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "analysis.h"
 #include "bench.h"
 #include "metrics.h"
 #include "model.h"
@@ -80,6 +81,7 @@ void run_execute(const run_config *cfg, run_result *res) {
             break;
         }
         if (ops->after_stage) ops->after_stage(m, &b, s, res);
+        analysis_collect(cfg, ops, m, &b, s, res);
     }
     if (res->status == RUN_STATUS_OK) {
         cl_metrics cm;

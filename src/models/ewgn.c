@@ -13,13 +13,17 @@
  *    terms are exactly zero.
  *  - With plain SGD the gradient step is a rank-1 update of each touched (C, H) block of
  *    W2, fused with the backward product W2ᵀ·dz in one pass over the block. The EWC
- *    penalty λ/2 Σ F (θ − θ*)² is linear, so untouched blocks are updated lazily: between
- *    two touches, k penalty-only steps shrink θ − θ* by (1 − lr·λ·F)^k, applied on the next
+ *    penalty's step is linear in θ − θ*, so untouched blocks are updated lazily: between
+ *    two touches, k penalty-only steps shrink θ − θ* by (1 − s)^k, applied on the next
  *    touch (or at the end of the block), exactly as k dense steps would.
+ * The penalty λ/2 Σ F (θ − θ*)² is stepped either by its gradient, added to the loss
+ * gradient as in the ewc baseline (ewgn.ewc_step = gradient, s = lr·λ·F; explicit, so it
+ * diverges once lr·λ·F > 2), or by its proximal map (ewgn.ewc_step = proximal:
+ * θ ← θ* + (θ − lr·∇ − θ*)/(1 + lr·λ·F), s = c/(1 + c); the same objective, stable for any λ).
  * So no per-sample allocation, no materialised W(x), and no pass over the whole arena per
  * step. Any other optimiser or batch size takes the generic path: a dense gradient (the
  * batched path contracts per-sample generated weights through sgemm and one fused
- * element-wise pass), the EWC penalty gradient and optim_step.
+ * element-wise pass), the EWC penalty and optim_step.
  *
  * Parameter arena (one allocation, then the gradients), row-major:
  *   W2  (D, C, H)  output layer of the WGN; row d·C + c generates W(x)[c][d] — a
@@ -54,7 +58,7 @@
 
 #define EWGN_CHUNK 64          /* rows per batched pass: bounds the (chunk, D·C) buffer */
 #define EWGN_STAT_SAMPLES 200  /* test examples per task for the generated-weight statistics */
-#define EWGN_SGD_LR 0.01f      /* auto learning rate for SGD at batch 1 (see docs/results/ewgn.md) */
+#define EWGN_SGD_LR 0.005f     /* auto learning rate for SGD (tuned at batch 1: docs/results/ewgn.md) */
 
 typedef struct {
     int D, C, H;
@@ -70,7 +74,8 @@ typedef struct {
     /* EWC on the WGN */
     int use_ewc, fisher_samples;
     ewc_t ewc;
-    float *shrink;            /* (n_wgn) lr·λ·F: one penalty-only step is θ −= shrink·(θ − θ*) */
+    int prox;                 /* 1: proximal (implicit) penalty step, stable for any λ */
+    float *shrink;            /* (n_wgn) one penalty-only step is θ −= shrink·(θ − θ*) */
     long *last;               /* (D) fused step up to which pixel block d is current */
     long clock;               /* fused steps since the last consolidation */
     /* single-sample state (the last fwd1) */
@@ -99,7 +104,7 @@ static const param_spec ewgn_params[] = {
     {"train.optimizer", PARAM_STR, "auto", "auto|sgd|adam|adamw", 1, 0,
      "optimiser; auto = sgd (the EWGN paper)"},
     {"train.lr", PARAM_FLOAT, "0", NULL, 0, 1e6,
-     "learning rate; 0 = auto: 0.01 for sgd (EWGN at batch 1), 1e-3 for adam(w)"},
+     "learning rate; 0 = auto: 0.005 for sgd (tuned for EWGN at batch 1), 1e-3 for adam(w)"},
     {"train.batch_size", PARAM_INT, "0", NULL, 0, 1e7,
      "minibatch size; 0 = auto: 1 (the EWGN paper: weights generated per sample)"},
     {"train.weight_decay", PARAM_FLOAT, "-1", NULL, -1, 1e3,
@@ -112,6 +117,9 @@ static const param_spec ewgn_params[] = {
      "EWC strength λ on the WGN parameters; 0 = no EWC (plain WGN)"},
     {"ewgn.fisher_samples", PARAM_INT, "200", NULL, 1, 1e7,
      "examples used for the empirical Fisher after each block"},
+    {"ewgn.ewc_step", PARAM_STR, "gradient", "gradient|proximal", 1, 0,
+     "EWC penalty step: gradient (as ewc; stable while lr·λ·F < 2) or proximal "
+     "θ ← θ* + (θ − lr·∇ − θ*)/(1 + lr·λ·F) (stable for any λ)"},
 };
 
 /* ------------------------------------------------------------------ set-up */
@@ -489,11 +497,15 @@ static void flush(ewgn_t *m) {
     for (long d = 0; d < m->D; d++) catch_up(m, d);
 }
 
-/* After a consolidation: the per-parameter shrink of one penalty step, and a fresh clock. */
+/* After a consolidation: the per-parameter shrink of one penalty step (gradient step: c;
+ * proximal: c/(1 + c), c = lr·λ·F), and a fresh clock. */
 static void after_consolidation(ewgn_t *m) {
     if (!m->shrink) m->shrink = xmalloc(sizeof(float) * (size_t)m->n_wgn);
-    const float c = m->ts.lr * m->ewc.lambda;
-    for (long i = 0; i < m->n_wgn; i++) m->shrink[i] = c * m->ewc.fisher[i];
+    const float lrl = m->ts.lr * m->ewc.lambda;
+    for (long i = 0; i < m->n_wgn; i++) {
+        const float c = lrl * m->ewc.fisher[i];
+        m->shrink[i] = m->prox ? c / (1.0f + c) : c;
+    }
     m->clock = 0;
     memset(m->last, 0, sizeof(long) * (size_t)m->D);
 }
@@ -519,13 +531,15 @@ EWGN_HOT static void block_sgd(float *restrict w, float *restrict b2, float *res
     }
 }
 
-/* block_sgd with the EWC penalty step of the same iteration: θ ← θ − s·(θ − θ*) − lr·∇,
- * s = lr·λ·F (aw/sw anchor and shrink of w, ab/sb of b2). */
+/* block_sgd with the EWC penalty step of the same iteration, θ ← θ − s·(θ − θ*) − lr·∇·t:
+ * gradient step t = 1, s = lr·λ·F; proximal step (prox = 1) t = 1 − s, s = c/(1 + c),
+ * c = lr·λ·F, i.e. θ ← θ* + (θ − lr·∇ − θ*)/(1 + c). aw/sw: anchor and shrink of w; ab/sb
+ * of b2. */
 EWGN_HOT static void block_sgd_ewc(float *restrict w, float *restrict b2, const float *restrict aw,
                                    const float *restrict sw, const float *restrict ab,
                                    const float *restrict sb, float *restrict dh,
                                    const float *restrict dz, const float *restrict h, float lr,
-                                   int C, int H) {
+                                   float prox, int C, int H) {
     for (int c = 0; c < C; c++) {
         const float g = dz[c], lg = lr * g;
         float *restrict wr = w + (long)c * H;
@@ -533,29 +547,32 @@ EWGN_HOT static void block_sgd_ewc(float *restrict w, float *restrict b2, const 
         for (int k = 0; k < H; k++) {
             const float wk = wr[k];
             dh[k] += g * wk;
-            wr[k] = wk - sr[k] * (wk - ar[k]) - lg * h[k];
+            wr[k] = wk - sr[k] * (wk - ar[k]) - lg * h[k] * (1.0f - prox * sr[k]);
         }
-        b2[c] -= sb[c] * (b2[c] - ab[c]) + lg;
+        b2[c] -= sb[c] * (b2[c] - ab[c]) + lg * (1.0f - prox * sb[c]);
     }
 }
 
-/* w −= alpha·v, plus the EWC penalty step s·(w − a) when a is non-NULL. */
+/* w −= alpha·v, plus (a non-NULL) the EWC penalty step as in block_sgd_ewc. */
 EWGN_HOT static void axpy_decay(float *restrict w, const float *restrict a, const float *restrict s,
-                                const float *restrict v, float alpha, int n) {
+                                const float *restrict v, float alpha, float prox, int n) {
     if (a)
-        for (int k = 0; k < n; k++) w[k] -= s[k] * (w[k] - a[k]) + alpha * v[k];
+        for (int k = 0; k < n; k++)
+            w[k] -= s[k] * (w[k] - a[k]) + alpha * v[k] * (1.0f - prox * s[k]);
     else
         for (int k = 0; k < n; k++) w[k] -= alpha * v[k];
 }
 
-/* One plain-SGD step on one sample (x, y), fused: θ ← θ − lr·(∇loss + λF(θ − θ*)) on the
- * touched blocks, the penalty of untouched blocks deferred (see catch_up). */
+/* One plain-SGD step on one sample (x, y), fused: θ ← θ − lr·(∇loss + λF(θ − θ*)) (or its
+ * proximal form) on the touched blocks, the penalty of untouched blocks deferred (see
+ * catch_up). */
 EWGN_HOT static run_status step_fast(ewgn_t *m, const float *x, int y, const int *mask) {
     const int C = m->C, H = m->H;
     const float lr = m->ts.lr;
     const int ewc = lazy_active(m);
     float *P = m->params;
     const float *A = ewc ? m->ewc.anchor : NULL, *S = m->shrink;
+    const float prox = (float)m->prox;
     if (ewc)
         for (int d = 0; d < m->D; d++)
             if (x[d] != 0.0f) catch_up(m, d);
@@ -572,7 +589,7 @@ EWGN_HOT static run_status step_fast(ewgn_t *m, const float *x, int y, const int
         const float *gp = m->gp + (long)j * C;
         for (int c = 0; c < C; c++) dz[c] = m->dlog[c] * gp[c];
         if (ewc)
-            block_sgd_ewc(P + ow, P + ob, A + ow, S + ow, A + ob, S + ob, dh, dz, m->h, lr, C, H);
+            block_sgd_ewc(P + ow, P + ob, A + ow, S + ow, A + ob, S + ob, dh, dz, m->h, lr, prox, C, H);
         else
             block_sgd(P + ow, P + ob, dh, dz, m->h, lr, C, H);
     }
@@ -581,14 +598,14 @@ EWGN_HOT static run_status step_fast(ewgn_t *m, const float *x, int y, const int
     for (int j = 0; j < m->nnz; j++) {
         const long ow = m->off_w1 + (long)m->nz[j] * H;
         if (ewc)
-            axpy_decay(P + ow, A + ow, S + ow, dh, lr * m->xv[j], H);
+            axpy_decay(P + ow, A + ow, S + ow, dh, lr * m->xv[j], prox, H);
         else
-            axpy_decay(P + ow, NULL, NULL, dh, lr * m->xv[j], H);
+            axpy_decay(P + ow, NULL, NULL, dh, lr * m->xv[j], 0, H);
     }
     if (ewc)
-        axpy_decay(P + m->off_b1, A + m->off_b1, S + m->off_b1, dh, lr, H);
+        axpy_decay(P + m->off_b1, A + m->off_b1, S + m->off_b1, dh, lr, prox, H);
     else
-        axpy_decay(P + m->off_b1, NULL, NULL, dh, lr, H);
+        axpy_decay(P + m->off_b1, NULL, NULL, dh, lr, 0, H);
     for (int c = 0; c < C; c++) P[m->off_b + c] -= lr * m->dlog[c];
     if (ewc) {
         m->clock++;
@@ -598,7 +615,8 @@ EWGN_HOT static run_status step_fast(ewgn_t *m, const float *x, int y, const int
 }
 
 /* One optimiser step on a batch (any optimiser, any batch size): dense gradient, EWC
- * penalty gradient, optim_step. */
+ * penalty gradient, optim_step; or, proximal, optim_step on the loss gradient and then the
+ * penalty's proximal map θ ← θ* + (θ − θ*)/(1 + lr·λ·F) (for SGD exactly the fused step). */
 static run_status step_generic(ewgn_t *m, const float *x, const int *y, const int *idx,
                                const int *mask, int B) {
     memset(m->grads, 0, sizeof(float) * (size_t)m->nparams);
@@ -615,8 +633,13 @@ static run_status step_generic(ewgn_t *m, const float *x, const int *y, const in
         cls_seterr("non-finite training loss");
         return RUN_STATUS_DIVERGED;
     }
-    if (m->use_ewc) ewc_penalty_grad(&m->ewc, m->params, m->grads);
+    if (m->use_ewc && !m->prox) ewc_penalty_grad(&m->ewc, m->params, m->grads);
     optim_step(&m->opt, m->params, m->grads);
+    if (lazy_active(m) && m->prox) {
+        float *P = m->params;
+        const float *A = m->ewc.anchor, *S = m->shrink;
+        for (long i = 0; i < m->n_wgn; i++) P[i] -= S[i] * (P[i] - A[i]);
+    }
     return RUN_STATUS_OK;
 }
 
@@ -668,6 +691,7 @@ static model_t *ewgn_init(const run_config *cfg, const bench_t *b, uint64_t seed
     m->use_ewc = lambda > 0;
     if (m->use_ewc) ewc_init(&m->ewc, m->n_wgn, lambda, 1.0f);
     m->fisher_samples = (int)cfg_int(cfg, "ewgn.fisher_samples");
+    m->prox = !strcmp(cfg_str(cfg, "ewgn.ewc_step"), "proximal");
     return (model_t *)m;
 }
 

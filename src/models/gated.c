@@ -6,22 +6,25 @@
  *
  * trained by joint Euler steps θ −= (dt/τ)·∇θL with separate timescales τ_w (weights) and
  * τ_c = τ_w / tau_ratio (gates); R is the nonnegativity + L1-manifold gate regulariser
- * (gate_reg_forward in nn.h). On classification benchmarks the same gated layer reads fixed
- * 64-d features (a frozen, seeded random ReLU projection of the input) with softmax
- * cross-entropy, as in the authors' MNIST variant (lcs_mnist/: step = dt·lr·∇ with dt 0.1,
- * W lr 1e-3, c lr 2, batch 100). curves3d is not supported.
+ * (gate_reg_forward in nn.h). Training batches come from the run seed's stream 2, as in the
+ * baselines, so finetune/ewc see the same batches. On classification benchmarks the same
+ * gated layer reads fixed features (gated.features = 64: a frozen, seeded random ReLU
+ * projection of the input) with softmax cross-entropy, as in the authors' MNIST variant
+ * (lcs_mnist/: step = dt·lr·∇ with dt 0.1, W lr 1e-3, c lr 2, batch 100). curves3d is not
+ * supported.
  *
  * Extras: R itself is R_frozen (current gates). "R_adapted" (stage, task): metric after
  * adapt_steps gate-only steps on the evaluated task (weights frozen; the model is restored
  * afterwards). "gates" (stage, path) at each block end. teacher_student only:
  * "switch_time" (stage): steps from the block start until the training loss first drops
  * below 0.1, −1 if it never does; "block_loss" (stage): mean training loss over the block
- * (the area under the post-switch loss curve); "specialisation_stage" (stage) and the final "specialisation":
- * for each teacher the best-matching path (argmax over paths) of |mean row-wise cosine|
- * between teacher and W_p (authors' calc_specialization takes the absolute value), averaged
- * over teachers. Scalars "switch_time_mean" (stages ≥ 1), "switch_time_first" (stage 1) and
- * "switch_time_late" (mean of the last 4 stages): a block that never reaches the threshold
- * counts as block_size (a lower bound). "acc_adapted": mean of the last row of R_adapted. */
+ * (the area under the post-switch loss curve); "specialisation_stage" (stage) and the final
+ * "specialisation": for each teacher the best-matching path (argmax over paths) of |mean
+ * row-wise cosine| between teacher and W_p (authors' calc_specialization takes the absolute
+ * value), averaged over teachers. Scalars "switch_time_mean" (stages ≥ 1),
+ * "switch_time_first" (stage 1) and "switch_time_late" (mean of the last 4 stages): a block
+ * that never reaches the threshold counts as block_size (a lower bound). "acc_adapted": mean
+ * of the last row of R_adapted. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,7 +200,7 @@ static void gated_free(model_t *mm) {
 
 /* ---- one step ---- */
 
-/* Stages a classification batch of task t drawn with replacement-free indices idx[B]. */
+/* Stages the training examples idx[0..bs) of task as a classification batch. */
 static void stage_cls(gated_t *m, const bench_t *b, int task, const int *idx, int bs) {
     const task_t *t = &b->tasks[task];
     for (int r = 0; r < bs; r++) {
@@ -395,37 +398,42 @@ static void gated_after_stage(model_t *mm, const bench_t *b, int stage, run_resu
     sp[stage] = specialisation(m, b);
 }
 
+/* Summaries of the per-stage extras. Every value is read before any scalar is added: adding
+ * an extra may move res->extra, so pointers from result_find do not survive it. */
 static void gated_report(model_t *mm, const bench_t *b, run_result *res) {
     gated_t *m = (gated_t *)mm;
     int S = b->nstages, T = b->ntasks;
     const result_extra *ra = result_find(res, "R_adapted");
+    double acc_adapted = NAN;
     if (ra) {
-        double s = 0;
-        for (int t = 0; t < T; t++) s += ra->data[(long)(S - 1) * T + t];
-        result_set_scalar(res, "acc_adapted", "mean of the last row of R_adapted", s / T);
+        acc_adapted = 0;
+        for (int t = 0; t < T; t++) acc_adapted += ra->data[(long)(S - 1) * T + t] / T;
     }
+    double mean = NAN, first = NAN, late = NAN;
+    const result_extra *sw = m->cls ? NULL : result_find(res, "switch_time");
+    if (sw && S >= 2) {
+        /* never reaching the threshold counts as the whole block: a lower bound */
+        int nlate = S - 1 < 4 ? S - 1 : 4;
+        mean = late = 0;
+        for (int s = 1; s < S; s++) {
+            double v = sw->data[s] < 0 ? b->block_size : sw->data[s];
+            mean += v / (S - 1);
+            if (s >= S - nlate) late += v / nlate;
+            if (s == 1) first = v;
+        }
+    }
+    if (ra) result_set_scalar(res, "acc_adapted", "mean of the last row of R_adapted", acc_adapted);
     if (m->cls) return;
     result_set_scalar(res, "specialisation",
                       "final teacher-path |row-wise cosine| (best path per teacher, mean)",
                       specialisation(m, b));
-    const result_extra *sw = result_find(res, "switch_time");
-    if (!sw || S < 2) return;
-    double all = 0, late = 0;
-    int nlate = S - 1 < 4 ? S - 1 : 4;
-    for (int s = 1; s < S; s++) {
-        double v = sw->data[s] < 0 ? b->block_size : sw->data[s];
-        all += v;
-        if (s >= S - nlate) late += v;
-    }
-    const char *note = " (never reached counts as block_size)";
-    char ln[96];
-    snprintf(ln, sizeof ln, "mean switch time, stages >= 1%s", note);
-    result_set_scalar(res, "switch_time_mean", ln, all / (S - 1));
-    snprintf(ln, sizeof ln, "switch time of stage 1%s", note);
-    result_set_scalar(res, "switch_time_first", ln,
-                      sw->data[1] < 0 ? b->block_size : sw->data[1]);
-    snprintf(ln, sizeof ln, "mean switch time, last 4 stages%s", note);
-    result_set_scalar(res, "switch_time_late", ln, late / nlate);
+    if (isnan(mean)) return;
+    result_set_scalar(res, "switch_time_mean",
+                      "mean switch time, stages >= 1 (never reached counts as block_size)", mean);
+    result_set_scalar(res, "switch_time_first",
+                      "switch time of stage 1 (never reached counts as block_size)", first);
+    result_set_scalar(res, "switch_time_late",
+                      "mean switch time, last 4 stages (never reached counts as block_size)", late);
 }
 
 /* Relative cost in the units of the baselines (baselines.c: one teacher-student step of

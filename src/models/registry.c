@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis.h"
 #include "bench.h"
 #include "config.h"
 #include "model.h"
@@ -68,12 +69,14 @@ const param_spec *param_find(const char *key, const char *model) {
     }
     for (int i = 0; i < bench_nspecs; i++)
         if ((s = find_in(bench_specs[i].params, bench_specs[i].nparams, key))) return s;
-    return NULL;
+    return find_in(analysis_params, analysis_nparams, key);
 }
 
 int param_model_reads(const char *model, const char *bench_name, const char *key) {
     const model_ops *m = model_find(model);
     if (m && find_in(m->params, m->nparams, key)) return 1;
+    /* The weight-space analysis keys belong to every model that has a weights hook. */
+    if (m && m->weights && find_in(analysis_params, analysis_nparams, key)) return 1;
     const bench_spec *b = bench_find(bench_name);
     return b && find_in(b->params, b->nparams, key) != NULL;
 }
@@ -92,11 +95,13 @@ char *param_list_keys(const char *prefix) {
     int cap = 256, n = 0;
     char **keys = xmalloc(sizeof(char *) * (size_t)cap);
     size_t plen = strlen(prefix);
-    for (int pass = 0; pass < 2; pass++) {
-        int count = pass ? bench_nspecs : model_count;
+    for (int pass = 0; pass < 3; pass++) {
+        int count = pass == 2 ? 1 : pass ? bench_nspecs : model_count;
         for (int i = 0; i < count; i++) {
-            const param_spec *p = pass ? bench_specs[i].params : model_table[i]->params;
-            int np = pass ? bench_specs[i].nparams : model_table[i]->nparams;
+            const param_spec *p = pass == 2 ? analysis_params
+                                  : pass ? bench_specs[i].params : model_table[i]->params;
+            int np = pass == 2 ? analysis_nparams
+                     : pass ? bench_specs[i].nparams : model_table[i]->nparams;
             for (int j = 0; j < np; j++) {
                 if (strncmp(p[j].key, prefix, plen) || seen_key(keys, n, p[j].key)) continue;
                 if (n == cap) keys = xrealloc(keys, sizeof(char *) * (size_t)(cap *= 2));
@@ -131,6 +136,9 @@ int cfg_fill_defaults(run_config *c, const char *model, const char *bench_name) 
         if (!cfg_get(c, m->params[i].key)) cfg_set(c, m->params[i].key, m->params[i].def);
     for (int i = 0; i < b->nparams; i++)
         if (!cfg_get(c, b->params[i].key)) cfg_set(c, b->params[i].key, b->params[i].def);
+    for (int i = 0; m->weights && i < analysis_nparams; i++)
+        if (!cfg_get(c, analysis_params[i].key))
+            cfg_set(c, analysis_params[i].key, analysis_params[i].def);
     return 0;
 }
 

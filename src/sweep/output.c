@@ -56,14 +56,19 @@
  * to its last row/column that is not all NaN, and an extra that is NaN everywhere for a run
  * is treated as absent for that run (so a NaN scalar extra is not returned).
  *
- * The file is written to "<path>.tmp", fsync'd, renamed over <path> and the directory
- * fsync'd, so <path> is always either the previous or the new complete file. */
+ * The file is built in memory (nc_create_mem), then written to "<path>.tmp" with plain
+ * write(2), fsync'd, renamed over <path> and the directory fsync'd, so <path> is always
+ * either the previous or the new complete file. Building in memory keeps I/O errors away
+ * from HDF5: an ENOSPC inside HDF5's flush at nc_close leaves its state broken (nc_abort
+ * and even exit() then segfault; found by tests/t_bad_env.sh), whereas a failed write(2)
+ * of our own is an ordinary error message. */
 #include "output.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <netcdf.h>
+#include <netcdf_mem.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +135,27 @@ static int fsync_path(const char *path, int directory) {
         return -1;
     }
     close(fd);
+    return 0;
+}
+
+/* Creates (truncates) path with exactly n bytes of data and fsyncs it. 0 or -1 with
+ * cls_seterr (e.g. "No space left on device"). */
+static int write_all(int fd, const void *buf, size_t n);
+static int write_file_synced(const char *path, const void *data, size_t n) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        cls_seterr("cannot create %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (write_all(fd, data, n) || fsync(fd)) {
+        cls_seterr("cannot write %s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (close(fd)) {
+        cls_seterr("cannot write %s: %s", path, strerror(errno));
+        return -1;
+    }
     return 0;
 }
 
@@ -626,7 +652,7 @@ int output_write(const char *path, const sweep_t *s, run_result *const *results)
     tmp = xmalloc(strlen(path) + 5);
     sprintf(tmp, "%s.tmp", path);
     nc_path = tmp;
-    NC_CHECK(nc_create(tmp, NC_NETCDF4 | NC_CLOBBER, &nc));
+    NC_CHECK(nc_create_mem(tmp, NC_NETCDF4 | NC_CLOBBER, 4096, &nc));
 
     int drun, dstage = 0, dtask = 0;
     NC_CHECK(nc_def_dim(nc, "run", (size_t)n, &drun));
@@ -871,11 +897,15 @@ int output_write(const char *path, const sweep_t *s, run_result *const *results)
     }
 
     {
-        int rc = nc_close(nc);
-        nc = -1;
+        NC_memio mem;
+        memset(&mem, 0, sizeof mem);
+        int rc = nc_close_memio(nc, &mem);
+        if (rc == NC_NOERR) nc = -1; /* on failure the id stays open: cleanup aborts it */
         NC_CHECK(rc);
+        rc = write_file_synced(tmp, mem.memory, mem.size);
+        free(mem.memory);
+        if (rc) goto cleanup;
     }
-    if (fsync_path(tmp, 0)) goto cleanup;
     if (rename(tmp, path) != 0) {
         cls_seterr("cannot rename %s to %s: %s", tmp, path, strerror(errno));
         goto cleanup;

@@ -4,11 +4,18 @@
  *   TAG_WORK   master → worker: int32 index, run_limits, cfg_pack bytes
  *   TAG_RESULT worker → master: int32 index, int32 abandoned, result_pack bytes
  *   TAG_STOP   master → worker: empty; the worker returns
- * Variable-size payloads are received after MPI_Iprobe + MPI_Get_count. */
+ * Variable-size payloads are received after MPI_Iprobe + MPI_Get_count.
+ *
+ * Rank groups (ranks_per_run k): rank 0 announces k, the workers split into consecutive
+ * groups of k (the last one smaller when k does not divide the number of workers) and
+ * the master talks to group leaders only. A leader executes the run (in its forked child)
+ * and then analyses the run's probe matrices with its group on a BLACS grid
+ * (analysis.h); the other group members wait in analysis_member_loop. */
 #include "scheduler.h"
 
 #include <errno.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,6 +27,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "analysis.h"
 #include "bench.h"
 #include "model.h"
 #include "output.h"
@@ -124,7 +132,12 @@ static int write_all(int fd, const void *buf, size_t n) {
     return 0;
 }
 
-static void run_child(int fd, const run_config *cfg, const run_limits *lim) {
+static void run_child(int fd, const run_config *cfg, const run_limits *lim, pid_t parent) {
+    /* Reliability review: die with the rank. Without this a run process outlives a rank
+     * that is SIGKILLed (OOM killer, a dead node's cleanup, MPI_Abort of the job) and
+     * computes on as an orphan — forever for a hung run (seen with crashtest mode=hang). */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(1);   /* the rank died before prctl took effect */
     /* Die quietly: the parent reports the signal (Open MPI's handlers would print a trace). */
     const int fatal[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
     for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++) signal(fatal[i], SIG_DFL);
@@ -158,6 +171,7 @@ static void run_isolated(const run_config *cfg, const run_limits *lim, run_resul
     }
     fflush(stdout);
     fflush(stderr);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         close(fds[0]);
@@ -167,12 +181,12 @@ static void run_isolated(const run_config *cfg, const run_limits *lim, run_resul
     }
     if (pid == 0) {
         close(fds[0]);
-        run_child(fds[1], cfg, lim);
+        run_child(fds[1], cfg, lim, parent);
     }
     close(fds[1]);
     char *buf = NULL;
     size_t have = 0, cap = 0;
-    int timed_out = 0, forwarded = 0;
+    int timed_out = 0, forwarded = 0, abandoned = 0;
     for (;;) {
         struct pollfd pf = {fds[0], POLLIN, 0};
         int k = poll(&pf, 1, 100);
@@ -180,6 +194,14 @@ static void run_isolated(const run_config *cfg, const run_limits *lim, run_resul
             /* The signal may have reached only this process: pass it on to the run. */
             kill(pid, (int)sched_stop_signal);
             forwarded = 1;
+        }
+        if (forwarded && sched_should_abandon()) {
+            /* Reliability review: the run ignored the stop for the whole grace period (a
+             * hang, or a long stage): kill it, so that a single-process sweep, which has no
+             * master to give up on it, still exits and can be requeued. */
+            kill(pid, SIGKILL);
+            abandoned = 1;
+            break;
         }
         if (lim->time_limit > 0 && cls_now() - t0 > lim->time_limit) {
             kill(pid, SIGKILL);
@@ -190,6 +212,7 @@ static void run_isolated(const run_config *cfg, const run_limits *lim, run_resul
         if (have == cap) buf = xrealloc(buf, cap = cap ? 2 * cap : 65536);
         ssize_t n = read(fds[0], buf + have, cap - have);
         if (n < 0 && errno == EINTR) continue;
+        if (n < 0) kill(pid, SIGKILL); /* cannot read the result: do not wait on the run */
         if (n <= 0) break;
         have += (size_t)n;
     }
@@ -198,14 +221,18 @@ static void run_isolated(const run_config *cfg, const run_limits *lim, run_resul
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
     uint64_t n = 0;
     if (have >= sizeof n) memcpy(&n, buf, sizeof n);
-    if (!timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0 && have == sizeof n + n &&
+    if (!timed_out && !abandoned && WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+        have >= sizeof n && n == have - sizeof n &&
         result_unpack(res, buf + sizeof n, (size_t)n) == 0) {
         free(buf);
         return;
     }
     free(buf);
     result_init(res);
-    if (timed_out)
+    if (abandoned)   /* "abandoned" is what run_abandoned() looks for */
+        result_fail(res, RUN_STATUS_FAILED, "abandoned: stop requested; run killed after the "
+                    "%g s grace period", grace_current);
+    else if (timed_out)
         result_fail(res, RUN_STATUS_FAILED, "time limit exceeded (%g s): run killed", lim->time_limit);
     else if (WIFSIGNALED(status))
         result_fail(res, RUN_STATUS_FAILED, "crashed: signal %d (%s)", WTERMSIG(status),
@@ -406,7 +433,14 @@ static int master_finish(master_t *m, int interrupted) {
     return SCHED_EXIT_OK;
 }
 
-static int master_solo(master_t *m) {
+/* The weight-space analysis of a finished run on the rank's group; drops the probe
+ * matrices either way, so they never reach the master or the journal. */
+static void run_analyse(analysis_group *ag, const run_config *cfg, run_result *r) {
+    if (run_abandoned(r)) result_drop_probes(r);
+    else analysis_apply(ag, cfg, r);
+}
+
+static int master_solo(master_t *m, analysis_group *ag) {
     grace_current = m->sw.grace_seconds;
     run_limits lim = master_limits(m);
     while (m->next < m->npending) {
@@ -414,6 +448,7 @@ static int master_solo(master_t *m) {
         int idx = m->pending[m->next++];
         run_result r;
         run_isolated(&m->sw.runs[idx].cfg, &lim, &r);
+        run_analyse(ag, &m->sw.runs[idx].cfg, &r);
         if (run_abandoned(&r)) {
             result_free(&r);
             return master_finish(m, 1);
@@ -443,9 +478,10 @@ static void send_work(master_t *m, int worker) {
     free(cbuf);
 }
 
-static int master_mpi(master_t *m, int nworkers) {
+static int master_mpi(master_t *m, const int *leaders, int nleaders) {
     int busy = 0, failed = 0;
-    for (int w = 1; w <= nworkers; w++) {
+    for (int l = 0; l < nleaders; l++) {
+        int w = leaders[l];
         if (m->next < m->npending) {
             send_work(m, w);
             busy++;
@@ -512,7 +548,7 @@ static int master_mpi(master_t *m, int nworkers) {
     return master_finish(m, stopping || m->next < m->npending);
 }
 
-static void worker_loop(void) {
+static void worker_loop(analysis_group *ag) {
     for (;;) {
         int flag = 0;
         MPI_Status st;
@@ -547,6 +583,7 @@ static void worker_loop(void) {
                 result_fail(&r, RUN_STATUS_FAILED, "malformed work message");
             } else {
                 run_isolated(&cfg, &lim, &r);
+                run_analyse(ag, &cfg, &r);
                 cfg_free(&cfg);
             }
         }
@@ -566,6 +603,26 @@ static void worker_loop(void) {
     }
 }
 
+/* Rank 0 announces ranks_per_run (*rpr), then every rank joins its group: workers
+ * 1..size-1 in consecutive blocks of *rpr. Returns the group's communicator (MPI_COMM_SELF
+ * when *rpr is 1; MPI_COMM_NULL on rank 0). Workers wait for the announcement with
+ * MPI_Test and back-off while the master loads the sweep, not in a spinning MPI_Bcast. */
+static MPI_Comm join_group(int rank, int *rpr) {
+    MPI_Request req;
+    MPI_CHECK(MPI_Ibcast(rpr, 1, MPI_INT, 0, MPI_COMM_WORLD, &req));
+    double backoff = 1e-5;
+    for (;;) {
+        int done = 0;
+        MPI_CHECK(MPI_Test(&req, &done, MPI_STATUS_IGNORE));
+        if (done) break;
+        backoff_sleep(&backoff, 0.01);
+    }
+    if (*rpr <= 1) return rank ? MPI_COMM_SELF : MPI_COMM_NULL;
+    MPI_Comm group = MPI_COMM_NULL;
+    MPI_CHECK(MPI_Comm_split(MPI_COMM_WORLD, rank ? (rank - 1) / *rpr : MPI_UNDEFINED, rank, &group));
+    return group;
+}
+
 int sched_run(const sched_options *o) {
     int rank = 0, size = 1;
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
@@ -575,7 +632,14 @@ int sched_run(const sched_options *o) {
     int rc;
     double wall0 = cls_now();
     if (rank != 0) {
-        worker_loop();
+        int rpr = 1, grank = 0;
+        MPI_Comm group = join_group(rank, &rpr);
+        MPI_CHECK(MPI_Comm_rank(group, &grank));
+        analysis_group *ag = analysis_group_init(group);
+        if (grank == 0) worker_loop(ag);
+        else analysis_member_loop(ag);
+        analysis_group_free(ag);
+        if (group != MPI_COMM_SELF) MPI_Comm_free(&group);
         rc = SCHED_EXIT_OK;
         MPI_CHECK(MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD));
         double cpu = cls_cputime_total();
@@ -583,15 +647,33 @@ int sched_run(const sched_options *o) {
         return rc;
     }
     master_t m;
-    if (master_setup(&m, o)) {
+    int setup_failed = master_setup(&m, o) != 0;
+    int rpr = setup_failed ? 1 : m.sw.ranks_per_run, nleaders = 0;
+    if (size > 1) join_group(rank, &rpr);
+    int *leaders = xmalloc(sizeof(int) * (size_t)size);
+    for (int w = 1; w < size; w += rpr) leaders[nleaders++] = w;
+    if (rpr > 1) {
+        int nw = size - 1, last = nw - (nleaders - 1) * rpr;
+        if (size == 1)
+            fprintf(stderr, "clsweep: ranks_per_run %d: one process only, so every run and its "
+                            "analysis use it alone (1 x 1 grid)\n", rpr);
+        else if (last != rpr)
+            fprintf(stderr, "clsweep: ranks_per_run %d: %d worker rank(s) form %d group(s); the "
+                            "last group has %d rank(s)\n", rpr, nw, nleaders, last);
+    }
+    if (setup_failed) {
         fprintf(stderr, "clsweep: error: %s\n", cls_geterr());
-        for (int w = 1; w < size; w++) MPI_Send(NULL, 0, MPI_BYTE, w, TAG_STOP, MPI_COMM_WORLD);
+        for (int l = 0; l < nleaders; l++)
+            MPI_Send(NULL, 0, MPI_BYTE, leaders[l], TAG_STOP, MPI_COMM_WORLD);
         rc = SCHED_EXIT_ERROR;
     } else if (size == 1) {
-        rc = master_solo(&m);
+        analysis_group *ag = analysis_group_init(MPI_COMM_SELF);
+        rc = master_solo(&m, ag);
+        analysis_group_free(ag);
     } else {
-        rc = master_mpi(&m, size - 1);
+        rc = master_mpi(&m, leaders, nleaders);
     }
+    free(leaders);
     int quiet = m.quiet;
     master_free(&m);
     double cpu = cls_cputime_total(), wall = cls_now() - wall0;

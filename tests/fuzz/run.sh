@@ -25,12 +25,13 @@ for name in "${names[@]}"; do
     found=$BUILD/findings/$name
     rm -rf "$work"; mkdir -p "$work" "$found"
     [ -d tests/fuzz/corpus/$name ] && cp tests/fuzz/corpus/$name/* "$work"/ 2>/dev/null
+    dict=(); [ -f tests/fuzz/$name.dict ] && dict=(-dict=tests/fuzz/$name.dict)
     log=$BUILD/fuzz-$name.log
     before=$(ls "$found" | wc -l)
     # -timeout: an input taking over 10 s is a hang; -rss_limit_mb: over 2 GiB is a finding.
     nice -n 10 "$bin" "$work" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 \
         -malloc_limit_mb=2048 -max_len=8192 -print_final_stats=1 \
-        -artifact_prefix="$found/" >"$log" 2>&1
+        -artifact_prefix="$found/" ${dict[@]+"${dict[@]}"} >"$log" 2>&1
     rc=$?
     after=$(ls "$found" | wc -l)
     execs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -Eo '[0-9]+$' | tail -1)

@@ -1,0 +1,273 @@
+"""clsweep_results.py — reading clsweep sweep files (NetCDF) for the analysis scripts.
+
+One or more sweep files become a `Runs` object: a pandas table with one row per model run
+(run_id, model, benchmark, seed, status, the swept parameters under their dotted keys, the
+metrics acc/bwt/fwt/forgetting and every scalar extra metric) plus access to the per-run
+arrays (R, R0 and the array extras such as gates(stage, path)). A run id found in several
+files is kept once (the first file wins), so a merged file and its parts can be mixed.
+
+Schema facts used here (documented at the top of src/sweep/output.c):
+  - global attribute title == "clsweep sweep results" identifies a sweep file;
+  - a swept parameter is a (run,) variable with attribute `key` (the dotted key); NaN or ""
+    where the run's model does not read it;
+  - an extra metric is a variable with attribute `clsweep_extra`: (run,) for scalars,
+    (run, d0[, d1]) for arrays;
+  - R(run, stage, task) is cut to the run's nstages x ntasks.
+"""
+import math
+import os
+import re
+import sys
+import warnings
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+TITLE = "clsweep sweep results"
+CORE_METRICS = ["acc", "bwt", "fwt", "forgetting"]
+DESCRIPTORS = ["run_id", "model", "benchmark", "seed", "status", "metric", "higher_is_better",
+               "config"]
+
+
+class NotASweepFile(Exception):
+    """A path that is missing, unreadable, or not a clsweep sweep file."""
+
+
+def open_sweep(path):
+    """Opens path as an xarray Dataset and checks it is a clsweep sweep file."""
+    if not os.path.exists(path):
+        raise NotASweepFile(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise NotASweepFile(f"{path}: is a directory, not a sweep file")
+    try:
+        ds = xr.open_dataset(path)
+    except Exception as e:  # xarray raises ValueError/OSError/... for foreign files
+        raise NotASweepFile(f"{path}: not a readable NetCDF file ({type(e).__name__}: {e})") from None
+    title = ds.attrs.get("title")
+    if title != TITLE:
+        ds.close()
+        raise NotASweepFile(f"{path}: not a clsweep result file (global attribute title is "
+                            f"{title!r}, expected {TITLE!r})")
+    missing = [v for v in ("run_id", "model", "status", "R") if v not in ds.variables]
+    if missing:
+        ds.close()
+        raise NotASweepFile(f"{path}: clsweep title but variables {missing} are missing "
+                            "(damaged file or an incompatible version)")
+    return ds
+
+
+def _text(values):
+    return [v.decode() if isinstance(v, bytes) else ("" if v is None else str(v)) for v in values]
+
+
+def _is_nan(v):
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+class Runs:
+    """The runs of one or more sweep files (see the module docstring)."""
+
+    def __init__(self, paths):
+        if not paths:
+            raise NotASweepFile("no sweep file given")
+        self.paths = list(paths)
+        self.datasets = []
+        self.axes = []          # dotted keys of swept parameters, first-seen order
+        self.extras = []        # scalar extra metric names
+        self.arrays = {}        # array name -> dims after run (R, R0 and array extras)
+        self.long_names = {}    # metric/array name -> long_name
+        self.sweep_names = []
+        frames, seen = [], set()
+        self.duplicates = 0
+        for fi, path in enumerate(self.paths):
+            ds = open_sweep(path)
+            self.datasets.append(ds)
+            self.sweep_names.append(ds.attrs.get("sweep_name", os.path.basename(path)))
+            frames.append(self._table(fi, ds, seen))
+        self.table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        self.metrics = [m for m in CORE_METRICS + self.extras
+                        if m in self.table and self.table[m].notna().any()]
+
+    def _table(self, fi, ds, seen):
+        n = ds.sizes["run"]
+        cols = {"file": [fi] * n, "row": list(range(n)),
+                "sweep": [str(ds.attrs.get("sweep_name", ""))] * n}
+        for v in DESCRIPTORS:
+            if v not in ds.variables:
+                cols[v] = [None] * n
+            elif ds[v].dtype.kind in "OSU":
+                cols[v] = _text(ds[v].values)
+            else:
+                cols[v] = ds[v].values.tolist()
+        for v in ("nstages", "ntasks"):
+            cols[v] = ds[v].values.astype(int).tolist() if v in ds.variables else [0] * n
+        for v in ds.variables:
+            da = ds[v]
+            if da.dims == ("run",) and "key" in da.attrs:
+                key = str(da.attrs["key"])
+                if key not in self.axes:
+                    self.axes.append(key)
+                if da.dtype.kind in "OSU":
+                    cols[key] = [s if s != "" else None for s in _text(da.values)]
+                else:
+                    cols[key] = da.values.astype(float).tolist()
+        for m in CORE_METRICS + ["wall_seconds"]:
+            if m in ds.variables:
+                cols[m] = ds[m].values.astype(float).tolist()
+                self.long_names.setdefault(m, ds[m].attrs.get("long_name", m))
+        for v in ds.variables:
+            da = ds[v]
+            if "clsweep_extra" not in da.attrs or not da.dims or da.dims[0] != "run":
+                continue
+            name = str(da.attrs["clsweep_extra"])
+            self.long_names.setdefault(name, da.attrs.get("long_name", name))
+            if da.dims == ("run",):
+                if name not in self.extras:
+                    self.extras.append(name)
+                cols[name] = da.values.astype(float).tolist()
+            else:
+                self.arrays.setdefault(name, da.dims[1:])
+        for name in ("R", "R0"):
+            if name in ds.variables:
+                self.arrays.setdefault(name, ds[name].dims[1:])
+                self.long_names.setdefault(name, ds[name].attrs.get("long_name", name))
+        df = pd.DataFrame(cols)
+        keep = ~df["run_id"].isin(seen)
+        self.duplicates += int((~keep).sum())
+        seen.update(df["run_id"])
+        return df[keep]
+
+    # ---- per-run arrays ----
+    def array_var(self, row, name):
+        """The variable name holding array/extra `name` in the row's file, or None."""
+        ds = self.datasets[int(row["file"])]
+        if name in ("R", "R0"):
+            return name if name in ds.variables else None
+        for v in ds.variables:
+            if ds[v].attrs.get("clsweep_extra") == name:
+                return v
+        return None
+
+    def array(self, row, name):
+        """The array `name` of one run (a table row) as numpy, R cut to nstages x ntasks;
+        None when the run's file does not have it."""
+        var = self.array_var(row, name)
+        if var is None:
+            return None
+        ds = self.datasets[int(row["file"])]
+        a = np.asarray(ds[var].isel(run=int(row["row"])).values, dtype=float)
+        if name == "R":
+            a = a[: int(row["nstages"]), : int(row["ntasks"])]
+        elif name == "R0":
+            a = a[: int(row["ntasks"])]
+        return a
+
+    def mean_array(self, rows, name):
+        """Mean and std (over the given runs, NaN-aware) of array `name`; arrays of
+        different shapes are padded with NaN. (None, None, 0) when no run has it."""
+        arrs = [a for a in (self.array(r, name) for _, r in rows.iterrows()) if a is not None]
+        arrs = [a for a in arrs if a.size and np.isfinite(a).any()]
+        if not arrs:
+            return None, None, 0
+        shape = tuple(max(a.shape[d] for a in arrs) for d in range(arrs[0].ndim))
+        stack = np.full((len(arrs),) + shape, np.nan)
+        for i, a in enumerate(arrs):
+            stack[(i,) + tuple(slice(0, s) for s in a.shape)] = a
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean = np.nanmean(stack, axis=0)
+            std = np.nanstd(stack, axis=0, ddof=1) if len(arrs) > 1 else np.zeros(shape)
+        return mean, std, len(arrs)
+
+    # ---- grouping ----
+    def varying_axes(self, df=None, exclude=()):
+        """Swept keys that take at least two distinct values in df (default: all runs)."""
+        df = self.table if df is None else df
+        out = []
+        for k in self.axes:
+            if k in exclude or k not in df:
+                continue
+            vals = {v for v in df[k] if not _is_nan(v)}
+            if len(vals) >= 2:
+                out.append(k)
+        return out
+
+    def close(self):
+        for ds in self.datasets:
+            ds.close()
+
+
+def group_keys(runs, over=()):
+    """The displayed identity of a configuration: benchmark, model, swept values."""
+    return ["benchmark", "model"] + [k for k in runs.axes if k not in over]
+
+
+_TOKEN = re.compile(r" (?=[A-Za-z_][A-Za-z0-9_.]*=)")
+
+
+def config_identity(config, over=()):
+    """The effective configuration string without the seed and the keys in `over`."""
+    if not isinstance(config, str) or not config:
+        return None
+    drop = set(over) | {"seed"}
+    return tuple(t for t in _TOKEN.split(config) if t.split("=", 1)[0] not in drop)
+
+
+def groups(runs, df=None, over=()):
+    """Yields (key dict, runs DataFrame) per configuration (the effective configuration
+    minus the seed and the keys in `over`), in first-seen order. The key holds benchmark,
+    model, the swept values (None where the model does not read a key) and `sweep`, the
+    sweep name(s) the runs come from."""
+    df = runs.table if df is None else df
+    keys = group_keys(runs, over)
+    shown = [[None if _is_nan(v) else v for v in df[k]] for k in keys]
+    ident = [config_identity(c, over) for c in df["config"]] if "config" in df else []
+    index = {}
+    for i, label in enumerate(zip(*shown)):
+        # files without a config string fall back to the displayed identity
+        index.setdefault((label, ident[i] if ident and ident[i] else None), []).append(i)
+    for (label, _), rows in index.items():
+        sel = df.iloc[rows]
+        key = dict(zip(keys, label))
+        key["sweep"] = "+".join(dict.fromkeys(sel["sweep"])) if "sweep" in sel else ""
+        yield key, sel
+
+
+def summarise(values, ddof=1):
+    """(mean, std, n) of the finite values; std is NaN with fewer than ddof + 1 values."""
+    x = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
+    if x.size == 0:
+        return math.nan, math.nan, 0
+    std = float(np.std(x, ddof=ddof)) if x.size > ddof else math.nan
+    return float(np.mean(x)), std, int(x.size)
+
+
+def sort_value(v):
+    """A sort key that puts numbers in order, then strings, then missing values."""
+    if _is_nan(v):
+        return (2, 0.0, "")
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        return (0, float(v), "")
+    return (1, 0.0, str(v))
+
+
+def format_value(v):
+    if _is_nan(v):
+        return "–"
+    if isinstance(v, (float, np.floating)) and float(v).is_integer() and abs(v) < 1e15:
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        return f"{v:.6g}"
+    return str(v)
+
+
+def is_better_high(rows):
+    """True when the runs' metric is higher-is-better (accuracy)."""
+    hib = [v for v in rows["higher_is_better"] if not _is_nan(v)]
+    return bool(hib[0]) if hib else True
+
+
+def fail(prog, msg, code=2):
+    print(f"{prog}: error: {msg}", file=sys.stderr)
+    return code
