@@ -106,6 +106,8 @@ FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fn
 FUZZ_SRC      = $(sort $(wildcard tests/fuzz/fuzz_*.c))
 .PHONY: fuzz fuzz-build check-memory
 fuzz-build:
+	@command -v clang >/dev/null || { echo "make fuzz needs clang with libFuzzer:" \
+	    "apt-get install clang libclang-rt-14-dev"; exit 1; }
 	$(MAKE) BUILD=$(FUZZ_BUILD) CC=clang OPT="-O1 -g -fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
 	        $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/fuzz/%)
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/libclsweep.a
@@ -113,3 +115,7 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/libclsweep.a
 	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/libclsweep.a $(LIBS)
 fuzz: fuzz-build
 	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+# valgrind memcheck over the C tests and representative clsweep runs (tests/check_memory.sh;
+# CHECK_MEMORY_ARGS=--quick leaves out the slow model tests).
+check-memory: all
+	@tests/check_memory.sh $(BUILD) $(CHECK_MEMORY_ARGS)

@@ -121,7 +121,7 @@ int main(int argc, char **argv) {
             int n = atoi(q);
             char cmd[1024];
             snprintf(cmd, sizeof cmd, "%s -np %d %s --child %d %d%s", mpirun, p, argv[0], n, d,
-                     p == 1 && n <= 2000 ? " lapack" : "");
+                     p == 1 && n <= 1000 ? " lapack" : "");
             fflush(stdout);
             if (n > 0 && p > 0 && system(cmd) != 0) failures++;
             q = strchr(q, ',');

@@ -11,6 +11,8 @@ source "$(dirname "$0")/e2e/lib.sh"
 group_alive() { ps -eo pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ {n++} END {exit !n}'; }
 pid_alive() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null); [ -n "$st" ] && [ "${st#Z}" = "$st" ]; }
 TINY=tests/e2e/tiny.yaml
+# Never leave a tmpfs mounted (a failed case may stop between mount and umount).
+trap 'umount "$TMP/full" "$TMP/mnt" 2>/dev/null; rm -rf "$TMP"' EXIT
 run_quiet() { "$CLSWEEP" run "$@" --quiet; }
 nruns() { "$PY" -c "import xarray as x,sys; print(x.open_dataset(sys.argv[1]).sizes['run'])" "$1"; }
 "$CLSWEEP" run "$TINY" --output "$TMP/ref.nc" --quiet 2>/dev/null || notok "reference sweep"

@@ -105,6 +105,9 @@ KillWait=5
 InactiveLimit=0
 MinJobAge=600
 JobRequeue=1
+# A loaded CI machine can be slow to answer; a failed array task cancels the merge job.
+MessageTimeout=60
+DependencyParameters=kill_invalid_depend
 NodeName=localhost NodeAddr=127.0.0.1 CPUs=2 State=UNKNOWN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 EOF
@@ -175,7 +178,7 @@ st=$(wait_job "$jid" 120)
 check "mpirun job completes ($st)" test "$st" = "COMPLETED "
 check "mpirun file equals the local single-process file" nc_equal "$TMP/ref.nc" "$out"
 
-# ---- 3. job array: three shards and a dependent merge job ----
+# ---- 3. job array: three single-process shards and a dependent merge job ----
 out=$TMP/array/tiny.nc
 ids=$(jobs/submit tests/e2e/tiny.yaml --clsweep "$CLSWEEP" --array 3 --time 5 --signal-time 60 \
       --output "$out" 2>"$TMP/submit3.err")

@@ -350,8 +350,8 @@ static void test_determinism(void) {
 
 /* NaN/Inf becomes the status 'diverged', never a crash. An absurd learning rate alone does
  * not produce a NaN here: the generated weights are bounded, so the generator saturates
- * (g' = 0) and the run collapses to chance with finite numbers. Together with EWC it does:
- * the penalty step shrinks θ − θ* by (1 − lr·λ·F) per step, which explodes once
+ * (g' = 0) and the run collapses to chance with finite numbers. Together with EWC's explicit
+ * gradient step it does: that step scales θ − θ* by (1 − lr·λ·F), which explodes once
  * lr·λ·F > 2. Both paths (fused batch 1, batched). */
 static void test_divergence_is_a_status(void) {
     if (!have_data()) return;
@@ -361,7 +361,8 @@ static void test_divergence_is_a_status(void) {
         run_result r;
         make_cfg(&c, "ewgn", "mnist_fashion", "benchmark.train_per_task", "200",
                  "benchmark.test_per_task", "100", "train.lr", "1", "ewgn.lambda", "10000",
-                 "train.batch_size", bs[k], "ewgn.fisher_samples", "50", NULL);
+                 "ewgn.ewc_step", "gradient", "train.batch_size", bs[k], "ewgn.fisher_samples",
+                 "50", NULL);
         run_cfg(&r, &c);
         CHECK(r.status == RUN_STATUS_DIVERGED, "batch %s: status %s (%s)", bs[k],
               run_status_name(r.status), r.message);

@@ -28,8 +28,9 @@ for name in "${names[@]}"; do
     dict=(); [ -f tests/fuzz/$name.dict ] && dict=(-dict=tests/fuzz/$name.dict)
     log=$BUILD/fuzz-$name.log
     before=$(ls "$found" | wc -l)
-    # -timeout: an input taking over 10 s is a hang; -rss_limit_mb: over 2 GiB is a finding.
-    nice -n 10 "$bin" "$work" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 \
+    # -timeout: an input taking over 30 s is a hang (generous: on a loaded 2-core machine a
+    # descheduled fsync once took 10 s for an input that replays in 12 ms); -rss_limit_mb: over 2 GiB is a finding.
+    nice -n 10 "$bin" "$work" -max_total_time="$SECS" -timeout=30 -rss_limit_mb=2048 \
         -malloc_limit_mb=2048 -max_len=8192 -print_final_stats=1 \
         -artifact_prefix="$found/" ${dict[@]+"${dict[@]}"} >"$log" 2>&1
     rc=$?

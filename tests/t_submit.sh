@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# jobs/submit without SLURM: the scripts it writes (--dry-run), its checks of the options and
+# the sweep, and the batch script's signal handling run locally (--launcher none): SIGUSR1
+# to the script makes clsweep save and exit 3, and running it again completes the sweep.
+source "$(dirname "$0")/e2e/lib.sh"
+submit() { jobs/submit "$@" --clsweep "$CLSWEEP"; }
+
+submit --help >"$TMP/help" 2>&1
+check "--help exits 0 and documents --requeue and --array" grep -q -- "--array N" "$TMP/help"
+
+submit tests/e2e/tiny.yaml --dry-run --output "$TMP/d/tiny.nc" >"$TMP/plain" 2>&1
+check "dry run exits 0" test $? -eq 0
+check "dry run writes nothing" test ! -e "$TMP/d"
+check "warning signal to the batch shell, 300 s before the limit" \
+    grep -qx "#SBATCH --signal=B:USR1@300" "$TMP/plain"
+check "srun --mpi=pmix is the default launcher" grep -q "^LAUNCHER=srun$" "$TMP/plain"
+check "srun --mpi type pmix" grep -q "^SRUN_MPI=pmix$" "$TMP/plain"
+check "one BLAS thread per rank" grep -q "OPENBLAS_NUM_THREADS=1" "$TMP/plain"
+check "not requeueable by default" grep -qx "#SBATCH --no-requeue" "$TMP/plain"
+check "two ranks by default" grep -qx "#SBATCH --ntasks=2" "$TMP/plain"
+check "absolute output path" grep -qx "OUTPUT=$TMP/d/tiny.nc" "$TMP/plain"
+check "the generated script is valid bash" bash -n <(sed -n '/^#!/,/^exit \$rc/p' "$TMP/plain")
+
+submit tests/e2e/tiny.yaml --dry-run --requeue --launcher mpirun --time 2:00:00 \
+    --signal-time 600 --partition short --account proj --sbatch=--mail-type=END \
+    --setup "module load openmpi" >"$TMP/full" 2>&1
+check "--requeue" grep -qx "#SBATCH --requeue" "$TMP/full"
+check "--requeue sets REQUEUE=1" grep -q "^REQUEUE=1$" "$TMP/full"
+check "--launcher mpirun" grep -q "^LAUNCHER=mpirun$" "$TMP/full"
+check "--partition/--account/--time/--signal-time" \
+    bash -c "grep -qx '#SBATCH --partition=short' '$TMP/full' && grep -qx '#SBATCH --account=proj' '$TMP/full' && grep -qx '#SBATCH --time=2:00:00' '$TMP/full' && grep -qx '#SBATCH --signal=B:USR1@600' '$TMP/full'"
+check "--sbatch passes an option through" grep -qx "#SBATCH --mail-type=END" "$TMP/full"
+check "--setup adds a line" grep -qx "module load openmpi" "$TMP/full"
+check "grace defaults to half the signal time" grep -q "^GRACE=300$" "$TMP/full"
+
+submit tests/e2e/tiny.yaml --dry-run --array 3 --array-limit 2 --output "$TMP/a/t.nc" >"$TMP/array" 2>&1
+check "--array: an array of 3 shards, at most 2 at a time" grep -qx "#SBATCH --array=0-2%2" "$TMP/array"
+check "--array: ARRAY_COUNT=3 and one task each" \
+    bash -c "grep -q '^ARRAY_COUNT=3$' '$TMP/array' && grep -qx '#SBATCH --ntasks=1' '$TMP/array'"
+check "--array: one process per task runs without a launcher" grep -q "^LAUNCHER=none$" "$TMP/array"
+check "--array: a merge script runs clsweep merge" grep -q 'exec "$CLSWEEP" merge --force' "$TMP/array"
+check "--array: the merge job depends on the array (afterok)" grep -q "dependency=afterok" "$TMP/array"
+
+# Refusals, each with exit code 2 and a message.
+refuse() {  # refuse NAME PATTERN ARGS...
+    local name=$1 pat=$2; shift 2
+    submit "$@" --dry-run >"$TMP/r.out" 2>"$TMP/r.err"
+    local rc=$?
+    if [ $rc -eq 2 ] && grep -q -- "$pat" "$TMP/r.err"; then ok "$name"
+    else notok "$name (exit $rc: $(cat "$TMP/r.err"))"; fi
+}
+bad=$(ls tests/sweeps_bad/*.yaml | head -n 1)
+refuse "an invalid sweep is refused with file:line:column" "$(basename "$bad"):[0-9]*:[0-9]*" "$bad"
+refuse "a missing sweep file" "no such sweep file" "$TMP/none.yaml"
+refuse "signal time not shorter than the time limit" "must be shorter" tests/e2e/tiny.yaml --time 5
+refuse "a malformed time" "not a SLURM time" tests/e2e/tiny.yaml --time 1h
+refuse "an unknown launcher" "expects srun, mpirun or none" tests/e2e/tiny.yaml --launcher foo
+refuse "more shards than runs" "more shards" tests/e2e/tiny.yaml --array 13
+refuse "an unknown option" "unknown option" tests/e2e/tiny.yaml --bogus 1
+refuse "--launcher none with several tasks" "--ntasks 1" tests/e2e/tiny.yaml --launcher none --ntasks 2
+
+# The batch script itself, run here without SLURM (launcher none): the warning signal
+# stops clsweep with a valid partial file (exit 3, no requeue without SLURM), a second run
+# resumes and completes it, equal to an uninterrupted sweep.
+"$CLSWEEP" run tests/e2e/slurm_requeue.yaml --output "$TMP/ref.nc" --quiet || notok "reference sweep"
+submit tests/e2e/slurm_requeue.yaml --dry-run --launcher none --ntasks 1 --output "$TMP/l/r.nc" \
+    --time 10 --signal-time 60 | sed -n '/^#!/,/^exit \$rc/p' >"$TMP/job.sh"
+mkdir -p "$TMP/l"
+bash "$TMP/job.sh" >"$TMP/job1.log" 2>&1 &
+pid=$!
+for _ in $(seq 600); do
+    [ "$(grep -ao CLSJ "$TMP/l/r.nc.journal" 2>/dev/null | wc -l)" -ge 1 ] && break
+    sleep 0.05
+done
+kill -USR1 "$pid"
+wait "$pid"
+rc=$?
+check "script: SIGUSR1 makes clsweep save and exit 3" test $rc -eq 3
+check "script: it logs the warning and the resumable file" \
+    bash -c "grep -q 'got SIGUSR1' '$TMP/job1.log' && grep -q 'valid and resumable' '$TMP/job1.log'"
+n=$("$PY" -c "import sys, xarray as x; print(x.open_dataset(sys.argv[1]).sizes['run'])" "$TMP/l/r.nc")
+check "script: the partial file holds some runs ($n of 12)" test "$n" -ge 1 -a "$n" -lt 12
+bash "$TMP/job.sh" >"$TMP/job2.log" 2>&1
+check "script: a second run completes the sweep" test $? -eq 0
+check "script: resumed file equals an uninterrupted run" nc_equal "$TMP/ref.nc" "$TMP/l/r.nc"
+finish
