@@ -10,7 +10,8 @@
  *   sparse: the same with D replaced by nnz(x) (what the batch-1 step performs; the skipped
  *           terms are exactly zero).
  * "dense-equivalent GFLOP/s" = dense FLOPs × samples/s: the rate a dense implementation would
- * need for the same throughput. Timings are the best of 3 repetitions. */
+ * need for the same throughput. Timings are process CPU time (the machine is shared: wall
+ * time would count other processes' time slices), best of 3 repetitions. */
 #include "../src/models/ewgn.c"
 
 #include <stdio.h>
@@ -33,11 +34,11 @@ static double mean_nnz(const task_t *t, int D, int n) {
 
 typedef enum { MODE_FAST, MODE_GENERIC } mode_t_;
 
-/* Seconds for `steps` samples of task t (cycling through its training set) at batch B. */
+/* CPU seconds for `steps` samples of task t (cycling through its training set) at batch B. */
 static double time_steps(ewgn_t *m, const task_t *t, int steps, int B, mode_t_ mode) {
     double best = INFINITY;
     for (int rep = 0; rep < 3; rep++) {
-        double t0 = cls_now();
+        double t0 = cls_cputime();
         for (int s = 0; s < steps; s += B) {
             int i0 = s % (t->n_train - B);
             if (mode == MODE_FAST) {
@@ -49,7 +50,7 @@ static double time_steps(ewgn_t *m, const task_t *t, int steps, int B, mode_t_ m
             }
         }
         flush(m);
-        double dt = cls_now() - t0;
+        double dt = cls_cputime() - t0;
         if (dt < best) best = dt;
     }
     return best;

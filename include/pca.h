@@ -35,6 +35,7 @@ typedef struct {
  * communicator-wide steps of pca_scalapack. */
 typedef struct {
     MPI_Comm comm;       /* private duplicate of the caller's communicator */
+    MPI_Comm gcomm;      /* its grid ranks (BLACS' system context); NULL outside the grid */
     int rank, size;
     int ctxt;            /* BLACS context, -1 outside the grid */
     int nprow, npcol, myrow, mycol;

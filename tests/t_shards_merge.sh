@@ -37,11 +37,11 @@ check "clsweep run resumes the partial merge (8 already done)" grep -q "8 alread
 check "resumed partial merge equals the MPI run's file" nc_equal "$TMP/mpi.nc" "$TMP/partial.nc"
 
 # Conflicting results for one run id: an error, and the output is not written.
-"$PY" - "$TMP/part1.nc" "$TMP/bad1.nc" <<'PYEOF'
+# (nccopy first: the file as clsweep writes it does not reopen for appending)
+nccopy "$TMP/part1.nc" "$TMP/bad1.nc"
+"$PY" - "$TMP/bad1.nc" <<'PYEOF'
 import sys, netCDF4
-import shutil
-shutil.copy(sys.argv[1], sys.argv[2])
-with netCDF4.Dataset(sys.argv[2], "a") as d:
+with netCDF4.Dataset(sys.argv[1], "a") as d:
     d["acc"][0] = d["acc"][0] + 0.125
 PYEOF
 "$CLSWEEP" merge "$TMP/conflict.nc" "$TMP"/part{0,1,2}.nc "$TMP/bad1.nc" 2>"$TMP/conflict.err"

@@ -203,9 +203,10 @@ jid=$(jobs/submit tests/e2e/slurm_requeue.yaml --clsweep "$CLSWEEP" --ntasks 2 -
 script=$TMP/requeue/slurm/r.sbatch
 check "script asks for the warning signal" grep -q '^#SBATCH --signal=B:USR1@120$' "$script"
 check "script is requeueable" grep -q '^#SBATCH --requeue$' "$script"
-for _ in $(seq 600); do
+ended() { case $(job_field "$1" JobState) in COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY|BOOT_FAIL|DEADLINE) return 0 ;; esac; return 1; }
+for _ in $(seq 1200); do
     [ "$(records "$out.journal")" -ge 2 ] && break
-    [ "$(job_field "$jid" JobState)" = RUNNING ] || [ "$(job_field "$jid" JobState)" = PENDING ] || break
+    ended "$jid" && break
     sleep 0.1
 done
 before=$(records "$out.journal")

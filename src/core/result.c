@@ -421,6 +421,12 @@ int result_unpack(run_result *r, const char *buf, size_t len) {
     if (r_str(&b, r->message, sizeof r->message)) goto bad;
     if (r_str(&b, r->metric, sizeof r->metric)) goto bad;
     if (r_count(&b, &ns) || r_count(&b, &nt)) goto bad;
+    /* Reliability review: the shape must be backed by data, else a record claiming 2^31
+     * stages and no R makes output_write size its (run, stage, task) buffers by it (an
+     * abort, or with several such runs a size_t overflow). result_pack only writes R with
+     * both counts > 0 or both 0, and no R with ns = 0 (nt > 0 only when R0 backs it). */
+    if ((flags & FLAG_R) ? (ns == 0) != (nt == 0) : ns != 0) goto bad;
+    if (!(flags & (FLAG_R | FLAG_R0)) && nt != 0) goto bad;
     r->nstages = ns;
     r->ntasks = nt;
     if (flags & FLAG_R) {

@@ -713,9 +713,14 @@ static void pah_free(model_t *mm) {
 static double pah_cost(const run_config *cfg) {
     double blocks = (double)cfg_int(cfg, "benchmark.blocks");
     double bs = (double)cfg_int(cfg, "benchmark.block_size");
-    double n = (double)cfg_int(cfg, "benchmark.train_per_task");
-    if (blocks <= 0) blocks = 5;
-    if (n <= 0) n = !strcmp(cfg_str(cfg, "benchmark.name"), "split_mnist") ? 1700 : 12000;
+    /* absent on benchmarks pah does not support (their runs are recorded unsupported) */
+    const char *tpt = cfg_get(cfg, "benchmark.train_per_task"), *bn = cfg_get(cfg, "benchmark.name");
+    double n = tpt ? atof(tpt) : 0;
+    const char *nt = cfg_get(cfg, "benchmark.tasks");
+    int mf = bn && !strcmp(bn, "mnist_fashion");
+    if (blocks <= 0) blocks = nt ? atof(nt) : mf ? 2 : 5;
+    if (n <= 0) n = !bn ? 12000 : !strcmp(bn, "split_mnist") ? 1700
+                  : !strcmp(bn, "permuted_mnist") ? 8500 : mf ? 34000 : 12000;
     int ch[4] = {8, 16, 0, 0};
     cfg_intlist(cfg, "pah.channels", ch, 4);
     double F = (double)cfg_int(cfg, "pah.features");

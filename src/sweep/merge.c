@@ -12,7 +12,7 @@
 #include "output.h"
 #include "util.h"
 
-#define TITLE "clsweep sweep results"
+#define TITLE "clsweep sweep results" /* the title output_write gives every sweep file */
 
 /* Reads a global text attribute into a new string, or NULL when absent. */
 static char *global_text(int nc, const char *name) {

@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""table.py DIR — the summary table of `make bench` (bench/run.sh writes DIR).
+
+DIR holds one file per program and round, named ROUND.PROGRAM.txt (PROGRAM = bench_mlp,
+…, torch_reference), each with lines "name | value | unit | notes", and rss.txt with lines
+"model | KB | command". For every table row the best value over the rounds is taken (the
+rounds interleave clsweep and PyTorch, so both sides see the same machine load). Prints a
+Markdown table: clsweep throughput, achieved GFLOP/s, fraction of the single-core sgemm
+peak (bench_mlp measures it), PyTorch throughput, ratio clsweep/PyTorch, target, met?
+A row whose program did not run says "not built" (or "no torch" for the reference).
+Standard library only."""
+import glob
+import os
+import re
+import sys
+
+# (label, clsweep program, clsweep line, gflop source, torch line, target ratio or None)
+# gflop source: ("notes", regex) — read from the clsweep line's notes;
+#               ("line", name)   — the value of another line of the same program;
+#               ("per_unit", MFLOP per unit of throughput) — analytic count (see below).
+#
+# Analytic counts (multiply-add = 2 FLOPs):
+#  gated step (P 2, d_in 20, d_out 10, batch 200): teacher product, forward and weight
+#    gradient are 200·20·10 multiply-adds each, folding/unfolding the gates 3·2·20·10:
+#    2·(3·40000 + 1200) = 0.2424 MFLOP (the 4000 normals are not counted).
+#  hsf epoch (300 rows): forward per row 300,416 multiply-adds (encoder 5,824, flow 6,144,
+#    2 SDEs × 10 steps × (drift + diffusion) 286,720, decoder 1,728) plus the three weight
+#    generators once (4.90 M, mostly enc2's 1028×4096); backward ≈ 2× forward:
+#    3·2·(300·300,416 + 4,898,848) = 570.1 MFLOP (AdamW and the replay step not counted).
+GATED_MFLOP = 2 * (3 * 200 * 20 * 10 + 3 * 2 * 20 * 10) / 1e6
+HSF_MFLOP = 3 * 2 * (300 * 300416 + 4898848) / 1e6
+
+ROWS = [
+    ("finetune/ewc MLP 784-256-256-10, batch 1, SGD", "bench_mlp",
+     "mlp_784_256_256_10 train batch 1 sgd", ("notes", r"([\d.]+) GFLOP/s"), "torch_mlp_b1", 5.0),
+    ("finetune/ewc MLP 784-256-256-10, batch 64, SGD", "bench_mlp",
+     "mlp_784_256_256_10 train batch 64 sgd", ("notes", r"([\d.]+) GFLOP/s"), "torch_mlp_b64", 1.0),
+    ("EWGN batch 1 (paper), MNIST", "bench_ewgn", "batch 1 fused, MNIST samples/s",
+     ("line", "batch 1 fused, MNIST GFLOP/s"), "torch_ewgn_b1", 5.0),
+    ("EWGN batch 1 + EWC, Fashion", "bench_ewgn", "batch 1 fused + EWC, Fashion samples/s",
+     ("line", "batch 1 fused + EWC, Fashion GFLOP/s"), "torch_ewgn_b1_ewc", 5.0),
+    ("EWGN batch 32, MNIST", "bench_ewgn", "batch 32, MNIST samples/s",
+     ("line", "batch 32, MNIST GFLOP/s"), "torch_ewgn_b32", None),
+    ("EWGN batch 32 + EWC, Fashion", "bench_ewgn", "batch 32 + EWC, Fashion samples/s",
+     ("line", "batch 32 + EWC, Fashion GFLOP/s"), "torch_ewgn_b32_ewc", None),
+    ("gated teacher-student, Euler steps (batch 200)", "bench_gated", "gated_ts_run",
+     ("per_unit", GATED_MFLOP), "torch_gated_ts", 5.0),
+    ("  teacher-student batch draw (200x20 normals + teacher)", "bench_gated", "teacher_sample",
+     None, "torch_teacher_sample", None),
+    ("PAH batch 64, task 0, prototypes 10x10", "bench_pah",
+     "pah train batch 64, task 0 (0 old), proto 10x10", ("notes", r"~([\d.]+) GFLOP/s"),
+     "torch_pah_t0_p10", None),
+    ("PAH batch 64, task 4 (4 old), prototypes 10x10", "bench_pah",
+     "pah train batch 64, task 4 (4 old), proto 10x10", ("notes", r"~([\d.]+) GFLOP/s"),
+     "torch_pah_t4_p10", None),
+    ("PAH batch 64, task 4 (4 old), prototypes 20x20", "bench_pah",
+     "pah train batch 64, task 4 (4 old), proto 20x20", ("notes", r"~([\d.]+) GFLOP/s"),
+     "torch_pah_t4_p20", None),
+    ("HSF epochs (full batch 300), task 0", "bench_hsf", "hsf_epochs_per_s",
+     ("per_unit", HSF_MFLOP), "torch_hsf", 10.0),
+    ("HSF epochs, task 1 with replay", "bench_hsf", "hsf_epochs_per_s_replay",
+     ("per_unit", HSF_MFLOP), "torch_hsf_replay", 10.0),
+    ("  HSF vs the authors' formulation (per-sample weights)", "bench_hsf", "hsf_epochs_per_s",
+     ("per_unit", HSF_MFLOP), "torch_hsf_authors", None),
+]
+
+LOWER_IS_BETTER = {"ms", "s", "us"}
+
+
+def norm(name):
+    return re.sub(r"\s+", " ", name.strip())
+
+
+def parse(path):
+    """{name: (value, unit, notes)} of one output file."""
+    out = {}
+    with open(path, errors="replace") as f:
+        for line in f:
+            parts = line.rstrip("\n").split("|")
+            if len(parts) < 3:
+                continue
+            try:
+                value = float(parts[1].strip())
+            except ValueError:
+                continue
+            out[norm(parts[0])] = (value, parts[2].strip(), "|".join(parts[3:]).strip())
+    return out
+
+
+def load(d):
+    """{program: {name: best (value, unit, notes)}} over all rounds."""
+    best = {}
+    for path in sorted(glob.glob(os.path.join(d, "*.*.txt"))):
+        prog = os.path.basename(path).split(".")[1]
+        cur = best.setdefault(prog, {})
+        for name, v in parse(path).items():
+            old = cur.get(name)
+            lower = v[1] in LOWER_IS_BETTER
+            if old is None or (v[0] < old[0] if lower else v[0] > old[0]):
+                cur[name] = v
+    return best
+
+
+def fmt(v):
+    if v is None:
+        return "—"
+    if v >= 100:
+        return f"{v:,.0f}"
+    if v >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}"
+
+
+def main():
+    d = sys.argv[1]
+    data = load(d)
+    peak = data.get("bench_mlp", {}).get(norm("sgemm 512x512x512 (1 thread)"))
+    peak = peak[0] if peak else None
+    tv = data.get("torch_reference", {}).get("torch_version")
+    print(f"single-core sgemm peak (bench_mlp, OpenBLAS, 512³): "
+          f"{fmt(peak) + ' GFLOP/s' if peak else 'not measured'}; "
+          f"PyTorch: {tv[2] if tv else 'not run'}")
+    print()
+    print("| model / setting | clsweep | unit | GFLOP/s | % of sgemm peak | PyTorch | "
+          "clsweep/PyTorch | target | met? |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|---|")
+    for label, prog, line, gsrc, tline, target in ROWS:
+        cs = data.get(prog)
+        c = cs.get(norm(line)) if cs else None
+        t = data.get("torch_reference", {}).get(tline)
+        if cs is None:
+            cval, unit = "not built", ""
+        elif c is None:
+            cval, unit = "no such line", ""
+        else:
+            cval, unit = fmt(c[0]), c[1]
+        gf = None
+        if c is not None and gsrc is not None:
+            if gsrc[0] == "notes":
+                m = re.search(gsrc[1], c[2])
+                gf = float(m.group(1)) if m else None
+            elif gsrc[0] == "line":
+                g = cs.get(norm(gsrc[1]))
+                gf = g[0] if g else None
+            else:
+                gf = c[0] * gsrc[1] / 1e3
+        pct = f"{100 * gf / peak:.0f} %" if gf is not None and peak else "—"
+        tval = fmt(t[0]) if t else ("no torch" if "torch_reference" not in data else "—")
+        ratio = c[0] / t[0] if c is not None and t and t[0] > 0 else None
+        rtxt = f"{ratio:.1f}×" if ratio is not None else "—"
+        ttxt = f"≥ {target:g}×" if target else "—"
+        met = "—" if target is None or ratio is None else ("yes" if ratio >= target else "**no**")
+        print(f"| {label} | {cval} | {unit} | {fmt(gf)} | {pct} | {tval} | {rtxt} | {ttxt} | {met} |")
+    rss = os.path.join(d, "rss.txt")
+    if os.path.exists(rss):
+        print()
+        print("| model (paper setting) | peak RSS | command |")
+        print("|---|---:|---|")
+        with open(rss) as f:
+            for line in f:
+                p = [s.strip() for s in line.split("|")]
+                if len(p) >= 3:
+                    kb = p[1]
+                    val = f"{int(kb) / 1024:.0f} MiB" if kb.isdigit() else kb
+                    print(f"| {p[0]} | {val} | `{p[2]}` |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+/* test_rng.c — the normal generator (src/core/rng.c): float Box–Muller with polynomial
+ * log/sin/cos, vectorised bulk fills. Bulk and scalar draws must be bit-identical from any
+ * stream state, every value must match the double-precision Box–Muller of the same two
+ * words, and the draws must be standard normal (moments, Kolmogorov–Smirnov, tails). The
+ * mean/variance check of test_nn.c stays as it is. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rng.h"
+#include "test.h"
+
+/* A fill of n from any state (part-used Philox block, pending Box–Muller spare) equals n
+ * calls of rng_normal, and leaves the stream where they leave it. */
+static void test_fill_matches_scalar(void) {
+    const long nmax = 5003;
+    float *a = malloc(sizeof(float) * (size_t)nmax), *b = malloc(sizeof(float) * (size_t)nmax);
+    int bad = 0;
+    for (int trial = 0; trial < 60 && !bad; trial++) {
+        rng_t r1, r2;
+        rng_init(&r1, 1000 + (uint64_t)trial, (uint64_t)trial % 5);
+        rng_init(&r2, 1000 + (uint64_t)trial, (uint64_t)trial % 5);
+        for (int k = 0; k < trial % 7; k++) {   /* leave 0..3 words of the block unused */
+            rng_u32(&r1);
+            rng_u32(&r2);
+        }
+        if (trial % 3 == 1) {                   /* leave a spare pending */
+            rng_normal(&r1);
+            rng_normal(&r2);
+        }
+        long n = trial < 10 ? trial : 1 + (trial * 7919L) % nmax;
+        rng_fill_normal(&r1, a, n, 0.25f, 1.5f);
+        for (long i = 0; i < n; i++) b[i] = 0.25f + 1.5f * rng_normal(&r2);
+        if (memcmp(a, b, sizeof(float) * (size_t)n) != 0) {
+            CHECK(0, "trial %d: fill of %ld differs from rng_normal", trial, n);
+            bad = 1;
+        }
+        uint32_t u1 = rng_u32(&r1), u2 = rng_u32(&r2);
+        CHECK(u1 == u2, "trial %d: stream position differs after the fill", trial);
+        float z1 = rng_normal(&r1), z2 = rng_normal(&r2);
+        CHECK(z1 == z2, "trial %d: spare state differs after the fill", trial);
+    }
+    free(a);
+    free(b);
+}
+
+/* Same (seed, stream) → same draws; another stream or seed → different draws. */
+static void test_normal_determinism(void) {
+    enum { N = 1000 };
+    float a[N], b[N], c[N], d[N];
+    rng_t r;
+    rng_init(&r, 77, 3);
+    rng_fill_normal(&r, a, N, 0, 1);
+    rng_init(&r, 77, 3);
+    rng_fill_normal(&r, b, N, 0, 1);
+    rng_init(&r, 77, 4);
+    rng_fill_normal(&r, c, N, 0, 1);
+    rng_init(&r, 78, 3);
+    rng_fill_normal(&r, d, N, 0, 1);
+    CHECK(memcmp(a, b, sizeof a) == 0, "same seed and stream, different draws");
+    CHECK(memcmp(a, c, sizeof a) != 0, "different stream, same draws");
+    CHECK(memcmp(a, d, sizeof a) != 0, "different seed, same draws");
+}
+
+/* Every value is the Box–Muller transform of its two words to float accuracy: the
+ * polynomial log/sin/cos and the integer angle reduction cover every quadrant. */
+static void test_normal_accuracy(void) {
+    rng_t r, s;
+    rng_init(&r, 5, 9);
+    double maxerr = 0.0, maxrel = 0.0;
+    for (long i = 0; i < 200000; i++) {
+        s = r;   /* peek the two words the pair consumes */
+        uint32_t w0 = rng_u32(&s), w1 = rng_u32(&s);
+        float z0 = rng_normal(&r), z1 = rng_normal(&r);
+        double u1 = ((double)(w0 >> 8) + 1.0) / 16777216.0;
+        double th = 6.283185307179586 * (double)(w1 >> 8) / 16777216.0;
+        double rad = sqrt(-2.0 * log(u1));
+        double e0 = fabs(z0 - rad * cos(th)), e1 = fabs(z1 - rad * sin(th));
+        if (e0 > maxerr) maxerr = e0;
+        if (e1 > maxerr) maxerr = e1;
+        if (rad > 0.1) {
+            double rel = (e0 > e1 ? e0 : e1) / rad;
+            if (rel > maxrel) maxrel = rel;
+        }
+    }
+    printf("#   float Box-Muller vs double: max abs error %.3g, max error / radius %.3g\n",
+           maxerr, maxrel);
+    CHECK(maxerr < 2e-6, "max abs error %g", maxerr);
+    CHECK(maxrel < 1e-6, "max error relative to the radius %g", maxrel);
+}
+
+static int cmp_float(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* Moments, the Kolmogorov–Smirnov distance to Φ, and the two-sided 3σ tail. */
+static void test_normal_distribution(void) {
+    const long N = 200000;
+    float *x = malloc(sizeof(float) * (size_t)N);
+    rng_t r;
+    rng_init(&r, 2024, 1);
+    rng_fill_normal(&r, x, N, 0.0f, 1.0f);
+    double s1 = 0, s2 = 0, s3 = 0, s4 = 0;
+    long tail = 0;
+    for (long i = 0; i < N; i++) {
+        double v = x[i];
+        s1 += v;
+        s2 += v * v;
+        s3 += v * v * v;
+        s4 += v * v * v * v;
+        tail += fabs(v) > 3.0;
+    }
+    double mean = s1 / N, var = s2 / N - mean * mean;
+    double skew = s3 / N, kurt = s4 / N;
+    qsort(x, (size_t)N, sizeof(float), cmp_float);
+    double ks = 0;
+    for (long i = 0; i < N; i++) {
+        double cdf = 0.5 * erfc(-x[i] / sqrt(2.0));
+        double d1 = fabs(cdf - (double)i / N), d2 = fabs((double)(i + 1) / N - cdf);
+        if (d1 > ks) ks = d1;
+        if (d2 > ks) ks = d2;
+    }
+    double ptail = (double)tail / N;
+    printf("#   N %ld: mean %.5f var %.5f E[z^3] %.4f E[z^4] %.4f KS %.5f (0.1%% critical %.5f) "
+           "P(|z|>3) %.5f (0.00270)\n", N, mean, var, skew, kurt, ks, 1.95 / sqrt((double)N), ptail);
+    /* bounds ≈ 4 standard errors; the KS bound is the 0.1 % critical value */
+    CHECK(fabs(mean) < 4.0 / sqrt((double)N), "mean %g", mean);
+    CHECK(fabs(var - 1.0) < 4.0 * sqrt(2.0 / N), "variance %g", var);
+    CHECK(fabs(skew) < 4.0 * sqrt(15.0 / N), "third moment %g", skew);
+    CHECK(fabs(kurt - 3.0) < 4.0 * sqrt(96.0 / N), "fourth moment %g", kurt);
+    CHECK(ks < 1.95 / sqrt((double)N), "Kolmogorov-Smirnov distance %g", ks);
+    CHECK(fabs(ptail - 0.0026998) < 4.0 * sqrt(0.0027 / N), "P(|z| > 3) = %g", ptail);
+    CHECK(x[0] > -6.0f && x[N - 1] < 6.0f, "range [%g, %g]", x[0], x[N - 1]);
+    free(x);
+}
+
+int main(void) {
+    RUN_TEST(test_fill_matches_scalar);
+    RUN_TEST(test_normal_determinism);
+    RUN_TEST(test_normal_accuracy);
+    RUN_TEST(test_normal_distribution);
+    TEST_EXIT();
+}
