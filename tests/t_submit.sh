@@ -83,4 +83,19 @@ check "script: the partial file holds some runs ($n of 12)" test "$n" -ge 1 -a "
 bash "$TMP/job.sh" >"$TMP/job2.log" 2>&1
 check "script: a second run completes the sweep" test $? -eq 0
 check "script: resumed file equals an uninterrupted run" nc_equal "$TMP/ref.nc" "$TMP/l/r.nc"
+
+# The warning right after the launch, before clsweep has installed its handlers (it may
+# die of the signal): still a resumable stop (exit 3), and the next run completes.
+rm -rf "$TMP/l"
+mkdir -p "$TMP/l"
+bash "$TMP/job.sh" >"$TMP/early.log" 2>&1 &
+pid=$!
+for _ in $(seq 200); do grep -q "start (restart" "$TMP/early.log" && break; sleep 0.01; done
+kill -USR1 "$pid"
+wait "$pid"
+rc=$?
+check "script: a warning at launch is a resumable stop (exit $rc)" test $rc -eq 3
+bash "$TMP/job.sh" >"$TMP/early2.log" 2>&1
+check "script: after an early warning the next run completes" test $? -eq 0
+check "script: ... and equals an uninterrupted run" nc_equal "$TMP/ref.nc" "$TMP/l/r.nc"
 finish

@@ -64,6 +64,8 @@ static int cmd_run(int argc, char **argv) {
         usage(stderr);
         return SCHED_EXIT_ERROR;
     }
+    /* Before MPI_Init: SLURM's warning signal may arrive while the job is still starting. */
+    sched_install_signals();
     blas_threads();
     MPI_Init(NULL, NULL);
     int rc = sched_run(&o);

@@ -684,7 +684,7 @@ int sched_run(const sched_options *o) {
         MPI_CHECK(MPI_Gather(&cpu, 1, MPI_DOUBLE, cpus, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD));
     }
     /* The master's CPU share shows that it sleeps while the workers compute. */
-    if (!quiet || getenv("CLSWEEP_CPU_REPORT")) {
+    if (rc != SCHED_EXIT_ERROR && (!quiet || getenv("CLSWEEP_CPU_REPORT"))) {
         fprintf(stderr, "clsweep: CPU seconds over %.2f s wall: master %.3f (%.1f%%)", wall, cpus[0],
                 wall > 0 ? 100.0 * cpus[0] / wall : 0.0);
         for (int r = 1; r < size; r++)
