@@ -6,8 +6,8 @@
  * Launched without arguments (bench/run.sh), the program re-launches itself under
  * `$MPIRUN -np P` (default "mpirun --oversubscribe --bind-to none") for every point; it
  * never initialises MPI itself then. Sizes: CLSWEEP_BENCH_PCA_N (comma-separated sample
- * counts, default "200,1000,2000"; the paper-scale 10000 takes minutes and ~4 GB per rank
- * on one core), CLSWEEP_BENCH_PCA_D (features, default 15680), CLSWEEP_BENCH_PCA_RANKS
+ * counts, default "200,1000,2000"; the paper-scale 10000 takes ~4.5 min and 2.2 GB on one
+ * rank of an idle Xeon: docs/weightspace.md), CLSWEEP_BENCH_PCA_D (features, default 15680), CLSWEEP_BENCH_PCA_RANKS
  * (default "1,2"). With --child N D [lapack] it measures one point under MPI. */
 #include <mpi.h>
 #include <stdio.h>

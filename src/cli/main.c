@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "analysis.h"
 #include "bench.h"
 #include "data.h"
 #include "model.h"
@@ -164,6 +165,7 @@ static int cmd_single(int argc, char **argv) {
     blas_threads();
     run_result r;
     run_execute(&cfg, &r);
+    analysis_apply(NULL, &cfg, &r);   /* weight-space analysis on one process (LAPACK path) */
     print_result(&cfg, &r);
     rc = r.status == RUN_STATUS_OK ? 0 : r.status == RUN_STATUS_FAILED ? 2 : 1;
     result_free(&r);
@@ -186,6 +188,10 @@ static int cmd_params(int argc, char **argv) {
         if (argc > 0 && strcmp(argv[0], m->name)) continue;
         printf("model %s\n", m->name);
         print_params(m->params, m->nparams);
+    }
+    if (argc == 0) {
+        printf("weight-space analysis (models with a weights hook)\n");
+        print_params(analysis_params, analysis_nparams);
     }
     if (argc == 0)
         for (int i = 0; i < bench_nspecs; i++) {

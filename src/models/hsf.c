@@ -64,6 +64,8 @@ typedef struct {
     int *order;                  /* (max(n_train, mem_max)) */
     float *fblock;               /* the float staging family */
     int *iblock;                 /* the int staging family */
+    float *emb_snap;             /* (ntasks, E) each embedding at the end of its last block */
+    int *trained;                /* (ntasks) 1 once the task has been trained */
     hsf_losses last;             /* loss parts of the block's last step */
     float last_replay;           /* replay loss of the block's last replay step (0: none) */
     int nstages;
@@ -115,19 +117,23 @@ static model_t *hsf_init(const run_config *cfg, const bench_t *b, uint64_t seed)
     rng_init(&m->rng, seed, 2);
     train_optim_init(&m->opt, &m->ts, m->net.L.nparams);
     int in = d.in_dim, D = d.latent;
-    long nf = (long)m->mem_max * (in + D) + (long)cap * in + (long)rcap * (in + D);
+    int E = d.emb_dim;
+    long nf = (long)m->mem_max * (in + D) + (long)cap * in + (long)rcap * (in + D) +
+              (long)b->ntasks * E;
     int nord = maxn > m->mem_max ? maxn : m->mem_max;
     m->fblock = xcalloc((size_t)nf, sizeof(float));
-    m->iblock = xcalloc((size_t)(m->mem_max + rcap + nord), sizeof(int));
+    m->iblock = xcalloc((size_t)(m->mem_max + rcap + nord + b->ntasks), sizeof(int));
     float *p = m->fblock;
     m->mem_x = p;  p += (long)m->mem_max * in;
     m->mem_z = p;  p += (long)m->mem_max * D;
     m->bx = p;     p += (long)cap * in;
     m->rx = p;     p += (long)rcap * in;
-    m->rz = p;
+    m->rz = p;     p += (long)rcap * D;
+    m->emb_snap = p;
     m->mem_t = m->iblock;
     m->rt = m->mem_t + m->mem_max;
     m->order = m->rt + rcap;
+    m->trained = m->order + nord;
     return (model_t *)m;
 }
 
@@ -247,6 +253,10 @@ static run_status hsf_train_block(model_t *mm, const bench_t *b, int stage) {
         return RUN_STATUS_DIVERGED;
     }
     memory_update(m, t, task);
+    int E = m->net.L.d.emb_dim;
+    memcpy(m->emb_snap + (long)task * E, m->net.params + m->net.L.emb + (long)task * E,
+           sizeof(float) * (size_t)E);
+    m->trained[task] = 1;
     return RUN_STATUS_OK;
 }
 
@@ -283,6 +293,24 @@ static void hsf_after_stage(model_t *mm, const bench_t *b, int stage, run_result
     double *rq = result_array(res, "R_noise_free", "HSF: reconstruction MSE evaluated without SDE noise",
                               "stage", S, "task", T);
     for (int t = 0; t < T; t++) rq[(long)stage * T + t] = eval_mse(m, b, t, 0.0f);
+    /* how far each trained task's embedding has moved since its own training ended (the
+     * separation loss pushes the earlier embeddings too) */
+    double *dr = result_array(res, "emb_drift", "HSF: ||e_t - e_t at the end of its last block||",
+                              "stage", S, "task", T);
+    int E = m->net.L.d.emb_dim;
+    for (int t = 0; t < T; t++) {
+        if (!m->trained[t]) continue;
+        double d2 = 0;
+        for (int j = 0; j < E; j++) {
+            double d = (double)m->net.params[m->net.L.emb + (long)t * E + j] - m->emb_snap[(long)t * E + j];
+            d2 += d * d;
+        }
+        dr[(long)stage * T + t] = sqrt(d2);
+    }
+    /* for scale: the norm of the first task's embedding now */
+    double n2 = 0;
+    for (int j = 0; j < E; j++) n2 += (double)m->net.params[m->net.L.emb + j] * m->net.params[m->net.L.emb + j];
+    result_array(res, "emb_norm_t0", "HSF: ||e_0||", "stage", S, NULL, 0)[stage] = sqrt(n2);
     result_array(res, "loss_recon", "HSF: reconstruction MSE of the block's last training step",
                  "stage", S, NULL, 0)[stage] = m->last.recon;
     result_array(res, "loss_nll", "HSF: flow NLL of the block's last training step", "stage", S,
