@@ -11,13 +11,13 @@
 # table's programs run with bench/shim/cpuclock.so preloaded (their CLOCK_MONOTONIC timer
 # reads process CPU time) and the reference uses time.process_time; --wall measures wall
 # time on both sides. The table programs and the reference alternate for N rounds
-# (default 2) and the best value of each line is kept, so both see the same load.
+# (default 3) and the best value of each line is kept, so both see the same load.
 # Raw outputs stay in BUILD_DIR/bench-out/.
 set -u
 cd "$(dirname "$0")/.."
 BUILD=build
 CLOCK=cpu
-ROUNDS=2
+ROUNDS=3
 TORCH=1
 RSS=1
 while [ $# -gt 0 ]; do

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "data.h"
+#include "analysis.h"
 #include "model.h"
 #include "nn.h"
 #include "rng.h"
@@ -369,6 +370,31 @@ static void test_classification(void) {
     }
 }
 
+/* Weight-space analysis through the weights hook: path contributions separate by task in the
+ * flexible regime, not in the forgetful control (same seed, 6 blocks). */
+static void test_weightspace_separation(void) {
+    double sep[2];
+    for (int k = 0; k < 2; k++) {
+        run_config c;
+        run_result r;
+        if (k == 0)
+            make_cfg(&c, "gated", "teacher_student", "benchmark.blocks", "6", "seed", "1", NULL);
+        else
+            make_cfg(&c, "gated", "teacher_student", "benchmark.blocks", "6", "seed", "1",
+                     "gated.tau_ratio", "1", "gated.strength", "0", NULL);
+        run_execute(&c, &r);
+        analysis_apply(NULL, &c, &r);
+        cfg_free(&c);
+        const result_extra *e = result_find(&r, "ws_separation");
+        CHECK(e != NULL && e->ndim == 1 && e->shape[0] == 6, "ws_separation per stage missing");
+        sep[k] = e ? e->data[e->shape[0] - 1] : NAN;
+        result_free(&r);
+    }
+    printf("#   task separation after 6 blocks: flexible %.4f, forgetful %.4f\n", sep[0], sep[1]);
+    CHECK(sep[0] > 5 * sep[1], "flexible %.4f should separate tasks far more than forgetful %.4f",
+          sep[0], sep[1]);
+}
+
 int main(void) {
     RUN_TEST(test_gated_linear_forward);
     RUN_TEST(test_gated_linear_gradcheck);
@@ -379,6 +405,7 @@ int main(void) {
     RUN_TEST(test_divergence_is_a_status);
     RUN_TEST(test_curves_unsupported);
     RUN_TEST(test_classification);
+    RUN_TEST(test_weightspace_separation);
     data_cache_free();
     TEST_EXIT();
 }

@@ -114,8 +114,19 @@ static void print_result(const run_config *cfg, const run_result *r) {
     }
     printf("acc %.6g  bwt %.6g  fwt %.6g  forgetting %.6g  wall %.2f s\n", r->acc, r->bwt, r->fwt,
            r->forgetting, r->wall_seconds);
-    for (int i = 0; i < r->nextra; i++)
-        if (r->extra[i].ndim == 0) printf("%s %.6g\n", r->extra[i].name, r->extra[i].data[0]);
+    for (int i = 0; i < r->nextra; i++) {
+        const result_extra *e = &r->extra[i];
+        if (e->ndim == 0) {
+            printf("%s %.6g\n", e->name, e->data[0]);
+        } else if (e->ndim == 1 && e->shape[0] <= 64) {
+            printf("%s[%s]", e->name, e->dim[0]);
+            for (int k = 0; k < e->shape[0]; k++) printf(" %.4g", e->data[k]);
+            printf("\n");
+        } else {
+            printf("%s: %d x %d array over (%s, %s)\n", e->name, e->shape[0],
+                   e->ndim > 1 ? e->shape[1] : 1, e->dim[0], e->ndim > 1 ? e->dim[1] : "-");
+        }
+    }
 }
 
 static int cmd_single(int argc, char **argv) {

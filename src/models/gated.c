@@ -465,6 +465,58 @@ static double gated_cost(const run_config *cfg) {
 }
 
 #define NP(a) (int)(sizeof a / sizeof a[0])
+/* Weight-space analysis (model.h weights hook): for each task, the gates are first adapted to
+ * it (gate-only steps, as for R_adapted, on their own seeded stream); each row is then the
+ * per-path contributions c_p·W_p·x of one probe input followed by the P gate values. Paths
+ * that specialise make the rows of different tasks separate. Parameters are restored. */
+static float *gated_weights(model_t *mm, const bench_t *b, int spt, int *rows, int *cols,
+                            int **row_task) {
+    gated_t *m = (gated_t *)mm;
+    int per = spt < m->B ? spt : m->B;
+    int T = b->ntasks, C = m->P * m->dout + m->P;
+    if (per < 1) return NULL;
+    float *out = xmalloc(sizeof(float) * (size_t)T * (size_t)per * (size_t)C);
+    int *task = xmalloc(sizeof(int) * (size_t)T * (size_t)per);
+    int *idx = m->cls ? xmalloc(sizeof(int) * (size_t)m->B) : NULL;
+    int r = 0;
+    for (int t = 0; t < T; t++) {
+        if (m->cls && b->tasks[t].n_train == 0) continue;
+        memcpy(m->saved, m->params, sizeof(float) * (size_t)m->nparams);
+        rng_t rr;
+        rng_init(&rr, m->seed ^ 0x3E16475EEDULL, (uint64_t)t);
+        draw_batch(m, b, t, &rr, idx);
+        for (int s = 0; s < m->adapt_steps; s++) {
+            euler_step(m, b, t, m->B, 1);
+            draw_batch(m, b, t, &rr, idx);
+        }
+        const float *W = W_of(m), *c = c_of(m);
+        for (int i = 0; i < per; i++, r++) {
+            float *row = out + (size_t)r * C;
+            const float *x = m->x + (size_t)i * m->din;
+            for (int p = 0; p < m->P; p++)
+                for (int o = 0; o < m->dout; o++) {
+                    const float *w = W + ((size_t)p * m->dout + o) * m->din;
+                    float acc = 0;
+                    for (int k = 0; k < m->din; k++) acc += w[k] * x[k];
+                    row[p * m->dout + o] = c[p] * acc;
+                }
+            for (int p = 0; p < m->P; p++) row[m->P * m->dout + p] = c[p];
+            task[r] = t;
+        }
+        memcpy(m->params, m->saved, sizeof(float) * (size_t)m->nparams);
+    }
+    free(idx);
+    if (r == 0) {
+        free(out);
+        free(task);
+        return NULL;
+    }
+    *rows = r;
+    *cols = C;
+    *row_task = task;
+    return out;
+}
+
 const model_ops gated_ops = {
     .name = "gated",
     .kinds = BENCH_KIND_CLASSIFICATION | BENCH_KIND_REGRESSION,
@@ -477,4 +529,5 @@ const model_ops gated_ops = {
     .after_stage = gated_after_stage,
     .report = gated_report,
     .free = gated_free,
+    .weights = gated_weights,
 };
