@@ -39,7 +39,10 @@ static void run_cfg(run_result *r, run_config *c) {
 typedef double (*loss_fn)(void *ctx);
 
 /* Central differences on x[0..n) (perturbed in place) against the analytic gradient g.
- * Relative error |num − ana| / max(floor, |num| + |ana|): robust near zero. */
+ * Relative error |num − ana| / max(floor, |num| + |ana|): robust near zero, where the
+ * float32 forward leaves ~1e-5 of rounding noise in a central difference at eps 1e-2 (the
+ * checks use floor 1e-2, i.e. an absolute tolerance of ~1e-4 for gradients below 1e-2).
+ * With worst_big, also the worst relative error over entries with |num| + |ana| > big. */
 static double fd_max_rel_big(loss_fn f, void *ctx, float *x, const float *g, long n, float eps,
                              double floor, double big, double *worst_big) {
     double worst = 0;
@@ -165,8 +168,8 @@ static void test_hyper_gradcheck(void) {
     hyper_loss(&c);
     hsf_hyper_backward(de, n.grads, scratch, RW, Rb, e, a1, a2, h, n.params);
     long off = h->w1.w, cnt = h->v2.b + h->out - h->w1.w;   /* the hypernet's own block */
-    double ep = fd_max_rel(hyper_loss, &c, n.params + off, n.grads + off, cnt, 1e-2f, 1e-3);
-    double ee = fd_max_rel(hyper_loss, &c, e, de, 3, 1e-2f, 1e-3);
+    double ep = fd_max_rel(hyper_loss, &c, n.params + off, n.grads + off, cnt, 1e-2f, 1e-2);
+    double ee = fd_max_rel(hyper_loss, &c, e, de, 3, 1e-2f, 1e-2);
     printf("#   hypernetwork gradcheck: params max rel err %.2e, embedding %.2e\n", ep, ee);
     CHECK(ep < 1e-2 && ee < 1e-2, "hypernet gradients: %g %g", ep, ee);
     hsf_net_free(&n);
@@ -216,8 +219,8 @@ static void test_flow_gradcheck(void) {
     flow_loss(&c);
     hsf_flow_backward(dz, n.grads, Ru, Rl, f, &n.fb, n.params, B);
     long off = f->net1[0].w, cnt = f->scale[f->L - 1] + f->half - off;
-    double ep = fd_max_rel(flow_loss, &c, n.params + off, n.grads + off, cnt, 1e-2f, 1e-3);
-    double ez = fd_max_rel(flow_loss, &c, z, dz, 18, 1e-2f, 1e-3);
+    double ep = fd_max_rel(flow_loss, &c, n.params + off, n.grads + off, cnt, 1e-2f, 1e-2);
+    double ez = fd_max_rel(flow_loss, &c, z, dz, 18, 1e-2f, 1e-2);
     printf("#   coupling flow + log-det gradcheck: params max rel err %.2e, input %.2e\n", ep, ez);
     CHECK(ep < 1e-2 && ez < 1e-2, "flow gradients: %g %g", ep, ez);
     hsf_net_free(&n);
@@ -327,8 +330,8 @@ static void test_sde_gradcheck(void) {
     sde_loss(&c);
     hsf_sde_backward(dz0, n.grads, R, s, &n.sb_enc, n.params, 1.0f, B);
     long off = s->f1.w, cnt = s->g3.b + s->D - off;
-    double ep = fd_max_rel(sde_loss, &c, n.params + off, n.grads + off, cnt, 1e-2f, 1e-3);
-    double ez = fd_max_rel(sde_loss, &c, z0, dz0, 12, 1e-2f, 1e-3);
+    double ep = fd_max_rel(sde_loss, &c, n.params + off, n.grads + off, cnt, 1e-2f, 1e-2);
+    double ez = fd_max_rel(sde_loss, &c, z0, dz0, 12, 1e-2f, 1e-2);
     /* the diffusion net alone: its gradient only comes through g ⊙ dW */
     double gnorm = 0;
     for (long i = s->g1.w; i < s->g3.b + s->D; i++) gnorm += fabs(n.grads[i]);
@@ -427,11 +430,11 @@ static void test_whole_loss_gradcheck(void) {
     /* float32 forward: the loss (~8) carries ~1e-6 rounding, i.e. ~1e-5 noise in a central
      * difference at eps 1e-2; gradients above 1e-2 must match far more tightly */
     double ebig;
-    double ep = fd_max_rel_big(whole_loss, &c, n.params, n.grads, n.L.nparams, 1e-2f, 1e-3, 1e-2,
+    double ep = fd_max_rel_big(whole_loss, &c, n.params, n.grads, n.L.nparams, 1e-2f, 1e-2, 1e-2,
                                &ebig);
     printf("#   whole loss %.4f (recon %.4f, nll %.4f, sep %.4f): %ld parameters, max rel err %.2e "
            "(%.2e where |grad| > 1e-2)\n", L, parts.recon, parts.nll, parts.sep, n.L.nparams, ep, ebig);
-    CHECK(ep < 2e-2, "whole-loss gradient %g", ep);
+    CHECK(ep < 1e-2, "whole-loss gradient %g", ep);
     CHECK(ebig < 5e-3, "whole-loss gradient (large entries) %g", ebig);
     CHECK(parts.sep > 0 && parts.nll != 0, "every term should be active");
     /* the replayed tasks' embeddings get gradient from the replay; the unused one none */
