@@ -1,13 +1,18 @@
-/* test_rng.c — the normal generator (src/core/rng.c): float Box–Muller with polynomial
- * log/sin/cos, vectorised bulk fills. Bulk and scalar draws must be bit-identical from any
- * stream state, every value must match the double-precision Box–Muller of the same two
- * words, and the draws must be standard normal (moments, Kolmogorov–Smirnov, tails). The
- * mean/variance check of test_nn.c stays as it is. */
+/* test_fastpaths.c — the kernels rewritten for speed (docs/performance.md) against what they
+ * replace.
+ * Normal generator (src/core/rng.c): float Box–Muller with polynomial log/sin/cos and
+ * vectorised bulk fills. Bulk and scalar draws must be bit-identical from any stream state,
+ * every value must match the double-precision Box–Muller of the same two words, and the
+ * draws must be standard normal (moments, Kolmogorov–Smirnov, tails). The mean/variance
+ * check of test_nn.c stays as it is.
+ * 2×2 max-pool (src/nn/layers.c): the branch-free forward must give the obvious loop's
+ * outputs and argmax bit for bit, ties and NaN included. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn.h"
 #include "rng.h"
 #include "test.h"
 
@@ -136,10 +141,57 @@ static void test_normal_distribution(void) {
     free(x);
 }
 
+/* The obvious loop (window order, strict >, NaN wins): the reference for maxpool2_forward. */
+static void maxpool_ref(float *out, int *argmax, const float *inp, int B, int C, int H, int W) {
+    int Ho = H / 2, Wo = W / 2;
+    for (long p = 0; p < (long)B * C; p++)
+        for (int oy = 0; oy < Ho; oy++)
+            for (int ox = 0; ox < Wo; ox++) {
+                int i0 = 2 * oy * W + 2 * ox, cand[4] = {i0, i0 + 1, i0 + W, i0 + W + 1}, bi = i0;
+                const float *in = inp + p * H * W;
+                float best = in[i0];
+                for (int k = 1; k < 4; k++)
+                    if (in[cand[k]] > best || isnan(in[cand[k]])) {
+                        best = in[cand[k]];
+                        bi = cand[k];
+                    }
+                out[p * Ho * Wo + oy * Wo + ox] = best;
+                argmax[p * Ho * Wo + oy * Wo + ox] = bi;
+            }
+}
+
+static void test_maxpool_matches_reference(void) {
+    const int shapes[][4] = {{2, 3, 28, 28}, {1, 2, 14, 14}, {3, 1, 6, 10}, {1, 1, 2, 2}, {2, 2, 8, 34}};
+    rng_t r;
+    rng_init(&r, 31, 0);
+    for (int s = 0; s < 5; s++) {
+        int B = shapes[s][0], C = shapes[s][1], H = shapes[s][2], W = shapes[s][3];
+        long n = (long)B * C * H * W, no = n / 4;
+        float *x = malloc(sizeof(float) * (size_t)n), *o1 = malloc(sizeof(float) * (size_t)no),
+              *o2 = malloc(sizeof(float) * (size_t)no);
+        int *a1 = malloc(sizeof(int) * (size_t)no), *a2 = malloc(sizeof(int) * (size_t)no);
+        /* coarse values: many ties (the first index must win); some NaN, ±inf, −0 */
+        for (long i = 0; i < n; i++) {
+            uint32_t k = rng_below(&r, 40);
+            x[i] = k == 0 ? NAN : k == 1 ? INFINITY : k == 2 ? -INFINITY : k == 3 ? -0.0f
+                 : (float)((int)rng_below(&r, 5) - 2);
+        }
+        maxpool2_forward(o1, a1, x, B, C, H, W);
+        maxpool_ref(o2, a2, x, B, C, H, W);
+        long bad = 0;
+        for (long i = 0; i < no; i++)
+            if (a1[i] != a2[i] || memcmp(&o1[i], &o2[i], sizeof(float)) != 0) bad++;
+        CHECK(bad == 0, "shape %dx%dx%dx%d: %ld of %ld outputs differ from the reference", B, C, H,
+              W, bad, no);
+        free(x); free(o1); free(o2); free(a1); free(a2);
+    }
+}
+
 int main(void) {
     RUN_TEST(test_fill_matches_scalar);
     RUN_TEST(test_normal_determinism);
     RUN_TEST(test_normal_accuracy);
     RUN_TEST(test_normal_distribution);
+    RUN_TEST(test_maxpool_matches_reference);
     TEST_EXIT();
 }

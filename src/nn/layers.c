@@ -187,6 +187,13 @@ void conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const
 
 /* ---- max-pool 2×2 ---- */
 
+/* Branch-free: the data-dependent branches of the obvious loop mispredicted about half the
+ * time (40 % of a PAH training batch); selects vectorise across ox. The comparisons and their
+ * order are the obvious loop's (window order, strict >, NaN wins), so outputs and argmax are
+ * identical. no-trapping-math lets GCC if-convert the ordered compare; no result changes. */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic", "no-trapping-math")))
+#endif
 void maxpool2_forward(float *out, int *argmax, const float *inp, int B, int C, int H, int W) {
     int Ho = H / 2, Wo = W / 2;
     long planes = (long)B * C;
@@ -195,20 +202,28 @@ void maxpool2_forward(float *out, int *argmax, const float *inp, int B, int C, i
         float *o = out + p * Ho * Wo;
         int *a = argmax + p * Ho * Wo;
         for (int oy = 0; oy < Ho; oy++) {
+            const float *restrict r0 = in + (long)2 * oy * W, *restrict r1 = r0 + W;
+            float *restrict orow = o + (long)oy * Wo;
+            int *restrict arow = a + (long)oy * Wo;
+            const int base = 2 * oy * W;
             for (int ox = 0; ox < Wo; ox++) {
-                int i0 = 2 * oy * W + 2 * ox;
-                int cand[4] = {i0, i0 + 1, i0 + W, i0 + W + 1};
+                const int i0 = base + 2 * ox;
+                float best = r0[2 * ox];
                 int bi = i0;
-                float best = in[i0];
-                for (int k = 1; k < 4; k++) {
-                    float v = in[cand[k]];
-                    if (v > best || isnan(v)) {   /* NaN propagates, as in PyTorch */
-                        best = v;
-                        bi = cand[k];
-                    }
-                }
-                o[oy * Wo + ox] = best;
-                a[oy * Wo + ox] = bi;
+                float v = r0[2 * ox + 1];
+                int take = (v > best) | (v != v);   /* NaN propagates, as in PyTorch */
+                best = take ? v : best;
+                bi = take ? i0 + 1 : bi;
+                v = r1[2 * ox];
+                take = (v > best) | (v != v);
+                best = take ? v : best;
+                bi = take ? i0 + W : bi;
+                v = r1[2 * ox + 1];
+                take = (v > best) | (v != v);
+                best = take ? v : best;
+                bi = take ? i0 + W + 1 : bi;
+                orow[ox] = best;
+                arow[ox] = bi;
             }
         }
     }
