@@ -368,19 +368,15 @@ class HSF(nn.Module):
         loss = F.mse_loss(xr, x) + beta * nll
         for tp in range(t):
             loss = loss + 1.5 * torch.exp(-torch.norm(self.emb[t] - self.emb[tp]))
-        if memory is not None:
+        if memory is not None:   # one SDE over all stored pairs, one generated layer per task
             mx, mz, mt = memory
-            if self.per_sample:   # the authors' loop: one decode per stored pair
-                rep = sum(F.mse_loss(self.decode(self.sde_dec(mz[i:i + 1], 0.5), int(mt[i])),
-                                     mx[i:i + 1]) for i in range(mx.shape[0])) / mx.shape[0]
-            else:                 # clsweep: one SDE over all pairs, one generated layer per task
-                zD = self.sde_dec(mz, 0.5)
-                parts = []
-                for tid in sorted(set(mt.tolist())):
-                    idx = (mt == tid).nonzero().squeeze(1)
-                    w, b = self.dec1(self.emb[tid])
-                    parts.append(dyn_linear(zD[idx], w, b))
-                rep = F.mse_loss(self.dec2(F.gelu(torch.cat(parts))), mx)
+            zD = self.sde_dec(mz, 0.5)
+            parts = []
+            for tid in sorted(set(mt.tolist())):
+                idx = (mt == tid).nonzero().squeeze(1)
+                w, b = self.dec1(self.emb[tid])
+                parts.append(dyn_linear(zD[idx], w, b))
+            rep = F.mse_loss(self.dec2(F.gelu(torch.cat(parts))), mx)
             loss = loss + 2.0 * rep
         return loss
 
