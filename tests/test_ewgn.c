@@ -13,6 +13,7 @@
 
 #include "data.h"
 #include "test.h"
+#include "test_run.h"
 
 static const act_kind gen_acts[3] = {ACT_GAUSSIAN, ACT_SIGMOID, ACT_TANH};
 
@@ -216,24 +217,7 @@ static void test_fast_step_matches_generic(void) {
 
 /* ------------------------------------------------------------------ whole runs */
 
-static void make_cfg(run_config *c, const char *model, const char *bench, ...) {
-    cfg_init(c);
-    va_list ap;
-    va_start(ap, bench);
-    const char *k;
-    while ((k = va_arg(ap, const char *))) cfg_set(c, k, va_arg(ap, const char *));
-    va_end(ap);
-    if (cfg_fill_defaults(c, model, bench)) {
-        fprintf(stderr, "%s\n", cls_geterr());
-        abort();
-    }
-    cfg_project(c, model, bench);
-}
 
-static void run_cfg(run_result *r, run_config *c) {
-    run_execute(c, r);
-    cfg_free(c);
-}
 
 static int have_data(void) {
     if (!data_get(DATA_MNIST, 1) || !data_get(DATA_FASHION, 1)) {

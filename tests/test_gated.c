@@ -12,6 +12,7 @@
 #include "nn.h"
 #include "rng.h"
 #include "test.h"
+#include "test_run.h"
 #include "util.h"
 
 /* rel = |analytic − fd| / max(GC_FLOOR, |analytic| + |fd|): robust near zero. */
@@ -22,25 +23,7 @@ static double rel_err(double analytic, double fd) {
     return fabs(analytic - fd) / fmax(GC_FLOOR, fabs(analytic) + fabs(fd));
 }
 
-/* Builds a config: model, benchmark, then "key", "value" pairs, NULL-terminated. */
-static void make_cfg(run_config *c, const char *model, const char *bench, ...) {
-    cfg_init(c);
-    va_list ap;
-    va_start(ap, bench);
-    const char *k;
-    while ((k = va_arg(ap, const char *))) cfg_set(c, k, va_arg(ap, const char *));
-    va_end(ap);
-    if (cfg_fill_defaults(c, model, bench)) {
-        fprintf(stderr, "%s\n", cls_geterr());
-        abort();
-    }
-    cfg_project(c, model, bench);
-}
 
-static void run_cfg(run_result *r, run_config *c) {
-    run_execute(c, r);
-    cfg_free(c);
-}
 
 /* ---- layer: forward against a double reference, backward against finite differences ---- */
 

@@ -12,28 +12,12 @@
 #include "model.h"
 #include "nn.h"
 #include "test.h"
+#include "test_run.h"
 #include "util.h"
 
 /* ---------------------------------------------------------------- helpers */
 
-static void make_cfg(run_config *c, const char *model, const char *bench, ...) {
-    cfg_init(c);
-    va_list ap;
-    va_start(ap, bench);
-    const char *k;
-    while ((k = va_arg(ap, const char *))) cfg_set(c, k, va_arg(ap, const char *));
-    va_end(ap);
-    if (cfg_fill_defaults(c, model, bench)) {
-        fprintf(stderr, "%s\n", cls_geterr());
-        abort();
-    }
-    cfg_project(c, model, bench);
-}
 
-static void run_cfg(run_result *r, run_config *c) {
-    run_execute(c, r);
-    cfg_free(c);
-}
 
 /* A scalar loss of the current parameters (and inputs), for finite differences. */
 typedef double (*loss_fn)(void *ctx);

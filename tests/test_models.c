@@ -10,22 +10,9 @@
 #include "mlp.h"
 #include "model.h"
 #include "test.h"
+#include "test_run.h"
 #include "util.h"
 
-/* Builds a config: model, benchmark, then "key", "value" pairs, NULL-terminated. */
-static void make_cfg(run_config *c, const char *model, const char *bench, ...) {
-    cfg_init(c);
-    va_list ap;
-    va_start(ap, bench);
-    const char *k;
-    while ((k = va_arg(ap, const char *))) cfg_set(c, k, va_arg(ap, const char *));
-    va_end(ap);
-    if (cfg_fill_defaults(c, model, bench)) {
-        fprintf(stderr, "%s\n", cls_geterr());
-        abort();
-    }
-    cfg_project(c, model, bench);
-}
 
 static int have_mnist(void) {
     const dataset *d = data_get(DATA_MNIST, 1);
@@ -80,10 +67,6 @@ static void test_mlp_gradcheck(void) {
     }
 }
 
-static void run_cfg(run_result *r, run_config *c) {
-    run_execute(c, r);
-    cfg_free(c);
-}
 
 static void test_finetune_learns_mnist(void) {
     if (!have_mnist()) return;

@@ -12,22 +12,10 @@
 
 #include "data.h"
 #include "test.h"
+#include "test_run.h"
 
 /* ---- helpers ---- */
 
-static void make_cfg(run_config *c, const char *model, const char *bench, ...) {
-    cfg_init(c);
-    va_list ap;
-    va_start(ap, bench);
-    const char *k;
-    while ((k = va_arg(ap, const char *))) cfg_set(c, k, va_arg(ap, const char *));
-    va_end(ap);
-    if (cfg_fill_defaults(c, model, bench)) {
-        fprintf(stderr, "%s\n", cls_geterr());
-        abort();
-    }
-    cfg_project(c, model, bench);
-}
 
 static int have(data_source src, const char *what) {
     const dataset *d = data_get(src, 1);
