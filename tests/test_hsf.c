@@ -8,6 +8,8 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "analysis.h"
+#include "bench.h"
 #include "hsf.h"
 #include "model.h"
 #include "nn.h"
@@ -543,6 +545,112 @@ static void test_hsf_divergence(void) {
     result_free(&r);
 }
 
+/* ---------------------------------------------------------------- weight-space analysis */
+
+/* The weights hook: shape (T·T·per, H), tasks in blocks of T·per, finite, deterministic, and
+ * equal to the encoder's h2 = GELU(DynLinear(GELU(DynLinear(x)))) of a reference network
+ * built from the same seed (hsf_net_encode's e2), for task t's embedding on every pooled
+ * probe: probes are the test points strided n_test/per apart. */
+static void test_hsf_weights_hook(void) {
+    run_config c;
+    make_cfg(&c, "hsf", "curves3d", "benchmark.blocks", "2", "benchmark.block_size", "2",
+             "benchmark.points", "50", NULL);
+    bench_t b;
+    CHECK(bench_init(&b, &c, 0) == 0, "bench: %s", cls_geterr());
+    const model_ops *ops = model_find("hsf");
+    CHECK(ops && ops->weights, "hsf has no weights hook");
+    if (!ops || !ops->weights) { bench_free(&b); cfg_free(&c); return; }
+    const uint64_t seed = 17;
+    model_t *m = ops->init(&c, &b, seed);
+    CHECK(m != NULL, "init: %s", cls_geterr());
+    if (!m) { bench_free(&b); cfg_free(&c); return; }
+    const int per = 7, T = b.ntasks, H = 64, P = T * per;
+    int rows = 0, cols = 0, *task = NULL;
+    float *w = ops->weights(m, &b, per, &rows, &cols, &task);
+    CHECK(w && task && rows == T * P && cols == H, "shape %d x %d (expected %d x %d)", rows, cols,
+          T * P, H);
+    if (!w || !task || rows != T * P || cols != H) {
+        free(w); free(task); ops->free(m); bench_free(&b); cfg_free(&c);
+        return;
+    }
+    int finite = 1, tasks_ok = 1;
+    for (long i = 0; i < (long)rows * cols; i++) finite &= isfinite(w[i]) != 0;
+    for (int i = 0; i < rows; i++) tasks_ok &= task[i] == i / P;
+    CHECK(finite, "non-finite rows");
+    CHECK(tasks_ok, "row tasks must be t for rows [t·P, (t+1)·P)");
+    /* reference: the untrained model's network is hsf_net_init(seed) with the same sizes */
+    hsf_dims d = {.in_dim = 3, .hidden = H, .latent = 24, .emb_dim = 16, .ntasks = T,
+                  .flow_layers = 4, .flow_hidden = 64, .sde_hidden = 64, .sde_steps = 10,
+                  .enc_t = 1.0f, .dec_t = 0.5f};
+    hsf_net n;
+    CHECK(hsf_net_init(&n, &d, P, 1, seed) == 0, "reference net: %s", cls_geterr());
+    float *x = xmalloc(sizeof(float) * 3 * (size_t)P);
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < per; i++)
+            memcpy(x + 3 * (t * per + i), b.tasks[t].x_test + 3 * (i * b.tasks[t].n_test / per),
+                   sizeof(float) * 3);
+    double maxd = 0;
+    for (int t = 0; t < T; t++) {
+        hsf_net_encode(&n, x, P, t);
+        for (long i = 0; i < (long)P * H; i++)
+            maxd = fmax(maxd, fabs((double)n.e2[i] - w[(long)t * P * H + i]));
+    }
+    printf("#   weights: %d x %d, max |row - reference h2| = %.3g\n", rows, cols, maxd);
+    CHECK(maxd < 1e-6, "rows differ from the encoder's h2 by %g", maxd);
+    /* the same inputs for every task: rows differ between tasks only through e_t */
+    double dt = 0;
+    for (long i = 0; i < (long)P * H; i++) dt = fmax(dt, fabs((double)w[i] - w[(long)P * H + i]));
+    CHECK(dt > 0, "tasks 0 and 1 give identical rows");
+    int rows2 = 0, cols2 = 0, *task2 = NULL;
+    float *w2 = ops->weights(m, &b, per, &rows2, &cols2, &task2);
+    CHECK(w2 && rows2 == rows && cols2 == cols && !memcmp(w, w2, sizeof(float) * (size_t)rows * cols),
+          "weights not deterministic");
+    /* spt larger than the test set: every test point of every task */
+    int rows3 = 0, cols3 = 0, *task3 = NULL;
+    float *w3 = ops->weights(m, &b, 1000, &rows3, &cols3, &task3);
+    CHECK(w3 && rows3 == T * T * 50 && cols3 == H, "spt > n_test: %d rows", rows3);
+    free(x);
+    hsf_net_free(&n);
+    free(w); free(task); free(w2); free(task2); free(w3); free(task3);
+    ops->free(m);
+    bench_free(&b);
+    cfg_free(&c);
+}
+
+/* A run with the analysis after every stage stores a finite, positive ws_separation per
+ * stage; the analysis does not change the training trajectory (R, R_noise_free bit-identical
+ * with analysis.when none). */
+static void test_hsf_weightspace_run(void) {
+    run_result r[2];
+    for (int k = 0; k < 2; k++) {
+        run_config c;
+        make_cfg(&c, "hsf", "curves3d", "benchmark.blocks", "3", "benchmark.block_size", "8",
+                 "benchmark.points", "60", "analysis.samples_per_task", "20", "analysis.when",
+                 k == 0 ? "stage" : "none", NULL);
+        run_execute(&c, &r[k]);
+        analysis_apply(NULL, &c, &r[k]);
+        cfg_free(&c);
+        CHECK(r[k].status == RUN_STATUS_OK, "status %s: %s", run_status_name(r[k].status), r[k].message);
+    }
+    const result_extra *e = result_find(&r[0], "ws_separation");
+    CHECK(e != NULL && e->ndim == 1 && e->shape[0] == 3, "ws_separation per stage missing");
+    if (e && e->ndim == 1 && e->shape[0] == 3) {
+        printf("#   ws_separation per stage: %.4f %.4f %.4f\n", e->data[0], e->data[1], e->data[2]);
+        for (int s = 0; s < 3; s++)
+            CHECK(isfinite(e->data[s]) && e->data[s] > 0, "stage %d separation %g", s, e->data[s]);
+    }
+    const result_extra *none = result_find(&r[1], "ws_separation");
+    CHECK(none == NULL || !isfinite(none->data[0]), "analysis.when none stored a separation");
+    CHECK(r[0].R && r[1].R && !memcmp(r[0].R, r[1].R, sizeof(float) * 3 * 5) &&
+              r[0].R0 && r[1].R0 && !memcmp(r[0].R0, r[1].R0, sizeof(float) * 5),
+          "the analysis changed R");
+    const result_extra *q0 = result_find(&r[0], "R_noise_free"), *q1 = result_find(&r[1], "R_noise_free");
+    CHECK(q0 && q1 && !memcmp(q0->data, q1->data, sizeof(double) * 3 * 5),
+          "the analysis changed R_noise_free");
+    result_free(&r[0]);
+    result_free(&r[1]);
+}
+
 int main(void) {
     RUN_TEST(test_tanh_accuracy);
     RUN_TEST(test_hyper_gradcheck);
@@ -557,5 +665,7 @@ int main(void) {
     RUN_TEST(test_hsf_minibatch_memory);
     RUN_TEST(test_hsf_determinism);
     RUN_TEST(test_hsf_divergence);
+    RUN_TEST(test_hsf_weights_hook);
+    RUN_TEST(test_hsf_weightspace_run);
     TEST_EXIT();
 }

@@ -343,6 +343,56 @@ static void hsf_free(model_t *mm) {
     free(m);
 }
 
+/* Weight-space analysis (docs/weightspace.md): a fixed probe set — per task, per = min(spt,
+ * n_test) test points evenly strided over the curve — pooled over the tasks, and for each task
+ * t every pooled probe x gives the row h2(x; e_t), the encoder's hidden layer after the two
+ * generated DynLinear layers + GELU (H values); task = t. Every task sees the same inputs,
+ * so separation comes from the generated layers alone. Private buffers: the network's
+ * activations, parameters and RNG are untouched, so training is unaffected. */
+static float *hsf_weights(model_t *mm, const bench_t *b, int spt, int *rows, int *cols,
+                          int **row_task) {
+    hsf_model *m = (hsf_model *)mm;
+    const hsf_layout *L = &m->net.L;
+    int T = b->ntasks, in = L->d.in_dim, H = L->d.hidden, E = L->d.emb_dim;
+    if (spt < 1) return NULL;
+    long P = 0;   /* pooled probes */
+    for (int t = 0; t < T; t++) P += spt < b->tasks[t].n_test ? spt : b->tasks[t].n_test;
+    if (P < 1) return NULL;
+    const hsf_hyper *h1 = &L->enc1, *h2 = &L->enc2;
+    long nscr = P * in + (long)H * in + H + (long)H * H + H + h1->h + h1->h2 + h2->h + h2->h2 +
+                2 * P * H;
+    float *scr = xmalloc(sizeof(float) * (size_t)nscr);
+    float *x = scr, *W1 = x + P * in, *b1 = W1 + (long)H * in, *W2 = b1 + H, *b2 = W2 + (long)H * H;
+    float *a1 = b2 + H, *a2 = a1 + h1->h, *c1 = a2 + h1->h2, *c2 = c1 + h2->h;
+    float *pre = c2 + h2->h2, *hid = pre + P * H;
+    long r = 0;
+    for (int t = 0; t < T; t++) {
+        const task_t *tk = &b->tasks[t];
+        int per = spt < tk->n_test ? spt : tk->n_test;
+        for (int i = 0; i < per; i++, r++) {
+            long k = (long)i * tk->n_test / per;
+            memcpy(x + r * in, tk->x_test + k * in, sizeof(float) * (size_t)in);
+        }
+    }
+    float *out = xmalloc(sizeof(float) * (size_t)T * (size_t)P * (size_t)H);
+    int *task = xmalloc(sizeof(int) * (size_t)T * (size_t)P);
+    for (int t = 0; t < T; t++) {
+        const float *e = m->net.params + L->emb + (long)t * E;
+        hsf_hyper_forward(W1, b1, a1, a2, e, h1, m->net.params);
+        hsf_hyper_forward(W2, b2, c1, c2, e, h2, m->net.params);
+        dense_forward(pre, x, W1, b1, (int)P, in, H);
+        act_forward(ACT_GELU, hid, pre, P * H);
+        dense_forward(pre, hid, W2, b2, (int)P, H, H);
+        act_forward(ACT_GELU, out + (long)t * P * H, pre, P * H);
+        for (long i = 0; i < P; i++) task[(long)t * P + i] = t;
+    }
+    free(scr);
+    *rows = (int)(T * P);
+    *cols = H;
+    *row_task = task;
+    return out;
+}
+
 /* Relative cost (same unit as baseline_cost: ~15k units per second of one core): an
  * epoch costs its SDE work (rows × steps) plus a fixed part (hypernetworks, AdamW over
  * ~5 M parameters). Fitted to measured epoch times. */
@@ -358,5 +408,6 @@ static double hsf_cost(const run_config *cfg) {
 
 const model_ops hsf_ops = {
     "hsf", BENCH_KIND_RECONSTRUCTION, hsf_params, (int)(sizeof hsf_params / sizeof hsf_params[0]),
-    hsf_cost, hsf_init, hsf_train_block, hsf_eval, hsf_after_stage, hsf_report, hsf_free, NULL,
+    hsf_cost, hsf_init, hsf_train_block, hsf_eval, hsf_after_stage, hsf_report, hsf_free,
+    hsf_weights,
 };
