@@ -11,6 +11,7 @@
 
 #include <stdarg.h>
 
+#include "analysis.h"
 #include "data.h"
 #include "test.h"
 #include "test_run.h"
@@ -422,6 +423,111 @@ static void test_task_incremental(void) {
     result_free(&r);
 }
 
+/* The weights hook: rows = the generated weights W(x) of the first spt test images of every
+ * task, in (d, c) order, task = t; each row equals what the single-sample forward generates
+ * for the image's nonzero pixels; spt is clamped to n_test, 0 gives NULL; the parameters are
+ * untouched. */
+static void test_weights_hook(void) {
+    if (!have_data()) return;
+    run_config c;
+    make_cfg(&c, "ewgn", "mnist_fashion", "benchmark.train_per_task", "100",
+             "benchmark.test_per_task", "40", NULL);
+    bench_t b;
+    CHECK(bench_init(&b, &c, 0) == 0, "bench: %s", cls_geterr());
+    ewgn_t *m = (ewgn_t *)ewgn_init(&c, &b, 3);
+    CHECK(m != NULL, "init: %s", cls_geterr());
+    if (!m) {
+        bench_free(&b);
+        cfg_free(&c);
+        return;
+    }
+    CHECK(ewgn_ops.weights == ewgn_weights, "ewgn_ops.weights not set");
+    CHECK(ewgn_train_block((model_t *)m, &b, 0) == RUN_STATUS_OK, "train: %s", cls_geterr());
+    const long DC = (long)m->D * m->C;
+    float *before = xmalloc(sizeof(float) * (size_t)m->nparams);
+    memcpy(before, m->params, sizeof(float) * (size_t)m->nparams);
+    const int spts[2] = {70, 30};   /* more than n_test (40), then fewer (and not a chunk) */
+    for (int k = 0; k < 2; k++) {
+        int rows = -1, cols = -1, *task = NULL;
+        float *w = ewgn_weights((model_t *)m, &b, spts[k], &rows, &cols, &task);
+        const int per = spts[k] < 40 ? spts[k] : 40;
+        CHECK(w && task, "spt %d: NULL", spts[k]);
+        CHECK(rows == b.ntasks * per && cols == DC, "spt %d: shape %d x %d (expected %d x %ld)",
+              spts[k], rows, cols, b.ntasks * per, DC);
+        if (!w || !task || rows != b.ntasks * per || cols != DC) {
+            free(w);
+            free(task);
+            continue;
+        }
+        int tasks_ok = 1, finite = 1;
+        for (int i = 0; i < rows; i++) tasks_ok &= task[i] == i / per;
+        for (long i = 0; i < (long)rows * cols; i++)
+            finite &= isfinite(w[i]) && w[i] >= 0.0f && w[i] <= 1.0f;   /* gaussian g ∈ (0, 1] */
+        CHECK(tasks_ok, "row tasks");
+        CHECK(finite, "rows not finite or outside g's range");
+        /* rows 0, per − 1 (task 0) and per + 3 (task 1) against fwd1's generated weights */
+        const int probe[3] = {0, per - 1, per + 3};
+        double maxdiff = 0;
+        for (int q = 0; q < 3; q++) {
+            const int r = probe[q], t = r / per, i = r % per;
+            fwd1(m, b.tasks[t].x_test + (long)i * m->D, 0);
+            for (int j = 0; j < m->nnz; j++)
+                for (int cc = 0; cc < m->C; cc++)
+                    maxdiff = fmax(maxdiff, fabs((double)w[(long)r * DC + (long)m->nz[j] * m->C + cc] -
+                                                 m->gbuf[(long)j * m->C + cc]));
+        }
+        CHECK(maxdiff < 1e-5, "spt %d: rows differ from fwd1's W(x) by %g", spts[k], maxdiff);
+        /* rows differ within a task (the analysis needs within-task scatter) */
+        CHECK(memcmp(w, w + DC, sizeof(float) * (size_t)DC) != 0, "two images, same W(x)");
+        free(w);
+        free(task);
+    }
+    int rows = 7, cols = 7, *task = NULL;
+    CHECK(ewgn_weights((model_t *)m, &b, 0, &rows, &cols, &task) == NULL && task == NULL,
+          "spt 0 should give NULL");
+    CHECK(!memcmp(before, m->params, sizeof(float) * (size_t)m->nparams), "weights changed the parameters");
+    free(before);
+    ewgn_free((model_t *)m);
+    bench_free(&b);
+    cfg_free(&c);
+}
+
+/* A run with analysis.when = stage: every stage gets a finite, positive ws_separation over
+ * the full 15,680-column matrix; and R, R0 and the model's own extras are bit-identical to
+ * the same run with analysis.when = none (the hook does not perturb training). */
+static void test_weightspace_run(void) {
+    if (!have_data()) return;
+    const char *when[2] = {"stage", "none"};
+    run_result r[2];
+    for (int k = 0; k < 2; k++) {
+        run_config c;
+        make_cfg(&c, "ewgn", "mnist_fashion", "benchmark.train_per_task", "200",
+                 "benchmark.test_per_task", "100", "ewgn.fisher_samples", "50",
+                 "analysis.when", when[k], "analysis.samples_per_task", "50", "seed", "2", NULL);
+        run_execute(&c, &r[k]);
+        analysis_apply(NULL, &c, &r[k]);
+        cfg_free(&c);
+        CHECK(r[k].status == RUN_STATUS_OK, "when=%s: status %s: %s", when[k],
+              run_status_name(r[k].status), r[k].message);
+    }
+    const result_extra *e = result_find(&r[0], "ws_separation");
+    const result_extra *f = result_find(&r[0], "ws_features");
+    CHECK(e && e->ndim == 1 && e->shape[0] == 2, "ws_separation per stage missing");
+    CHECK(f && f->data[0] == 784.0 * 20, "ws_features %g", f ? f->data[0] : NAN);
+    if (e && e->ndim == 1 && e->shape[0] == 2) {
+        printf("#   ewgn ws_separation per stage: %.4f %.4f\n", e->data[0], e->data[1]);
+        for (int s = 0; s < 2; s++)
+            CHECK(isfinite(e->data[s]) && e->data[s] > 0, "stage %d: separation %g", s, e->data[s]);
+    }
+    CHECK(result_find(&r[1], "ws_separation") == NULL, "when=none stored an analysis");
+    CHECK(r[0].R && r[1].R && !memcmp(r[0].R, r[1].R, sizeof(float) * 4),
+          "R differs with the analysis on");
+    CHECK(r[0].R0 && r[1].R0 && !memcmp(r[0].R0, r[1].R0, sizeof(float) * 2), "R0 differs");
+    const result_extra *a = result_find(&r[0], "gen_weight_std"), *bb = result_find(&r[1], "gen_weight_std");
+    CHECK(a && bb && !memcmp(a->data, bb->data, sizeof(double) * 4), "gen_weight_std differs");
+    for (int k = 0; k < 2; k++) result_free(&r[k]);
+}
+
 int main(void) {
     RUN_TEST(test_exp_fast);
     RUN_TEST(test_gradcheck);
@@ -434,6 +540,8 @@ int main(void) {
     RUN_TEST(test_nan_parameter);
     RUN_TEST(test_unsupported_kinds);
     RUN_TEST(test_task_incremental);
+    RUN_TEST(test_weights_hook);
+    RUN_TEST(test_weightspace_run);
     data_cache_free();
     TEST_EXIT();
 }

@@ -10,6 +10,7 @@
 
 #include <stdarg.h>
 
+#include "analysis.h"
 #include "data.h"
 #include "test.h"
 #include "test_run.h"
@@ -416,6 +417,94 @@ static void test_class_incremental_is_refused(void) {
     result_free(&r);
 }
 
+/* The weights hook: T·C rows (every task, trained or not), row t·C + c = the generated head
+ * row W_t[c] (F values, equal to a fresh hyper_forward's) then the prototype p_t^c (ph·pw
+ * values, equal to the arena's); task = t; the parameters are untouched. */
+static void test_weights_hook(void) {
+    if (!have(DATA_MNIST, "test_weights_hook")) return;
+    run_config c;
+    make_cfg(&c, "pah", "split_mnist", "benchmark.train_per_task", "100", "benchmark.test_per_task", "50",
+             "pah.prototype_shape", "[6,7]", NULL);
+    bench_t b;
+    CHECK(bench_init(&b, &c, 0) == 0, "bench: %s", cls_geterr());
+    pah_t *m = (pah_t *)pah_init(&c, &b, 0);
+    CHECK(m != NULL, "init: %s", cls_geterr());
+    if (!m) {
+        bench_free(&b);
+        cfg_free(&c);
+        return;
+    }
+    CHECK(pah_ops.weights == pah_weights, "pah_ops.weights not set");
+    CHECK(pah_train_block((model_t *)m, &b, 0) == RUN_STATUS_OK, "train: %s", cls_geterr());
+    const int T = m->g.T, C = m->g.C, F = m->g.F, PP = 6 * 7;
+    float *before = xmalloc(sizeof(float) * (size_t)m->nparams);
+    memcpy(before, m->params, sizeof(float) * (size_t)m->nparams);
+    int rows = -1, cols = -1, *task = NULL;
+    float *w = pah_weights((model_t *)m, &b, 100, &rows, &cols, &task);
+    CHECK(w && task && rows == T * C && cols == F + PP, "shape %d x %d (expected %d x %d)", rows, cols,
+          T * C, F + PP);
+    if (w && task && rows == T * C && cols == F + PP) {
+        hyper_forward(m, m->params, &m->thy);   /* reference heads, in the teacher's buffer */
+        int tasks_ok = 1, finite = 1, heads_ok = 1, protos_ok = 1;
+        for (int r = 0; r < rows; r++) {
+            const float *row = w + (long)r * cols;
+            tasks_ok &= task[r] == r / C;
+            for (int i = 0; i < cols; i++) finite &= isfinite(row[i]);
+            heads_ok &= !memcmp(row, m->thy.heads + (long)r * F, sizeof(float) * (size_t)F);
+            protos_ok &= !memcmp(row + F, m->params + m->off_proto + (long)r * PP, sizeof(float) * PP);
+        }
+        CHECK(tasks_ok, "row tasks");
+        CHECK(finite, "non-finite rows");
+        CHECK(heads_ok, "head part differs from hyper_forward");
+        CHECK(protos_ok, "prototype part differs from the arena");
+        CHECK(memcmp(w, w + cols, sizeof(float) * (size_t)cols) != 0, "the two classes' rows are equal");
+    }
+    free(w);
+    free(task);
+    CHECK(!memcmp(before, m->params, sizeof(float) * (size_t)m->nparams), "weights changed the parameters");
+    free(before);
+    pah_free((model_t *)m);
+    bench_free(&b);
+    cfg_free(&c);
+}
+
+/* A run with analysis.when = stage (5 tasks, one stage each): every stage gets a finite,
+ * positive ws_separation; R and R0 are bit-identical to the same run with
+ * analysis.when = none (the hook does not perturb training). */
+static void test_weightspace_run(void) {
+    if (!have(DATA_MNIST, "test_weightspace_run")) return;
+    const char *when[2] = {"stage", "none"};
+    run_result r[2];
+    for (int k = 0; k < 2; k++) {
+        run_config c;
+        make_cfg(&c, "pah", "split_mnist", "benchmark.train_per_task", "150", "benchmark.test_per_task", "50",
+                 "analysis.when", when[k], "seed", "1", NULL);
+        run_execute(&c, &r[k]);
+        analysis_apply(NULL, &c, &r[k]);
+        cfg_free(&c);
+        CHECK(r[k].status == RUN_STATUS_OK, "when=%s: status %s: %s", when[k],
+              run_status_name(r[k].status), r[k].message);
+    }
+    const int S = r[0].nstages, T = r[0].ntasks;
+    const result_extra *e = result_find(&r[0], "ws_separation"), *f = result_find(&r[0], "ws_features");
+    CHECK(S == 5 && T == 5, "shape %d x %d", S, T);
+    CHECK(e && e->ndim == 1 && e->shape[0] == S, "ws_separation per stage missing");
+    CHECK(f && f->data[0] == 64 + 100, "ws_features %g", f ? f->data[0] : NAN);
+    if (e && e->ndim == 1 && e->shape[0] == S) {
+        printf("#   pah ws_separation per stage:");
+        for (int s = 0; s < S; s++) printf(" %.4f", e->data[s]);
+        printf("\n");
+        for (int s = 0; s < S; s++)
+            CHECK(isfinite(e->data[s]) && e->data[s] > 0, "stage %d: separation %g", s, e->data[s]);
+    }
+    CHECK(result_find(&r[1], "ws_separation") == NULL, "when=none stored an analysis");
+    CHECK(r[0].R && r[1].R && r[1].nstages == S &&
+              !memcmp(r[0].R, r[1].R, sizeof(float) * (size_t)(S * T)),
+          "R differs with the analysis on");
+    CHECK(r[0].R0 && r[1].R0 && !memcmp(r[0].R0, r[1].R0, sizeof(float) * (size_t)T), "R0 differs");
+    for (int k = 0; k < 2; k++) result_free(&r[k]);
+}
+
 int main(void) {
     RUN_TEST(test_hyperhead_gradcheck);
     RUN_TEST(test_step1_loss_gradcheck);
@@ -428,6 +517,8 @@ int main(void) {
     RUN_TEST(test_determinism);
     RUN_TEST(test_divergence_is_a_status);
     RUN_TEST(test_class_incremental_is_refused);
+    RUN_TEST(test_weights_hook);
+    RUN_TEST(test_weightspace_run);
     data_cache_free();
     TEST_EXIT();
 }

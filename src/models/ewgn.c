@@ -788,6 +788,42 @@ static void ewgn_after_stage(model_t *mm, const bench_t *b, int stage, run_resul
     free(s1);
 }
 
+/* Weight-space analysis (model.h weights hook): for each task t, its first min(spt, n_test)
+ * test images; row = the generated weights W(x) = g(z(x)) in (d, c) order (D·C values),
+ * task = t. Chunks of EWGN_CHUNK images go through zbatch (as ewgn_after_stage) and gen_act
+ * writes g straight into the output row. Reads the parameters only (current after
+ * train_block's flush); touches only the batched scratch, which training rewrites before
+ * every use, and draws no random numbers, so the training trajectory is unchanged. */
+static float *ewgn_weights(model_t *mm, const bench_t *b, int spt, int *rows, int *cols,
+                           int **row_task) {
+    ewgn_t *m = (ewgn_t *)mm;
+    const long DC = (long)m->D * m->C;
+    long total = 0;
+    for (int t = 0; t < b->ntasks && spt > 0; t++)
+        total += b->tasks[t].n_test < spt ? b->tasks[t].n_test : spt;
+    if (total < 1) return NULL;
+    float *out = xmalloc(sizeof(float) * (size_t)total * (size_t)DC);
+    int *task = xmalloc(sizeof(int) * (size_t)total);
+    long r = 0;
+    for (int t = 0; t < b->ntasks; t++) {
+        const task_t *tk = &b->tasks[t];
+        const int ns = tk->n_test < spt ? tk->n_test : spt;
+        for (int n0 = 0; n0 < ns; n0 += EWGN_CHUNK) {
+            const int bc = ns - n0 < EWGN_CHUNK ? ns - n0 : EWGN_CHUNK;
+            memcpy(m->X, tk->x_test + (long)n0 * m->D, sizeof(float) * (size_t)bc * (size_t)m->D);
+            zbatch(m, bc);
+            for (int n = 0; n < bc; n++, r++) {
+                gen_act(m->act, out + r * DC, m->Z + n * DC, DC);
+                task[r] = t;
+            }
+        }
+    }
+    *rows = (int)r;
+    *cols = (int)DC;
+    *row_task = task;
+    return out;
+}
+
 static void ewgn_free(model_t *mm) {
     ewgn_t *m = (ewgn_t *)mm;
     if (!m) return;
@@ -812,5 +848,5 @@ static double ewgn_cost(const run_config *cfg) {
 
 const model_ops ewgn_ops = {
     "ewgn", BENCH_KIND_CLASSIFICATION, ewgn_params, (int)(sizeof ewgn_params / sizeof ewgn_params[0]),
-    ewgn_cost, ewgn_init, ewgn_train_block, ewgn_eval, ewgn_after_stage, NULL, ewgn_free, NULL,
+    ewgn_cost, ewgn_init, ewgn_train_block, ewgn_eval, ewgn_after_stage, NULL, ewgn_free, ewgn_weights,
 };

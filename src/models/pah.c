@@ -692,6 +692,38 @@ static void pah_after_stage(model_t *mm, const bench_t *b, int stage, run_result
                  b->nstages, NULL, 0)[stage] = m->last_sp;
 }
 
+/* Weight-space analysis (model.h weights hook): one row per (task t, class c) of all T tasks
+ * — also those not trained yet, so that every stage has the same T·C rows (a fixed shape,
+ * every task present from stage 0, stage-to-stage PC plots comparable); an untrained task's
+ * row shows its initial prototypes and the head the current hypernetwork makes of them.
+ * Row = the generated head row W_t[c] (F values, hyper_forward of the current parameters)
+ * followed by the prototype p_t^c (ph·pw values); task = t. spt is not used (C rows per
+ * task). hyper_forward writes m->hy, which every training step and pah_eval recompute
+ * before reading; no random numbers are drawn. */
+static float *pah_weights(model_t *mm, const bench_t *b, int spt, int *rows, int *cols,
+                          int **row_task) {
+    (void)spt;
+    pah_t *m = (pah_t *)mm;
+    const pah_geom *g = &m->g;
+    const int T = g->T, C = g->C, F = g->F, PP = g->ph * g->pw, ncol = F + PP;
+    if (T < 1 || T != b->ntasks) return NULL;
+    hyper_forward(m, m->params, &m->hy);
+    float *out = xmalloc(sizeof(float) * (size_t)T * (size_t)C * (size_t)ncol);
+    int *task = xmalloc(sizeof(int) * (size_t)T * (size_t)C);
+    for (int t = 0; t < T; t++)
+        for (int c = 0; c < C; c++) {
+            const long r = (long)t * C + c;
+            float *row = out + r * ncol;
+            memcpy(row, m->hy.heads + ((long)t * C + c) * F, sizeof(float) * (size_t)F);
+            memcpy(row + F, m->params + m->off_proto + r * PP, sizeof(float) * (size_t)PP);
+            task[r] = t;
+        }
+    *rows = T * C;
+    *cols = ncol;
+    *row_task = task;
+    return out;
+}
+
 static void pah_free(model_t *mm) {
     pah_t *m = (pah_t *)mm;
     if (!m) return;
@@ -741,4 +773,5 @@ const model_ops pah_ops = {
     .after_stage = pah_after_stage,
     .report = NULL,
     .free = pah_free,
+    .weights = pah_weights,
 };
