@@ -18,6 +18,7 @@
 
 #include <stdint.h>
 
+#include "optim.h"
 #include "rng.h"
 
 #define HSF_MAX_FLOW 16
@@ -51,6 +52,13 @@ void hsf_hyper_forward(float *W, float *bias, float *a1, float *a2, const float 
 void hsf_hyper_backward(float *de, float *grads, float *scratch, const float *dW,
                         const float *dbias, const float *e, const float *a1, const float *a2,
                         const hsf_hyper *hn, const float *params);
+
+/* The rest of hsf_hyper_backward once scratch[0, h) holds da1, the gradient of a1 through
+ * the weight generator's output layer, and scratch[h, h + h2) is zero: w2's bias, the ReLU,
+ * w1 and e, and the whole bias generator (grads +=, de +=). */
+void hsf_hyper_backward_rest(float *de, float *grads, float *scratch, const float *dW,
+                             const float *dbias, const float *e, const float *a1, const float *a2,
+                             const hsf_hyper *hn, const float *params);
 
 /* ---- affine-coupling flow ----
  * Layer l splits its input z = [z1, z2] (halves of D/2), st = tanh(MLP(z1)) with MLP =
@@ -149,6 +157,8 @@ typedef struct {
 typedef struct {
     float *W, *bias, *a1, *a2;     /* (out·in), (out), (h), (h2) */
     float *dW, *dbias, *scratch;   /* (out·in), (out), (h + h2) */
+    int task;                      /* the embedding it was generated from */
+    int pending;                   /* fused mode: dW/dbias await hsf_net_step */
 } hsf_gen;
 
 typedef struct {
@@ -171,6 +181,7 @@ typedef struct {
     hsf_flow_buf fb;
     hsf_sde_buf sb_enc, sb_dec, sb_rep; /* sb_rep: the replay's decoder SDE (own noise) */
     const float *zT, *zD;          /* last forward's SDE outputs (inside sb_*) */
+    int fused;                     /* hsf_net_fuse_optim: backward defers the hypernetworks */
 } hsf_net;
 
 /* Computes the layout for d. Returns 0, or -1 with cls_seterr (bad sizes). */
@@ -196,5 +207,18 @@ double hsf_net_task_loss(hsf_net *n, const float *x, int B, int t, float beta, f
  * sb_rep; weight·that into grads when backward. R ≤ rcap. Returns the unweighted loss. */
 double hsf_net_replay_loss(hsf_net *n, const float *x, const float *z, const int *tid, int R,
                            float weight, int backward);
+
+/* Fused optimiser mode (Adam/AdamW with one group over the whole arena; otherwise returns
+ * 0 and changes nothing). The generated layers' weight gradients are rank-1 per task, and
+ * the weight generators' output layers (w2, 85 % of the parameters) are updated from them
+ * by optim_step_outer without a gradient array. In this mode a backward
+ * (hsf_net_task_loss, then optionally hsf_net_replay_loss) leaves the hypernetworks'
+ * part pending, and hsf_net_step finishes it and updates every parameter; grads then come
+ * back zeroed, so the caller does not clear them. Sets o's groups to the other ranges.
+ * Returns 1 when enabled. */
+int hsf_net_fuse_optim(hsf_net *n, optim_t *o);
+/* One optimiser step from the last backward: in fused mode as above (grads left zero);
+ * otherwise optim_step(o, params, grads) (grads left as they are). */
+void hsf_net_step(hsf_net *n, optim_t *o);
 
 #endif

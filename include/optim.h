@@ -38,6 +38,23 @@ void optim_init(optim_t *o, optim_kind kind, long n, float lr);
 void optim_set_groups(optim_t *o, const optim_group *groups, int ngroups);
 /* One update: params -= step(grads). Parameters outside all groups are untouched. */
 void optim_step(optim_t *o, float *params, const float *grads);
+/* Most outer products optim_step_outer takes. */
+#define OPTIM_MAX_OUTER 16
+/* One Adam(W) update of the block params[offset, offset + rows·cols), viewed (rows, cols),
+ * whose gradient is Σ_k u_k ⊗ v_k (u_k: rows, v_k: cols; K ≤ OPTIM_MAX_OUTER) — the weight
+ * gradient of a linear layer applied to K single inputs — without a gradient array: one
+ * pass over the block instead of zeroing, an outer-product accumulation and the update.
+ * With back != NULL, back_k (cols) += W_oldᵀ·u_k (the layer's input gradient, from the
+ * block before the update; summed row by row). It is step number o->t + 1, at learning
+ * rate lr: call it before the optim_step of the same step, with the block outside o's
+ * groups. For K = 1 the block is updated bit-identically to optim_step on a gradient
+ * holding u ⊗ v. Adam/AdamW only; a bad call (SGD, K or the block out of range) aborts. */
+void optim_step_outer(optim_t *o, float *params, long offset, int rows, int cols, float lr, int K,
+                      const float *const *u, const float *const *v, float *const *back);
+/* Caps the vector ISA optim_step_outer uses (0 = SSE, 1 = AVX2, 2 = AVX-512, the default:
+ * the best the CPU has); < 0 only queries. Returns the previous cap. Every level gives the
+ * same bits; for tests and benchmarks. */
+int optim_simd(int level);
 /* Resets moments and step count (e.g. a fresh optimiser per task). */
 void optim_reset(optim_t *o);
 void optim_free(optim_t *o);

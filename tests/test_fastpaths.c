@@ -6,13 +6,17 @@
  * draws must be standard normal (moments, Kolmogorov–Smirnov, tails). The mean/variance
  * check of test_nn.c stays as it is.
  * 2×2 max-pool (src/nn/layers.c): the branch-free forward must give the obvious loop's
- * outputs and argmax bit for bit, ties and NaN included. */
+ * outputs and argmax bit for bit, ties and NaN included.
+ * Outer-product Adam(W) (src/nn/optim.c, optim_step_outer, HSF's hypernetworks): against
+ * optim_step on the materialised gradient Σ_k u_k ⊗ v_k — bit for bit for K = 1, to float
+ * rounding for K > 1 — and its input gradient against Wᵀu_k in double. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nn.h"
+#include "optim.h"
 #include "rng.h"
 #include "test.h"
 
@@ -187,11 +191,93 @@ static void test_maxpool_matches_reference(void) {
     }
 }
 
+/* rows × cols block inside an arena (offset 5, 3 floats after it, outside the groups),
+ * odd cols for the SSE and scalar tails; several steps so that the moments matter; every
+ * ISA level (SSE, AVX2, AVX-512 where the CPU has them). */
+static void test_outer_adam_matches_dense(void) {
+    const int rows = 37, cols = 23, off = 5, n = off + rows * cols + 3;
+    const optim_kind kinds[2] = {OPTIM_ADAMW, OPTIM_ADAM};
+    int prev = optim_simd(-1);
+    for (int isa = 0; isa <= 2; isa++)
+    for (int kind = 0; kind < 2; kind++)
+        for (int K = 1; K <= 3; K += 2) {
+            optim_simd(isa);
+            float *pa = malloc(sizeof(float) * (size_t)n), *pb = malloc(sizeof(float) * (size_t)n);
+            float *g = malloc(sizeof(float) * (size_t)n);
+            float u[3][37], v[3][23];
+            double back_ref[3][23];
+            float back[3][23];
+            rng_t r;
+            rng_init(&r, 77, (uint64_t)(K + 10 * kind));
+            rng_fill_normal(&r, pa, n, 0, 1);
+            memcpy(pb, pa, sizeof(float) * (size_t)n);
+            optim_t oa, ob;
+            optim_init(&oa, kinds[kind], n, 1e-2f);
+            optim_init(&ob, kinds[kind], n, 1e-2f);
+            oa.weight_decay = ob.weight_decay = 0.05f;
+            optim_group grp = {.offset = off, .count = (long)rows * cols, .lr = 1e-2f};
+            optim_set_groups(&oa, &grp, 1);
+            optim_group rest[2] = {{0, off, 1e-2f}, {off + (long)rows * cols, 3, 1e-2f}};
+            optim_set_groups(&ob, rest, 2);
+            double maxd = 0, maxb = 0;
+            int identical = 1;
+            for (int step = 0; step < 4; step++) {
+                for (int k = 0; k < K; k++) {
+                    rng_fill_normal(&r, u[k], rows, 0, 1);
+                    rng_fill_normal(&r, v[k], cols, 0, 1);
+                }
+                if (step == 2) for (int j = 0; j < cols; j += 3) v[0][j] = 0.0f;   /* ReLU zeros */
+                /* reference: the gradient as sger would build it, then optim_step */
+                memset(g, 0, sizeof(float) * (size_t)n);
+                for (int k = 0; k < K; k++)
+                    for (int i = 0; i < rows; i++)
+                        for (int j = 0; j < cols; j++) g[off + i * cols + j] += u[k][i] * v[k][j];
+                for (int k = 0; k < K; k++)
+                    for (int j = 0; j < cols; j++) {
+                        back_ref[k][j] = 0;
+                        for (int i = 0; i < rows; i++)
+                            back_ref[k][j] += (double)u[k][i] * pb[off + i * cols + j];
+                        back[k][j] = 0.0f;
+                    }
+                optim_step(&oa, pa, g);
+                const float *uk[3] = {u[0], u[1], u[2]}, *vk[3] = {v[0], v[1], v[2]};
+                float *bk[3] = {back[0], back[1], back[2]};
+                optim_step_outer(&ob, pb, off, rows, cols, 1e-2f, K, uk, vk, bk);
+                memset(g, 0, sizeof(float) * (size_t)n);
+                optim_step(&ob, pb, g);   /* the step's other groups; counts the step */
+                for (int i = 0; i < rows * cols; i++) {
+                    maxd = fmax(maxd, fabs((double)pa[off + i] - pb[off + i]));
+                    identical &= pa[off + i] == pb[off + i] && oa.m[off + i] == ob.m[off + i] &&
+                                 oa.v[off + i] == ob.v[off + i];
+                }
+                for (int k = 0; k < K; k++)
+                    for (int j = 0; j < cols; j++)
+                        maxb = fmax(maxb, fabs(back[k][j] - back_ref[k][j]) / (1 + fabs(back_ref[k][j])));
+            }
+            int outside = 1;   /* the reference's outside-group entries never move; ob's do */
+            for (int i = 0; i < off; i++) outside &= pa[i] != pb[i];
+            printf("#   ISA cap %d, %s K=%d: max |outer - dense| %.3g (bit-identical: %s), input "
+                   "gradient rel err %.3g\n", isa, kind ? "adam" : "adamw", K, maxd,
+                   identical ? "yes" : "no", maxb);
+            if (K == 1) CHECK(identical, "K = 1 must be bit-identical to optim_step (max diff %g)", maxd);
+            CHECK(maxd < 1e-6, "K = %d: params differ by %g", K, maxd);
+            CHECK(maxb < 1e-5, "K = %d: input gradient error %g", K, maxb);
+            CHECK(outside && oa.t == 4 && ob.t == 4, "groups / step count");
+            optim_free(&oa);
+            optim_free(&ob);
+            free(pa);
+            free(pb);
+            free(g);
+        }
+    optim_simd(prev);
+}
+
 int main(void) {
     RUN_TEST(test_fill_matches_scalar);
     RUN_TEST(test_normal_determinism);
     RUN_TEST(test_normal_accuracy);
     RUN_TEST(test_normal_distribution);
     RUN_TEST(test_maxpool_matches_reference);
+    RUN_TEST(test_outer_adam_matches_dense);
     TEST_EXIT();
 }

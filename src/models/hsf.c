@@ -116,6 +116,7 @@ static model_t *hsf_init(const run_config *cfg, const bench_t *b, uint64_t seed)
     }
     rng_init(&m->rng, seed, 2);
     train_optim_init(&m->opt, &m->ts, m->net.L.nparams);
+    hsf_net_fuse_optim(&m->net, &m->opt);
     int in = d.in_dim, D = d.latent;
     int E = d.emb_dim;
     long nf = (long)m->mem_max * (in + D) + (long)cap * in + (long)rcap * (in + D) +
@@ -168,7 +169,7 @@ static int stage_replay(hsf_model *m) {
 static run_status train_step(hsf_model *m, const float *x, int B, int task, int epoch) {
     hsf_net *n = &m->net;
     const hsf_layout *L = &n->L;
-    memset(n->grads, 0, sizeof(float) * (size_t)L->nparams);
+    if (!n->fused) memset(n->grads, 0, sizeof(float) * (size_t)L->nparams);
     hsf_sde_noise(&n->sb_enc, &L->sde_enc, &m->rng, L->d.enc_t, m->noise, B);
     hsf_sde_noise(&n->sb_dec, &L->sde_dec, &m->rng, L->d.dec_t, m->noise, B);
     double loss = hsf_net_task_loss(n, x, B, task, beta_at(m, epoch), m->sep_weight, 1, &m->last);
@@ -182,10 +183,11 @@ static run_status train_step(hsf_model *m, const float *x, int B, int task, int 
     m->last.replay = m->last_replay;
     m->last.total = (float)loss;
     if (!isfinite(loss)) {
+        if (n->fused) memset(n->grads, 0, sizeof(float) * (size_t)L->nparams);
         cls_seterr("non-finite training loss at epoch %d", epoch);
         return RUN_STATUS_DIVERGED;
     }
-    optim_step(&m->opt, n->params, n->grads);
+    hsf_net_step(n, &m->opt);   /* fused mode: also clears grads for the next step */
     return RUN_STATUS_OK;
 }
 

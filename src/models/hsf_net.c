@@ -227,16 +227,29 @@ static const float *emb_of(const hsf_net *n, int t) {
     return n->params + n->L.emb + (long)t * n->L.d.emb_dim;
 }
 
+/* A slot still pending (fused mode, the same task's layer used again before the step, as
+ * replay does) keeps accumulating dW/dbias; W is recomputed from the same parameters. */
 static void gen_forward(hsf_net *n, hsf_gen *g, const hsf_hyper *h, int t) {
     hsf_hyper_forward(g->W, g->bias, g->a1, g->a2, emb_of(n, t), h, n->params);
+    g->task = t;
+    if (g->pending) return;
     memset(g->dW, 0, sizeof(float) * (size_t)h->in * (size_t)h->out);
     memset(g->dbias, 0, sizeof(float) * (size_t)h->out);
 }
 
 static void gen_backward(hsf_net *n, hsf_gen *g, const hsf_hyper *h, int t) {
+    if (n->fused) {   /* finished by hsf_net_step */
+        g->pending = 1;
+        return;
+    }
     float *de = n->grads + n->L.emb + (long)t * n->L.d.emb_dim;
     hsf_hyper_backward(de, n->grads, g->scratch, g->dW, g->dbias, emb_of(n, t), g->a1, g->a2, h,
                        n->params);
+}
+
+static void clear_pending(hsf_net *n) {
+    n->g_enc1.pending = n->g_enc2.pending = 0;
+    for (int t = 0; t < n->L.d.ntasks; t++) n->g_dec1[t].pending = 0;
 }
 
 const float *hsf_net_encode(hsf_net *n, const float *x, int B, int t) {
@@ -328,6 +341,7 @@ double hsf_net_task_loss(hsf_net *n, const float *x, int B, int t, float beta, f
     if (!backward) return total;
 
     /* decoder */
+    clear_pending(n);   /* a new gradient: nothing left over from a backward without a step */
     memset(n->dxr, 0, sizeof(float) * (size_t)B * (size_t)in);
     mse_backward(n->dxr, n->xr, x, 1.0f, B, in, 0);
     decode_tail_backward(n, B);
@@ -401,4 +415,77 @@ double hsf_net_replay_loss(hsf_net *n, const float *x, const float *z, const int
     /* the stored latents are constants (detached in the authors' memory) */
     hsf_sde_backward(NULL, n->grads, n->dzD, &L->sde_dec, &n->sb_rep, n->params, L->d.dec_t, R);
     return loss;
+}
+
+/* ---- the optimiser step ---- */
+
+int hsf_net_fuse_optim(hsf_net *n, optim_t *o) {
+    const hsf_layout *L = &n->L;
+    /* dec1 has a slot per task, and one pass takes at most OPTIM_MAX_OUTER of them */
+    if (o->kind == OPTIM_SGD || o->ngroups != 1 || L->d.ntasks > OPTIM_MAX_OUTER || o->groups[0].offset != 0 ||
+        o->groups[0].count != L->nparams || o->n != L->nparams)
+        return 0;
+    /* the three w2 blocks, in arena order: the groups are the ranges between them */
+    const hsf_lin *w2[3] = {&L->enc1.w2, &L->enc2.w2, &L->dec1.w2};
+    optim_group g[4];
+    float lr = o->groups[0].lr;
+    long at = 0;
+    for (int k = 0; k < 3; k++) {
+        g[k] = (optim_group){.offset = at, .count = w2[k]->w - at, .lr = lr};
+        at = w2[k]->w + (long)w2[k]->in * w2[k]->out;
+    }
+    g[3] = (optim_group){.offset = at, .count = L->nparams - at, .lr = lr};
+    optim_set_groups(o, g, 4);
+    n->fused = 1;
+    return 1;
+}
+
+/* The pending slots of one hypernetwork: one optim_step_outer over its w2 (gradient
+ * Σ_slots dW ⊗ a1, da1 into each slot's scratch from the old w2), then the rest of each
+ * slot's backward. */
+static void step_hyper(hsf_net *n, optim_t *o, const hsf_hyper *h, hsf_gen *slots, int nslots) {
+    const float *u[OPTIM_MAX_OUTER], *v[OPTIM_MAX_OUTER];
+    float *back[OPTIM_MAX_OUTER];
+    hsf_gen *which[OPTIM_MAX_OUTER];
+    int K = 0;
+    for (int s = 0; s < nslots; s++) {
+        hsf_gen *g = &slots[s];
+        if (!g->pending) continue;
+        memset(g->scratch, 0, sizeof(float) * (size_t)(h->h + h->h2));
+        u[K] = g->dW;
+        v[K] = g->a1;
+        back[K] = g->scratch;
+        which[K++] = g;
+    }
+    int rows = h->in * h->out;
+    if (K == 0) {
+        /* no gradient this step: still an Adam step (moments decay, weight decay), as
+         * optim_step on a zero gradient — via a zero rank-1 term */
+        memset(slots[0].scratch, 0, sizeof(float) * (size_t)(h->h + h->h2));
+        const float *z = slots[0].scratch;
+        optim_step_outer(o, n->params, h->w2.w, rows, h->h, o->groups[0].lr, 1, &z, &z, NULL);
+        return;
+    }
+    optim_step_outer(o, n->params, h->w2.w, rows, h->h, o->groups[0].lr, K, u, v, back);
+    for (int k = 0; k < K; k++) {
+        hsf_gen *g = which[k];
+        float *de = n->grads + n->L.emb + (long)g->task * n->L.d.emb_dim;
+        hsf_hyper_backward_rest(de, n->grads, g->scratch, g->dW, g->dbias, emb_of(n, g->task), g->a1,
+                                g->a2, h, n->params);
+        g->pending = 0;
+    }
+}
+
+void hsf_net_step(hsf_net *n, optim_t *o) {
+    if (!n->fused) {
+        optim_step(o, n->params, n->grads);
+        return;
+    }
+    const hsf_layout *L = &n->L;
+    step_hyper(n, o, &L->enc1, &n->g_enc1, 1);
+    step_hyper(n, o, &L->enc2, &n->g_enc2, 1);
+    step_hyper(n, o, &L->dec1, n->g_dec1, L->d.ntasks);
+    optim_step(o, n->params, n->grads);
+    for (int k = 0; k < o->ngroups; k++)
+        memset(n->grads + o->groups[k].offset, 0, sizeof(float) * (size_t)o->groups[k].count);
 }

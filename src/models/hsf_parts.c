@@ -108,10 +108,19 @@ void hsf_hyper_forward(float *W, float *bias, float *a1, float *a2, const float 
 void hsf_hyper_backward(float *de, float *grads, float *scratch, const float *dW,
                         const float *dbias, const float *e, const float *a1, const float *a2,
                         const hsf_hyper *hn, const float *params) {
-    float *da1 = scratch, *da2 = scratch + hn->h;
     memset(scratch, 0, sizeof(float) * (size_t)(hn->h + hn->h2));
-    dense_backward(da1, grads + hn->w2.w, grads + hn->w2.b, dW, a1, params + hn->w2.w, 1, hn->h,
+    dense_backward(scratch, grads + hn->w2.w, NULL, dW, a1, params + hn->w2.w, 1, hn->h,
                    hn->in * hn->out);
+    hsf_hyper_backward_rest(de, grads, scratch, dW, dbias, e, a1, a2, hn, params);
+}
+
+void hsf_hyper_backward_rest(float *de, float *grads, float *scratch, const float *dW,
+                             const float *dbias, const float *e, const float *a1, const float *a2,
+                             const hsf_hyper *hn, const float *params) {
+    float *da1 = scratch, *da2 = scratch + hn->h;
+    float *db2 = grads + hn->w2.b;
+    long io = (long)hn->in * hn->out;
+    for (long i = 0; i < io; i++) db2[i] += dW[i];
     relu_mask(da1, a1, hn->h);
     dense_backward(de, grads + hn->w1.w, grads + hn->w1.b, da1, e, params + hn->w1.w, 1, hn->E,
                    hn->h);

@@ -124,6 +124,202 @@ HOT_LOOP static void step_adam(optim_t *o, const optim_group *g, float *params, 
     }
 }
 
+/* Row i of the block: g_j = Σ_k u_k[i]·v_k[j] (for K = 1 the single product sger would
+ * store into a zeroed gradient), back_k += u_k[i]·p (before the update), then the Adam(W)
+ * update in step_adam's operation order (l2 = 0 for AdamW), so K = 1 is bit-identical. */
+HOT_LOOP static void outer_row(float *restrict p, float *restrict m, float *restrict v, long cols,
+                               int K, const float *ui, const float *const *vk, float *const *back,
+                               float b1, float b2, float eps, float l2, float shrink, float step,
+                               float inv_sqrt_bc2) {
+    long j = 0;
+#if defined(__SSE__)
+    const __m128 vb1 = _mm_set1_ps(b1), vc1 = _mm_set1_ps(1.0f - b1);
+    const __m128 vb2 = _mm_set1_ps(b2), vc2 = _mm_set1_ps(1.0f - b2);
+    const __m128 vl2 = _mm_set1_ps(l2), vshr = _mm_set1_ps(shrink), vstep = _mm_set1_ps(step);
+    const __m128 vbc = _mm_set1_ps(inv_sqrt_bc2), veps = _mm_set1_ps(eps);
+    for (; j + 4 <= cols; j += 4) {
+        __m128 pv = _mm_loadu_ps(p + j);
+        __m128 gv = _mm_mul_ps(_mm_set1_ps(ui[0]), _mm_loadu_ps(vk[0] + j));
+        if (back) {
+            __m128 bk = _mm_loadu_ps(back[0] + j);
+            _mm_storeu_ps(back[0] + j, _mm_add_ps(bk, _mm_mul_ps(_mm_set1_ps(ui[0]), pv)));
+        }
+        for (int k = 1; k < K; k++) {
+            __m128 uk = _mm_set1_ps(ui[k]);
+            gv = _mm_add_ps(gv, _mm_mul_ps(uk, _mm_loadu_ps(vk[k] + j)));
+            if (back) {
+                __m128 bk = _mm_loadu_ps(back[k] + j);
+                _mm_storeu_ps(back[k] + j, _mm_add_ps(bk, _mm_mul_ps(uk, pv)));
+            }
+        }
+        __m128 d = _mm_add_ps(gv, _mm_mul_ps(vl2, pv));
+        __m128 mv = _mm_add_ps(_mm_mul_ps(vb1, _mm_loadu_ps(m + j)), _mm_mul_ps(vc1, d));
+        __m128 vv = _mm_add_ps(_mm_mul_ps(vb2, _mm_loadu_ps(v + j)),
+                               _mm_mul_ps(_mm_mul_ps(vc2, d), d));
+        __m128 den = _mm_add_ps(_mm_mul_ps(_mm_sqrt_ps(vv), vbc), veps);
+        _mm_storeu_ps(m + j, mv);
+        _mm_storeu_ps(v + j, vv);
+        _mm_storeu_ps(p + j, _mm_sub_ps(_mm_mul_ps(pv, vshr), _mm_div_ps(_mm_mul_ps(vstep, mv), den)));
+    }
+#endif
+    for (; j < cols; j++) {
+        float g = ui[0] * vk[0][j];
+        if (back) back[0][j] += ui[0] * p[j];
+        for (int k = 1; k < K; k++) {
+            g += ui[k] * vk[k][j];
+            if (back) back[k][j] += ui[k] * p[j];
+        }
+        float pj = p[j] * shrink;
+        float d = g + l2 * p[j];
+        m[j] = b1 * m[j] + (1.0f - b1) * d;
+        v[j] = b2 * v[j] + (1.0f - b2) * d * d;
+        p[j] = pj - step * m[j] / (sqrtf(v[j]) * inv_sqrt_bc2 + eps);
+    }
+}
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define OUTER_WIDE 1
+/* The same row with 8 and 16 lanes (the update is bound by divps/sqrtps, not memory): the
+ * same IEEE operations per lane in the same order (no FMA: target avx2/avx512f only, and
+ * -std=c11 does not contract), so every ISA gives the same bits. Columns below the vector
+ * width are left to outer_row. */
+__attribute__((target("avx2"))) static long outer_row_avx2(
+    float *restrict p, float *restrict m, float *restrict v, long cols, int K, const float *ui,
+    const float *const *vk, float *const *back, float b1, float b2, float eps, float l2,
+    float shrink, float step, float inv_sqrt_bc2) {
+    const __m256 vb1 = _mm256_set1_ps(b1), vc1 = _mm256_set1_ps(1.0f - b1);
+    const __m256 vb2 = _mm256_set1_ps(b2), vc2 = _mm256_set1_ps(1.0f - b2);
+    const __m256 vl2 = _mm256_set1_ps(l2), vshr = _mm256_set1_ps(shrink);
+    const __m256 vstep = _mm256_set1_ps(step), vbc = _mm256_set1_ps(inv_sqrt_bc2);
+    const __m256 veps = _mm256_set1_ps(eps);
+    long j = 0;
+    for (; j + 8 <= cols; j += 8) {
+        __m256 pv = _mm256_loadu_ps(p + j);
+        __m256 gv = _mm256_mul_ps(_mm256_set1_ps(ui[0]), _mm256_loadu_ps(vk[0] + j));
+        if (back)
+            _mm256_storeu_ps(back[0] + j, _mm256_add_ps(_mm256_loadu_ps(back[0] + j),
+                                                        _mm256_mul_ps(_mm256_set1_ps(ui[0]), pv)));
+        for (int k = 1; k < K; k++) {
+            __m256 uk = _mm256_set1_ps(ui[k]);
+            gv = _mm256_add_ps(gv, _mm256_mul_ps(uk, _mm256_loadu_ps(vk[k] + j)));
+            if (back)
+                _mm256_storeu_ps(back[k] + j,
+                                 _mm256_add_ps(_mm256_loadu_ps(back[k] + j), _mm256_mul_ps(uk, pv)));
+        }
+        __m256 d = _mm256_add_ps(gv, _mm256_mul_ps(vl2, pv));
+        __m256 mv = _mm256_add_ps(_mm256_mul_ps(vb1, _mm256_loadu_ps(m + j)), _mm256_mul_ps(vc1, d));
+        __m256 vv = _mm256_add_ps(_mm256_mul_ps(vb2, _mm256_loadu_ps(v + j)),
+                                  _mm256_mul_ps(_mm256_mul_ps(vc2, d), d));
+        __m256 den = _mm256_add_ps(_mm256_mul_ps(_mm256_sqrt_ps(vv), vbc), veps);
+        _mm256_storeu_ps(m + j, mv);
+        _mm256_storeu_ps(v + j, vv);
+        _mm256_storeu_ps(p + j, _mm256_sub_ps(_mm256_mul_ps(pv, vshr),
+                                              _mm256_div_ps(_mm256_mul_ps(vstep, mv), den)));
+    }
+    return j;
+}
+
+__attribute__((target("avx512f"))) static long outer_row_avx512(
+    float *restrict p, float *restrict m, float *restrict v, long cols, int K, const float *ui,
+    const float *const *vk, float *const *back, float b1, float b2, float eps, float l2,
+    float shrink, float step, float inv_sqrt_bc2) {
+    const __m512 vb1 = _mm512_set1_ps(b1), vc1 = _mm512_set1_ps(1.0f - b1);
+    const __m512 vb2 = _mm512_set1_ps(b2), vc2 = _mm512_set1_ps(1.0f - b2);
+    const __m512 vl2 = _mm512_set1_ps(l2), vshr = _mm512_set1_ps(shrink);
+    const __m512 vstep = _mm512_set1_ps(step), vbc = _mm512_set1_ps(inv_sqrt_bc2);
+    const __m512 veps = _mm512_set1_ps(eps);
+    long j = 0;
+    for (; j + 16 <= cols; j += 16) {
+        __m512 pv = _mm512_loadu_ps(p + j);
+        __m512 gv = _mm512_mul_ps(_mm512_set1_ps(ui[0]), _mm512_loadu_ps(vk[0] + j));
+        if (back)
+            _mm512_storeu_ps(back[0] + j, _mm512_add_ps(_mm512_loadu_ps(back[0] + j),
+                                                        _mm512_mul_ps(_mm512_set1_ps(ui[0]), pv)));
+        for (int k = 1; k < K; k++) {
+            __m512 uk = _mm512_set1_ps(ui[k]);
+            gv = _mm512_add_ps(gv, _mm512_mul_ps(uk, _mm512_loadu_ps(vk[k] + j)));
+            if (back)
+                _mm512_storeu_ps(back[k] + j,
+                                 _mm512_add_ps(_mm512_loadu_ps(back[k] + j), _mm512_mul_ps(uk, pv)));
+        }
+        __m512 d = _mm512_add_ps(gv, _mm512_mul_ps(vl2, pv));
+        __m512 mv = _mm512_add_ps(_mm512_mul_ps(vb1, _mm512_loadu_ps(m + j)), _mm512_mul_ps(vc1, d));
+        __m512 vv = _mm512_add_ps(_mm512_mul_ps(vb2, _mm512_loadu_ps(v + j)),
+                                  _mm512_mul_ps(_mm512_mul_ps(vc2, d), d));
+        __m512 den = _mm512_add_ps(_mm512_mul_ps(_mm512_sqrt_ps(vv), vbc), veps);
+        _mm512_storeu_ps(m + j, mv);
+        _mm512_storeu_ps(v + j, vv);
+        _mm512_storeu_ps(p + j, _mm512_sub_ps(_mm512_mul_ps(pv, vshr),
+                                              _mm512_div_ps(_mm512_mul_ps(vstep, mv), den)));
+    }
+    return j;
+}
+#endif
+
+/* 0 = SSE/scalar only, 1 = up to AVX2, 2 = up to AVX-512; -1 = not yet detected. */
+static int simd_limit = 2, simd_have = -1;
+
+int optim_simd(int level) {
+    int prev = simd_limit;
+    if (level >= 0) simd_limit = level;
+    return prev;
+}
+
+static int simd_level(void) {
+    if (simd_have < 0) {
+        simd_have = 0;
+#if defined(OUTER_WIDE)
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("avx512f")) simd_have = 2;
+        else if (__builtin_cpu_supports("avx2")) simd_have = 1;
+#endif
+    }
+    return simd_have < simd_limit ? simd_have : simd_limit;
+}
+
+void optim_step_outer(optim_t *o, float *params, long offset, int rows, int cols, float lr, int K,
+                      const float *const *u, const float *const *v, float *const *back) {
+    if (o->kind == OPTIM_SGD || K < 1 || K > OPTIM_MAX_OUTER || offset < 0 ||
+        offset + (long)rows * cols > o->n) {
+        fprintf(stderr, "clsweep: optim_step_outer: bad call (kind %d, K %d, block [%ld, %ld) of %ld)\n",
+                (int)o->kind, K, offset, offset + (long)rows * cols, o->n);
+        abort();
+    }
+    long t = o->t + 1;
+    float b1 = o->beta1, b2 = o->beta2;
+    float bc1 = (float)(1.0 - pow((double)b1, (double)t));
+    float bc2 = (float)(1.0 - pow((double)b2, (double)t));
+    float step = lr / bc1, inv_sqrt_bc2 = 1.0f / sqrtf(bc2);
+    float l2 = o->kind == OPTIM_ADAM ? o->weight_decay : 0.0f;
+    float shrink = o->kind == OPTIM_ADAMW ? 1.0f - lr * o->weight_decay : 1.0f;
+    float ui[OPTIM_MAX_OUTER];
+    const float *vj[OPTIM_MAX_OUTER];
+    float *bj[OPTIM_MAX_OUTER];
+    int isa = simd_level();
+    for (int i = 0; i < rows; i++) {
+        long off = offset + (long)i * cols, j = 0;
+        for (int k = 0; k < K; k++) ui[k] = u[k][i];
+#if defined(OUTER_WIDE)
+        if (isa == 2)
+            j = outer_row_avx512(params + off, o->m + off, o->v + off, cols, K, ui, v, back, b1, b2,
+                                 o->eps, l2, shrink, step, inv_sqrt_bc2);
+        else if (isa == 1)
+            j = outer_row_avx2(params + off, o->m + off, o->v + off, cols, K, ui, v, back, b1, b2,
+                               o->eps, l2, shrink, step, inv_sqrt_bc2);
+#else
+        (void)isa;
+#endif
+        for (int k = 0; k < K; k++) {   /* the columns the wide loop left */
+            vj[k] = v[k] + j;
+            if (back) bj[k] = back[k] + j;
+        }
+        off += j;
+        outer_row(params + off, o->m + off, o->v + off, cols - j, K, ui, vj, back ? bj : NULL, b1,
+                  b2, o->eps, l2, shrink, step, inv_sqrt_bc2);
+    }
+}
+
 void optim_step(optim_t *o, float *params, const float *grads) {
     if (o->kind == OPTIM_SGD && o->momentum != 0.0f && !o->m)
         o->m = xcalloc((size_t)o->n, sizeof(float));   /* momentum set after init */
