@@ -21,7 +21,8 @@ typedef struct {
 
 /* Opens (creating) the journal for appending. 0 or -1 with cls_seterr. */
 int journal_open(journal_t *j, const char *path);
-/* Appends one record (run id + packed result) and, if sync, fflush+fsync. 0 or -1. */
+/* Appends one record (run id + packed result) and fflushes it (it then survives a kill of
+ * the process); if sync, also fsyncs it (it then survives a crash of the machine). 0 or -1. */
 int journal_append(journal_t *j, const char *run_id, const run_result *r, int sync);
 /* fflush + fsync. 0 or -1. */
 int journal_sync(journal_t *j);

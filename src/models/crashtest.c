@@ -20,6 +20,7 @@ typedef struct {
     char mode[16];
     int at_stage;
     int ws_dim;
+    double work;        /* millions of multiply-adds per stage */
     int stage;          /* last stage trained, -1 before training */
     uint64_t seed;
 } crash_t;
@@ -29,6 +30,8 @@ static const param_spec crash_params[] = {
      "what to do at crashtest.at_stage"},
     {"crashtest.at_stage", PARAM_INT, "0", NULL, 0, 1e6, "stage at which to misbehave"},
     {"crashtest.ws_dim", PARAM_INT, "4", NULL, 1, 100000, "columns of the synthetic weights() matrix"},
+    {"crashtest.work", PARAM_FLOAT, "0", NULL, 0, 1e6,
+     "compute per stage, in millions of dependent multiply-adds (scheduler benchmarks)"},
 };
 
 static model_t *crash_init(const run_config *cfg, const bench_t *b, uint64_t seed) {
@@ -37,15 +40,32 @@ static model_t *crash_init(const run_config *cfg, const bench_t *b, uint64_t see
     snprintf(m->mode, sizeof m->mode, "%s", cfg_str(cfg, "crashtest.mode"));
     m->at_stage = (int)cfg_int(cfg, "crashtest.at_stage");
     m->ws_dim = cfg_get(cfg, "crashtest.ws_dim") ? (int)cfg_int(cfg, "crashtest.ws_dim") : 4;
+    m->work = cfg_get(cfg, "crashtest.work") ? cfg_float(cfg, "crashtest.work") : 0;
     m->stage = -1;
     m->seed = seed;
     return (model_t *)m;
+}
+
+/* A fixed amount of compute, n dependent multiply-adds: the same CPU time on every call,
+ * for scheduler benchmarks with compute-bound runs of known relative cost. */
+static double spin(double n) {
+    volatile double sink;
+    double x = 0.5;
+    for (long i = 0; i < (long)n; i++) x = x * 0.999999 + 0.000001;
+    sink = x;
+    return sink;
+}
+
+static double crash_cost(const run_config *cfg) {
+    double w = cfg_get(cfg, "crashtest.work") ? cfg_float(cfg, "crashtest.work") : 0;
+    return 1e-3 + w;
 }
 
 static run_status crash_train(model_t *mm, const bench_t *b, int stage) {
     (void)b;
     crash_t *m = (crash_t *)mm;
     m->stage = stage;
+    if (m->work > 0) spin(m->work * 1e6);
     if (stage != m->at_stage) return RUN_STATUS_OK;
     if (!strcmp(m->mode, "segv")) raise(SIGSEGV);
     if (!strcmp(m->mode, "abort")) abort();
@@ -92,6 +112,7 @@ const model_ops crashtest_ops = {
     .kinds = BENCH_KIND_CLASSIFICATION | BENCH_KIND_REGRESSION | BENCH_KIND_RECONSTRUCTION,
     .params = crash_params,
     .nparams = (int)(sizeof crash_params / sizeof crash_params[0]),
+    .cost = crash_cost,
     .init = crash_init,
     .train_block = crash_train,
     .eval_task = crash_eval,

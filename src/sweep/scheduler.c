@@ -1,10 +1,23 @@
 /* sched.c — the master/worker scheduler (see sched.h).
  *
  * Protocol (STYLE.md): tags in an enum; the payload always carries the run index.
- *   TAG_WORK   master → worker: int32 index, run_limits, cfg_pack bytes
- *   TAG_RESULT worker → master: int32 index, int32 abandoned, result_pack bytes
+ *   TAG_WORK   master → worker: a chunk of runs: int32 count, run_limits, then per run
+ *              int32 index, uint32 length, cfg_pack bytes
+ *   TAG_RESULT worker → master: int32 index, int32 abandoned, result_pack bytes (one
+ *              message per run, in chunk order)
  *   TAG_STOP   master → worker: empty; the worker returns
  * Variable-size payloads are received after MPI_Iprobe + MPI_Get_count.
+ *
+ * Chunked dispatch. Runs go out in chunks whose size adapts to the measured run time (an
+ * EWMA of the runs' wall seconds): about CHUNK_SECONDS of work per chunk, at most half of
+ * a fair share of what is left (so the tail stays balanced), and 1 run while nothing has
+ * been measured or when runs are long. Every result is appended to the journal as it
+ * arrives (write(2): safe from a kill of the process); when a worker's chunk is complete
+ * the journal is fsync'd and only then is that worker handed more — so every run that
+ * finished before a hand-out is on disk before the hand-out, as with one run per message.
+ * When runs are short (< PREFETCH_BELOW s) a worker holds two chunks, so it computes
+ * while the master syncs and the next chunk travels; long runs keep one run outstanding
+ * per worker, which is plain longest-first list scheduling.
  *
  * Rank groups (ranks_per_run k): rank 0 announces k, the workers split into consecutive
  * groups of k (the last one smaller when k does not divide the number of workers) and
@@ -36,6 +49,10 @@
 #include "util.h"
 
 enum { TAG_WORK = 1, TAG_RESULT = 2, TAG_STOP = 3 };
+
+#define CHUNK_SECONDS 0.05     /* work per chunk the master aims for */
+#define CHUNK_MAX 4096         /* runs per chunk at most */
+#define PREFETCH_BELOW 0.05    /* runs shorter than this (s): two chunks per worker */
 
 /* How a run is executed: sent with every work message. */
 typedef struct {
@@ -257,7 +274,13 @@ typedef struct {
     int *pending;               /* run indices, longest first */
     int npending, next;
     int ndone, ntotal, nfail, ndiv, nresumed;
-    double t0, last_progress, last_write, write_cost;
+    double t0, last_progress, last_write, write_cost, last_sync;
+    double run_ewma;            /* EWMA of the runs' wall seconds; < 0 before the first */
+    double run_seconds;         /* sum of the wall seconds of the runs recorded here */
+    int nrecorded;              /* runs recorded by this process (not resumed) */
+    int nworkers;               /* ranks (group leaders) executing runs */
+    double loop_cpu, loop_wall; /* the MPI master's CPU and wall seconds while dispatching */
+    int nchunks, max_chunk;     /* work messages sent, most runs in one */
     int quiet;
 } master_t;
 
@@ -317,19 +340,32 @@ static void progress(master_t *m, int force) {
             m->ndone, m->ntotal, m->nfail, m->ndiv, rate, eta);
 }
 
-/* Records a finished run: journal (durable) first, then the .nc per the flush policy. */
+/* Records a finished run in the journal (written through to the kernel; fsync'd by the
+ * caller at the end of the run's chunk, before more work goes out). The .nc rewrite is
+ * maybe_write's, called after the next hand-out so that workers do not wait on it. */
 static int master_record(master_t *m, int idx, run_result *r) {
-    if (journal_append(&m->journal, m->sw.runs[idx].id, r, 1)) return -1;
+    if (journal_append(&m->journal, m->sw.runs[idx].id, r, 0)) return -1;
+    double w = isfinite(r->wall_seconds) && r->wall_seconds >= 0 ? r->wall_seconds : 0;
+    m->run_ewma = m->run_ewma < 0 ? w : 0.8 * m->run_ewma + 0.2 * w;
+    m->run_seconds += w;
+    m->nrecorded++;
     m->results[idx] = xmalloc(sizeof(run_result));
     *m->results[idx] = *r;
     m->ndone++;
     if (r->status == RUN_STATUS_FAILED) m->nfail++;
     if (r->status == RUN_STATUS_DIVERGED) m->ndiv++;
-    double now = cls_now();
-    double min_gap = m->sw.flush_seconds > 0 ? m->sw.flush_seconds : 10.0 * m->write_cost;
-    if (now - m->last_write >= min_gap && write_output(m)) return -1;
     progress(m, 0);
     return 0;
+}
+
+/* Rewrites the .nc if it is due: every options.flush_seconds, by default when the time since
+ * the last rewrite is at least WRITE_GAP_FACTOR times what the last rewrite took (so the
+ * rewrites cost the master at most ~1 % of the wall time; the journal has every run). */
+#define WRITE_GAP_FACTOR 100.0
+static int maybe_write(master_t *m) {
+    if (m->ndone == 0) return 0;
+    double gap = m->sw.flush_seconds > 0 ? m->sw.flush_seconds : WRITE_GAP_FACTOR * m->write_cost;
+    return cls_now() - m->last_write >= gap ? write_output(m) : 0;
 }
 
 static int master_setup(master_t *m, const sched_options *o) {
@@ -377,7 +413,9 @@ static int master_setup(master_t *m, const sched_options *o) {
     }
     cmp_sweep = &m->sw;
     qsort(m->pending, (size_t)m->npending, sizeof(int), cmp_cost);
-    m->t0 = m->last_write = cls_now();
+    m->t0 = m->last_write = m->last_sync = cls_now();
+    m->run_ewma = -1;
+    m->nworkers = 1;
     if (!m->quiet)
         fprintf(stderr, "clsweep: sweep %s: %d runs (%d before deduplication), %d already done, "
                         "output %s\n", m->sw.name, m->ntotal, m->sw.n_before_dedup, m->nresumed, m->out);
@@ -427,9 +465,21 @@ static int master_finish(master_t *m, int interrupted) {
                 (int)sched_stop_signal, m->ndone, m->ntotal, m->out);
         return SCHED_EXIT_INCOMPLETE;
     }
-    if (!m->quiet)
+    double el = cls_now() - m->t0;
+    if (!m->quiet || getenv("CLSWEEP_SCHED_REPORT")) {
         fprintf(stderr, "clsweep: done: %d runs (%d failed, %d diverged) in %.1f s → %s\n",
-                m->ndone, m->nfail, m->ndiv, cls_now() - m->t0, m->out);
+                m->ndone, m->nfail, m->ndiv, el, m->out);
+        /* How well the workers were kept busy: the runs' own time over workers × wall. */
+        if (m->nrecorded > 0 && el > 0)
+            fprintf(stderr, "clsweep: scheduler: %d runs in %.3f s (%.1f runs/s) on %d worker(s); "
+                            "run time %.3f s = %.1f%% of workers x wall\n",
+                    m->nrecorded, el, m->nrecorded / el, m->nworkers, m->run_seconds,
+                    100.0 * m->run_seconds / (m->nworkers * el));
+        if (m->loop_wall > 0)
+            fprintf(stderr, "clsweep: scheduler: master CPU while dispatching %.3f s = %.2f%% of "
+                            "%.3f s; %d work message(s), up to %d run(s) each\n", m->loop_cpu,
+                    100.0 * m->loop_cpu / m->loop_wall, m->loop_wall, m->nchunks, m->max_chunk);
+    }
     return SCHED_EXIT_OK;
 }
 
@@ -453,73 +503,149 @@ static int master_solo(master_t *m, analysis_group *ag) {
             result_free(&r);
             return master_finish(m, 1);
         }
-        if (master_record(m, idx, &r)) {
+        if (master_record(m, idx, &r) || maybe_write(m)) {
             fprintf(stderr, "clsweep: error: %s\n", cls_geterr());
             return SCHED_EXIT_ERROR;
+        }
+        /* One process: a "chunk" is the runs of the last CHUNK_SECONDS (each run when runs
+         * are long); they are fsync'd before the next run starts. */
+        if (cls_now() - m->last_sync >= CHUNK_SECONDS) {
+            if (journal_sync(&m->journal)) {
+                fprintf(stderr, "clsweep: error: %s\n", cls_geterr());
+                return SCHED_EXIT_ERROR;
+            }
+            m->last_sync = cls_now();
         }
     }
     return master_finish(m, sched_stop_signal != 0);
 }
 
-static void send_work(master_t *m, int worker) {
-    int idx = m->pending[m->next++];
-    char *cbuf;
-    size_t clen;
-    cfg_pack(&m->sw.runs[idx].cfg, &cbuf, &clen);
-    run_limits lim = master_limits(m);
-    size_t n = sizeof(int32_t) + sizeof lim + clen;
-    char *msg = xmalloc(n);
-    int32_t i32 = idx;
-    memcpy(msg, &i32, sizeof i32);
-    memcpy(msg + sizeof i32, &lim, sizeof lim);
-    memcpy(msg + sizeof i32 + sizeof lim, cbuf, clen);
-    MPI_CHECK(MPI_Send(msg, (int)n, MPI_BYTE, worker, TAG_WORK, MPI_COMM_WORLD));
-    free(msg);
-    free(cbuf);
+/* Runs in the next chunk for a worker, given nslots workers (see the top of the file). */
+static int chunk_size(const master_t *m, int nslots) {
+    int left = m->npending - m->next;
+    if (left <= 0) return 0;
+    int k = 1;
+    if (m->run_ewma >= 0) {
+        double want = CHUNK_SECONDS / (m->run_ewma > 1e-7 ? m->run_ewma : 1e-7);
+        k = want >= CHUNK_MAX ? CHUNK_MAX : want < 1 ? 1 : (int)want;
+    }
+    int share = (left + 2 * nslots - 1) / (2 * nslots);
+    if (k > share) k = share;
+    return k < 1 ? 1 : k;
 }
 
-static int master_mpi(master_t *m, const int *leaders, int nleaders) {
-    int busy = 0, failed = 0;
-    for (int l = 0; l < nleaders; l++) {
-        int w = leaders[l];
-        if (m->next < m->npending) {
-            send_work(m, w);
-            busy++;
-        } else {
-            MPI_CHECK(MPI_Send(NULL, 0, MPI_BYTE, w, TAG_STOP, MPI_COMM_WORLD));
-        }
+static void put32(char **p, int32_t v) {
+    memcpy(*p, &v, 4);
+    *p += 4;
+}
+
+/* Sends the next k pending runs to worker as one TAG_WORK message. */
+static void send_chunk(master_t *m, int worker, int k) {
+    char **cb = xmalloc(sizeof(char *) * (size_t)k);
+    size_t *cl = xmalloc(sizeof(size_t) * (size_t)k);
+    run_limits lim = master_limits(m);
+    size_t n = 4 + sizeof lim;
+    for (int j = 0; j < k; j++) {
+        cfg_pack(&m->sw.runs[m->pending[m->next + j]].cfg, &cb[j], &cl[j]);
+        n += 8 + cl[j];
     }
-    double backoff = 1e-5;
+    char *msg = xmalloc(n), *p = msg;
+    put32(&p, k);
+    memcpy(p, &lim, sizeof lim);
+    p += sizeof lim;
+    for (int j = 0; j < k; j++) {
+        put32(&p, m->pending[m->next + j]);
+        put32(&p, (int32_t)cl[j]);
+        memcpy(p, cb[j], cl[j]);
+        p += cl[j];
+        free(cb[j]);
+    }
+    m->next += k;
+    m->nchunks++;
+    if (k > m->max_chunk) m->max_chunk = k;
+    MPI_CHECK(MPI_Send(msg, (int)n, MPI_BYTE, worker, TAG_WORK, MPI_COMM_WORLD));
+    free(msg);
+    free(cb);
+    free(cl);
+}
+
+/* A worker (group leader) as the master sees it: up to two chunks in flight, the runs
+ * still to come back from each (queue[0] is the chunk being computed). */
+typedef struct {
+    int rank, nchunks, queue[2];
+} slot_t;
+
+/* Hands slot s chunks up to the prefetch depth while runs are pending; returns the runs
+ * sent. */
+static int top_up(master_t *m, slot_t *s, int nslots) {
+    int depth = m->run_ewma >= 0 && m->run_ewma < PREFETCH_BELOW ? 2 : 1, sent = 0;
+    while (s->nchunks < depth && m->next < m->npending) {
+        int k = chunk_size(m, nslots);
+        send_chunk(m, s->rank, k);
+        s->queue[s->nchunks++] = k;
+        sent += k;
+    }
+    return sent;
+}
+
+static int master_mpi(master_t *m, const int *leaders, int nleaders, int size) {
+    int outstanding = 0, failed = 0;
+    m->nworkers = nleaders;
+    slot_t *slots = xcalloc((size_t)nleaders, sizeof *slots);
+    int *slot_of = xmalloc(sizeof(int) * (size_t)size);
+    for (int r = 0; r < size; r++) slot_of[r] = -1;
+    for (int l = 0; l < nleaders; l++) {
+        slots[l].rank = leaders[l];
+        slot_of[leaders[l]] = l;
+        outstanding += top_up(m, &slots[l], nleaders);
+        if (slots[l].nchunks == 0)
+            MPI_CHECK(MPI_Send(NULL, 0, MPI_BYTE, leaders[l], TAG_STOP, MPI_COMM_WORLD));
+    }
+    double backoff = 1e-5, cpu0 = cls_cputime(), wall0 = cls_now(), last_msg = wall0;
     int stopping = 0;
-    while (busy > 0) {
+    while (outstanding > 0) {
         note_stop();
         if (sched_stop_signal && !stopping) {
             stopping = 1;
             if (!m->quiet)
                 fprintf(stderr, "clsweep: signal %d: no more runs handed out; waiting up to %.0f s "
                                 "for %d run(s) in flight\n", (int)sched_stop_signal,
-                        m->sw.grace_seconds, busy);
+                        m->sw.grace_seconds, outstanding);
         }
         if (stopping && cls_now() - stop_seen_at > m->sw.grace_seconds + 10.0) {
             /* Workers did not return in time: save what we have, then take the job down. */
             master_finish(m, 1);
-            fprintf(stderr, "clsweep: %d run(s) still in flight after the grace period; aborting them\n", busy);
+            fprintf(stderr, "clsweep: %d run(s) still in flight after the grace period; aborting them\n",
+                    outstanding);
             MPI_Abort(MPI_COMM_WORLD, SCHED_EXIT_INCOMPLETE);
         }
         int flag = 0;
         MPI_Status st;
         MPI_CHECK(MPI_Iprobe(MPI_ANY_SOURCE, TAG_RESULT, MPI_COMM_WORLD, &flag, &st));
         if (!flag) {
-            backoff_sleep(&backoff, 0.01);
+            /* Sleep longer the longer nothing has come back: the delay in noticing a result
+             * stays within ~2 % of the time the runs have been computing, and a master
+             * waiting on long runs wakes up at most 5-10 times a second. */
+            double idle = cls_now() - last_msg;
+            backoff_sleep(&backoff, fmin(0.2, fmax(0.01, 0.02 * idle)));
             continue;
         }
         backoff = 1e-5;
+        last_msg = cls_now();
         int count = 0;
         MPI_CHECK(MPI_Get_count(&st, MPI_BYTE, &count));
         char *buf = xmalloc((size_t)count + 1);
         MPI_CHECK(MPI_Recv(buf, count, MPI_BYTE, st.MPI_SOURCE, TAG_RESULT, MPI_COMM_WORLD,
                            MPI_STATUS_IGNORE));
-        busy--;
+        int si = st.MPI_SOURCE >= 0 && st.MPI_SOURCE < size ? slot_of[st.MPI_SOURCE] : -1;
+        if (si < 0 || slots[si].nchunks == 0) {
+            fprintf(stderr, "clsweep: result from rank %d, which has no work; aborting\n", st.MPI_SOURCE);
+            master_finish(m, 1);
+            MPI_Abort(MPI_COMM_WORLD, SCHED_EXIT_ERROR);
+        }
+        slot_t *s = &slots[si];
+        outstanding--;
+        s->queue[0]--;
         int32_t idx = -1, abandoned = 0;
         run_result r;
         if (count < 8 || (memcpy(&idx, buf, 4), memcpy(&abandoned, buf + 4, 4),
@@ -527,6 +653,9 @@ static int master_mpi(master_t *m, const int *leaders, int nleaders) {
             result_unpack(&r, buf + 8, (size_t)count - 8)) {
             fprintf(stderr, "clsweep: malformed result message from rank %d\n", st.MPI_SOURCE);
             failed = 1;
+            /* The worker gives up the rest of a chunk it cannot read: expect no more of it. */
+            outstanding -= s->queue[0];
+            s->queue[0] = 0;
         } else if (abandoned) {
             result_free(&r);
         } else if (!failed && master_record(m, idx, &r)) {
@@ -534,18 +663,94 @@ static int master_mpi(master_t *m, const int *leaders, int nleaders) {
             failed = 1;
         }
         free(buf);
-        if (!stopping && !failed && m->next < m->npending) {
-            send_work(m, st.MPI_SOURCE);
-            busy++;
-        } else {
-            MPI_CHECK(MPI_Send(NULL, 0, MPI_BYTE, st.MPI_SOURCE, TAG_STOP, MPI_COMM_WORLD));
+        if (s->queue[0] > 0) continue;
+        /* The worker's chunk is complete: make it durable, then hand out more. */
+        s->queue[0] = s->queue[1];
+        s->nchunks--;
+        if (!failed && journal_sync(&m->journal)) {
+            fprintf(stderr, "clsweep: error: %s\n", cls_geterr());
+            failed = 1;
+        }
+        m->last_sync = cls_now();
+        if (!stopping && !failed) outstanding += top_up(m, s, nleaders);
+        if (s->nchunks == 0)
+            MPI_CHECK(MPI_Send(NULL, 0, MPI_BYTE, s->rank, TAG_STOP, MPI_COMM_WORLD));
+        if (!failed && maybe_write(m)) {
+            fprintf(stderr, "clsweep: error: %s\n", cls_geterr());
+            failed = 1;
         }
     }
+    m->loop_cpu = cls_cputime() - cpu0;
+    m->loop_wall = cls_now() - wall0;
+    free(slots);
+    free(slot_of);
     if (failed) {
         master_finish(m, 0);
         return SCHED_EXIT_ERROR;
     }
     return master_finish(m, stopping || m->next < m->npending);
+}
+
+static void send_result(int32_t idx, run_result *r) {
+    char *rb;
+    size_t rl;
+    result_pack(r, &rb, &rl);
+    int32_t abandoned = run_abandoned(r);
+    char *msg = xmalloc(rl + 8);
+    memcpy(msg, &idx, 4);
+    memcpy(msg + 4, &abandoned, 4);
+    memcpy(msg + 8, rb, rl);
+    MPI_CHECK(MPI_Send(msg, (int)(rl + 8), MPI_BYTE, 0, TAG_RESULT, MPI_COMM_WORLD));
+    free(msg);
+    free(rb);
+    result_free(r);
+}
+
+/* Executes one chunk (see the protocol at the top) and sends a result for every run in
+ * it. Runs not started when a stop signal arrived go back as abandoned (not recorded;
+ * pending on resume). A damaged message gets a result with index -1. */
+static void worker_chunk(analysis_group *ag, const char *buf, size_t count) {
+    run_limits lim;
+    int32_t k = 0;
+    run_result r;
+    if (count < 4 + sizeof lim || (memcpy(&k, buf, 4), k < 1)) {
+        result_init(&r);
+        result_fail(&r, RUN_STATUS_FAILED, "malformed work message");
+        send_result(-1, &r);
+        return;
+    }
+    memcpy(&lim, buf + 4, sizeof lim);
+    grace_current = lim.grace;
+    size_t off = 4 + sizeof lim;
+    for (int32_t j = 0; j < k; j++) {
+        int32_t idx = -1, len = -1;
+        if (count - off < 8) {
+            result_init(&r);
+            result_fail(&r, RUN_STATUS_FAILED, "malformed work message");
+            send_result(-1, &r);
+            return;
+        }
+        memcpy(&idx, buf + off, 4);
+        memcpy(&len, buf + off + 4, 4);
+        off += 8;
+        run_config cfg;
+        if (len < 0 || (size_t)len > count - off || cfg_unpack(&cfg, buf + off, (size_t)len)) {
+            result_init(&r);
+            result_fail(&r, RUN_STATUS_FAILED, "malformed work message");
+            send_result(-1, &r);
+            return;
+        }
+        off += (size_t)len;
+        if (sched_stop_signal) {
+            result_init(&r);
+            result_fail(&r, RUN_STATUS_FAILED, "abandoned: stop requested before the run started");
+        } else {
+            run_isolated(&cfg, &lim, &r);
+            run_analyse(ag, &cfg, &r);
+        }
+        cfg_free(&cfg);
+        send_result(idx, &r);
+    }
 }
 
 static void worker_loop(analysis_group *ag) {
@@ -566,40 +771,8 @@ static void worker_loop(analysis_group *ag) {
             free(buf);
             return;
         }
-        int32_t idx = -1;
-        run_config cfg;
-        run_result r;
-        run_limits lim;
-        if (count < (int)(sizeof(int32_t) + sizeof lim)) {
-            result_init(&r);
-            result_fail(&r, RUN_STATUS_FAILED, "malformed work message");
-        } else {
-            memcpy(&idx, buf, sizeof idx);
-            memcpy(&lim, buf + sizeof idx, sizeof lim);
-            grace_current = lim.grace;
-            size_t off = sizeof idx + sizeof lim;
-            if (cfg_unpack(&cfg, buf + off, (size_t)count - off)) {
-                result_init(&r);
-                result_fail(&r, RUN_STATUS_FAILED, "malformed work message");
-            } else {
-                run_isolated(&cfg, &lim, &r);
-                run_analyse(ag, &cfg, &r);
-                cfg_free(&cfg);
-            }
-        }
+        worker_chunk(ag, buf, (size_t)count);
         free(buf);
-        char *rb;
-        size_t rl;
-        result_pack(&r, &rb, &rl);
-        int32_t abandoned = run_abandoned(&r);
-        char *msg = xmalloc(rl + 8);
-        memcpy(msg, &idx, 4);
-        memcpy(msg + 4, &abandoned, 4);
-        memcpy(msg + 8, rb, rl);
-        MPI_CHECK(MPI_Send(msg, (int)(rl + 8), MPI_BYTE, 0, TAG_RESULT, MPI_COMM_WORLD));
-        free(msg);
-        free(rb);
-        result_free(&r);
     }
 }
 
@@ -671,7 +844,7 @@ int sched_run(const sched_options *o) {
         rc = master_solo(&m, ag);
         analysis_group_free(ag);
     } else {
-        rc = master_mpi(&m, leaders, nleaders);
+        rc = master_mpi(&m, leaders, nleaders, size);
     }
     free(leaders);
     int quiet = m.quiet;

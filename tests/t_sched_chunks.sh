@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Chunked dispatch (src/sweep/scheduler.c): 3,000 short runs go out several per work
+# message; every run is recorded exactly once with the same numbers as a one-process
+# sweep; a SIGUSR1 mid-chunk and a SIGKILL of the whole job lose nothing that the resumed
+# sweep cannot finish, and the resumed file equals the uninterrupted one.
+source "$(dirname "$0")/e2e/lib.sh"
+export CLSWEEP_SCHED_REPORT=1
+Y=tests/e2e/chunks.yaml
+# journal records: "CLSJ" frames, less the one in the file header "CLSJOURNAL1"
+nrec() { echo $(( $(grep -ao CLSJ "$1" 2>/dev/null | wc -l) - 1 )); }
+
+"$CLSWEEP" run $Y --output "$TMP/ref.nc" 2>"$TMP/ref.err"
+check "one-process reference sweep" test $? -eq 0
+
+timeout 300 $MPIRUN -np 3 "$CLSWEEP" run $Y --output "$TMP/a.nc" 2>"$TMP/a.err"
+check "np 3 sweep exits 0" test $? -eq 0
+chunk=$(sed -nE 's/.*work message\(s\), up to ([0-9]+) run\(s\) each.*/\1/p' "$TMP/a.err")
+msgs=$(sed -nE 's/.* ([0-9]+) work message\(s\).*/\1/p' "$TMP/a.err")
+echo "# $msgs work messages, up to ${chunk:-?} runs each"
+check "runs go out in chunks (> 1 run per message)" test "${chunk:-0}" -gt 1
+check "fewer work messages than runs" test "${msgs:-3000}" -lt 1000
+check "3000 runs recorded" grep -q "scheduler: 3000 runs" "$TMP/a.err"
+check "chunked np 3 file equals the one-process file" nc_equal "$TMP/ref.nc" "$TMP/a.nc"
+recs=$(nrec "$TMP/a.nc.journal")
+check "journal holds each run once (3000 records, got $recs)" test "$recs" -eq 3000
+
+# SIGUSR1 (SLURM's warning; mpirun forwards it to every rank) mid-sweep: exit 3; the
+# workers stop inside their chunks; resume finishes.
+out=$TMP/t.nc
+$MPIRUN -np 3 "$CLSWEEP" run $Y --output "$out" 2>"$TMP/t.err" &
+pid=$!
+for _ in $(seq 1 600); do
+    [ "$(nrec "$out.journal")" -ge 300 ] && break
+    sleep 0.02
+done
+kill -USR1 "$pid"
+wait "$pid"
+rc=$?
+recs=$(nrec "$out.journal")
+echo "# SIGUSR1: exit $rc with $recs of 3000 runs in the journal"
+check "SIGUSR1 mid-sweep exits 3 (got $rc)" test $rc -eq 3
+check "SIGUSR1 stopped before the end ($recs runs)" test "$recs" -lt 3000
+timeout 300 $MPIRUN -np 3 "$CLSWEEP" run $Y --output "$out" 2>"$TMP/t2.err"
+check "resume after SIGUSR1 completes" test $? -eq 0
+check "stopped-and-resumed file equals the uninterrupted one" nc_equal "$TMP/ref.nc" "$out"
+recs=$(nrec "$out.journal")
+check "no run journaled twice across the stop (3000 records, got $recs)" test "$recs" -eq 3000
+
+# SIGKILL of the whole job mid-sweep, then resume.
+out=$TMP/k.nc
+setsid $MPIRUN -np 3 "$CLSWEEP" run $Y --output "$out" 2>"$TMP/k.err" &
+pid=$!
+for _ in $(seq 1 600); do
+    [ "$(nrec "$out.journal")" -ge 500 ] && break
+    sleep 0.02
+done
+kill -9 -- -"$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+recs=$(nrec "$out.journal")
+echo "# SIGKILL with $recs records in the journal"
+timeout 300 $MPIRUN -np 3 "$CLSWEEP" run $Y --output "$out" 2>"$TMP/k2.err"
+check "resume after SIGKILL completes" test $? -eq 0
+check "killed-and-resumed file equals the uninterrupted one" nc_equal "$TMP/ref.nc" "$out"
+finish
