@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# bench/run.sh [BUILD_DIR] [--wall] [--rounds N] [--no-torch] [--no-rss] — `make bench`:
+# bench/run.sh [BUILD_DIR] [--wall] [--rounds N] [--no-torch] [--no-rss] [--no-sched] — `make bench`:
 # runs every benchmark program (BUILD_DIR/bench/bench_*) and the PyTorch reference
 # (bench/torch_reference.py, Debian python3-torch: tools/deps.sh --bench) with one BLAS/OMP
 # thread, prints their full output, then ONE table (bench/table.py): per model clsweep's
 # throughput, GFLOP/s, fraction of the single-core sgemm peak, PyTorch's throughput, the
 # ratio and the target; and the peak RSS of one `clsweep single` run per model at its paper
-# setting. Benchmarks are not tests: they measure, they do not assert.
+# setting; then the scheduler benchmarks (bench/sched.sh). Benchmarks are not tests: they
+# measure, they do not assert.
 #
 # Clock: on a shared machine wall time measures the other users' load, so by default the
 # table's programs run with bench/shim/cpuclock.so preloaded (their CLOCK_MONOTONIC timer
@@ -20,12 +21,14 @@ CLOCK=cpu
 ROUNDS=3
 TORCH=1
 RSS=1
+SCHED=1
 while [ $# -gt 0 ]; do
     case $1 in
         --wall) CLOCK=wall ;;
         --rounds) ROUNDS=$2; shift ;;
         --no-torch) TORCH=0 ;;
         --no-rss) RSS=0 ;;
+        --no-sched) SCHED=0 ;;
         -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
         -*) echo "bench/run.sh: unknown option '$1'" >&2; exit 2 ;;
         *) BUILD=$1 ;;
@@ -108,6 +111,13 @@ gated|--model gated --benchmark teacher_student
 pah|--model pah --benchmark split_mnist --set benchmark.block_size=1
 hsf|--model hsf --benchmark curves3d --set benchmark.block_size=5
 EOF
+fi
+
+# The scheduler (wall clock: dispatch, CPU share, parallel efficiency, makespan).
+if [ $SCHED -eq 1 ] && [ -x "$BUILD/clsweep" ]; then
+    echo
+    echo "## scheduler (bench/sched.sh)"
+    bench/sched.sh "$BUILD" 2>&1 | tee "$OUT/sched.txt"
 fi
 
 echo

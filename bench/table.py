@@ -163,6 +163,42 @@ def main():
                     kb = p[1]
                     val = f"{int(kb) / 1024:.0f} MiB" if kb.isdigit() else kb
                     print(f"| {p[0]} | {val} | `{p[2]}` |")
+    sched = os.path.join(d, "sched.txt")
+    if os.path.exists(sched):
+        kv = {}
+        with open(sched) as f:
+            for line in f:
+                if line.startswith("sched_") and "=" in line:
+                    k, v = line.strip().split("=", 1)
+                    try:
+                        kv[k] = float(v)
+                    except ValueError:
+                        pass
+        rows = [
+            ("dispatch rate, 1 master + 1 worker, no-op runs, NetCDF on", "sched_dispatch_np2",
+             "runs/s", lambda v: v >= 5000, "≥ 5,000"),
+            ("dispatch rate, 1 master + 2 workers", "sched_dispatch_np3", "runs/s",
+             lambda v: v >= 5000, "≥ 5,000"),
+            ("dispatch rate, one process (master runs them)", "sched_dispatch_np1", "runs/s", None, ""),
+            ("dispatch rate, 1 worker, fork per run (isolate: true)", "sched_dispatch_isolated_np2",
+             "runs/s", None, ""),
+            ("master CPU while 2 workers compute", "sched_master_cpu_pct", "%",
+             lambda v: v < 2, "< 2 %"),
+            ("parallel efficiency T1 / (2·T2), equal runs", "sched_efficiency", "",
+             lambda v: v >= 0.95, "≥ 0.95"),
+            ("workers busy (run time / workers × wall), 2 workers", "sched_utilisation_2w", "%", None, ""),
+            ("makespan / max(Σt/2, max t), unequal runs", "sched_makespan_over_lb", "", None, ""),
+            ("makespan / ideal longest-first schedule", "sched_makespan_over_lpt", "", None, ""),
+        ]
+        print()
+        print("| scheduler | value | unit | target | met |")
+        print("|---|---:|---|---|---|")
+        for label, key, unit, ok, target in rows:
+            if key not in kv:
+                continue
+            v = kv[key]
+            met = "—" if ok is None else ("yes" if ok(v) else "**no**")
+            print(f"| {label} | {fmt(v)} | {unit} | {target or '—'} | {met} |")
     return 0
 
 
