@@ -1,8 +1,8 @@
 /* output.h — results on disk: the append-only journal and the NetCDF-4 sweep file.
  *
  * Durability design: every finished run is appended to "<output>.journal" as a framed
- * record (magic, length, CRC32, packed result) and fsync'd before more work is handed
- * out; a torn last record (kill -9 mid-write) is detected by its CRC and ignored. The
+ * record (magic, length, CRC32, packed result) and fsync'd (once per chunk of runs) before
+ * more work is handed to the worker that computed it; a torn last record (kill -9 mid-write) is detected by its CRC and ignored. The
  * NetCDF file is regenerated from all finished runs into "<output>.tmp" and renamed over
  * <output> (atomic on POSIX), so the .nc is always a complete, readable file. */
 #ifndef CLS_OUTPUT_H
