@@ -101,6 +101,28 @@ int main(void) {
     printf("hsf_step_zero_grad | %.2f | ms | memset of the gradient arena\n", 1e3 * t_zero / reps);
     printf("hsf_step_adamw | %.2f | ms | AdamW over every parameter\n", 1e3 * t_adam / reps);
     optim_free(&o);
+    /* the model's path (fused mode, hsf_net_fuse_optim): the hypernetworks' w2 blocks are
+     * updated from their rank-1 gradients by optim_step_outer, the rest by AdamW, grads
+     * come back zeroed (no separate zero_grad) */
+    optim_init(&o, OPTIM_ADAMW, n.L.nparams, 5e-4f);
+    hsf_net_fuse_optim(&n, &o);
+    memset(n.grads, 0, sizeof(float) * (size_t)n.L.nparams);
+    double t_ffb = 0, t_fstep = 0;
+    for (int i = 0; i < reps; i++) {
+        hsf_sde_noise(&n.sb_enc, &n.L.sde_enc, &r, 1.0f, 1.0f, 300);
+        hsf_sde_noise(&n.sb_dec, &n.L.sde_dec, &r, 0.5f, 1.0f, 300);
+        double t = cls_cputime();
+        hsf_net_task_loss(&n, x, 300, 1, 0.5f, 1.5f, 1, NULL);
+        t_ffb += cls_cputime() - t;
+        t = cls_cputime();
+        hsf_net_step(&n, &o);
+        t_fstep += cls_cputime() - t;
+    }
+    printf("hsf_step_loss_fwd_bwd_fused | %.2f | ms | the same, fused mode: the w2 blocks' backward is left to the update\n",
+           1e3 * t_ffb / reps);
+    printf("hsf_step_update_fused | %.2f | ms | fused mode: outer-product AdamW of the w2 blocks (with their backward product) + AdamW of the rest + zeroing its grads\n",
+           1e3 * t_fstep / reps);
+    optim_free(&o);
     hsf_net_free(&n);
 
     double em = epochs_per_s("finetune", 0, 5, 300, 0);

@@ -9,12 +9,18 @@
  * outputs and argmax bit for bit, ties and NaN included.
  * Outer-product Adam(W) (src/nn/optim.c, optim_step_outer, HSF's hypernetworks): against
  * optim_step on the materialised gradient Σ_k u_k ⊗ v_k — bit for bit for K = 1, to float
- * rounding for K > 1 — and its input gradient against Wᵀu_k in double. */
+ * rounding for K > 1 — and its input gradient against Wᵀu_k in double.
+ * HSF's tanh/sigmoid (src/models/hsf_parts.c): the AVX-512 and SSE loops against the scalar
+ * code, bit for bit (NaN, ±inf and the clamp included); a whole HSF loss + gradient with and
+ * without the AVX-512 loops (tanh, its derivative, GELU), bit for bit; HSF's GELU and its
+ * derivative against libm's erff/expf (act_forward/act_backward) to 3e-7, and bit for bit
+ * across ISAs. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "hsf.h"
 #include "nn.h"
 #include "optim.h"
 #include "rng.h"
@@ -272,6 +278,133 @@ static void test_outer_adam_matches_dense(void) {
     optim_simd(prev);
 }
 
+/* Bulk calls at every offset/length mix (wide loop, SSE loop, scalar tail) against one call
+ * per element (always the scalar code). */
+static void test_hsf_tanh_simd_matches_scalar(void) {
+    const long n = 1000;
+    float *x = malloc(sizeof(float) * (size_t)n), *a = malloc(sizeof(float) * (size_t)n);
+    float *b = malloc(sizeof(float) * (size_t)n);
+    rng_t r;
+    rng_init(&r, 31, 0);
+    rng_fill_normal(&r, x, n, 0, 4);
+    const float special[] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 7.9053111f, -7.9053111f, 8.0f,
+                             -8.0f, 1e-30f, -1e-30f, 100.0f};
+    for (int k = 0; k < 12; k++) x[37 * k + 3] = special[k];
+    int prev = hsf_simd(-1), bad = 0;
+    for (int wide = 0; wide <= 1; wide++) {
+        hsf_simd(wide);
+        for (int fn = 0; fn < 2; fn++) {
+            void (*f)(float *, const float *, long) = fn ? hsf_sigmoid : hsf_tanh;
+            for (long i = 0; i < n; i++) f(b + i, x + i, 1);
+            for (long off = 0; off < 3; off++) {
+                long len = n - off - (off == 2 ? 5 : 0);
+                f(a + off, x + off, len);
+                for (long i = off; i < off + len; i++)
+                    if (memcmp(&a[i], &b[i], sizeof(float)) != 0) {
+                        if (bad++ < 5)
+                            printf("#   wide %d %s(%g): bulk %.9g, scalar %.9g\n", wide,
+                                   fn ? "sigmoid" : "tanh", x[i], a[i], b[i]);
+                    }
+            }
+        }
+    }
+    hsf_simd(prev);
+    CHECK(bad == 0, "%d values differ from the scalar code", bad);
+    free(x);
+    free(a);
+    free(b);
+}
+
+static void test_hsf_gelu_matches_reference(void) {
+    const long n = 20000;
+    float *x = malloc(sizeof(float) * (size_t)n), *ref = malloc(sizeof(float) * (size_t)n);
+    float *a = malloc(sizeof(float) * (size_t)n), *b = malloc(sizeof(float) * (size_t)n);
+    float *d = malloc(sizeof(float) * (size_t)n);
+    for (long i = 0; i < n; i++) x[i] = -15.0f + 30.0f * (float)i / (float)(n - 1);   /* dense grid */
+    rng_t r;
+    rng_init(&r, 12, 0);
+    rng_fill_normal(&r, d, n, 0, 1);
+    const float special[] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 4.0f * 1.41421356f, 1e-30f, 40.0f,
+                             -40.0f, 13.2f, -13.2f};
+    for (int k = 0; k < 11; k++) x[101 * k + 7] = special[k];
+    int prev = hsf_simd(-1), bad = 0;
+    double errf = 0, errb = 0;
+    for (int wide = 0; wide <= 1; wide++) {
+        hsf_simd(wide);
+        for (int bwd = 0; bwd < 2; bwd++) {
+            if (bwd) {
+                memset(ref, 0, sizeof(float) * (size_t)n);
+                act_backward(ACT_GELU, ref, d, x, NULL, n);
+                memset(a, 0, sizeof(float) * (size_t)n);
+                memset(b, 0, sizeof(float) * (size_t)n);
+                hsf_gelu_backward(a, d, x, n);
+                for (long i = 0; i < n; i++) hsf_gelu_backward(b + i, d + i, x + i, 1);
+            } else {
+                act_forward(ACT_GELU, ref, x, n);
+                hsf_gelu(a, x, n);
+                for (long i = 0; i < n; i++) hsf_gelu(b + i, x + i, 1);
+            }
+            for (long i = 0; i < n; i++) {
+                if (memcmp(&a[i], &b[i], sizeof(float)) != 0 && bad++ < 5)
+                    printf("#   wide %d %s(%g): bulk %.9g, scalar %.9g\n", wide, bwd ? "gelu'" : "gelu",
+                           x[i], a[i], b[i]);
+                if (isnan(ref[i]) != isnan(a[i]) && bad++ < 5)
+                    printf("#   %s(%g): %g vs reference %g\n", bwd ? "gelu'" : "gelu", x[i], a[i], ref[i]);
+                if (!isfinite(ref[i]) || !isfinite(a[i])) continue;
+                /* relative to the scale of the value, as in float: 1 + |x| for GELU, |dout| for
+                 * its derivative (Φ + xφ ∈ [-0.17, 1.13]) */
+                double e = fabs((double)a[i] - ref[i]) / (bwd ? 1.0 + fabs(d[i]) : 1.0 + fabs(x[i]));
+                if (bwd) errb = fmax(errb, e);
+                else errf = fmax(errf, e);
+            }
+        }
+    }
+    hsf_simd(prev);
+    printf("#   HSF GELU vs libm: max scaled error forward %.3g, backward %.3g\n", errf, errb);
+    CHECK(bad == 0, "%d values differ between ISAs or in NaN-ness", bad);
+    CHECK(errf < 3e-7 && errb < 3e-7, "GELU error %g / %g", errf, errb);
+    free(x);
+    free(ref);
+    free(a);
+    free(b);
+    free(d);
+}
+
+/* Odd sizes (B·H = 35: two 16-lane blocks and a tail) through every part of the loss. */
+static void test_hsf_loss_simd_identical(void) {
+    const hsf_dims d = {.in_dim = 3, .hidden = 6, .latent = 4, .emb_dim = 3, .ntasks = 3,
+                        .flow_layers = 2, .flow_hidden = 5, .sde_hidden = 7, .sde_steps = 3,
+                        .enc_t = 1.0f, .dec_t = 0.5f};
+    const int B = 5;
+    float x[15];
+    rng_t r;
+    rng_init(&r, 8, 0);
+    rng_fill_normal(&r, x, 15, 0, 1);
+    float *g[2] = {NULL, NULL};
+    double loss[2];
+    long P = 0;
+    int prev = hsf_simd(-1);
+    for (int wide = 0; wide <= 1; wide++) {
+        hsf_simd(wide);
+        hsf_net n;
+        CHECK(hsf_net_init(&n, &d, B, 2, 3) == 0, "init");
+        rng_t rn;
+        rng_init(&rn, 9, 0);
+        hsf_sde_noise(&n.sb_enc, &n.L.sde_enc, &rn, 1.0f, 1.0f, B);
+        hsf_sde_noise(&n.sb_dec, &n.L.sde_dec, &rn, 0.5f, 1.0f, B);
+        loss[wide] = hsf_net_task_loss(&n, x, B, 1, 0.5f, 1.5f, 1, NULL);
+        P = n.L.nparams;
+        g[wide] = malloc(sizeof(float) * (size_t)P);
+        memcpy(g[wide], n.grads, sizeof(float) * (size_t)P);
+        hsf_net_free(&n);
+    }
+    hsf_simd(prev);
+    CHECK(loss[0] == loss[1] && !memcmp(g[0], g[1], sizeof(float) * (size_t)P),
+          "loss %.9g vs %.9g or gradients differ", loss[0], loss[1]);
+    free(g[0]);
+    free(g[1]);
+}
+
 int main(void) {
     RUN_TEST(test_fill_matches_scalar);
     RUN_TEST(test_normal_determinism);
@@ -279,5 +412,8 @@ int main(void) {
     RUN_TEST(test_normal_distribution);
     RUN_TEST(test_maxpool_matches_reference);
     RUN_TEST(test_outer_adam_matches_dense);
+    RUN_TEST(test_hsf_tanh_simd_matches_scalar);
+    RUN_TEST(test_hsf_gelu_matches_reference);
+    RUN_TEST(test_hsf_loss_simd_identical);
     TEST_EXIT();
 }

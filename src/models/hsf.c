@@ -383,9 +383,9 @@ static float *hsf_weights(model_t *mm, const bench_t *b, int spt, int *rows, int
         hsf_hyper_forward(W1, b1, a1, a2, e, h1, m->net.params);
         hsf_hyper_forward(W2, b2, c1, c2, e, h2, m->net.params);
         dense_forward(pre, x, W1, b1, (int)P, in, H);
-        act_forward(ACT_GELU, hid, pre, P * H);
+        hsf_gelu(hid, pre, P * H);
         dense_forward(pre, hid, W2, b2, (int)P, H, H);
-        act_forward(ACT_GELU, out + (long)t * P * H, pre, P * H);
+        hsf_gelu(out + (long)t * P * H, pre, P * H);
         for (long i = 0; i < P; i++) task[(long)t * P + i] = t;
     }
     free(scr);

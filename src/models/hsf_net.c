@@ -259,9 +259,9 @@ const float *hsf_net_encode(hsf_net *n, const float *x, int B, int t) {
     gen_forward(n, &n->g_enc1, &L->enc1, t);
     gen_forward(n, &n->g_enc2, &L->enc2, t);
     dense_forward(n->e1p, x, n->g_enc1.W, n->g_enc1.bias, B, in, H);
-    act_forward(ACT_GELU, n->e1, n->e1p, BH);
+    hsf_gelu(n->e1, n->e1p, BH);
     dense_forward(n->e2p, n->e1, n->g_enc2.W, n->g_enc2.bias, B, H, H);
-    act_forward(ACT_GELU, n->e2, n->e2p, BH);
+    hsf_gelu(n->e2, n->e2p, BH);
     dense_forward(n->z0, n->e2, n->params + L->to_latent.w, n->params + L->to_latent.b, B, H, D);
     n->zT = hsf_sde_forward(n->z0, &L->sde_enc, &n->sb_enc, n->params, L->d.enc_t, B);
     return n->zT;
@@ -277,7 +277,7 @@ static void decode_rows(hsf_net *n, const float *zD, const hsf_gen *g, int r0, i
 static void decode_tail(hsf_net *n, int B) {
     const hsf_layout *L = &n->L;
     int H = L->d.hidden;
-    act_forward(ACT_GELU, n->d1, n->d1p, (long)B * H);
+    hsf_gelu(n->d1, n->d1p, (long)B * H);
     dense_forward(n->xr, n->d1, n->params + L->dec2.w, n->params + L->dec2.b, B, H, L->d.in_dim);
 }
 
@@ -307,7 +307,7 @@ static void decode_tail_backward(hsf_net *n, int B) {
     dense_backward(dd1, n->grads + L->dec2.w, n->grads + L->dec2.b, n->dxr, n->d1,
                    n->params + L->dec2.w, B, H, L->d.in_dim);
     memset(n->dd1, 0, sizeof(float) * (size_t)BH);
-    act_backward(ACT_GELU, n->dd1, dd1, n->d1p, n->d1, BH);
+    hsf_gelu_backward(n->dd1, dd1, n->d1p, BH);
 }
 
 double hsf_net_task_loss(hsf_net *n, const float *x, int B, int t, float beta, float sep_w,
@@ -368,11 +368,11 @@ double hsf_net_task_loss(hsf_net *n, const float *x, int B, int t, float beta, f
     dense_backward(n->de2, n->grads + L->to_latent.w, n->grads + L->to_latent.b, n->dz0, n->e2,
                    n->params + L->to_latent.w, B, H, D);
     memset(n->dd1, 0, sizeof(float) * (size_t)BH);   /* scratch: pre-GELU gradient */
-    act_backward(ACT_GELU, n->dd1, n->de2, n->e2p, n->e2, BH);
+    hsf_gelu_backward(n->dd1, n->de2, n->e2p, BH);
     memset(n->de1, 0, sizeof(float) * (size_t)BH);
     dense_backward(n->de1, n->g_enc2.dW, n->g_enc2.dbias, n->dd1, n->e1, n->g_enc2.W, B, H, H);
     memset(n->dd1, 0, sizeof(float) * (size_t)BH);
-    act_backward(ACT_GELU, n->dd1, n->de1, n->e1p, n->e1, BH);
+    hsf_gelu_backward(n->dd1, n->de1, n->e1p, BH);
     dense_backward(NULL, n->g_enc1.dW, n->g_enc1.dbias, n->dd1, x, n->g_enc1.W, B, in, H);
     gen_backward(n, &n->g_enc2, &L->enc2, t);
     gen_backward(n, &n->g_enc1, &L->enc1, t);
