@@ -437,7 +437,8 @@ static void test_whole_loss_gradcheck(void) {
  * updated from rank-1 gradients without a gradient array) against the plain path (zeroed
  * grads, backward, optim_step) on the paper-size network: task loss with every term, then a
  * replay that reuses the current task's decoder layer and another task's. After the first
- * step enc2's weight generator (one rank-1 term) is bit-identical; over 4 steps every
+ * step enc2's weight generator (one rank-1 term) is bit-identical; over 4 steps and a fifth
+ * without a backward (every block steps on a zero gradient) every
  * parameter agrees to float rounding (input gradients are summed in another order, and a
  * reused layer's rank-1 terms are added before the product), and fused mode leaves the
  * gradient arena zeroed. eps = 1e-2: with Adam's 1e-8 a gradient entry of ~1e-8 turns its
@@ -470,10 +471,15 @@ static void test_fused_step_matches_plain(void) {
     long w2n = (long)w2->in * w2->out;
     double maxd = 0, maxp = 0;
     int first_identical = 1;
-    for (int step = 0; step < 4; step++) {
+    for (int step = 0; step < 5; step++) {
         hsf_net *nets[2] = {&na, &nb};
         for (int k = 0; k < 2; k++) {
             hsf_net *n = nets[k];
+            if (step == 4) {   /* a step without a backward: a zero gradient for every block */
+                if (k == 0) memset(n->grads, 0, sizeof(float) * (size_t)P);
+                hsf_net_step(n, k == 0 ? &oa : &ob);
+                continue;
+            }
             rng_t rn;
             rng_init(&rn, 50, (uint64_t)step);
             hsf_sde_noise(&n->sb_enc, &n->L.sde_enc, &rn, 1.0f, 1.0f, B);
@@ -493,12 +499,12 @@ static void test_fused_step_matches_plain(void) {
     }
     int zero = 1;
     for (long i = 0; i < P; i++) zero &= nb.grads[i] == 0.0f;
-    printf("#   fused vs plain AdamW, 4 steps: max |param diff| %.3g (max |param| %.3g); enc2 w2 "
+    printf("#   fused vs plain AdamW, 5 steps: max |param diff| %.3g (max |param| %.3g); enc2 w2 "
            "after step 1 bit-identical: %s\n", maxd, maxp, first_identical ? "yes" : "no");
     CHECK(first_identical, "enc2's weight generator differs after one step");
     CHECK(maxd < 1e-6, "parameters differ by %g", maxd);
     CHECK(zero, "fused mode must leave the gradients zeroed");
-    CHECK(oa.t == 4 && ob.t == 4, "step counts %ld %ld", oa.t, ob.t);
+    CHECK(oa.t == 5 && ob.t == 5, "step counts %ld %ld", oa.t, ob.t);
     optim_free(&oa);
     optim_free(&ob);
     hsf_net_free(&na);

@@ -422,8 +422,8 @@ double hsf_net_replay_loss(hsf_net *n, const float *x, const float *z, const int
 int hsf_net_fuse_optim(hsf_net *n, optim_t *o) {
     const hsf_layout *L = &n->L;
     /* dec1 has a slot per task, and one pass takes at most OPTIM_MAX_OUTER of them */
-    if (o->kind == OPTIM_SGD || o->ngroups != 1 || L->d.ntasks > OPTIM_MAX_OUTER || o->groups[0].offset != 0 ||
-        o->groups[0].count != L->nparams || o->n != L->nparams)
+    if (o->kind == OPTIM_SGD || o->ngroups != 1 || L->d.ntasks > OPTIM_MAX_OUTER ||
+        o->groups[0].offset != 0 || o->groups[0].count != L->nparams || o->n != L->nparams)
         return 0;
     /* the three w2 blocks, in arena order: the groups are the ranges between them */
     const hsf_lin *w2[3] = {&L->enc1.w2, &L->enc2.w2, &L->dec1.w2};
@@ -460,10 +460,12 @@ static void step_hyper(hsf_net *n, optim_t *o, const hsf_hyper *h, hsf_gen *slot
     int rows = h->in * h->out;
     if (K == 0) {
         /* no gradient this step: still an Adam step (moments decay, weight decay), as
-         * optim_step on a zero gradient — via a zero rank-1 term */
+         * optim_step on a zero gradient — via a zero rank-1 term (a slot that is not
+         * pending holds nothing in dW/scratch: gen_forward clears them before use) */
+        memset(slots[0].dW, 0, sizeof(float) * (size_t)rows);
         memset(slots[0].scratch, 0, sizeof(float) * (size_t)(h->h + h->h2));
-        const float *z = slots[0].scratch;
-        optim_step_outer(o, n->params, h->w2.w, rows, h->h, o->groups[0].lr, 1, &z, &z, NULL);
+        const float *zu = slots[0].dW, *zv = slots[0].scratch;
+        optim_step_outer(o, n->params, h->w2.w, rows, h->h, o->groups[0].lr, 1, &zu, &zv, NULL);
         return;
     }
     optim_step_outer(o, n->params, h->w2.w, rows, h->h, o->groups[0].lr, K, u, v, back);
