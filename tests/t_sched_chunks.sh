@@ -54,11 +54,16 @@ for _ in $(seq 1 600); do
     [ "$(nrec "$out.journal")" -ge 500 ] && break
     sleep 0.02
 done
+# the whole job: mpirun's process group and the ranks (Open MPI gives them their own)
 kill -9 -- -"$pid" 2>/dev/null
+pkill -9 -f "output $out" 2>/dev/null
 wait "$pid" 2>/dev/null
+for _ in $(seq 1 200); do pgrep -f "output $out" >/dev/null || break; sleep 0.05; done
 recs=$(nrec "$out.journal")
 echo "# SIGKILL with $recs records in the journal"
 timeout 300 $MPIRUN -np 3 "$CLSWEEP" run $Y --output "$out" 2>"$TMP/k2.err"
-check "resume after SIGKILL completes" test $? -eq 0
+rc=$?
+check "resume after SIGKILL completes (exit $rc)" test $rc -eq 0
+[ $rc -eq 0 ] || sed 's/^/# /' "$TMP/k2.err" | tail -n 5
 check "killed-and-resumed file equals the uninterrupted one" nc_equal "$TMP/ref.nc" "$out"
 finish
