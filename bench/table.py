@@ -31,8 +31,11 @@ GATED_MFLOP = 2 * (3 * 200 * 20 * 10 + 3 * 2 * 20 * 10) / 1e6
 HSF_MFLOP = 3 * 2 * (300 * 300416 + 4898848) / 1e6
 
 ROWS = [
-    ("finetune/ewc MLP 784-256-256-10, batch 1, SGD", "bench_mlp",
+    ("finetune MLP 784-256-256-10, batch 1, SGD (fused step)", "bench_mlp",
      "mlp_784_256_256_10 train batch 1 sgd", ("notes", r"([\d.]+) GFLOP/s"), "torch_mlp_b1", 5.0),
+    ("  unfused: zero grads, backward, optim_step (ewc's path, without its penalty)", "bench_mlp",
+     "mlp_784_256_256_10 train batch 1 sgd unfused", ("notes", r"([\d.]+) GFLOP/s"),
+     "torch_mlp_b1", None),
     ("finetune/ewc MLP 784-256-256-10, batch 64, SGD", "bench_mlp",
      "mlp_784_256_256_10 train batch 64 sgd", ("notes", r"([\d.]+) GFLOP/s"), "torch_mlp_b64", 1.0),
     ("EWGN batch 1 (paper), MNIST", "bench_ewgn", "batch 1 fused, MNIST samples/s",

@@ -43,5 +43,20 @@ const float *mlp_forward(mlp_t *m, const float *x, int B);
 /* Backward of the last forward: accumulates into m->grads; if dx is non-NULL it
  * accumulates the input gradient (B, sizes[0]). dout (B, sizes[nlayers]). */
 void mlp_backward(mlp_t *m, const float *dout, float *dx, int B);
+/* Fused backward + plain SGD step of the last forward, which must have had B = 1: per layer
+ * from the top, the input gradient through the old weights (as mlp_backward), then
+ * W −= lr·(δ ⊗ x + wd·W) and b −= lr·(δ + wd·b) in one pass over W, without touching
+ * m->grads (left stale). The parameters come out bit-identical to zeroing m->grads,
+ * mlp_backward(m, dout, NULL, 1) and optim_step with SGD, momentum 0, weight decay wd and
+ * one group at rate lr over the whole arena (the caller counts the optimiser's step). */
+void mlp_sgd_step1(mlp_t *m, const float *dout, float lr, float wd);
+/* Caps the vector ISA of mlp_sgd_step1 (0 = SSE, 1 = AVX2, 2 = AVX-512, the default: the
+ * best the CPU has); < 0 only queries. Returns the previous cap. Every level gives the same
+ * bits; for tests and benchmarks. */
+int mlp_simd(int level);
+/* Whether models take mlp_sgd_step1 where it applies (1, the default) or the plain
+ * zero–backward–optim_step path (0); < 0 only queries. Returns the previous setting. Both
+ * give the same bits; for tests and benchmarks. */
+int mlp_fused(int on);
 
 #endif

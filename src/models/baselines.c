@@ -116,9 +116,9 @@ static model_t *ewc_model_init(const run_config *cfg, const bench_t *b, uint64_t
     return baseline_init_common(cfg, b, seed, 1);
 }
 
-/* Loss of one batch (staged in bx/by/blab) and its gradient into net.grads (+=). */
-static float batch_loss_grad(baseline_t *m, const bench_t *b, const task_t *t, int B) {
-    const float *out = mlp_forward(&m->net, m->bx, B);
+/* Loss of the batch whose output is out and its gradient w.r.t. out into dout. */
+static float batch_loss_dout(baseline_t *m, const bench_t *b, const task_t *t, const float *out,
+                             int B) {
     int C = b->out_dim;
     memset(m->dout, 0, sizeof(float) * (size_t)B * (size_t)C);
     float loss;
@@ -130,6 +130,13 @@ static float batch_loss_grad(baseline_t *m, const bench_t *b, const task_t *t, i
         loss = mse_forward(out, m->by, B, C, half);
         mse_backward(m->dout, out, m->by, 1.0f, B, C, half);
     }
+    return loss;
+}
+
+/* Loss of one batch (staged in bx/by/blab) and its gradient into net.grads (+=). */
+static float batch_loss_grad(baseline_t *m, const bench_t *b, const task_t *t, int B) {
+    const float *out = mlp_forward(&m->net, m->bx, B);
+    float loss = batch_loss_dout(m, b, t, out, B);
     mlp_backward(&m->net, m->dout, NULL, B);
     return loss;
 }
@@ -146,7 +153,28 @@ static void stage_example(baseline_t *m, const bench_t *b, const task_t *t, int 
     }
 }
 
+/* Batch 1 with plain SGD (no momentum, one group over the arena) and no EWC penalty: the
+ * backward and the update fused into one pass over the weights (mlp_sgd_step1), no gradient
+ * arena traffic; the same parameters bit for bit. */
+static int fused_sgd1(const baseline_t *m, int B) {
+    const optim_t *o = &m->opt;
+    return B == 1 && !m->ewc && o->kind == OPTIM_SGD && o->momentum == 0.0f &&
+           o->ngroups == 1 && o->groups[0].offset == 0 && o->groups[0].count == m->net.nparams &&
+           mlp_fused(-1);
+}
+
 static run_status step(baseline_t *m, const bench_t *b, const task_t *t, int B) {
+    if (fused_sgd1(m, B)) {
+        const float *out = mlp_forward(&m->net, m->bx, 1);
+        float loss = batch_loss_dout(m, b, t, out, 1);
+        if (!isfinite(loss)) {
+            cls_seterr("non-finite training loss");
+            return RUN_STATUS_DIVERGED;
+        }
+        mlp_sgd_step1(&m->net, m->dout, m->opt.groups[0].lr, m->opt.weight_decay);
+        m->opt.t++;
+        return RUN_STATUS_OK;
+    }
     memset(m->net.grads, 0, sizeof(float) * (size_t)m->net.nparams);
     float loss = batch_loss_grad(m, b, t, B);
     if (!isfinite(loss)) {

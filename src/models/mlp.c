@@ -7,6 +7,13 @@
 
 #include "util.h"
 
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 long mlp_param_count(int nlayers, const int *sizes) {
     long n = 0;
     for (int l = 0; l < nlayers; l++) n += (long)sizes[l + 1] * (sizes[l] + 1);
@@ -109,5 +116,128 @@ void mlp_backward(mlp_t *m, const float *dout, float *dx, int B) {
         dense_backward(din, m->grads + m->off_w[l], m->grads + m->off_b[l], dz, in,
                        m->params + m->off_w[l], B, m->sizes[l], m->sizes[l + 1]);
         g = din;
+    }
+}
+
+/* ---- fused batch-1 SGD step ---- */
+/* One row of W: w_j = w_j − lr·((0 + d·x_j) + wd·w_j). (0 + d·x_j) is what sger stores into
+ * a zeroed gradient (alpha 1; an exact zero product becomes +0 there too), and the rest is
+ * step_sgd's p −= lr·(g + wd·p) in its operation order; no FMA (-std=c11 does not contract, and the
+ * wide variants target avx2/avx512f only), so every ISA level gives the same bits. */
+static void sgd_row_sse(float *restrict w, const float *restrict x, long n, float d, float lr,
+                        float wd) {
+    long j = 0;
+#if defined(__SSE__)
+    const __m128 vd = _mm_set1_ps(d), vlr = _mm_set1_ps(lr), vwd = _mm_set1_ps(wd);
+    const __m128 zero = _mm_setzero_ps();
+    for (; j + 4 <= n; j += 4) {
+        __m128 pv = _mm_loadu_ps(w + j);
+        __m128 g = _mm_add_ps(zero, _mm_mul_ps(vd, _mm_loadu_ps(x + j)));
+        __m128 t = _mm_add_ps(g, _mm_mul_ps(vwd, pv));
+        _mm_storeu_ps(w + j, _mm_sub_ps(pv, _mm_mul_ps(vlr, t)));
+    }
+#endif
+    for (; j < n; j++) w[j] -= lr * ((0.0f + d * x[j]) + wd * w[j]);
+}
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#define SGD_WIDE 1
+/* The same row 8 and 16 lanes wide; returns the columns done (the rest go to sgd_row_sse). */
+__attribute__((target("avx2"))) static long sgd_row_avx2(float *restrict w,
+                                                          const float *restrict x, long n,
+                                                          float d, float lr, float wd) {
+    const __m256 vd = _mm256_set1_ps(d), vlr = _mm256_set1_ps(lr), vwd = _mm256_set1_ps(wd);
+    const __m256 zero = _mm256_setzero_ps();
+    long j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m256 pv = _mm256_loadu_ps(w + j);
+        __m256 g = _mm256_add_ps(zero, _mm256_mul_ps(vd, _mm256_loadu_ps(x + j)));
+        __m256 t = _mm256_add_ps(g, _mm256_mul_ps(vwd, pv));
+        _mm256_storeu_ps(w + j, _mm256_sub_ps(pv, _mm256_mul_ps(vlr, t)));
+    }
+    return j;
+}
+
+__attribute__((target("avx512f"))) static long sgd_row_avx512(float *restrict w,
+                                                               const float *restrict x, long n,
+                                                               float d, float lr, float wd) {
+    const __m512 vd = _mm512_set1_ps(d), vlr = _mm512_set1_ps(lr), vwd = _mm512_set1_ps(wd);
+    const __m512 zero = _mm512_setzero_ps();
+    long j = 0;
+    for (; j + 16 <= n; j += 16) {
+        __m512 pv = _mm512_loadu_ps(w + j);
+        __m512 g = _mm512_add_ps(zero, _mm512_mul_ps(vd, _mm512_loadu_ps(x + j)));
+        __m512 t = _mm512_add_ps(g, _mm512_mul_ps(vwd, pv));
+        _mm512_storeu_ps(w + j, _mm512_sub_ps(pv, _mm512_mul_ps(vlr, t)));
+    }
+    return j;
+}
+#endif
+
+/* 0 = SSE/scalar only, 1 = up to AVX2, 2 = up to AVX-512; -1 = not yet detected. */
+static int simd_cap = 2, simd_have = -1;
+
+int mlp_simd(int level) {
+    int prev = simd_cap;
+    if (level >= 0) simd_cap = level;
+    return prev;
+}
+
+static int fused_on = 1;
+
+int mlp_fused(int on) {
+    int prev = fused_on;
+    if (on >= 0) fused_on = on;
+    return prev;
+}
+
+static int simd_level(void) {
+    if (simd_have < 0) {
+        simd_have = 0;
+#if defined(SGD_WIDE)
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("avx512f")) simd_have = 2;
+        else if (__builtin_cpu_supports("avx2")) simd_have = 1;
+#endif
+    }
+    return simd_have < simd_cap ? simd_have : simd_cap;
+}
+
+void mlp_sgd_step1(mlp_t *m, const float *dout, float lr, float wd) {
+    const float *g = dout;
+    int gi = 2;   /* the scratch rotation of mlp_backward */
+    int isa = simd_level();
+    for (int l = m->nlayers - 1; l >= 0; l--) {
+        int n_in = m->sizes[l], n_out = m->sizes[l + 1];
+        const float *dz = g;
+        if (m->act[l] != ACT_IDENTITY) {
+            float *buf = m->dbuf[(gi + 1) % 3];
+            memset(buf, 0, sizeof(float) * (size_t)n_out);
+            act_backward(m->act[l], buf, g, m->z[l], m->a[l], n_out);
+            dz = buf;
+        }
+        const float *in = l ? m->a[l - 1] : m->input;
+        float *w = m->params + m->off_w[l], *b = m->params + m->off_b[l];
+        const float *gnext = NULL;
+        if (l > 0) {   /* through the old weights, with mlp_backward's call */
+            gi = (gi + 2) % 3;
+            float *din = m->dbuf[gi];
+            memset(din, 0, sizeof(float) * (size_t)n_in);
+            dense_backward(din, NULL, NULL, dz, in, w, 1, n_in, n_out);
+            gnext = din;
+        }
+        for (int i = 0; i < n_out; i++) {
+            float *row = w + (long)i * n_in;
+            long j = 0;
+#if defined(SGD_WIDE)
+            if (isa == 2) j = sgd_row_avx512(row, in, n_in, dz[i], lr, wd);
+            else if (isa == 1) j = sgd_row_avx2(row, in, n_in, dz[i], lr, wd);
+#else
+            (void)isa;
+#endif
+            sgd_row_sse(row + j, in + j, n_in - j, dz[i], lr, wd);
+        }
+        for (int i = 0; i < n_out; i++) b[i] -= lr * ((0.0f + dz[i]) + wd * b[i]);
+        g = gnext;
     }
 }
