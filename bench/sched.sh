@@ -13,14 +13,14 @@
 #     against an ideal longest-first (LPT) schedule of the same measured run times.
 # Environment: CLSWEEP_BENCH_SCHED_N (no-op runs, default 20000), CLSWEEP_BENCH_SCHED_REPS
 # (repetitions, best kept, default 3), CLSWEEP_BENCH_SCHED_WORK (Mops per equal run,
-# default 400 ≈ 1.8 s here). Prints "sched_* key=value" summary lines for bench/table.py.
+# default 1200 ≈ 2.2 s here). Prints "sched_* key=value" summary lines for bench/table.py.
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
 CLS=$PWD/$BUILD/clsweep
 N=${CLSWEEP_BENCH_SCHED_N:-20000}
 REPS=${CLSWEEP_BENCH_SCHED_REPS:-3}
-WORK=${CLSWEEP_BENCH_SCHED_WORK:-400}
+WORK=${CLSWEEP_BENCH_SCHED_WORK:-1200}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export OPENBLAS_NUM_THREADS=1 CLSWEEP_BLAS_THREADS=1 CLSWEEP_SCHED_REPORT=1 CLSWEEP_CPU_REPORT=1
 [ -x "$CLS" ] || { echo "bench/sched.sh: $CLS not built (make BUILD=$BUILD all)" >&2; exit 2; }

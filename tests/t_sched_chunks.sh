@@ -66,4 +66,42 @@ rc=$?
 check "resume after SIGKILL completes (exit $rc)" test $rc -eq 0
 [ $rc -eq 0 ] || sed 's/^/# /' "$TMP/k2.err" | tail -n 5
 check "killed-and-resumed file equals the uninterrupted one" nc_equal "$TMP/ref.nc" "$out"
+# SIGTERM to the master alone (the workers do not get it), long runs: each worker holds a
+# prefetched run besides the one it computes; the master cancels them, so they come back
+# unstarted, the job exits 3 long before the grace period, and the resume completes.
+cat > "$TMP/long.yaml" <<YAML
+name: long
+benchmark: {name: teacher_student, blocks: 1, block_size: 1, batch: 1, test_size: 1}
+models: [crashtest]
+seeds: 1
+defaults: {analysis.when: none, crashtest.work: 150}
+grid:
+  crashtest.at_stage: {range: [0, 16, 1]}
+options: {isolate: true, quiet: false}
+YAML
+"$CLSWEEP" run "$TMP/long.yaml" --output "$TMP/lref.nc" --quiet 2>/dev/null
+out=$TMP/l.nc
+t0=$(date +%s)
+$MPIRUN -np 3 "$CLSWEEP" run "$TMP/long.yaml" --output "$out" 2>"$TMP/l.err" &
+pid=$!
+for _ in $(seq 1 600); do
+    [ "$(nrec "$out.journal")" -ge 3 ] && break
+    sleep 0.05
+done
+master=""
+for p in $(pgrep -f "output $out"); do
+    grep -qz '^OMPI_COMM_WORLD_RANK=0$' /proc/$p/environ 2>/dev/null && master=$p
+done
+[ -n "$master" ] && kill -TERM "$master"
+wait "$pid"
+rc=$?
+el=$(( $(date +%s) - t0 ))
+grep "pending again" "$TMP/l.err" | sed "s/^/# /"
+check "master found (rank 0 of the job)" test -n "$master"
+check "SIGTERM to the master alone: exit 3 (got $rc)" test $rc -eq 3
+check "... within the runs in flight, not the 60 s grace (${el} s)" test "$el" -lt 30
+check "... the workers' prefetched runs came back unstarted" grep -q "handed out but stopped or not started" "$TMP/l.err"
+$MPIRUN -np 3 "$CLSWEEP" run "$TMP/long.yaml" --output "$out" --quiet
+check "resume after the master's stop completes" test $? -eq 0
+check "... and equals the uninterrupted sweep" nc_equal "$TMP/lref.nc" "$out"
 finish

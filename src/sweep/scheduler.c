@@ -6,6 +6,8 @@
  *   TAG_RESULT worker → master: int32 index, int32 abandoned, result_pack bytes (one
  *              message per run, in chunk order)
  *   TAG_STOP   master → worker: empty; the worker returns
+ *   TAG_CANCEL master → worker: empty; the master is stopping: runs not yet started (the
+ *              rest of a chunk, a prefetched chunk) go back as abandoned
  * Variable-size payloads are received after MPI_Iprobe + MPI_Get_count.
  *
  * Chunked dispatch. Runs go out in chunks whose size adapts to the measured run time (an
@@ -15,9 +17,10 @@
  * arrives (write(2): safe from a kill of the process); when a worker's chunk is complete
  * the journal is fsync'd and only then is that worker handed more — so every run that
  * finished before a hand-out is on disk before the hand-out, as with one run per message.
- * When runs are short (< PREFETCH_BELOW s) a worker holds two chunks, so it computes
- * while the master syncs and the next chunk travels; long runs keep one run outstanding
- * per worker, which is plain longest-first list scheduling.
+ * A worker holds two chunks (once a run time has been measured), so it computes while the
+ * master notices its result, syncs and sends more. Near the end of the sweep (at most two
+ * runs per worker left) long runs (>= PREFETCH_BELOW s) go out one at a time again, which
+ * is plain longest-first list scheduling where it matters for the makespan.
  *
  * Rank groups (ranks_per_run k): rank 0 announces k, the workers split into consecutive
  * groups of k (the last one smaller when k does not divide the number of workers) and
@@ -48,11 +51,11 @@
 #include "sweep.h"
 #include "util.h"
 
-enum { TAG_WORK = 1, TAG_RESULT = 2, TAG_STOP = 3 };
+enum { TAG_WORK = 1, TAG_RESULT = 2, TAG_STOP = 3, TAG_CANCEL = 4 };
 
 #define CHUNK_SECONDS 0.05     /* work per chunk the master aims for */
 #define CHUNK_MAX 4096         /* runs per chunk at most */
-#define PREFETCH_BELOW 0.05    /* runs shorter than this (s): two chunks per worker */
+#define PREFETCH_BELOW 0.05    /* runs shorter than this (s): two chunks per worker to the end */
 
 /* How a run is executed: sent with every work message. */
 typedef struct {
@@ -281,6 +284,7 @@ typedef struct {
     int nworkers;               /* ranks (group leaders) executing runs */
     double loop_cpu, loop_wall; /* the MPI master's CPU and wall seconds while dispatching */
     int nchunks, max_chunk;     /* work messages sent, most runs in one */
+    int nreturned;              /* runs handed out but abandoned (pending again) */
     int quiet;
 } master_t;
 
@@ -460,6 +464,9 @@ static int master_finish(master_t *m, int interrupted) {
         return SCHED_EXIT_ERROR;
     }
     if (interrupted) {
+        if (m->nreturned)
+            fprintf(stderr, "clsweep: %d run(s) handed out but stopped or not started are pending "
+                            "again\n", m->nreturned);
         fprintf(stderr, "clsweep: stopped by signal %d: %d of %d runs finished and saved in %s; "
                         "the sweep is incomplete — run the same command again to resume\n",
                 (int)sched_stop_signal, m->ndone, m->ntotal, m->out);
@@ -539,8 +546,11 @@ static void put32(char **p, int32_t v) {
     *p += 4;
 }
 
-/* Sends the next k pending runs to worker as one TAG_WORK message. */
-static void send_chunk(master_t *m, int worker, int k) {
+/* Sends the next k pending runs to worker as one TAG_WORK message, non-blocking: *req and
+ * the returned buffer (free it once *req completes). A chunk of a few KiB exceeds the eager
+ * limit, and a blocking send to a worker that is busy computing (a prefetched chunk)
+ * would wait — spinning — for the whole run. */
+static char *send_chunk(master_t *m, int worker, int k, MPI_Request *req) {
     char **cb = xmalloc(sizeof(char *) * (size_t)k);
     size_t *cl = xmalloc(sizeof(size_t) * (size_t)k);
     run_limits lim = master_limits(m);
@@ -563,25 +573,42 @@ static void send_chunk(master_t *m, int worker, int k) {
     m->next += k;
     m->nchunks++;
     if (k > m->max_chunk) m->max_chunk = k;
-    MPI_CHECK(MPI_Send(msg, (int)n, MPI_BYTE, worker, TAG_WORK, MPI_COMM_WORLD));
-    free(msg);
+    MPI_CHECK(MPI_Isend(msg, (int)n, MPI_BYTE, worker, TAG_WORK, MPI_COMM_WORLD, req));
     free(cb);
     free(cl);
+    return msg;
 }
 
 /* A worker (group leader) as the master sees it: up to two chunks in flight, the runs
  * still to come back from each (queue[0] is the chunk being computed). */
 typedef struct {
     int rank, nchunks, queue[2];
+    MPI_Request req[2];         /* the chunks' sends */
+    char *msg[2];               /* their buffers */
 } slot_t;
+
+/* Drops slot s's oldest chunk (all its results are in, so its send has completed). */
+static void pop_chunk(slot_t *s) {
+    MPI_CHECK(MPI_Wait(&s->req[0], MPI_STATUS_IGNORE));
+    free(s->msg[0]);
+    s->queue[0] = s->queue[1];
+    s->req[0] = s->req[1];
+    s->msg[0] = s->msg[1];
+    s->msg[1] = NULL;
+    s->nchunks--;
+}
 
 /* Hands slot s chunks up to the prefetch depth while runs are pending; returns the runs
  * sent. */
 static int top_up(master_t *m, slot_t *s, int nslots) {
-    int depth = m->run_ewma >= 0 && m->run_ewma < PREFETCH_BELOW ? 2 : 1, sent = 0;
-    while (s->nchunks < depth && m->next < m->npending) {
+    int sent = 0;
+    for (;;) {
+        int left = m->npending - m->next;
+        int depth = m->run_ewma < 0 ? 1
+                    : m->run_ewma < PREFETCH_BELOW || left > 2 * nslots ? 2 : 1;
+        if (s->nchunks >= depth || left <= 0) break;
         int k = chunk_size(m, nslots);
-        send_chunk(m, s->rank, k);
+        s->msg[s->nchunks] = send_chunk(m, s->rank, k, &s->req[s->nchunks]);
         s->queue[s->nchunks++] = k;
         sent += k;
     }
@@ -611,6 +638,11 @@ static int master_mpi(master_t *m, const int *leaders, int nleaders, int size) {
                 fprintf(stderr, "clsweep: signal %d: no more runs handed out; waiting up to %.0f s "
                                 "for %d run(s) in flight\n", (int)sched_stop_signal,
                         m->sw.grace_seconds, outstanding);
+            /* The workers may not have the signal (kill of the master alone): they drop the
+             * runs they have not started. */
+            for (int l = 0; l < nleaders; l++)
+                if (slots[l].nchunks > 0)
+                    MPI_CHECK(MPI_Send(NULL, 0, MPI_BYTE, slots[l].rank, TAG_CANCEL, MPI_COMM_WORLD));
         }
         if (stopping && cls_now() - stop_seen_at > m->sw.grace_seconds + 10.0) {
             /* Workers did not return in time: save what we have, then take the job down. */
@@ -657,6 +689,7 @@ static int master_mpi(master_t *m, const int *leaders, int nleaders, int size) {
             outstanding -= s->queue[0];
             s->queue[0] = 0;
         } else if (abandoned) {
+            m->nreturned++;
             result_free(&r);
         } else if (!failed && master_record(m, idx, &r)) {
             fprintf(stderr, "clsweep: error: %s\n", cls_geterr());
@@ -665,8 +698,7 @@ static int master_mpi(master_t *m, const int *leaders, int nleaders, int size) {
         free(buf);
         if (s->queue[0] > 0) continue;
         /* The worker's chunk is complete: make it durable, then hand out more. */
-        s->queue[0] = s->queue[1];
-        s->nchunks--;
+        pop_chunk(s);
         if (!failed && journal_sync(&m->journal)) {
             fprintf(stderr, "clsweep: error: %s\n", cls_geterr());
             failed = 1;
@@ -706,9 +738,25 @@ static void send_result(int32_t idx, run_result *r) {
     result_free(r);
 }
 
+static int worker_cancelled;   /* the master sent TAG_CANCEL */
+
+/* 1 when runs not yet started should be dropped: a stop signal here, or the master's. */
+static int worker_stopping(void) {
+    if (!worker_cancelled) {
+        int flag = 0;
+        MPI_CHECK(MPI_Iprobe(0, TAG_CANCEL, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE));
+        if (flag) {
+            MPI_CHECK(MPI_Recv(NULL, 0, MPI_BYTE, 0, TAG_CANCEL, MPI_COMM_WORLD, MPI_STATUS_IGNORE));
+            worker_cancelled = 1;
+        }
+    }
+    return worker_cancelled || sched_stop_signal;
+}
+
 /* Executes one chunk (see the protocol at the top) and sends a result for every run in
- * it. Runs not started when a stop signal arrived go back as abandoned (not recorded;
- * pending on resume). A damaged message gets a result with index -1. */
+ * it. Runs not started when a stop signal (or the master's cancel) arrived go back as
+ * abandoned (not recorded; pending on resume). A damaged message gets a result with
+ * index -1. */
 static void worker_chunk(analysis_group *ag, const char *buf, size_t count) {
     run_limits lim;
     int32_t k = 0;
@@ -741,7 +789,7 @@ static void worker_chunk(analysis_group *ag, const char *buf, size_t count) {
             return;
         }
         off += (size_t)len;
-        if (sched_stop_signal) {
+        if (worker_stopping()) {
             result_init(&r);
             result_fail(&r, RUN_STATUS_FAILED, "abandoned: stop requested before the run started");
         } else {
@@ -767,6 +815,11 @@ static void worker_loop(analysis_group *ag) {
         MPI_CHECK(MPI_Get_count(&st, MPI_BYTE, &count));
         char *buf = xmalloc((size_t)count + 1);
         MPI_CHECK(MPI_Recv(buf, count, MPI_BYTE, 0, st.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE));
+        if (st.MPI_TAG == TAG_CANCEL) {
+            worker_cancelled = 1;
+            free(buf);
+            continue;
+        }
         if (st.MPI_TAG != TAG_WORK) {
             free(buf);
             return;
