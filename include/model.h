@@ -41,6 +41,11 @@ typedef struct {
      * task of each row); NULL when there is nothing to analyse. */
     float *(*weights)(model_t *m, const bench_t *b, int samples_per_task, int *rows, int *cols,
                       int **row_task);
+    /* Optional (NULL: every key in params is read on every benchmark kind): 0 when the model
+     * does not read its key `key` on benchmarks of kind `kind` (a BENCH_KIND_* bit). Such a
+     * key is left out of those runs' configuration and identity, so a grid axis over it
+     * does not multiply them (e.g. gated's teacher-student timescales on MNIST). */
+    int (*reads_key)(const char *key, unsigned kind);
 } model_ops;
 
 /* The models of the suite (the default `models` of a sweep are those supporting the

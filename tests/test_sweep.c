@@ -242,6 +242,37 @@ static void test_dedup(void) {
     sweep_free(&b);
 }
 
+/* Model keys read on one benchmark kind only (param_spec.kinds): gated's gate timescale
+ * ratio is a teacher-student setting, its learning rates are classification settings. An
+ * axis over such a key multiplies runs only on the kind that reads it. */
+static void test_kind_scoped_keys(void) {
+    sweep_t s;
+    if (load(&s, "benchmark: split_mnist\nmodels: [gated]\n"
+                 "grid: {gated.tau_ratio: [1, 10, 43.3], gated.lr_c: [1, 2]}\n"))
+        return;
+    CHECK(s.n_before_dedup == 6 && s.nruns == 2, "split_mnist: %d points, %d runs (want 6, 2)",
+          s.n_before_dedup, s.nruns);
+    for (int i = 0; i < s.nruns; i++)
+        CHECK(!cfg_get(&s.runs[i].cfg, "gated.tau_ratio") && !cfg_get(&s.runs[i].cfg, "gated.dt") &&
+                  cfg_get(&s.runs[i].cfg, "gated.lr_c") && cfg_get(&s.runs[i].cfg, "gated.features"),
+              "classification run %d: teacher-student keys absent, classification keys present", i);
+    sweep_free(&s);
+    if (load(&s, "benchmark: teacher_student\nmodels: [gated]\n"
+                 "grid: {gated.tau_ratio: [1, 10, 43.3], gated.lr_c: [1, 2]}\n"))
+        return;
+    CHECK(s.nruns == 3, "teacher_student: %d runs (want 3)", s.nruns);
+    for (int i = 0; i < s.nruns; i++)
+        CHECK(cfg_get(&s.runs[i].cfg, "gated.tau_ratio") && !cfg_get(&s.runs[i].cfg, "gated.lr_c") &&
+                  !cfg_get(&s.runs[i].cfg, "gated.batch"),
+              "teacher-student run %d: classification keys absent", i);
+    sweep_free(&s);
+    CHECK(param_model_reads("gated", "teacher_student", "gated.tau_ratio") &&
+              !param_model_reads("gated", "split_mnist", "gated.tau_ratio") &&
+              param_model_reads("gated", "split_mnist", "gated.paths") &&
+              param_model_reads("gated", "teacher_student", "gated.paths"),
+          "param_model_reads by benchmark kind");
+}
+
 static int cmp_id(const void *x, const void *y) { return strcmp((const char *)x, (const char *)y); }
 
 /* The sorted ids of s, newly allocated (17 bytes each). */
@@ -546,6 +577,7 @@ int main(void) {
     RUN_TEST(test_seeds);
     RUN_TEST(test_generators);
     RUN_TEST(test_dedup);
+    RUN_TEST(test_kind_scoped_keys);
     RUN_TEST(test_identity);
     RUN_TEST(test_defaults_override);
     RUN_TEST(test_default_models);

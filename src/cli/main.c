@@ -172,6 +172,13 @@ static int cmd_single(int argc, char **argv) {
         fprintf(stderr, "clsweep single: %s\n", cls_geterr());
         goto done;
     }
+    for (int i = 0; i < cfg.n; i++) {   /* --set keys the run will not see */
+        const char *k = cfg.e[i].key;
+        if (strcmp(k, "model") && strcmp(k, "seed") && strcmp(k, "benchmark.name") &&
+            !param_model_reads(model, bench, k))
+            fprintf(stderr, "clsweep single: note: %s is not read by %s on %s; ignored\n", k, model,
+                    bench);
+    }
     cfg_project(&cfg, model, bench);
     blas_threads();
     run_result r;

@@ -849,4 +849,5 @@ static double ewgn_cost(const run_config *cfg) {
 const model_ops ewgn_ops = {
     "ewgn", BENCH_KIND_CLASSIFICATION, ewgn_params, (int)(sizeof ewgn_params / sizeof ewgn_params[0]),
     ewgn_cost, ewgn_init, ewgn_train_block, ewgn_eval, ewgn_after_stage, NULL, ewgn_free, ewgn_weights,
+    NULL,
 };

@@ -517,6 +517,19 @@ static float *gated_weights(model_t *mm, const bench_t *b, int spt, int *rows, i
     return out;
 }
 
+/* The gate timescales and Euler step are teacher-student settings; the feature layer,
+ * learning rates, step scale and batch are classification settings (gated_init). */
+static int gated_reads_key(const char *key, unsigned kind) {
+    static const char *const ts_only[] = {"gated.tau_ratio", "gated.tau_w", "gated.dt"};
+    static const char *const cls_only[] = {"gated.features", "gated.lr_w", "gated.lr_c",
+                                           "gated.cls_dt", "gated.batch"};
+    for (int i = 0; i < NP(ts_only); i++)
+        if (!strcmp(key, ts_only[i])) return (kind & BENCH_KIND_REGRESSION) != 0;
+    for (int i = 0; i < NP(cls_only); i++)
+        if (!strcmp(key, cls_only[i])) return (kind & BENCH_KIND_CLASSIFICATION) != 0;
+    return 1;
+}
+
 const model_ops gated_ops = {
     .name = "gated",
     .kinds = BENCH_KIND_CLASSIFICATION | BENCH_KIND_REGRESSION,
@@ -530,4 +543,5 @@ const model_ops gated_ops = {
     .report = gated_report,
     .free = gated_free,
     .weights = gated_weights,
+    .reads_key = gated_reads_key,
 };

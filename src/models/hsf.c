@@ -411,5 +411,5 @@ static double hsf_cost(const run_config *cfg) {
 const model_ops hsf_ops = {
     "hsf", BENCH_KIND_RECONSTRUCTION, hsf_params, (int)(sizeof hsf_params / sizeof hsf_params[0]),
     hsf_cost, hsf_init, hsf_train_block, hsf_eval, hsf_after_stage, hsf_report, hsf_free,
-    hsf_weights,
+    hsf_weights, NULL,
 };

@@ -72,9 +72,14 @@ const param_spec *param_find(const char *key, const char *model) {
     return find_in(analysis_params, analysis_nparams, key);
 }
 
+/* Does model m read its key on benchmark b (model_ops.reads_key)? */
+static int reads_on(const model_ops *m, const char *key, const bench_spec *b) {
+    return !m->reads_key || !b || m->reads_key(key, (unsigned)b->kind);
+}
+
 int param_model_reads(const char *model, const char *bench_name, const char *key) {
     const model_ops *m = model_find(model);
-    if (m && find_in(m->params, m->nparams, key)) return 1;
+    if (m && find_in(m->params, m->nparams, key)) return reads_on(m, key, bench_find(bench_name));
     /* The weight-space analysis keys belong to every model that has a weights hook. */
     if (m && m->weights && find_in(analysis_params, analysis_nparams, key)) return 1;
     const bench_spec *b = bench_find(bench_name);
@@ -133,7 +138,8 @@ int cfg_fill_defaults(run_config *c, const char *model, const char *bench_name) 
     cfg_set(c, "benchmark.name", bench_name);
     if (!cfg_get(c, "seed")) cfg_set(c, "seed", "0");
     for (int i = 0; i < m->nparams; i++)
-        if (!cfg_get(c, m->params[i].key)) cfg_set(c, m->params[i].key, m->params[i].def);
+        if (reads_on(m, m->params[i].key, b) && !cfg_get(c, m->params[i].key))
+            cfg_set(c, m->params[i].key, m->params[i].def);
     for (int i = 0; i < b->nparams; i++)
         if (!cfg_get(c, b->params[i].key)) cfg_set(c, b->params[i].key, b->params[i].def);
     for (int i = 0; m->weights && i < analysis_nparams; i++)
