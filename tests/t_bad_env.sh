@@ -196,7 +196,7 @@ if [ -n "$victim" ]; then
     group_alive "$job" && left=1
     check "  ... no process of the job is left (ranks, run processes)" test $left -eq 0
     [ $left -eq 1 ] && pkill -9 -g "$job"
-    check "  ... the sweep file is readable" ncdump -h "$out" >/dev/null
+    check "  ... the sweep file is readable" nc_readable "$out"
     echo "# the file held $(nruns "$out" 2>/dev/null) of 12 runs after the kill"
     $MPIRUN -np 3 "$CLSWEEP" run "$TINY" --output "$out" --quiet 2>>"$TMP/dead.err"
     check "  ... the resumed job completes" test $? -eq 0

@@ -62,8 +62,11 @@ refuse "--launcher none with several tasks" "--ntasks 1" tests/e2e/tiny.yaml --l
 # The batch script itself, run here without SLURM (launcher none): the warning signal
 # stops clsweep with a valid partial file (exit 3, no requeue without SLURM), a second run
 # resumes and completes it, equal to an uninterrupted sweep.
-"$CLSWEEP" run tests/e2e/tiny.yaml --output "$TMP/ref.nc" --quiet || notok "reference sweep"
-submit tests/e2e/tiny.yaml --dry-run --launcher none --ntasks 1 --output "$TMP/l/r.nc" \
+# tiny.yaml with 20x longer runs (~0.2 s): the tiny sweep's 10 ms runs can all finish before
+# the signal arrives.
+sed 's/block_size: 150/block_size: 3000/' tests/e2e/tiny.yaml > "$TMP/slow.yaml"
+"$CLSWEEP" run "$TMP/slow.yaml" --output "$TMP/ref.nc" --quiet || notok "reference sweep"
+submit "$TMP/slow.yaml" --dry-run --launcher none --ntasks 1 --output "$TMP/l/r.nc" \
     --time 10 --signal-time 60 | sed -n '/^#!/,/^exit \$rc/p' >"$TMP/job.sh"
 mkdir -p "$TMP/l"
 bash "$TMP/job.sh" >"$TMP/job1.log" 2>&1 &

@@ -20,3 +20,5 @@ check() {  # check NAME COMMAND...
 # Equal sweep files, run by run (everything but wall_seconds).
 nc_equal() { "$PY" tests/e2e/nc_compare.py "$1" "$2"; }
 finish() { exit $FAILED; }
+# A readable NetCDF file (ncdump -h quietly; check's own "ok" line stays on stdout).
+nc_readable() { ncdump -h "$1" >/dev/null 2>&1; }
