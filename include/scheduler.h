@@ -4,8 +4,8 @@
  * longest-expected first and hands them out in chunks sized from the measured run time
  * (one run per message when runs are long; two messages in flight per worker); the other
  * ranks (workers) execute runs and send back one result per run. With one process the
- * master executes runs itself. The master polls with MPI_Iprobe and sleeps with exponential back-off, so it does not
- * burn a core while waiting. */
+ * master executes runs itself. The master polls with MPI_Iprobe and sleeps with
+ * exponential back-off, so it does not burn a core while waiting. */
 #ifndef CLS_SCHED_H
 #define CLS_SCHED_H
 
