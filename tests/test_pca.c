@@ -9,7 +9,6 @@
  * any rank. */
 #include <math.h>
 #include <mpi.h>
-#include <stdarg.h>
 #include <string.h>
 
 #include "analysis.h"
@@ -18,6 +17,7 @@
 #include "result.h"
 #include "rng.h"
 #include "test.h"
+#include "test_run.h"
 #include "util.h"
 
 static int world_rank, world_size;
@@ -303,20 +303,6 @@ static void test_result_probe_codec(void) {
     free(plain);
     free(buf);
     result_free(&r);
-}
-
-static void make_cfg(run_config *c, const char *model, const char *bench, ...) {
-    cfg_init(c);
-    va_list ap;
-    va_start(ap, bench);
-    const char *k;
-    while ((k = va_arg(ap, const char *))) cfg_set(c, k, va_arg(ap, const char *));
-    va_end(ap);
-    if (cfg_fill_defaults(c, model, bench)) {
-        fprintf(stderr, "%s\n", cls_geterr());
-        abort();
-    }
-    cfg_project(c, model, bench);
 }
 
 /* SB/SW of the raw rows (the PC space keeps every dimension when cols ≤ components, and
