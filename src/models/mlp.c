@@ -123,19 +123,33 @@ void mlp_backward(mlp_t *m, const float *dout, float *dx, int B) {
 /* One row of W: w_j = w_j − lr·((0 + d·x_j) + wd·w_j). (0 + d·x_j) is what sger stores into
  * a zeroed gradient (alpha 1; an exact zero product becomes +0 there too), and the rest is
  * step_sgd's p −= lr·(g + wd·p) in its operation order; no FMA (-std=c11 does not contract, and the
- * wide variants target avx2/avx512f only), so every ISA level gives the same bits. */
+ * wide variants target avx2/avx512f only), so every ISA level gives the same bits.
+ * SGD_ROW_LOOP is the vector loop, written once for every width: V the vector type, P the
+ * intrinsic prefix (_mm, _mm256, _mm512), L the lanes; it returns the columns done. */
+#define SGD_ROW_LOOP(V, P, L)                                                                 \
+    const V vd = P##_set1_ps(d), vlr = P##_set1_ps(lr), vwd = P##_set1_ps(wd);               \
+    const V zero = P##_setzero_ps();                                                         \
+    long j = 0;                                                                              \
+    for (; j + (L) <= n; j += (L)) {                                                         \
+        V pv = P##_loadu_ps(w + j);                                                          \
+        V g = P##_add_ps(zero, P##_mul_ps(vd, P##_loadu_ps(x + j)));                         \
+        V t = P##_add_ps(g, P##_mul_ps(vwd, pv));                                            \
+        P##_storeu_ps(w + j, P##_sub_ps(pv, P##_mul_ps(vlr, t)));                            \
+    }                                                                                        \
+    return j;
+
+#if defined(__SSE__)
+static long sgd_row_sse_vec(float *restrict w, const float *restrict x, long n, float d,
+                            float lr, float wd) {
+    SGD_ROW_LOOP(__m128, _mm, 4)
+}
+#endif
+
 static void sgd_row_sse(float *restrict w, const float *restrict x, long n, float d, float lr,
                         float wd) {
     long j = 0;
 #if defined(__SSE__)
-    const __m128 vd = _mm_set1_ps(d), vlr = _mm_set1_ps(lr), vwd = _mm_set1_ps(wd);
-    const __m128 zero = _mm_setzero_ps();
-    for (; j + 4 <= n; j += 4) {
-        __m128 pv = _mm_loadu_ps(w + j);
-        __m128 g = _mm_add_ps(zero, _mm_mul_ps(vd, _mm_loadu_ps(x + j)));
-        __m128 t = _mm_add_ps(g, _mm_mul_ps(vwd, pv));
-        _mm_storeu_ps(w + j, _mm_sub_ps(pv, _mm_mul_ps(vlr, t)));
-    }
+    j = sgd_row_sse_vec(w, x, n, d, lr, wd);
 #endif
     for (; j < n; j++) w[j] -= lr * ((0.0f + d * x[j]) + wd * w[j]);
 }
@@ -146,31 +160,13 @@ static void sgd_row_sse(float *restrict w, const float *restrict x, long n, floa
 __attribute__((target("avx2"))) static long sgd_row_avx2(float *restrict w,
                                                           const float *restrict x, long n,
                                                           float d, float lr, float wd) {
-    const __m256 vd = _mm256_set1_ps(d), vlr = _mm256_set1_ps(lr), vwd = _mm256_set1_ps(wd);
-    const __m256 zero = _mm256_setzero_ps();
-    long j = 0;
-    for (; j + 8 <= n; j += 8) {
-        __m256 pv = _mm256_loadu_ps(w + j);
-        __m256 g = _mm256_add_ps(zero, _mm256_mul_ps(vd, _mm256_loadu_ps(x + j)));
-        __m256 t = _mm256_add_ps(g, _mm256_mul_ps(vwd, pv));
-        _mm256_storeu_ps(w + j, _mm256_sub_ps(pv, _mm256_mul_ps(vlr, t)));
-    }
-    return j;
+    SGD_ROW_LOOP(__m256, _mm256, 8)
 }
 
 __attribute__((target("avx512f"))) static long sgd_row_avx512(float *restrict w,
                                                                const float *restrict x, long n,
                                                                float d, float lr, float wd) {
-    const __m512 vd = _mm512_set1_ps(d), vlr = _mm512_set1_ps(lr), vwd = _mm512_set1_ps(wd);
-    const __m512 zero = _mm512_setzero_ps();
-    long j = 0;
-    for (; j + 16 <= n; j += 16) {
-        __m512 pv = _mm512_loadu_ps(w + j);
-        __m512 g = _mm512_add_ps(zero, _mm512_mul_ps(vd, _mm512_loadu_ps(x + j)));
-        __m512 t = _mm512_add_ps(g, _mm512_mul_ps(vwd, pv));
-        _mm512_storeu_ps(w + j, _mm512_sub_ps(pv, _mm512_mul_ps(vlr, t)));
-    }
-    return j;
+    SGD_ROW_LOOP(__m512, _mm512, 16)
 }
 #endif
 
