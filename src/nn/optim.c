@@ -183,77 +183,52 @@ HOT_LOOP static void outer_row(float *restrict p, float *restrict m, float *rest
 /* The same row with 8 and 16 lanes (the update is bound by divps/sqrtps, not memory): the
  * same IEEE operations per lane in the same order (no FMA: target avx2/avx512f only, and
  * -std=c11 does not contract), so every ISA gives the same bits. Columns below the vector
- * width are left to outer_row. */
+ * width are left to outer_row. OUTER_ROW_LOOP is the loop written once: V the vector type,
+ * P the intrinsic prefix, L the lanes. */
+#define OUTER_ROW_LOOP(V, P, L)                                                               \
+    const V vb1 = P##_set1_ps(b1), vc1 = P##_set1_ps(1.0f - b1);                             \
+    const V vb2 = P##_set1_ps(b2), vc2 = P##_set1_ps(1.0f - b2);                             \
+    const V vl2 = P##_set1_ps(l2), vshr = P##_set1_ps(shrink);                               \
+    const V vstep = P##_set1_ps(step), vbc = P##_set1_ps(inv_sqrt_bc2);                      \
+    const V veps = P##_set1_ps(eps);                                                         \
+    long j = 0;                                                                              \
+    for (; j + (L) <= cols; j += (L)) {                                                      \
+        V pv = P##_loadu_ps(p + j);                                                          \
+        V gv = P##_mul_ps(P##_set1_ps(ui[0]), P##_loadu_ps(vk[0] + j));                      \
+        if (back)                                                                            \
+            P##_storeu_ps(back[0] + j, P##_add_ps(P##_loadu_ps(back[0] + j),                 \
+                                                  P##_mul_ps(P##_set1_ps(ui[0]), pv)));      \
+        for (int k = 1; k < K; k++) {                                                        \
+            V uk = P##_set1_ps(ui[k]);                                                       \
+            gv = P##_add_ps(gv, P##_mul_ps(uk, P##_loadu_ps(vk[k] + j)));                    \
+            if (back)                                                                        \
+                P##_storeu_ps(back[k] + j,                                                   \
+                              P##_add_ps(P##_loadu_ps(back[k] + j), P##_mul_ps(uk, pv)));    \
+        }                                                                                    \
+        V d = P##_add_ps(gv, P##_mul_ps(vl2, pv));                                           \
+        V mv = P##_add_ps(P##_mul_ps(vb1, P##_loadu_ps(m + j)), P##_mul_ps(vc1, d));         \
+        V vv = P##_add_ps(P##_mul_ps(vb2, P##_loadu_ps(v + j)),                              \
+                          P##_mul_ps(P##_mul_ps(vc2, d), d));                                \
+        V den = P##_add_ps(P##_mul_ps(P##_sqrt_ps(vv), vbc), veps);                          \
+        P##_storeu_ps(m + j, mv);                                                            \
+        P##_storeu_ps(v + j, vv);                                                            \
+        P##_storeu_ps(p + j, P##_sub_ps(P##_mul_ps(pv, vshr),                                \
+                                        P##_div_ps(P##_mul_ps(vstep, mv), den)));            \
+    }                                                                                        \
+    return j;
+
 __attribute__((target("avx2"))) static long outer_row_avx2(
     float *restrict p, float *restrict m, float *restrict v, long cols, int K, const float *ui,
     const float *const *vk, float *const *back, float b1, float b2, float eps, float l2,
     float shrink, float step, float inv_sqrt_bc2) {
-    const __m256 vb1 = _mm256_set1_ps(b1), vc1 = _mm256_set1_ps(1.0f - b1);
-    const __m256 vb2 = _mm256_set1_ps(b2), vc2 = _mm256_set1_ps(1.0f - b2);
-    const __m256 vl2 = _mm256_set1_ps(l2), vshr = _mm256_set1_ps(shrink);
-    const __m256 vstep = _mm256_set1_ps(step), vbc = _mm256_set1_ps(inv_sqrt_bc2);
-    const __m256 veps = _mm256_set1_ps(eps);
-    long j = 0;
-    for (; j + 8 <= cols; j += 8) {
-        __m256 pv = _mm256_loadu_ps(p + j);
-        __m256 gv = _mm256_mul_ps(_mm256_set1_ps(ui[0]), _mm256_loadu_ps(vk[0] + j));
-        if (back)
-            _mm256_storeu_ps(back[0] + j, _mm256_add_ps(_mm256_loadu_ps(back[0] + j),
-                                                        _mm256_mul_ps(_mm256_set1_ps(ui[0]), pv)));
-        for (int k = 1; k < K; k++) {
-            __m256 uk = _mm256_set1_ps(ui[k]);
-            gv = _mm256_add_ps(gv, _mm256_mul_ps(uk, _mm256_loadu_ps(vk[k] + j)));
-            if (back)
-                _mm256_storeu_ps(back[k] + j,
-                                 _mm256_add_ps(_mm256_loadu_ps(back[k] + j), _mm256_mul_ps(uk, pv)));
-        }
-        __m256 d = _mm256_add_ps(gv, _mm256_mul_ps(vl2, pv));
-        __m256 mv = _mm256_add_ps(_mm256_mul_ps(vb1, _mm256_loadu_ps(m + j)), _mm256_mul_ps(vc1, d));
-        __m256 vv = _mm256_add_ps(_mm256_mul_ps(vb2, _mm256_loadu_ps(v + j)),
-                                  _mm256_mul_ps(_mm256_mul_ps(vc2, d), d));
-        __m256 den = _mm256_add_ps(_mm256_mul_ps(_mm256_sqrt_ps(vv), vbc), veps);
-        _mm256_storeu_ps(m + j, mv);
-        _mm256_storeu_ps(v + j, vv);
-        _mm256_storeu_ps(p + j, _mm256_sub_ps(_mm256_mul_ps(pv, vshr),
-                                              _mm256_div_ps(_mm256_mul_ps(vstep, mv), den)));
-    }
-    return j;
+    OUTER_ROW_LOOP(__m256, _mm256, 8)
 }
 
 __attribute__((target("avx512f"))) static long outer_row_avx512(
     float *restrict p, float *restrict m, float *restrict v, long cols, int K, const float *ui,
     const float *const *vk, float *const *back, float b1, float b2, float eps, float l2,
     float shrink, float step, float inv_sqrt_bc2) {
-    const __m512 vb1 = _mm512_set1_ps(b1), vc1 = _mm512_set1_ps(1.0f - b1);
-    const __m512 vb2 = _mm512_set1_ps(b2), vc2 = _mm512_set1_ps(1.0f - b2);
-    const __m512 vl2 = _mm512_set1_ps(l2), vshr = _mm512_set1_ps(shrink);
-    const __m512 vstep = _mm512_set1_ps(step), vbc = _mm512_set1_ps(inv_sqrt_bc2);
-    const __m512 veps = _mm512_set1_ps(eps);
-    long j = 0;
-    for (; j + 16 <= cols; j += 16) {
-        __m512 pv = _mm512_loadu_ps(p + j);
-        __m512 gv = _mm512_mul_ps(_mm512_set1_ps(ui[0]), _mm512_loadu_ps(vk[0] + j));
-        if (back)
-            _mm512_storeu_ps(back[0] + j, _mm512_add_ps(_mm512_loadu_ps(back[0] + j),
-                                                        _mm512_mul_ps(_mm512_set1_ps(ui[0]), pv)));
-        for (int k = 1; k < K; k++) {
-            __m512 uk = _mm512_set1_ps(ui[k]);
-            gv = _mm512_add_ps(gv, _mm512_mul_ps(uk, _mm512_loadu_ps(vk[k] + j)));
-            if (back)
-                _mm512_storeu_ps(back[k] + j,
-                                 _mm512_add_ps(_mm512_loadu_ps(back[k] + j), _mm512_mul_ps(uk, pv)));
-        }
-        __m512 d = _mm512_add_ps(gv, _mm512_mul_ps(vl2, pv));
-        __m512 mv = _mm512_add_ps(_mm512_mul_ps(vb1, _mm512_loadu_ps(m + j)), _mm512_mul_ps(vc1, d));
-        __m512 vv = _mm512_add_ps(_mm512_mul_ps(vb2, _mm512_loadu_ps(v + j)),
-                                  _mm512_mul_ps(_mm512_mul_ps(vc2, d), d));
-        __m512 den = _mm512_add_ps(_mm512_mul_ps(_mm512_sqrt_ps(vv), vbc), veps);
-        _mm512_storeu_ps(m + j, mv);
-        _mm512_storeu_ps(v + j, vv);
-        _mm512_storeu_ps(p + j, _mm512_sub_ps(_mm512_mul_ps(pv, vshr),
-                                              _mm512_div_ps(_mm512_mul_ps(vstep, mv), den)));
-    }
-    return j;
+    OUTER_ROW_LOOP(__m512, _mm512, 16)
 }
 #endif
 
