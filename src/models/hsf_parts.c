@@ -48,32 +48,40 @@ static inline float tanh_scalar(float x) {
     return p / q;
 }
 
+/* The rational tanh over a vector, written once for every width: V the vector type, P the
+ * intrinsic prefix (_mm, _mm512), L the lanes. The same operations in the same order at
+ * every width (no FMA: -std=c11 does not contract, the wide one targets avx512f only), so
+ * every width gives the same bits (test_fastpaths compares them with tanh_scalar); min/max
+ * return their second operand when either is NaN, so NaN propagates. Leaves i at the first
+ * element not done. */
+#define TANH_LOOP(V, P, L)                                                                    \
+    {                                                                                        \
+        const V hi = P##_set1_ps(TANH_CLIP), lo = P##_set1_ps(-TANH_CLIP);                   \
+        for (; i + (L) <= n; i += (L)) {                                                     \
+            V x = P##_max_ps(lo, P##_min_ps(hi, P##_loadu_ps(in + i)));                      \
+            V x2 = P##_mul_ps(x, x);                                                         \
+            V p = P##_set1_ps(TANH_A13);                                                     \
+            p = P##_add_ps(P##_mul_ps(p, x2), P##_set1_ps(TANH_A11));                        \
+            p = P##_add_ps(P##_mul_ps(p, x2), P##_set1_ps(TANH_A9));                         \
+            p = P##_add_ps(P##_mul_ps(p, x2), P##_set1_ps(TANH_A7));                         \
+            p = P##_add_ps(P##_mul_ps(p, x2), P##_set1_ps(TANH_A5));                         \
+            p = P##_add_ps(P##_mul_ps(p, x2), P##_set1_ps(TANH_A3));                         \
+            p = P##_add_ps(P##_mul_ps(p, x2), P##_set1_ps(TANH_A1));                         \
+            p = P##_mul_ps(p, x);                                                            \
+            V q = P##_set1_ps(TANH_B6);                                                      \
+            q = P##_add_ps(P##_mul_ps(q, x2), P##_set1_ps(TANH_B4));                         \
+            q = P##_add_ps(P##_mul_ps(q, x2), P##_set1_ps(TANH_B2));                         \
+            q = P##_add_ps(P##_mul_ps(q, x2), P##_set1_ps(TANH_B0));                         \
+            P##_storeu_ps(out + i, P##_div_ps(p, q));                                        \
+        }                                                                                    \
+    }
+
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
 #define HSF_WIDE 1
-/* 16 lanes of the same operations in the same order (no FMA: target avx512f only and
- * -std=c11 does not contract), so the bits equal the SSE loop's; the tail is left to it. */
 __attribute__((target("avx512f"))) static long tanh_avx512(float *out, const float *in, long n) {
-    const __m512 hi = _mm512_set1_ps(TANH_CLIP), lo = _mm512_set1_ps(-TANH_CLIP);
     long i = 0;
-    for (; i + 16 <= n; i += 16) {
-        /* same NaN rule as minps/maxps: the second operand when either is NaN */
-        __m512 x = _mm512_max_ps(lo, _mm512_min_ps(hi, _mm512_loadu_ps(in + i)));
-        __m512 x2 = _mm512_mul_ps(x, x);
-        __m512 p = _mm512_set1_ps(TANH_A13);
-        p = _mm512_add_ps(_mm512_mul_ps(p, x2), _mm512_set1_ps(TANH_A11));
-        p = _mm512_add_ps(_mm512_mul_ps(p, x2), _mm512_set1_ps(TANH_A9));
-        p = _mm512_add_ps(_mm512_mul_ps(p, x2), _mm512_set1_ps(TANH_A7));
-        p = _mm512_add_ps(_mm512_mul_ps(p, x2), _mm512_set1_ps(TANH_A5));
-        p = _mm512_add_ps(_mm512_mul_ps(p, x2), _mm512_set1_ps(TANH_A3));
-        p = _mm512_add_ps(_mm512_mul_ps(p, x2), _mm512_set1_ps(TANH_A1));
-        p = _mm512_mul_ps(p, x);
-        __m512 q = _mm512_set1_ps(TANH_B6);
-        q = _mm512_add_ps(_mm512_mul_ps(q, x2), _mm512_set1_ps(TANH_B4));
-        q = _mm512_add_ps(_mm512_mul_ps(q, x2), _mm512_set1_ps(TANH_B2));
-        q = _mm512_add_ps(_mm512_mul_ps(q, x2), _mm512_set1_ps(TANH_B0));
-        _mm512_storeu_ps(out + i, _mm512_div_ps(p, q));
-    }
+    TANH_LOOP(__m512, _mm512, 16)
     return i;
 }
 #endif
@@ -104,25 +112,7 @@ void hsf_tanh(float *out, const float *in, long n) {
     if (use_wide()) i = tanh_avx512(out, in, n);
 #endif
 #if defined(__SSE__)
-    const __m128 hi = _mm_set1_ps(TANH_CLIP), lo = _mm_set1_ps(-TANH_CLIP);
-    for (; i + 4 <= n; i += 4) {
-        /* min/max return their second operand when either is NaN: NaN propagates */
-        __m128 x = _mm_max_ps(lo, _mm_min_ps(hi, _mm_loadu_ps(in + i)));
-        __m128 x2 = _mm_mul_ps(x, x);
-        __m128 p = _mm_set1_ps(TANH_A13);
-        p = _mm_add_ps(_mm_mul_ps(p, x2), _mm_set1_ps(TANH_A11));
-        p = _mm_add_ps(_mm_mul_ps(p, x2), _mm_set1_ps(TANH_A9));
-        p = _mm_add_ps(_mm_mul_ps(p, x2), _mm_set1_ps(TANH_A7));
-        p = _mm_add_ps(_mm_mul_ps(p, x2), _mm_set1_ps(TANH_A5));
-        p = _mm_add_ps(_mm_mul_ps(p, x2), _mm_set1_ps(TANH_A3));
-        p = _mm_add_ps(_mm_mul_ps(p, x2), _mm_set1_ps(TANH_A1));
-        p = _mm_mul_ps(p, x);
-        __m128 q = _mm_set1_ps(TANH_B6);
-        q = _mm_add_ps(_mm_mul_ps(q, x2), _mm_set1_ps(TANH_B4));
-        q = _mm_add_ps(_mm_mul_ps(q, x2), _mm_set1_ps(TANH_B2));
-        q = _mm_add_ps(_mm_mul_ps(q, x2), _mm_set1_ps(TANH_B0));
-        _mm_storeu_ps(out + i, _mm_div_ps(p, q));
-    }
+    TANH_LOOP(__m128, _mm, 4)
 #endif
     for (; i < n; i++) out[i] = tanh_scalar(in[i]);
 }
