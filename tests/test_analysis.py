@@ -24,6 +24,7 @@ sys.path.insert(0, str(REPO / "analysis"))
 import aggregate  # noqa: E402
 import clsweep_results  # noqa: E402
 import plot  # noqa: E402
+from cls_pytest import clsweep  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 METRICS = ["acc", "bwt", "fwt", "forgetting"]
@@ -49,16 +50,6 @@ grid:
   train.lr: [0.05, 0.1]
 output: results/cls-test.nc
 """
-
-
-def clsweep():
-    build = Path(os.environ.get("CLSWEEP_BUILD", "build"))
-    if not build.is_absolute():
-        build = REPO / build
-    exe = build / "clsweep"
-    if not exe.exists():
-        pytest.fail(f"{exe} not found: build it first (make), or set CLSWEEP_BUILD")
-    return exe
 
 
 def run_sweep(yaml_path, out):

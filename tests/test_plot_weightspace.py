@@ -14,18 +14,9 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "analysis"))
 import plot_weightspace  # noqa: E402
+from cls_pytest import clsweep  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def clsweep():
-    build = Path(os.environ.get("CLSWEEP_BUILD", "build"))
-    if not build.is_absolute():
-        build = REPO / build
-    exe = build / "clsweep"
-    if not exe.exists():
-        pytest.fail(f"{exe} not found: build it first (make), or set CLSWEEP_BUILD")
-    return exe
 
 
 def run_sweep(yaml_text, out):
