@@ -10,10 +10,20 @@
  *     err = max_i |g_i − fd_i|  /  max(‖g‖_∞, ‖fd‖_∞, floor)
  *
  * (‖·‖_∞ over the checked coordinates), so a tiny gradient entry is never judged against
- * itself. Kinks (ReLU at 0, a max-pool tie, a hinge) make the central difference meaningless:
- * a coordinate whose two one-sided differences disagree by more than kink_tol (relative to
- * the same global scale) is skipped, and the test fails when more than max_kink_frac of the
- * checked coordinates were skipped — so a broken gradient cannot hide as "kinks".
+ * itself. Kinks (ReLU at 0, a max-pool tie, a hinge) make the central difference meaningless.
+ * Each coordinate is also evaluated at half the step, and a kink shows as a disagreement that
+ * a smooth function does not have:
+ *
+ *     k1 = |fd(e) − fd(e/2)|                        (O(L‴·e²) where L is smooth)
+ *     k2 = |D(e) − 2·D(e/2)|,  D(h) = (L(x+h) − L(x))/h − (L(x) − L(x−h))/h
+ *                                                   (the curvature term L″·h cancels)
+ *
+ * k1 catches a kink between e/2 and e from x (and most nearer ones), k2 one at or very near
+ * x, where k1 vanishes. A coordinate with max(k1, k2) > kink_tol (relative to the same global
+ * scale) is skipped, and the test fails when more than max_kink_frac of the checked
+ * coordinates were skipped — so a broken gradient cannot hide as "kinks". Curvature alone
+ * (tanh, a quadratic loss) does not count as a kink. Cost: four evaluations of L per checked
+ * coordinate.
  *
  * Usage:
  *     static double my_loss(void *ctx) { ... return loss; }
@@ -36,9 +46,9 @@ typedef struct {
     double eps;           /* perturbation size (before rounding to float) */
     double tol;           /* largest accepted err (definition above) */
     long max_checks;      /* check at most this many coordinates, evenly strided; 0 = all */
-    double kink_tol;      /* one-sided slopes disagreeing by more than this (relative to the
-                             global scale) → kink; at most tol/2, so an unskipped kink alone
-                             cannot fail the check */
+    double kink_tol;      /* max(k1, k2) above this (relative to the global scale) → kink;
+                             keep it at most tol/2: an unskipped kink then moves fd by about
+                             2·kink_tol at most, within tol */
     double max_kink_frac; /* at most this fraction of checked coordinates may be kinks */
     double floor;         /* denominator floor, for an all-zero gradient */
 } gc_opts;
@@ -69,20 +79,26 @@ static gc_result gradcheck(const char *what, gc_loss_fn loss, void *ctx, float *
     }
     double l0 = loss(ctx);
     double gmax = 0.0, fmax_ = 0.0;
+    static const double frac[4] = {1.0, -1.0, 0.5, -0.5};
     for (long k = 0; k < m; k++) {
         long i = k * stride;
         float x0 = x[i];
-        x[i] = (float)(x0 + o.eps);
-        double xp = x[i];
-        double lp = loss(ctx);
-        x[i] = (float)(x0 - o.eps);
-        double xm = x[i];
-        double lm = loss(ctx);
+        double l[4], h[4];   /* at x0 + e, x0 − e, x0 + e/2, x0 − e/2 (steps as represented) */
+        for (int j = 0; j < 4; j++) {
+            x[i] = (float)(x0 + frac[j] * o.eps);
+            h[j] = fabs((double)x[i] - (double)x0);
+            l[j] = loss(ctx);
+        }
         x[i] = x0;
-        double hp = xp - (double)x0, hm = (double)x0 - xm;
-        fd[k] = (lp - lm) / (xp - xm);
-        /* one-sided slopes; their disagreement marks a kink */
-        asym[k] = (hp > 0 && hm > 0) ? fabs((lp - l0) / hp - (l0 - lm) / hm) : 0.0;
+        fd[k] = (l[0] - l[1]) / (h[0] + h[1]);
+        double fd2 = (l[2] - l[3]) / (h[2] + h[3]);
+        double k1 = fabs(fd[k] - fd2), k2 = 0.0;
+        if (h[0] > 0 && h[1] > 0 && h[2] > 0 && h[3] > 0) {
+            double D1 = (l[0] - l0) / h[0] - (l0 - l[1]) / h[1];
+            double D2 = (l[2] - l0) / h[2] - (l0 - l[3]) / h[3];
+            k2 = fabs(D1 - 2.0 * D2);
+        }
+        asym[k] = fmax(k1, k2);
         if (fabs(fd[k]) > fmax_) fmax_ = fabs(fd[k]);
         if (fabs((double)g[i]) > gmax) gmax = fabs((double)g[i]);
     }

@@ -220,17 +220,16 @@ static void test_fast_step_matches_generic(void) {
 
 
 
-static int have_data(void) {
-    if (!data_get(DATA_MNIST, 1) || !data_get(DATA_FASHION, 1)) {
-        printf("ok - %s # SKIP MNIST/Fashion-MNIST not present (make data)\n", "data tests");
-        return 0;
-    }
-    return 1;
-}
+/* Skips the current case unless both MNIST and Fashion-MNIST are present. */
+#define REQUIRE_BOTH()                                                            \
+    do {                                                                          \
+        REQUIRE_DATA(DATA_MNIST);                                                 \
+        REQUIRE_DATA(DATA_FASHION);                                               \
+    } while (0)
 
 /* MNIST alone, 1000 examples, 2 epochs at batch 1: well above chance (0.1). */
 static void test_learns_mnist(void) {
-    if (!have_data()) return;
+    REQUIRE_BOTH();
     run_config c;
     run_result r;
     make_cfg(&c, "ewgn", "mnist_fashion", "benchmark.blocks", "1", "benchmark.block_size", "2",
@@ -248,7 +247,7 @@ static void test_learns_mnist(void) {
 /* MNIST → Fashion on a tiny subset, same seed: ewgn with EWC keeps more of MNIST than
  * finetune (retention = 100·R[1][0]/R[0][0]). */
 static void test_ewc_keeps_more_than_finetune(void) {
-    if (!have_data()) return;
+    REQUIRE_BOTH();
     double ret[2] = {0, 0}, acc1[2] = {0, 0};
     const char *models[2] = {"finetune", "ewgn"};
     for (int k = 0; k < 2; k++) {
@@ -275,7 +274,7 @@ static void test_ewc_keeps_more_than_finetune(void) {
 /* Every activation runs on a tiny stream, at batch 1 and batch 8 (the batched path), with
  * the generated-weight statistics recorded. */
 static void test_activations_run(void) {
-    if (!have_data()) return;
+    REQUIRE_BOTH();
     const char *acts[3] = {"gaussian", "sigmoid", "tanh"};
     for (int a = 0; a < 3; a++)
         for (int bb = 0; bb < 2; bb++) {
@@ -312,7 +311,7 @@ static void test_activations_run(void) {
 /* Same config and seed → bit-identical R (batch 1 with EWC, and batched); another seed
  * differs. */
 static void test_determinism(void) {
-    if (!have_data()) return;
+    REQUIRE_BOTH();
     const char *bs[2] = {"1", "16"};
     for (int k = 0; k < 2; k++) {
         run_result r[3];
@@ -339,7 +338,7 @@ static void test_determinism(void) {
  * gradient step it does: that step scales θ − θ* by (1 − lr·λ·F), which explodes once
  * lr·λ·F > 2. Both paths (fused batch 1, batched). */
 static void test_divergence_is_a_status(void) {
-    if (!have_data()) return;
+    REQUIRE_BOTH();
     const char *bs[2] = {"1", "8"};
     for (int k = 0; k < 2; k++) {
         run_config c;
@@ -409,7 +408,7 @@ static void test_unsupported_kinds(void) {
 
 /* Task-incremental split_mnist (class masks) runs and learns. */
 static void test_task_incremental(void) {
-    if (!have_data()) return;
+    REQUIRE_BOTH();
     run_config c;
     run_result r;
     make_cfg(&c, "ewgn", "split_mnist", "benchmark.train_per_task", "200",
@@ -428,7 +427,7 @@ static void test_task_incremental(void) {
  * for the image's nonzero pixels; spt is clamped to n_test, 0 gives NULL; the parameters are
  * untouched. */
 static void test_weights_hook(void) {
-    if (!have_data()) return;
+    REQUIRE_BOTH();
     run_config c;
     make_cfg(&c, "ewgn", "mnist_fashion", "benchmark.train_per_task", "100",
              "benchmark.test_per_task", "40", NULL);
@@ -496,7 +495,7 @@ static void test_weights_hook(void) {
  * the full 15,680-column matrix; and R, R0 and the model's own extras are bit-identical to
  * the same run with analysis.when = none (the hook does not perturb training). */
 static void test_weightspace_run(void) {
-    if (!have_data()) return;
+    REQUIRE_BOTH();
     const char *when[2] = {"stage", "none"};
     run_result r[2];
     for (int k = 0; k < 2; k++) {

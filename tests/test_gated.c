@@ -328,10 +328,7 @@ static void test_curves_unsupported(void) {
 /* Task-incremental Split-MNIST on the frozen random features: learns well above chance
  * (0.5) with a raised W rate; with the paper's rates (W step 1e-4) the run is stable. */
 static void test_classification(void) {
-    if (!data_get(DATA_MNIST, 1)) {
-        printf("ok - %s # SKIP MNIST not present (make data)\n", "gated classification");
-        return;
-    }
+    REQUIRE_DATA(DATA_MNIST);
     const char *lr[2] = {"1", "0.001"};
     for (int k = 0; k < 2; k++) {
         run_config c;

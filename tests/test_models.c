@@ -14,12 +14,6 @@
 #include "util.h"
 
 
-static int have_mnist(void) {
-    const dataset *d = data_get(DATA_MNIST, 1);
-    if (!d) printf("ok - %s # SKIP MNIST not present (make data)\n", "mnist tests");
-    return d != NULL;
-}
-
 static double mlp_loss(mlp_t *m, const float *x, const float *wout, int B) {
     const float *y = mlp_forward(m, x, B);
     double s = 0;
@@ -69,7 +63,7 @@ static void test_mlp_gradcheck(void) {
 
 
 static void test_finetune_learns_mnist(void) {
-    if (!have_mnist()) return;
+    REQUIRE_DATA(DATA_MNIST);
     run_config c;
     run_result r;
     make_cfg(&c, "finetune", "mnist_fashion", "benchmark.blocks", "1", "benchmark.block_size", "3",
@@ -85,7 +79,7 @@ static void test_finetune_learns_mnist(void) {
 }
 
 static void test_finetune_forgets_class_incremental(void) {
-    if (!have_mnist()) return;
+    REQUIRE_DATA(DATA_MNIST);
     run_config c;
     run_result r;
     make_cfg(&c, "finetune", "split_mnist", "benchmark.scenario", "class",
@@ -104,7 +98,7 @@ static void test_finetune_forgets_class_incremental(void) {
 /* Task-incremental Split-MNIST, SGD lr 0.1, 5 epochs per task: EWC (λ = 1000) forgets
  * measurably less than finetune on the same stream and seed. */
 static void test_ewc_forgets_less(void) {
-    if (!have_mnist()) return;
+    REQUIRE_DATA(DATA_MNIST);
     double fgt[2];
     for (int k = 0; k < 2; k++) {
         run_config c;
@@ -138,17 +132,20 @@ static void test_determinism(void) {
         CHECK(r[2].R && memcmp(r[0].R, r[2].R, n), "%s: different seeds, identical R", models[k]);
         for (int i = 0; i < 3; i++) result_free(&r[i]);
     }
-    if (data_get(DATA_MNIST, 1)) {
-        run_result r[2];
-        for (int i = 0; i < 2; i++) {
-            run_config c;
-            make_cfg(&c, "ewc", "split_mnist", "benchmark.train_per_task", "300",
-                     "benchmark.test_per_task", "200", NULL);
-            run_cfg(&r[i], &c);
-        }
-        CHECK(!memcmp(r[0].R, r[1].R, sizeof(float) * 25), "split_mnist: same seed, different R");
-        for (int i = 0; i < 2; i++) result_free(&r[i]);
+}
+
+static void test_determinism_split_mnist(void) {
+    REQUIRE_DATA(DATA_MNIST);
+    run_result r[2];
+    for (int i = 0; i < 2; i++) {
+        run_config c;
+        make_cfg(&c, "ewc", "split_mnist", "benchmark.train_per_task", "300",
+                 "benchmark.test_per_task", "200", NULL);
+        run_cfg(&r[i], &c);
     }
+    CHECK(r[0].R && r[1].R && !memcmp(r[0].R, r[1].R, sizeof(float) * 25),
+          "split_mnist: same seed, different R");
+    for (int i = 0; i < 2; i++) result_free(&r[i]);
 }
 
 static void test_teacher_student_learns(void) {
@@ -192,6 +189,8 @@ static void test_divergence_is_a_status(void) {
 }
 
 static void test_missing_data_is_a_failure(void) {
+    const char *prev = getenv("CLSWEEP_DATA");
+    char *saved = prev ? strdup(prev) : NULL;   /* restored below: later cases see the caller's */
     setenv("CLSWEEP_DATA", "/nonexistent-clsweep", 1);
     data_cache_free();
     run_config c;
@@ -201,7 +200,9 @@ static void test_missing_data_is_a_failure(void) {
     CHECK(r.status == RUN_STATUS_FAILED, "status %s", run_status_name(r.status));
     CHECK(strstr(r.message, "make data") != NULL, "message should name the set-up command: '%s'", r.message);
     result_free(&r);
-    unsetenv("CLSWEEP_DATA");
+    if (saved) setenv("CLSWEEP_DATA", saved, 1);
+    else unsetenv("CLSWEEP_DATA");
+    free(saved);
     data_cache_free();
 }
 
@@ -211,6 +212,7 @@ int main(void) {
     RUN_TEST(test_finetune_forgets_class_incremental);
     RUN_TEST(test_ewc_forgets_less);
     RUN_TEST(test_determinism);
+    RUN_TEST(test_determinism_split_mnist);
     RUN_TEST(test_teacher_student_learns);
     RUN_TEST(test_curves_autoencoder);
     RUN_TEST(test_divergence_is_a_status);

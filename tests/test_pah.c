@@ -18,12 +18,6 @@
 /* ---- helpers ---- */
 
 
-static int have(data_source src, const char *what) {
-    const dataset *d = data_get(src, 1);
-    if (!d) printf("ok - %s # SKIP data set not present (make data)\n", what);
-    return d != NULL;
-}
-
 /* A tiny PAH: HW×HW inputs (HW = 4 or 8), T = 3 tasks of C = 2 classes; current task 2, old
  * tasks 0 and 1, f_prev = the parameters plus noise (so every KD term is non-zero).
  * For the finite-difference checks (smooth = 1) tanh replaces the backbone's ReLU and the
@@ -274,7 +268,7 @@ static void test_teacher_uses_frozen_copy(void) {
 /* ---- model runs ---- */
 
 static void test_semantic_init(void) {
-    if (!have(DATA_MNIST, "test_semantic_init")) return;
+    REQUIRE_DATA(DATA_MNIST);
     for (int sem = 0; sem < 2; sem++) {
         run_config c;
         make_cfg(&c, "pah", "split_mnist", "benchmark.train_per_task", "200", "benchmark.test_per_task",
@@ -313,12 +307,16 @@ static void test_semantic_init(void) {
 }
 
 /* PAH and finetune on the same 2-task Split-Fashion stream (T-shirt/trouser, then
- * pullover/dress), same seed; both learn, PAH forgets task 0 far less. */
+ * pullover/dress), same seed; both learn, PAH forgets task 0 far less. Each case that needs
+ * the stream calls stream_results(), which runs it on first use and keeps the (deterministic)
+ * result, so either case runs alone or in any order. */
 static float stream_R[2][2 * 5];
-static int stream_ok[2];
+static int stream_state;   /* 0: not run yet, 1: both runs OK, -1: a run failed */
 
-static void run_stream(void) {
+static int stream_results(void) {
+    if (stream_state != 0) return stream_state == 1;
     const char *models[2] = {"finetune", "pah"};
+    stream_state = 1;
     for (int k = 0; k < 2; k++) {
         run_config c;
         run_result r;
@@ -326,9 +324,10 @@ static void run_stream(void) {
                  "benchmark.test_per_task", "400", "benchmark.block_size", "5", "seed", "0", NULL);
         run_execute(&c, &r);
         cfg_free(&c);
-        stream_ok[k] = r.status == RUN_STATUS_OK && r.R;
-        CHECK(stream_ok[k], "%s: status %s: %s", models[k], run_status_name(r.status), r.message);
-        if (stream_ok[k]) memcpy(stream_R[k], r.R, sizeof(float) * 10);
+        int ok = r.status == RUN_STATUS_OK && r.R;
+        CHECK(ok, "%s: status %s: %s", models[k], run_status_name(r.status), r.message);
+        if (ok) memcpy(stream_R[k], r.R, sizeof(float) * 10);
+        else stream_state = -1;
         if (k == 1) {
             const result_extra *e = result_find(&r, "pah_proto_loss");
             CHECK(e && e->ndim == 1 && e->shape[0] == 2 && e->data[0] == 0.0 && e->data[1] > 0.0,
@@ -336,12 +335,13 @@ static void run_stream(void) {
         }
         result_free(&r);
     }
+    return stream_state == 1;
 }
 
 static void test_pah_learns(void) {
-    if (!have(DATA_FASHION, "test_pah_learns")) return;
-    run_stream();
-    if (!stream_ok[1]) return;
+    REQUIRE_DATA(DATA_FASHION);
+    CHECK(stream_results(), "the finetune/pah stream runs failed");
+    if (stream_state != 1) return;
     const float *R = stream_R[1];
     printf("#   PAH task 0: %.4f after task 0; task 1: %.4f after task 1 (chance 0.5)\n", R[0], R[6]);
     CHECK(R[0] > 0.9, "task 0 accuracy %.4f", R[0]);
@@ -349,10 +349,9 @@ static void test_pah_learns(void) {
 }
 
 static void test_pah_forgets_less_than_finetune(void) {
-    if (!stream_ok[0] || !stream_ok[1]) {
-        printf("ok - test_pah_forgets_less_than_finetune # SKIP no stream results\n");
-        return;
-    }
+    REQUIRE_DATA(DATA_FASHION);
+    CHECK(stream_results(), "the finetune/pah stream runs failed");
+    if (stream_state != 1) return;
     double f_ft = stream_R[0][0] - stream_R[0][5], f_pah = stream_R[1][0] - stream_R[1][5];
     printf("#   task-0 forgetting: finetune %.4f (%.4f → %.4f), pah %.4f (%.4f → %.4f)\n", f_ft,
            stream_R[0][0], stream_R[0][5], f_pah, stream_R[1][0], stream_R[1][5]);
@@ -361,7 +360,7 @@ static void test_pah_forgets_less_than_finetune(void) {
 }
 
 static void test_determinism(void) {
-    if (!have(DATA_MNIST, "test_determinism")) return;
+    REQUIRE_DATA(DATA_MNIST);
     run_result r[3];
     for (int i = 0; i < 3; i++) {
         run_config c;
@@ -378,7 +377,7 @@ static void test_determinism(void) {
 }
 
 static void test_divergence_is_a_status(void) {
-    if (!have(DATA_MNIST, "test_divergence_is_a_status")) return;
+    REQUIRE_DATA(DATA_MNIST);
     run_config c;
     make_cfg(&c, "pah", "split_mnist", "benchmark.train_per_task", "100", "benchmark.test_per_task", "50", NULL);
     bench_t b;
@@ -405,7 +404,7 @@ static void test_divergence_is_a_status(void) {
 }
 
 static void test_class_incremental_is_refused(void) {
-    if (!have(DATA_MNIST, "test_class_incremental_is_refused")) return;
+    REQUIRE_DATA(DATA_MNIST);
     run_config c;
     run_result r;
     make_cfg(&c, "pah", "split_mnist", "benchmark.scenario", "class", "benchmark.train_per_task", "50",
@@ -421,7 +420,7 @@ static void test_class_incremental_is_refused(void) {
  * row W_t[c] (F values, equal to a fresh hyper_forward's) then the prototype p_t^c (ph·pw
  * values, equal to the arena's); task = t; the parameters are untouched. */
 static void test_weights_hook(void) {
-    if (!have(DATA_MNIST, "test_weights_hook")) return;
+    REQUIRE_DATA(DATA_MNIST);
     run_config c;
     make_cfg(&c, "pah", "split_mnist", "benchmark.train_per_task", "100", "benchmark.test_per_task", "50",
              "pah.prototype_shape", "[6,7]", NULL);
@@ -472,7 +471,7 @@ static void test_weights_hook(void) {
  * positive ws_separation; R and R0 are bit-identical to the same run with
  * analysis.when = none (the hook does not perturb training). */
 static void test_weightspace_run(void) {
-    if (!have(DATA_MNIST, "test_weightspace_run")) return;
+    REQUIRE_DATA(DATA_MNIST);
     const char *when[2] = {"stage", "none"};
     run_result r[2];
     for (int k = 0; k < 2; k++) {
