@@ -853,7 +853,7 @@ static int gc_self_fails(const char *what, gc_self_ctx *c, float *x, const float
 
 /* The checker passes a right gradient at large curvature (no false kinks at eps 1e-2),
  * fails one entry off by 5 % of the scale, skips an isolated kink (at x and at eps/3 from
- * it) and fails when most coordinates sit on kinks. */
+ * it) and fails when half the coordinates sit on kinks. */
 static void test_gradcheck_itself(void) {
     enum { N = 40 };
     float x[N], w[N], g[N];
@@ -892,8 +892,8 @@ static void test_gradcheck_itself(void) {
         x[i] = 0.0f;
         g[i] = 0.0f;
     }
+    /* more kinks than the noise estimate (a median) tolerates: checked, and they fail */
     CHECK(gc_self_fails("self: relu, half on kinks", &c, x, g, o, &r), "half kinks passed");
-    CHECK(r.kinks >= N / 2, "kinks %ld", r.kinks);
 }
 
 /* Every case starts from the same seeded stream R, so it sees the same numbers whether it
