@@ -1,6 +1,6 @@
-/* test_ewgn.c — the ewgn model (SPEC §4.3): the whole model's gradient (WGN and bias, every
+/* test_ewgn.c — the ewgn model (docs/spec.md §4.3): the whole model's gradient (WGN and bias, every
  * activation, single-sample sparse and batched paths) against central finite differences of
- * a literal double-precision transcription of the SPEC's forward; the fused batch-1 SGD step
+ * a literal double-precision transcription of the forward in docs/spec.md §4.3; the fused batch-1 SGD step
  * with lazy EWC against the generic gradient + optimiser step; then behaviour: it learns
  * MNIST, EWC keeps more of task 0 than finetune, every activation runs, runs are
  * deterministic, divergence is a status, extras are recorded.
@@ -27,7 +27,7 @@ static double ref_g(act_kind k, double z) {
     return exp(-z * z);
 }
 
-/* Mean softmax cross-entropy of B samples, straight from SPEC §4.3 in double:
+/* Mean softmax cross-entropy of B samples, straight from docs/spec.md §4.3 in double:
  * h = ReLU(W1 x + b1), W(x)[c][d] = g((W2 h + b2)[d·C + c]), logits = W(x) x + b.
  * min_hpre receives min |W1 x + b1| (distance to the ReLU kink). */
 static double ref_loss(const ewgn_t *m, const float *P, const float *x, const int *y,

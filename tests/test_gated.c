@@ -1,4 +1,4 @@
-/* test_gated.c — the gated linear network of SPEC §4.4: its layer and gate regulariser
+/* test_gated.c — the gated linear network of docs/spec.md §4.4: its layer and gate regulariser
  * against naive references and central finite differences, the full loss gradient (W and c,
  * regulariser included), the flexible regime against the forgetful control on the
  * teacher-student stream, determinism, divergence as a status, and classification. */

@@ -1,4 +1,4 @@
-/* test_hsf.c — the Hypernetwork-SDE-Flow autoencoder (SPEC §4.6): each hand-written part
+/* test_hsf.c — the Hypernetwork-SDE-Flow autoencoder (docs/spec.md §4.6): each hand-written part
  * against central finite differences (hypernetwork, coupling flow with log-det, SDE solver
  * through all its steps, embedding separation, the whole composite loss with replay), the
  * flow's inverse and its log-det against a finite-difference Jacobian, the fast tanh, and
