@@ -14,7 +14,7 @@ for t in "$BUILD"/tests/test_*; do
         echo "ok - $name cases alone # SKIP slow binary (CASES_ALONE_ALL=1 runs it)"
         continue
     fi
-    cases=$("$t" --list 2>/dev/null)
+    cases=$("$t" --list 2>/dev/null | grep -E '^[A-Za-z_][A-Za-z_0-9]*$')
     if [ -z "$cases" ]; then
         notok "$name --list printed no case"
         continue
