@@ -22,11 +22,12 @@
  * x, where k1 vanishes. A coordinate with max(k1, k2) > kink_tol (relative to the same global
  * scale) is skipped, and the test fails when more than max_kink_frac of the checked
  * coordinates were skipped — so a broken gradient cannot hide as "kinks". Curvature alone
- * (tanh, a quadratic loss) does not count as a kink. Rounding does, where L is a float32
- * forward whose terms cancel (rounding of the terms, not of L, over e/2): so the threshold is
- * raised by 4× the median of max(k1, k2) over the checked coordinates — the noise level,
- * since at most max_kink_frac of them may be kinks. Cost: four evaluations of L per checked
- * coordinate.
+ * (tanh, a quadratic loss) does not count as a kink. Rounding would: in a float32 forward
+ * whose terms cancel, the terms' rounding divided by e/2 can exceed kink_tol of a small
+ * gradient. So the threshold is raised by 4× the median of max(k1, k2) over the checked
+ * coordinates — the noise level, since at most max_kink_frac of them may be kinks (with
+ * kinks everywhere the median rises, they are checked, and they fail). Cost: four
+ * evaluations of L per checked coordinate.
  *
  * Usage:
  *     static double my_loss(void *ctx) { ... return loss; }
