@@ -16,7 +16,9 @@
 
 /* Gradient checks use tests/gradcheck.h (error relative to the global ∞-norm, GC_DEFAULTS
  * tolerance 1e-2). Forwards run in float, the objective in double; the step is the
- * float-representable difference actually applied. */
+ * float-representable difference actually applied. The steps are the callers': 1e-2 (wider
+ * than the default 1e-3, so the float32 forward's rounding stays out of the differences),
+ * 1e-3 for max-pool, whose inputs are 0.05 apart so that no step changes an argmax. */
 static rng_t R;
 static double gc_worst;            /* worst gradcheck error over the whole run, for the summary */
 static char gc_worst_name[64];
