@@ -1,4 +1,4 @@
-/* analysis.h — the weight-space analysis of a run (SPEC §7): which matrices are collected
+/* analysis.h — the weight-space analysis of a run (docs/spec.md §7): which matrices are collected
  * (analysis.* keys), collecting them in the run process, and analysing them with
  * ScaLAPACK on the group of ranks that owns the run.
  *

@@ -1,4 +1,4 @@
-/* bench.h — benchmarks: task streams with a curriculum of blocks (SPEC §3).
+/* bench.h — benchmarks: task streams with a curriculum of blocks (docs/spec.md §3).
  *
  * A benchmark yields T tasks and a curriculum of S stages (stage_task[s] = task trained at
  * stage s). After every stage every task is evaluated, giving R[s][t]. With the classical

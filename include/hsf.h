@@ -1,4 +1,4 @@
-/* hsf.h — the Hypernetwork-SDE-Flow autoencoder (SPEC §4.6), exported part by part for its
+/* hsf.h — the Hypernetwork-SDE-Flow autoencoder (docs/spec.md §4.6), exported part by part for its
  * tests and benchmark; the model itself is hsf_ops in the registry.
  *
  * Every part is a forward/backward pair over one parameter arena (llm.c style): a part's

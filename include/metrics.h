@@ -1,4 +1,4 @@
-/* metrics.h — continual-learning metrics of SPEC §5 from R and the initial row. */
+/* metrics.h — continual-learning metrics of docs/spec.md §5 from R and the initial row. */
 #ifndef CLS_METRICS_H
 #define CLS_METRICS_H
 

@@ -1,5 +1,5 @@
 /* mlp.h — a multi-layer perceptron on one parameter arena: the network of the finetune and
- * ewc baselines (SPEC §4.1) and a building block for other models.
+ * ewc baselines (docs/spec.md §4.1) and a building block for other models.
  *
  * Layer l maps sizes[l] → sizes[l+1]: z = a·Wᵀ + b, a' = act[l](z). */
 #ifndef CLS_MLP_H

@@ -94,7 +94,7 @@ void resize_bilinear_forward(float *out, const float *inp, int B, int C, int Hi,
 void resize_bilinear_backward(float *dinp, const float *dout, int B, int C, int Hi, int Wi,
                               int Ho, int Wo);
 
-/* ---- gated linear paths: out = Σ_p c_p · inp · w_pᵀ (Proca et al. 2024, SPEC §4.4) ---- */
+/* ---- gated linear paths: out = Σ_p c_p · inp · w_pᵀ (Proca et al. 2024, docs/spec.md §4.4) ---- */
 /* out (B, n_out); inp (B, n_in); w (P, n_out, n_in); c (P) scalar gates.
  * weff (n_out, n_in) receives Σ_p c_p w_p (kept for the backward). */
 void gated_linear_forward(float *out, float *weff, const float *inp, const float *w,
@@ -107,7 +107,7 @@ void gated_linear_backward(float *dinp, float *dw, float *dc, float *g, const fl
 
 /* Gate regulariser of the gated network (authors' lcs/joint_learning.py):
  * R(c) = (a·R_nonneg + b·R_L1) / (a + b), R_nonneg = 10·Σ_p max(−c_p, 0),
- * R_L1 = 10·½(‖c‖₁ − 1)²; SPEC weights a = 1, b = 10. a + b must be > 0.
+ * R_L1 = 10·½(‖c‖₁ − 1)²; weights a = 1, b = 10 (docs/spec.md §4.4). a + b must be > 0.
  * Subgradient 0 at the kinks (c_p = 0). */
 float gate_reg_forward(const float *c, int P, float a, float b);
 /* dc += scale · dR/dc. */

@@ -1,4 +1,4 @@
-/* scheduler.h — running a sweep: the MPI master/worker scheduler (SPEC §7).
+/* scheduler.h — running a sweep: the MPI master/worker scheduler (docs/spec.md §7).
  *
  * Rank 0 (master) expands the sweep, resumes from the journal, orders pending runs
  * longest-expected first and hands them out in chunks sized from the measured run time

@@ -1,4 +1,4 @@
-/* sweep.h — sweep files (YAML, SPEC §6) and their expansion into model runs.
+/* sweep.h — sweep files (YAML, docs/spec.md §6) and their expansion into model runs.
  *
  * Top-level keys: name, benchmark (map of benchmark.* settings, "name" required), models
  * (list; default: every model supporting the benchmark kind), seeds (count N → 0..N−1, or a

@@ -41,20 +41,21 @@ PYEOF
 }
 check "missing MNIST: runs failed, message names the path and \`make data\`" \
     msg_has "$TMP/data.nc" failed "$TMP/nowhere/mnist/" "make data"
-if [ -f data/mnist/train-images-idx3-ubyte.gz ] || [ -f data/mnist/train-images-idx3-ubyte ]; then
+MNIST_DIR=${CLSWEEP_DATA:-data}/mnist   # where clsweep looks (src/data/datasets.c)
+if [ -f "$MNIST_DIR/train-images-idx3-ubyte.gz" ] || [ -f "$MNIST_DIR/train-images-idx3-ubyte" ]; then
     run_quiet "$TMP/data.yaml" --output "$TMP/data.nc" 2>/dev/null
     check "missing MNIST: after the data is there, the resume retries the failed runs" \
         msg_has "$TMP/data.nc" ok
     # A truncated data file: a failed run naming the file and what is wrong.
     mkdir -p "$TMP/corrupt/mnist"
-    for f in data/mnist/*; do cp "$f" "$TMP/corrupt/mnist/"; done
+    for f in "$MNIST_DIR"/*; do cp "$f" "$TMP/corrupt/mnist/"; done
     img=$(ls "$TMP"/corrupt/mnist/train-images* | head -1)
     head -c 5000 "$img" >"$img.cut" && mv "$img.cut" "$img"
     CLSWEEP_DATA=$TMP/corrupt run_quiet "$TMP/data.yaml" --output "$TMP/corrupt.nc" 2>/dev/null
     check "corrupt MNIST file: runs failed, message names the file" \
         msg_has "$TMP/corrupt.nc" failed "$img"
 else
-    ok "missing MNIST: resume with data # SKIP data/mnist not built (make data)"
+    ok "missing MNIST: resume with data # SKIP $MNIST_DIR not built (make data)"
 fi
 sed 's/split_mnist/split_fashion/' "$TMP/data.yaml" >"$TMP/fashion.yaml"
 FASHION_MNIST_DIR=$TMP/nowhere run_quiet "$TMP/fashion.yaml" --output "$TMP/fashion.nc" 2>/dev/null

@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO / "analysis"))
 import aggregate  # noqa: E402
 import clsweep_results  # noqa: E402
 import plot  # noqa: E402
-from cls_pytest import clsweep  # noqa: E402
+from cls_pytest import clsweep, require_data  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 METRICS = ["acc", "bwt", "fwt", "forgetting"]
@@ -88,6 +88,7 @@ def gated(files):
 
 @pytest.fixture(scope="module")
 def classification(files):
+    require_data("mnist")
     y = files / "cls.yaml"
     y.write_text(CLS_YAML)
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")

@@ -1,6 +1,6 @@
-/* test_ewgn.c — the ewgn model (SPEC §4.3): the whole model's gradient (WGN and bias, every
+/* test_ewgn.c — the ewgn model (docs/spec.md §4.3): the whole model's gradient (WGN and bias, every
  * activation, single-sample sparse and batched paths) against central finite differences of
- * a literal double-precision transcription of the SPEC's forward; the fused batch-1 SGD step
+ * a literal double-precision transcription of the forward in docs/spec.md §4.3; the fused batch-1 SGD step
  * with lazy EWC against the generic gradient + optimiser step; then behaviour: it learns
  * MNIST, EWC keeps more of task 0 than finetune, every activation runs, runs are
  * deterministic, divergence is a status, extras are recorded.
@@ -13,6 +13,7 @@
 
 #include "analysis.h"
 #include "data.h"
+#include "gradcheck.h"
 #include "test.h"
 #include "test_run.h"
 
@@ -26,7 +27,7 @@ static double ref_g(act_kind k, double z) {
     return exp(-z * z);
 }
 
-/* Mean softmax cross-entropy of B samples, straight from SPEC §4.3 in double:
+/* Mean softmax cross-entropy of B samples, straight from docs/spec.md §4.3 in double:
  * h = ReLU(W1 x + b1), W(x)[c][d] = g((W2 h + b2)[d·C + c]), logits = W(x) x + b.
  * min_hpre receives min |W1 x + b1| (distance to the ReLU kink). */
 static double ref_loss(const ewgn_t *m, const float *P, const float *x, const int *y,
@@ -77,29 +78,27 @@ static void tiny_inputs(float *x, int B, int D, rng_t *r) {
     for (int i = 0; i < B * D; i++) x[i] = rng_uniform(r) < 0.4f ? 0.0f : rng_uniform(r);
 }
 
-/* Central differences of ref_loss on every parameter vs the analytic gradient in grads. */
-static double gradcheck_max_rel(ewgn_t *m, const float *x, const int *y, const int *mask, int B) {
-    const double eps = 1e-3;
-    double maxrel = 0;
-    float *P = m->params;
-    for (long i = 0; i < m->nparams; i++) {
-        float save = P[i];
-        /* perturb in double through a copy: float steps would add rounding noise */
-        double lp, lm;
-        float *Q = xmalloc(sizeof(float) * (size_t)m->nparams);
-        memcpy(Q, P, sizeof(float) * (size_t)m->nparams);
-        Q[i] = (float)(save + eps);
-        double hp = (double)Q[i] - save;
-        lp = ref_loss(m, Q, x, y, mask, B, NULL, NULL);
-        Q[i] = (float)(save - eps);
-        double hm = save - (double)Q[i];
-        lm = ref_loss(m, Q, x, y, mask, B, NULL, NULL);
-        free(Q);
-        double numeric = (lp - lm) / (hp + hm), analytic = m->grads[i];
-        double rel = fabs(numeric - analytic) / fmax(1e-3, fabs(numeric) + fabs(analytic));
-        if (rel > maxrel) maxrel = rel;
-    }
-    return maxrel;
+typedef struct {
+    const ewgn_t *m;
+    const float *x;
+    const int *y, *mask;
+    int B;
+} ref_ctx;
+
+static double ref_loss_cb(void *p) {
+    const ref_ctx *c = p;
+    return ref_loss(c->m, c->m->params, c->x, c->y, c->mask, c->B, NULL, NULL);
+}
+
+/* Every parameter: central differences of the double reference loss against the analytic
+ * gradient in m->grads (tests/gradcheck.h). tol 1e-3, tighter than the default: the
+ * reference loss is exact double arithmetic, so the differences carry no float32 noise. */
+static double check_params(ewgn_t *m, const char *what, const float *x, const int *y,
+                           const int *mask, int B) {
+    ref_ctx c = {m, x, y, mask, B};
+    gc_opts o = GC_DEFAULTS;
+    o.tol = 1e-3;
+    return gradcheck(what, ref_loss_cb, &c, m->params, m->nparams, m->grads, o).err;
 }
 
 /* Whole-model gradient, single-sample sparse path (fwd1/bwd1) and batched path
@@ -120,7 +119,6 @@ static void test_gradcheck(void) {
             tiny_inputs(x, B, D, &r);
             ref_loss(&m, m.params, x, y, NULL, B, &mh, NULL);
         } while (mh < 0.05);
-        double max_err = 0;
         for (int mk = 0; mk < 2; mk++) {
             const int *msk = mk ? mask : NULL;
             /* single sample (B = 1): sparse forward/backward */
@@ -134,7 +132,10 @@ static void test_gradcheck(void) {
                   act_name(gen_acts[a]), lerr);
             loss1(&m, y[0], msk, 1.0f);
             bwd1(&m, m.grads);
-            double e1 = gradcheck_max_rel(&m, x, y, msk, 1);
+            char what[64];
+            snprintf(what, sizeof what, "%s %s sparse B=1", act_name(gen_acts[a]),
+                     mk ? "masked" : "unmasked");
+            check_params(&m, what, x, y, msk, 1);
             /* clear1 must undo exactly what bwd1 touched */
             clear1(&m, m.grads);
             int zero = 1;
@@ -144,11 +145,9 @@ static void test_gradcheck(void) {
             float fl = grad_batch(&m, x, y, NULL, msk, B);
             double rl = ref_loss(&m, m.params, x, y, msk, B, NULL, NULL);
             CHECK(fabs(fl - rl) < 1e-5 * fmax(1, fabs(rl)), "batched loss %g vs reference %g", fl, rl);
-            double e2 = gradcheck_max_rel(&m, x, y, msk, B);
-            printf("#   gradcheck %-8s %s: max relative error sparse B=1 %.2e, batched B=3 %.2e\n",
-                   act_name(gen_acts[a]), mk ? "masked  " : "unmasked", e1, e2);
-            CHECK(e1 < 1e-3 && e2 < 1e-3, "%s: max rel err %g / %g", act_name(gen_acts[a]), e1, e2);
-            max_err = fmax(max_err, fmax(e1, e2));
+            snprintf(what, sizeof what, "%s %s batched B=3", act_name(gen_acts[a]),
+                     mk ? "masked" : "unmasked");
+            check_params(&m, what, x, y, msk, B);
         }
         ewgn_release(&m);
     }
@@ -220,17 +219,16 @@ static void test_fast_step_matches_generic(void) {
 
 
 
-static int have_data(void) {
-    if (!data_get(DATA_MNIST, 1) || !data_get(DATA_FASHION, 1)) {
-        printf("ok - %s # SKIP MNIST/Fashion-MNIST not present (make data)\n", "data tests");
-        return 0;
-    }
-    return 1;
-}
+/* Skips the current case unless both MNIST and Fashion-MNIST are present. */
+#define REQUIRE_BOTH()                                                            \
+    do {                                                                          \
+        REQUIRE_DATA(DATA_MNIST);                                                 \
+        REQUIRE_DATA(DATA_FASHION);                                               \
+    } while (0)
 
 /* MNIST alone, 1000 examples, 2 epochs at batch 1: well above chance (0.1). */
 static void test_learns_mnist(void) {
-    if (!have_data()) return;
+    REQUIRE_BOTH();
     run_config c;
     run_result r;
     make_cfg(&c, "ewgn", "mnist_fashion", "benchmark.blocks", "1", "benchmark.block_size", "2",
@@ -248,7 +246,7 @@ static void test_learns_mnist(void) {
 /* MNIST → Fashion on a tiny subset, same seed: ewgn with EWC keeps more of MNIST than
  * finetune (retention = 100·R[1][0]/R[0][0]). */
 static void test_ewc_keeps_more_than_finetune(void) {
-    if (!have_data()) return;
+    REQUIRE_BOTH();
     double ret[2] = {0, 0}, acc1[2] = {0, 0};
     const char *models[2] = {"finetune", "ewgn"};
     for (int k = 0; k < 2; k++) {
@@ -275,7 +273,7 @@ static void test_ewc_keeps_more_than_finetune(void) {
 /* Every activation runs on a tiny stream, at batch 1 and batch 8 (the batched path), with
  * the generated-weight statistics recorded. */
 static void test_activations_run(void) {
-    if (!have_data()) return;
+    REQUIRE_BOTH();
     const char *acts[3] = {"gaussian", "sigmoid", "tanh"};
     for (int a = 0; a < 3; a++)
         for (int bb = 0; bb < 2; bb++) {
@@ -312,7 +310,7 @@ static void test_activations_run(void) {
 /* Same config and seed → bit-identical R (batch 1 with EWC, and batched); another seed
  * differs. */
 static void test_determinism(void) {
-    if (!have_data()) return;
+    REQUIRE_BOTH();
     const char *bs[2] = {"1", "16"};
     for (int k = 0; k < 2; k++) {
         run_result r[3];
@@ -339,7 +337,7 @@ static void test_determinism(void) {
  * gradient step it does: that step scales θ − θ* by (1 − lr·λ·F), which explodes once
  * lr·λ·F > 2. Both paths (fused batch 1, batched). */
 static void test_divergence_is_a_status(void) {
-    if (!have_data()) return;
+    REQUIRE_BOTH();
     const char *bs[2] = {"1", "8"};
     for (int k = 0; k < 2; k++) {
         run_config c;
@@ -409,7 +407,7 @@ static void test_unsupported_kinds(void) {
 
 /* Task-incremental split_mnist (class masks) runs and learns. */
 static void test_task_incremental(void) {
-    if (!have_data()) return;
+    REQUIRE_BOTH();
     run_config c;
     run_result r;
     make_cfg(&c, "ewgn", "split_mnist", "benchmark.train_per_task", "200",
@@ -428,7 +426,7 @@ static void test_task_incremental(void) {
  * for the image's nonzero pixels; spt is clamped to n_test, 0 gives NULL; the parameters are
  * untouched. */
 static void test_weights_hook(void) {
-    if (!have_data()) return;
+    REQUIRE_BOTH();
     run_config c;
     make_cfg(&c, "ewgn", "mnist_fashion", "benchmark.train_per_task", "100",
              "benchmark.test_per_task", "40", NULL);
@@ -496,7 +494,7 @@ static void test_weights_hook(void) {
  * the full 15,680-column matrix; and R, R0 and the model's own extras are bit-identical to
  * the same run with analysis.when = none (the hook does not perturb training). */
 static void test_weightspace_run(void) {
-    if (!have_data()) return;
+    REQUIRE_BOTH();
     const char *when[2] = {"stage", "none"};
     run_result r[2];
     for (int k = 0; k < 2; k++) {

@@ -542,12 +542,12 @@ static void test_finetune_batch1_fused_same_R(void) {
     CHECK(mlp_fused(-1) == 1, "fused step on by default");
     fused_run_pair("teacher_student", 0);
     fused_run_pair("teacher_student", 1);
-    if (data_get(DATA_MNIST, 1)) {
-        fused_run_pair("split_mnist", 0);
-        fused_run_pair("split_mnist", 1);
-    } else {
-        printf("ok - %s # SKIP MNIST not present (make data)\n", "split_mnist fused/plain");
-    }
+}
+
+static void test_finetune_batch1_fused_same_R_split_mnist(void) {
+    REQUIRE_DATA(DATA_MNIST);
+    fused_run_pair("split_mnist", 0);
+    fused_run_pair("split_mnist", 1);
 }
 
 int main(void) {
@@ -562,5 +562,6 @@ int main(void) {
     RUN_TEST(test_hsf_loss_simd_identical);
     RUN_TEST(test_mlp_sgd_step1_matches_plain);
     RUN_TEST(test_finetune_batch1_fused_same_R);
+    RUN_TEST(test_finetune_batch1_fused_same_R_split_mnist);
     TEST_EXIT();
 }

@@ -1,4 +1,4 @@
-/* test_hsf.c — the Hypernetwork-SDE-Flow autoencoder (SPEC §4.6): each hand-written part
+/* test_hsf.c — the Hypernetwork-SDE-Flow autoencoder (docs/spec.md §4.6): each hand-written part
  * against central finite differences (hypernetwork, coupling flow with log-det, SDE solver
  * through all its steps, embedding separation, the whole composite loss with replay), the
  * flow's inverse and its log-det against a finite-difference Jacobian, the fast tanh, and
@@ -13,6 +13,7 @@
 #include "hsf.h"
 #include "model.h"
 #include "nn.h"
+#include "gradcheck.h"
 #include "test.h"
 #include "test_run.h"
 #include "util.h"
@@ -21,36 +22,14 @@
 
 
 
-/* A scalar loss of the current parameters (and inputs), for finite differences. */
-typedef double (*loss_fn)(void *ctx);
-
-/* Central differences on x[0..n) (perturbed in place) against the analytic gradient g.
- * Relative error |num − ana| / max(floor, |num| + |ana|): robust near zero, where the
- * float32 forward leaves ~1e-5 of rounding noise in a central difference at eps 1e-2 (the
- * checks use floor 1e-2, i.e. an absolute tolerance of ~1e-4 for gradients below 1e-2).
- * With worst_big, also the worst relative error over entries with |num| + |ana| > big. */
-static double fd_max_rel_big(loss_fn f, void *ctx, float *x, const float *g, long n, float eps,
-                             double floor, double big, double *worst_big) {
-    double worst = 0;
-    if (worst_big) *worst_big = 0;
-    for (long i = 0; i < n; i++) {
-        float save = x[i];
-        x[i] = save + eps;
-        double lp = f(ctx);
-        x[i] = save - eps;
-        double lm = f(ctx);
-        x[i] = save;
-        double num = (lp - lm) / (2.0 * (double)eps);
-        double rel = fabs(num - g[i]) / fmax(floor, fabs(num) + fabs((double)g[i]));
-        if (rel > worst) worst = rel;
-        if (worst_big && fabs(num) + fabs((double)g[i]) > big && rel > *worst_big) *worst_big = rel;
-    }
-    return worst;
-}
-
-static double fd_max_rel(loss_fn f, void *ctx, float *x, const float *g, long n, float eps,
-                         double floor) {
-    return fd_max_rel_big(f, ctx, x, g, n, eps, floor, 0, NULL);
+/* Gradient checks: tests/gradcheck.h. The losses here are float32 forwards of O(1–10); a
+ * step of 1e-2 (the default is 1e-3) keeps their rounding (~1e-6) out of the differences,
+ * and no ReLU pre-activation sits within 0.05 of its kink (the margins below), so the step
+ * never crosses one. */
+static gc_opts hsf_gc(void) {
+    gc_opts o = GC_DEFAULTS;
+    o.eps = 1e-2;
+    return o;
 }
 
 static double dot(const float *a, const float *b, long n) {
@@ -154,10 +133,8 @@ static void test_hyper_gradcheck(void) {
     hyper_loss(&c);
     hsf_hyper_backward(de, n.grads, scratch, RW, Rb, e, a1, a2, h, n.params);
     long off = h->w1.w, cnt = h->v2.b + h->out - h->w1.w;   /* the hypernet's own block */
-    double ep = fd_max_rel(hyper_loss, &c, n.params + off, n.grads + off, cnt, 1e-2f, 1e-2);
-    double ee = fd_max_rel(hyper_loss, &c, e, de, 3, 1e-2f, 1e-2);
-    printf("#   hypernetwork gradcheck: params max rel err %.2e, embedding %.2e\n", ep, ee);
-    CHECK(ep < 1e-2 && ee < 1e-2, "hypernet gradients: %g %g", ep, ee);
+    gradcheck("hypernetwork params", hyper_loss, &c, n.params + off, cnt, n.grads + off, hsf_gc());
+    gradcheck("hypernetwork embedding", hyper_loss, &c, e, 3, de, hsf_gc());
     hsf_net_free(&n);
 }
 
@@ -205,10 +182,9 @@ static void test_flow_gradcheck(void) {
     flow_loss(&c);
     hsf_flow_backward(dz, n.grads, Ru, Rl, f, &n.fb, n.params, B);
     long off = f->net1[0].w, cnt = f->scale[f->L - 1] + f->half - off;
-    double ep = fd_max_rel(flow_loss, &c, n.params + off, n.grads + off, cnt, 1e-2f, 1e-2);
-    double ez = fd_max_rel(flow_loss, &c, z, dz, 18, 1e-2f, 1e-2);
-    printf("#   coupling flow + log-det gradcheck: params max rel err %.2e, input %.2e\n", ep, ez);
-    CHECK(ep < 1e-2 && ez < 1e-2, "flow gradients: %g %g", ep, ez);
+    gradcheck("coupling flow + log-det params", flow_loss, &c, n.params + off, cnt, n.grads + off,
+              hsf_gc());
+    gradcheck("coupling flow + log-det input", flow_loss, &c, z, 18, dz, hsf_gc());
     hsf_net_free(&n);
 }
 
@@ -316,13 +292,12 @@ static void test_sde_gradcheck(void) {
     sde_loss(&c);
     hsf_sde_backward(dz0, n.grads, R, s, &n.sb_enc, n.params, 1.0f, B);
     long off = s->f1.w, cnt = s->g3.b + s->D - off;
-    double ep = fd_max_rel(sde_loss, &c, n.params + off, n.grads + off, cnt, 1e-2f, 1e-2);
-    double ez = fd_max_rel(sde_loss, &c, z0, dz0, 12, 1e-2f, 1e-2);
+    gradcheck("SDE (10 Euler-Maruyama steps) params", sde_loss, &c, n.params + off, cnt,
+              n.grads + off, hsf_gc());
+    gradcheck("SDE (10 Euler-Maruyama steps) z0", sde_loss, &c, z0, 12, dz0, hsf_gc());
     /* the diffusion net alone: its gradient only comes through g ⊙ dW */
     double gnorm = 0;
     for (long i = s->g1.w; i < s->g3.b + s->D; i++) gnorm += fabs(n.grads[i]);
-    printf("#   SDE (10 Euler–Maruyama steps) gradcheck: params max rel err %.2e, z0 %.2e\n", ep, ez);
-    CHECK(ep < 1e-2 && ez < 1e-2, "SDE gradients: %g %g", ep, ez);
     CHECK(gnorm > 1e-3, "diffusion gradient vanished (%g)", gnorm);
     hsf_net_free(&n);
 }
@@ -346,9 +321,9 @@ static void test_sep_gradcheck(void) {
     rng_fill_normal(&r, emb, 20, 0, 0.5f);
     sep_ctx c = {emb, 3, 5};
     hsf_sep_backward(g, emb, 3, 5, 1.0f);
-    double e = fd_max_rel(sep_loss, &c, emb, g, 20, 1e-3f, 1e-4);
-    printf("#   embedding-separation gradcheck: max rel err %.2e\n", e);
-    CHECK(e < 1e-3, "separation gradient %g", e);
+    gc_opts o = GC_DEFAULTS;
+    o.tol = 1e-3;   /* tighter than the default: a closed-form double loss, no float forward */
+    gradcheck("embedding separation", sep_loss, &c, emb, 20, g, o);
     /* task 0 has no earlier task: no loss, no gradient */
     CHECK(hsf_sep_forward(emb, 0, 5) == 0.0, "sep loss of task 0");
     float g0[20] = {0};
@@ -413,15 +388,13 @@ static void test_whole_loss_gradcheck(void) {
     double L = whole_loss_eval(&c, 1);
     hsf_losses parts;
     hsf_net_task_loss(&n, x, B, 1, 0.7f, 1.5f, 0, &parts);
-    /* float32 forward: the loss (~8) carries ~1e-6 rounding, i.e. ~1e-5 noise in a central
-     * difference at eps 1e-2; gradients above 1e-2 must match far more tightly */
-    double ebig;
-    double ep = fd_max_rel_big(whole_loss, &c, n.params, n.grads, n.L.nparams, 1e-2f, 1e-2, 1e-2,
-                               &ebig);
-    printf("#   whole loss %.4f (recon %.4f, nll %.4f, sep %.4f): %ld parameters, max rel err %.2e "
-           "(%.2e where |grad| > 1e-2)\n", L, parts.recon, parts.nll, parts.sep, n.L.nparams, ep, ebig);
-    CHECK(ep < 1e-2, "whole-loss gradient %g", ep);
-    CHECK(ebig < 5e-3, "whole-loss gradient (large entries) %g", ebig);
+    printf("#   whole loss %.4f (recon %.4f, nll %.4f, sep %.4f): %ld parameters\n", L, parts.recon,
+           parts.nll, parts.sep, n.L.nparams);
+    /* tol 1e-3, tighter than the default: it stands in for the former per-entry 5e-3 bound on
+     * the large entries (measured err ~1e-4) */
+    gc_opts o = hsf_gc();
+    o.tol = 1e-3;
+    gradcheck("whole loss, every parameter", whole_loss, &c, n.params, n.L.nparams, n.grads, o);
     CHECK(parts.sep > 0 && parts.nll != 0, "every term should be active");
     /* the replayed tasks' embeddings get gradient from the replay; the unused one none */
     double g0 = 0, g2 = 0;

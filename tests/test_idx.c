@@ -402,6 +402,7 @@ static void check_dataset(const dataset *d, const char *what, int nmin, int nmax
 }
 
 static void test_mnist_data(void) {
+    REQUIRE_DATA(DATA_MNIST);
     const dataset *tr = data_get(DATA_MNIST, 1), *te = data_get(DATA_MNIST, 0);
     check_dataset(tr, "MNIST train", 8000, 9000);
     check_dataset(te, "MNIST test", 1000, 2000);
@@ -409,16 +410,10 @@ static void test_mnist_data(void) {
 }
 
 static void test_fashion_data(void) {
+    REQUIRE_DATA(DATA_FASHION);
     const dataset *tr = data_get(DATA_FASHION, 1), *te = data_get(DATA_FASHION, 0);
     check_dataset(tr, "Fashion train", 60000, 60000);
     check_dataset(te, "Fashion test", 10000, 10000);
-}
-
-/* Present means: data_get succeeds, or fails for a reason other than missing files (which
- * the test itself then reports as a failure). */
-static int data_present(data_source src) {
-    if (data_get(src, 1)) return 1;
-    return strstr(cls_geterr(), "not found") == NULL;
 }
 
 int main(void) {
@@ -436,17 +431,8 @@ int main(void) {
     RUN_TEST(test_data_validation);
 
     data_cache_free();
-    if (data_present(DATA_MNIST)) {
-        RUN_TEST(test_mnist_data);
-    } else {
-        printf("ok - test_mnist_data # SKIP MNIST absent (run `make data`): %s\n", cls_geterr());
-    }
-    if (data_present(DATA_FASHION)) {
-        RUN_TEST(test_fashion_data);
-    } else {
-        printf("ok - test_fashion_data # SKIP Fashion-MNIST absent (run `make deps`): %s\n",
-               cls_geterr());
-    }
+    RUN_TEST(test_mnist_data);
+    RUN_TEST(test_fashion_data);
     data_cache_free();
 
     char cmd[128];

@@ -10,17 +10,17 @@
 #include "nn.h"
 #include "optim.h"
 #include "rng.h"
+#include "gradcheck.h"
 #include "test.h"
 #include "util.h"
 
-/* Gradient checks: rel = |analytic − fd| / max(GC_FLOOR, |analytic| + |fd|), max over every
- * element must stay below GC_TOL. Forwards run in float, the objective and the quotient in
- * double; the step is the float-representable difference actually applied. */
-#define GC_TOL 1e-2
-#define GC_FLOOR 1e-3
-
+/* Gradient checks use tests/gradcheck.h (error relative to the global ∞-norm, GC_DEFAULTS
+ * tolerance 1e-2). Forwards run in float, the objective in double; the step is the
+ * float-representable difference actually applied. The steps are the callers': 1e-2 (wider
+ * than the default 1e-3, so the float32 forward's rounding stays out of the differences),
+ * 1e-3 for max-pool, whose inputs are 0.05 apart so that no step changes an argmax. */
 static rng_t R;
-static double gc_worst;            /* worst rel err over the whole run, for the summary */
+static double gc_worst;            /* worst gradcheck error over the whole run, for the summary */
 static char gc_worst_name[64];
 
 static float *fbuf(long n) { return xcalloc((size_t)n, sizeof(float)); }
@@ -124,34 +124,23 @@ static void op_backward(op_t *o, float *dinp, float *dw, float *db) {
     }
 }
 
-/* Compares (g − g0), the accumulated analytic gradient wrt x[n], with central differences. */
-static double gradcheck(const char *what, op_t *o, float *x, long n, const float *g,
-                        const float *g0, float eps) {
-    double maxrel = 0.0, maxabs = 0.0;
-    for (long i = 0; i < n; i++) {
-        float x0 = x[i];
-        x[i] = x0 + eps;
-        float xp = x[i];
-        double lp = op_loss(o);
-        x[i] = x0 - eps;
-        float xm = x[i];
-        double lm = op_loss(o);
-        x[i] = x0;
-        double fd = (lp - lm) / ((double)xp - (double)xm);
-        double an = (double)g[i] - (double)g0[i];
-        double diff = fabs(an - fd);
-        double rel = diff / fmax(GC_FLOOR, fabs(an) + fabs(fd));
-        if (rel > maxrel) maxrel = rel;
-        if (diff > maxabs) maxabs = diff;
-    }
-    op_loss(o);   /* leave out/argmax consistent with the unperturbed input */
-    printf("#   %-34s n=%-5ld max rel err %.2e  max abs diff %.2e\n", what, n, maxrel, maxabs);
-    if (maxrel > gc_worst) {
-        gc_worst = maxrel;
+static double op_loss_cb(void *ctx) { return op_loss((op_t *)ctx); }
+
+/* Checks (g − g0), the gradient backward accumulated onto g0, against central differences
+ * of the op's objective with respect to x[n] (tests/gradcheck.h). */
+static double check_grad(const char *what, op_t *o, float *x, long n, const float *g,
+                         const float *g0, double eps) {
+    float *d = fbuf(n);
+    for (long i = 0; i < n; i++) d[i] = (float)((double)g[i] - (double)g0[i]);
+    gc_opts opt = GC_DEFAULTS;
+    opt.eps = eps;
+    gc_result r = gradcheck(what, op_loss_cb, o, x, n, d, opt);
+    free(d);
+    if (r.err > gc_worst) {
+        gc_worst = r.err;
         snprintf(gc_worst_name, sizeof gc_worst_name, "%s", what);
     }
-    CHECK(maxrel < GC_TOL, "%s: max rel err %.3g >= %g", what, maxrel, GC_TOL);
-    return maxrel;
+    return r.err;
 }
 
 /* Gradient buffer pre-filled with random values, so the check also proves accumulation. */
@@ -245,11 +234,11 @@ static void test_dense_grad(void) {
         op_backward(&o, gi, gw, gb);
         char name[64];
         snprintf(name, sizeof name, "dense B=%d dinp", B);
-        gradcheck(name, &o, o.inp, B * n_in, gi, gi0, 1e-2f);
+        check_grad(name, &o, o.inp, B * n_in, gi, gi0, 1e-2f);
         snprintf(name, sizeof name, "dense B=%d dw", B);
-        gradcheck(name, &o, o.w, n_out * n_in, gw, gw0, 1e-2f);
+        check_grad(name, &o, o.w, n_out * n_in, gw, gw0, 1e-2f);
         snprintf(name, sizeof name, "dense B=%d db", B);
-        gradcheck(name, &o, o.b, n_out, gb, gb0, 1e-2f);
+        check_grad(name, &o, o.b, n_out, gb, gb0, 1e-2f);
         /* NULL gradients are skipped; dw alone must match the full call */
         float *gw2 = fbuf(n_out * n_in);
         memcpy(gw2, gw0, (size_t)n_out * n_in * sizeof(float));
@@ -287,9 +276,9 @@ static void test_pdense(void) {
         op_backward(&o, gi, gw, NULL);
         char name[64];
         snprintf(name, sizeof name, "pdense B=%d dinp", B);
-        gradcheck(name, &o, o.inp, B * n_in, gi, gi0, 1e-2f);
+        check_grad(name, &o, o.inp, B * n_in, gi, gi0, 1e-2f);
         snprintf(name, sizeof name, "pdense B=%d dw", B);
-        gradcheck(name, &o, o.w, nw, gw, gw0, 1e-2f);
+        check_grad(name, &o, o.w, nw, gw, gw0, 1e-2f);
         free(o.inp); free(o.w); free(o.out); free(o.wts); free(ref);
         free(gi); free(gi0); free(gw); free(gw0);
     }
@@ -320,9 +309,9 @@ static void test_conv2d(void) {
     float *gi0, *gw0, *gb0;
     float *gi = gbuf(ni, &gi0), *gw = gbuf(nw, &gw0), *gb = gbuf(c_out, &gb0);
     op_backward(&o, gi, gw, gb);
-    gradcheck("conv2d dinp", &o, o.inp, ni, gi, gi0, 1e-2f);
-    gradcheck("conv2d dw", &o, o.w, nw, gw, gw0, 1e-2f);
-    gradcheck("conv2d db", &o, o.b, c_out, gb, gb0, 1e-2f);
+    check_grad("conv2d dinp", &o, o.inp, ni, gi, gi0, 1e-2f);
+    check_grad("conv2d dw", &o, o.w, nw, gw, gw0, 1e-2f);
+    check_grad("conv2d db", &o, o.b, c_out, gb, gb0, 1e-2f);
     free(o.inp); free(o.w); free(o.b); free(o.out); free(o.wts); free(o.col); free(ref);
     free(gi); free(gi0); free(gw); free(gw0); free(gb); free(gb0);
 }
@@ -363,7 +352,7 @@ static void test_maxpool2(void) {
     float *gi0;
     float *gi = gbuf(n, &gi0);
     op_backward(&o, gi, NULL, NULL);
-    gradcheck("maxpool2 dinp", &o, o.inp, n, gi, gi0, 1e-3f);
+    check_grad("maxpool2 dinp", &o, o.inp, n, gi, gi0, 1e-3f);
     free(o.inp); free(o.out); free(o.wts); free(o.argmax); free(perm); free(gi); free(gi0);
 }
 
@@ -402,7 +391,7 @@ static void test_activations(void) {
         op_backward(&o, gi, NULL, NULL);
         char name[64];
         snprintf(name, sizeof name, "act %s dinp", names[k]);
-        gradcheck(name, &o, o.inp, n, gi, gi0, 1e-2f);
+        check_grad(name, &o, o.inp, n, gi, gi0, 1e-2f);
 
         /* out == NULL recomputes f from inp: same result */
         float *gi2 = fbuf(n);
@@ -462,7 +451,7 @@ static void test_softmax_xent(void) {
             for (int b = 0; b < B; b++)
                 for (int c = 0; c < C; c++)
                     if (!mask[c]) CHECK(gi[b * C + c] == gi0[b * C + c], "masked class got gradient");
-        gradcheck(m ? "softmax_xent masked dlogits" : "softmax_xent dlogits", &o, o.inp, B * C, gi,
+        check_grad(m ? "softmax_xent masked dlogits" : "softmax_xent dlogits", &o, o.inp, B * C, gi,
                   gi0, 1e-2f);
         free(o.inp); free(o.out); free(gi); free(gi0);
     }
@@ -490,7 +479,7 @@ static void test_mse(void) {
         float *gi0;
         float *gi = gbuf(B * n, &gi0);
         op_backward(&o, gi, NULL, NULL);
-        gradcheck(half ? "mse half dpred" : "mse mean dpred", &o, o.inp, B * n, gi, gi0, 1e-2f);
+        check_grad(half ? "mse half dpred" : "mse mean dpred", &o, o.inp, B * n, gi, gi0, 1e-2f);
         free(o.inp); free(o.tgt); free(gi); free(gi0);
     }
 }
@@ -533,7 +522,7 @@ static void test_kd(void) {
             for (int b = 0; b < B; b++)
                 for (int c = 0; c < C; c++)
                     if (!mask[c]) CHECK(gi[b * C + c] == gi0[b * C + c], "masked class got gradient");
-        gradcheck(m ? "kd masked dstudent" : "kd dstudent", &o, o.inp, B * C, gi, gi0, 1e-2f);
+        check_grad(m ? "kd masked dstudent" : "kd dstudent", &o, o.inp, B * C, gi, gi0, 1e-2f);
         free(o.inp); free(o.tgt); free(gi); free(gi0);
     }
     /* student first: KL(p_s‖p_t), not KL(p_t‖p_s) */
@@ -586,7 +575,7 @@ static void test_resize_grad(void) {
         op_backward(&o, gi, NULL, NULL);
         char name[64];
         snprintf(name, sizeof name, "resize %dx%d->%dx%d dinp", Hi, Wi, Ho, Wo);
-        gradcheck(name, &o, o.inp, ni, gi, gi0, 1e-2f);
+        check_grad(name, &o, o.inp, ni, gi, gi0, 1e-2f);
         /* adjoint identity <Rx, y> = <x, Rᵀy> */
         float *rt = fbuf(ni);
         resize_bilinear_backward(rt, o.wts, B, C, Hi, Wi, Ho, Wo);
@@ -834,26 +823,109 @@ static void test_rng(void) {
     CHECK(same && diff, "stream determinism");
 }
 
+/* ---- the checker itself (tests/gradcheck.h) ---- */
+
+/* L(x) = Σ_i w_i · f(x_i) with f = tanh (smooth) or ReLU (kink at 0). */
+typedef struct {
+    const float *x, *w;
+    long n;
+    int relu;
+} gc_self_ctx;
+
+static double gc_self_loss(void *p) {
+    const gc_self_ctx *c = p;
+    double s = 0.0;
+    for (long i = 0; i < c->n; i++) {
+        double v = c->x[i];
+        s += (double)c->w[i] * (c->relu ? (v > 0 ? v : 0.0) : tanh(v));
+    }
+    return s;
+}
+
+/* Runs gradcheck without letting its CHECKs fail this case; returns whether they failed. */
+static int gc_self_fails(const char *what, gc_self_ctx *c, float *x, const float *g, gc_opts o,
+                         gc_result *res) {
+    int before = test_case_failed;
+    test_case_failed = 0;
+    *res = gradcheck(what, gc_self_loss, c, x, c->n, g, o);
+    int failed = test_case_failed;
+    test_case_failed = before;
+    return failed;
+}
+
+/* The checker passes a right gradient at large curvature (no false kinks at eps 1e-2),
+ * fails one entry off by 5 % of the scale, skips an isolated kink (at x and at eps/3 from
+ * it) and fails when half the coordinates sit on kinks. */
+static void test_gradcheck_itself(void) {
+    enum { N = 40 };
+    float x[N], w[N], g[N];
+    fill(x, N, -1.5f, 1.5f);
+    fill(w, N, 0.5f, 2.0f);
+    gc_self_ctx c = {x, w, N, 0};
+    for (long i = 0; i < N; i++) {
+        double t = tanh(x[i]);
+        g[i] = (float)(w[i] * (1.0 - t * t));
+    }
+    gc_opts o = GC_DEFAULTS;
+    o.eps = 1e-2;
+    gc_result r;
+    CHECK(!gc_self_fails("self: tanh, right gradient", &c, x, g, o, &r), "right gradient failed");
+    CHECK(r.kinks == 0 && r.err < 1e-4, "tanh: %ld kinks, err %g", r.kinks, r.err);
+    float saved = g[7];
+    g[7] += (float)(0.05 * r.scale);
+    CHECK(gc_self_fails("self: tanh, one entry 5% off", &c, x, g, o, &r), "wrong entry passed");
+    CHECK(r.worst == 7, "worst index %ld, expected 7", r.worst);
+    g[7] = saved;
+
+    /* ReLU, away from 0 except one coordinate at the kink and one at eps/3 from it */
+    c.relu = 1;
+    for (long i = 0; i < N; i++) {
+        if (fabsf(x[i]) < 0.1f) x[i] = x[i] < 0 ? x[i] - 0.1f : x[i] + 0.1f;
+        g[i] = x[i] > 0 ? w[i] : 0.0f;
+    }
+    x[3] = 0.0f;
+    g[3] = 0.0f;            /* the one-sided derivative a ReLU backward gives at 0 */
+    x[11] = (float)(-o.eps / 3);
+    g[11] = 0.0f;
+    o.max_kink_frac = 0.1;
+    CHECK(!gc_self_fails("self: relu, two kinks", &c, x, g, o, &r), "isolated kinks failed");
+    CHECK(r.kinks == 2, "kinks %ld, expected 2 (at 0 and at -eps/3)", r.kinks);
+    for (long i = 0; i < N; i += 2) {
+        x[i] = 0.0f;
+        g[i] = 0.0f;
+    }
+    /* more kinks than the noise estimate (a median) tolerates: checked, and they fail */
+    CHECK(gc_self_fails("self: relu, half on kinks", &c, x, g, o, &r), "half kinks passed");
+}
+
+/* Every case starts from the same seeded stream R, so it sees the same numbers whether it
+ * runs alone or after others. */
+#define NN_TEST(fn)                                                               \
+    do {                                                                          \
+        rng_init(&R, 2024, 0);                                                    \
+        RUN_TEST(fn);                                                             \
+    } while (0)
+
 int main(void) {
-    rng_init(&R, 2024, 0);
-    RUN_TEST(test_dense_forward);
-    RUN_TEST(test_dense_grad);
-    RUN_TEST(test_pdense);
-    RUN_TEST(test_conv2d);
-    RUN_TEST(test_maxpool2);
-    RUN_TEST(test_activations);
-    RUN_TEST(test_softmax_xent);
-    RUN_TEST(test_mse);
-    RUN_TEST(test_kd);
-    RUN_TEST(test_resize_values);
-    RUN_TEST(test_resize_grad);
-    RUN_TEST(test_optim_adam);
-    RUN_TEST(test_optim_adamw);
-    RUN_TEST(test_optim_lanes);
-    RUN_TEST(test_optim_groups);
-    RUN_TEST(test_optim_sgd);
-    RUN_TEST(test_haar);
-    RUN_TEST(test_rng);
-    printf("# worst gradcheck rel err %.2e (%s), tolerance %g\n", gc_worst, gc_worst_name, GC_TOL);
+    NN_TEST(test_dense_forward);
+    NN_TEST(test_dense_grad);
+    NN_TEST(test_pdense);
+    NN_TEST(test_conv2d);
+    NN_TEST(test_maxpool2);
+    NN_TEST(test_activations);
+    NN_TEST(test_softmax_xent);
+    NN_TEST(test_mse);
+    NN_TEST(test_kd);
+    NN_TEST(test_resize_values);
+    NN_TEST(test_resize_grad);
+    NN_TEST(test_optim_adam);
+    NN_TEST(test_optim_adamw);
+    NN_TEST(test_optim_lanes);
+    NN_TEST(test_optim_groups);
+    NN_TEST(test_optim_sgd);
+    NN_TEST(test_haar);
+    NN_TEST(test_rng);
+    NN_TEST(test_gradcheck_itself);
+    if (!test_list_only) printf("# worst gradcheck error %.2e (%s)\n", gc_worst, gc_worst_name);
     TEST_EXIT();
 }

@@ -12,17 +12,12 @@
 
 #include "analysis.h"
 #include "data.h"
+#include "gradcheck.h"
 #include "test.h"
 #include "test_run.h"
 
 /* ---- helpers ---- */
 
-
-static int have(data_source src, const char *what) {
-    const dataset *d = data_get(src, 1);
-    if (!d) printf("ok - %s # SKIP data set not present (make data)\n", what);
-    return d != NULL;
-}
 
 /* A tiny PAH: HW×HW inputs (HW = 4 or 8), T = 3 tasks of C = 2 classes; current task 2, old
  * tasks 0 and 1, f_prev = the parameters plus noise (so every KD term is non-zero).
@@ -55,60 +50,19 @@ static pah_t *tiny_pah(int HW, int ph, int pw, int B, uint64_t seed, int smooth)
     return m;
 }
 
-typedef struct {
-    double max_rel;     /* over the smooth coordinates */
-    double global_rel;  /* ‖a − n‖ / ‖n‖ */
-    long checked, skipped;
-} gc_stats;
-
-/* Central differences of loss(ctx) w.r.t. the n floats at p (analytic gradient ga), step eps
- * (3e-3 through the backbone: float32 loss noise against kinks crossed). A coordinate whose
- * forward and backward one-sided differences disagree has a max-pool near-tie (or, with the
- * real activations, a ReLU/LeakyReLU kink) within ±eps — a kink very close to the point
- * would fool a comparison of two central step sizes: skipped, counted, and the caller
- * bounds the count. The relative error |n − a| / max(1e-2, |n| + |a|) does not blow up at
- * zero; the global ‖n − a‖ / ‖n‖ cannot be passed by many small coordinates alone.
- * PAH_GC_VERBOSE=1 prints every skipped or >3e-3 coordinate. */
-static gc_stats gradcheck(double (*loss)(void *), void *ctx, float *p, const float *ga, long n,
-                          float eps) {
-    gc_stats s = {0, 0, 0, 0};
-    double num2 = 0, err2 = 0;
-    double l0 = loss(ctx);
-    double noise = 1e-4 * fmax(1.0, fabs(l0));   /* one-sided differences' float32 noise */
-    for (long i = 0; i < n; i++) {
-        float save = p[i];
-        p[i] = save + eps;
-        double lp = loss(ctx);
-        p[i] = save - eps;
-        double lm = loss(ctx);
-        p[i] = save;
-        double fwd = (lp - l0) / eps, bwd = (l0 - lm) / eps;
-        if (fabs(fwd - bwd) > 0.02 * (fabs(fwd) + fabs(bwd)) + noise) {
-            if (getenv("PAH_GC_VERBOSE"))
-                printf("#     [%ld] kink: analytic %.6g fwd %.6g bwd %.6g\n", i, ga[i], fwd, bwd);
-            s.skipped++;
-            continue;
-        }
-        double a = ga[i], num = (lp - lm) / (2.0 * (double)eps);
-        double rel = fabs(num - a) / fmax(1e-2, fabs(num) + fabs(a));
-        if (getenv("PAH_GC_VERBOSE") && rel > 3e-3)
-            printf("#     [%ld] analytic %.6g numeric %.6g (fwd %.6g bwd %.6g)\n", i, a, num, fwd, bwd);
-        if (rel > s.max_rel) s.max_rel = rel;
-        num2 += num * num;
-        err2 += (num - a) * (num - a);
-        s.checked++;
-    }
-    s.global_rel = num2 > 0 ? sqrt(err2 / num2) : 0.0;
-    return s;
-}
-
-static void check_stats(const char *what, gc_stats s, long n) {
-    printf("#   gradcheck %-34s max rel err %.2e, global %.2e (%ld checked, %ld on kinks)\n", what,
-           s.max_rel, s.global_rel, s.checked, s.skipped);
-    CHECK(s.max_rel < 1e-2, "%s: max relative error %g", what, s.max_rel);
-    CHECK(s.global_rel < 1e-2, "%s: global relative error %g", what, s.global_rel);
-    CHECK(s.skipped <= n / 10, "%s: %ld of %ld coordinates on kinks", what, s.skipped, n);
-    CHECK(s.checked > 0, "%s: nothing checked", what);
+/* Gradient checks: tests/gradcheck.h, with two settings that differ from GC_DEFAULTS.
+ * eps is the caller's: 1e-2 for the head (a float32 linear map, loss O(1)), 3e-3 through the
+ * backbone (float32 loss noise against max-pool near-ties crossed by the step). Up to 10 % of
+ * the coordinates may be skipped as kinks (the default allows 5 %): in the tiny 4×4/8×8
+ * backbone one near-tied max-pool window touches every weight of a conv filter at once.
+ * PAH_GC_SEED=n (above) reruns the checks on other draws. */
+static void pah_gc(const char *what, double (*loss)(void *), void *ctx, float *p, long n,
+                   const float *ga, double eps) {
+    gc_opts o = GC_DEFAULTS;
+    o.eps = eps;
+    o.max_kink_frac = 0.1;
+    gc_result r = gradcheck(what, loss, ctx, p, n, ga, o);
+    CHECK(r.checked > r.kinks, "%s: nothing checked", what);
 }
 
 /* ---- gradient checks ---- */
@@ -148,9 +102,9 @@ static void test_hyperhead_gradcheck(void) {
     dense_backward(dfeat, m->dheads + (long)j * C * F, NULL, r, feat, Wj, B, F, C);
     hyper_backward(m);
     long nh = m->nparams - m->off_h1;   /* hypernet weights and all prototypes */
-    check_stats("hypernet head: W1 W2 W3 prototypes", gradcheck(head_loss, &c, m->params + m->off_h1,
-                m->grads + m->off_h1, nh, 1e-2f), nh);
-    check_stats("hypernet head: input features", gradcheck(head_loss, &c, feat, dfeat, B * F, 1e-2f), B * F);
+    pah_gc("hypernet head: W1 W2 W3 prototypes", head_loss, &c, m->params + m->off_h1, nh,
+           m->grads + m->off_h1, 1e-2);
+    pah_gc("hypernet head: input features", head_loss, &c, feat, B * F, dfeat, 1e-2);
     pah_free((model_t *)m);
 }
 
@@ -191,11 +145,10 @@ static void test_step1_loss_gradcheck(void) {
     memset(m->grads, 0, sizeof(float) * (size_t)m->nparams);
     pah_step1(m, x, y, B, 2, &ce, &kd);
     CHECK(kd > 1e-3, "the KD term should be active (%g)", kd);
-    check_stats("step-1 loss: backbone", gradcheck(step1_loss, &c, m->params, ga, m->n_backbone, 3e-3f),
-                m->n_backbone);
+    pah_gc("step-1 loss: backbone", step1_loss, &c, m->params, m->n_backbone, ga, 3e-3);
     long nh = m->nparams - m->off_h1;
-    check_stats("step-1 loss: hypernet + prototypes",
-                gradcheck(step1_loss, &c, m->params + m->off_h1, ga + m->off_h1, nh, 3e-3f), nh);
+    pah_gc("step-1 loss: hypernet + prototypes", step1_loss, &c, m->params + m->off_h1, nh,
+           ga + m->off_h1, 3e-3);
     free(ga);
     pah_free((model_t *)m);
 }
@@ -216,14 +169,14 @@ static void test_step2_loss_gradcheck(void) {
         long np = (long)m->g.T * m->E;
         char what[64];
         snprintf(what, sizeof what, "step-2 loss: prototypes %dx%d", shapes[s][0], shapes[s][1]);
-        check_stats(what, gradcheck(step2_loss, &c, m->params + m->off_proto, ga + m->off_proto, np, 3e-3f), np);
+        pah_gc(what, step2_loss, &c, m->params + m->off_proto, np, ga + m->off_proto, 3e-3);
         /* the current task's prototypes do not enter step 2 */
         double cur = 0;
         for (long i = 0; i < m->E; i++) cur += fabs(ga[m->off_proto + 2 * m->E + i]);
         CHECK(cur == 0.0, "current task's prototypes got a step-2 gradient (%g)", cur);
         if (s == 1)   /* upsampled prototypes make near-tied max-pool windows: use 12×10 */
-            check_stats("step-2 loss: backbone + hypernet", gradcheck(step2_loss, &c, m->params, ga, m->off_proto, 3e-3f),
-                        m->off_proto);
+            pah_gc("step-2 loss: backbone + hypernet", step2_loss, &c, m->params, m->off_proto, ga,
+                   3e-3);
         free(ga);
         pah_free((model_t *)m);
     }
@@ -274,7 +227,7 @@ static void test_teacher_uses_frozen_copy(void) {
 /* ---- model runs ---- */
 
 static void test_semantic_init(void) {
-    if (!have(DATA_MNIST, "test_semantic_init")) return;
+    REQUIRE_DATA(DATA_MNIST);
     for (int sem = 0; sem < 2; sem++) {
         run_config c;
         make_cfg(&c, "pah", "split_mnist", "benchmark.train_per_task", "200", "benchmark.test_per_task",
@@ -313,12 +266,16 @@ static void test_semantic_init(void) {
 }
 
 /* PAH and finetune on the same 2-task Split-Fashion stream (T-shirt/trouser, then
- * pullover/dress), same seed; both learn, PAH forgets task 0 far less. */
+ * pullover/dress), same seed; both learn, PAH forgets task 0 far less. Each case that needs
+ * the stream calls stream_results(), which runs it on first use and keeps the (deterministic)
+ * result, so either case runs alone or in any order. */
 static float stream_R[2][2 * 5];
-static int stream_ok[2];
+static int stream_state;   /* 0: not run yet, 1: both runs OK, -1: a run failed */
 
-static void run_stream(void) {
+static int stream_results(void) {
+    if (stream_state != 0) return stream_state == 1;
     const char *models[2] = {"finetune", "pah"};
+    stream_state = 1;
     for (int k = 0; k < 2; k++) {
         run_config c;
         run_result r;
@@ -326,9 +283,10 @@ static void run_stream(void) {
                  "benchmark.test_per_task", "400", "benchmark.block_size", "5", "seed", "0", NULL);
         run_execute(&c, &r);
         cfg_free(&c);
-        stream_ok[k] = r.status == RUN_STATUS_OK && r.R;
-        CHECK(stream_ok[k], "%s: status %s: %s", models[k], run_status_name(r.status), r.message);
-        if (stream_ok[k]) memcpy(stream_R[k], r.R, sizeof(float) * 10);
+        int ok = r.status == RUN_STATUS_OK && r.R;
+        CHECK(ok, "%s: status %s: %s", models[k], run_status_name(r.status), r.message);
+        if (ok) memcpy(stream_R[k], r.R, sizeof(float) * 10);
+        else stream_state = -1;
         if (k == 1) {
             const result_extra *e = result_find(&r, "pah_proto_loss");
             CHECK(e && e->ndim == 1 && e->shape[0] == 2 && e->data[0] == 0.0 && e->data[1] > 0.0,
@@ -336,12 +294,13 @@ static void run_stream(void) {
         }
         result_free(&r);
     }
+    return stream_state == 1;
 }
 
 static void test_pah_learns(void) {
-    if (!have(DATA_FASHION, "test_pah_learns")) return;
-    run_stream();
-    if (!stream_ok[1]) return;
+    REQUIRE_DATA(DATA_FASHION);
+    CHECK(stream_results(), "the finetune/pah stream runs failed");
+    if (stream_state != 1) return;
     const float *R = stream_R[1];
     printf("#   PAH task 0: %.4f after task 0; task 1: %.4f after task 1 (chance 0.5)\n", R[0], R[6]);
     CHECK(R[0] > 0.9, "task 0 accuracy %.4f", R[0]);
@@ -349,10 +308,9 @@ static void test_pah_learns(void) {
 }
 
 static void test_pah_forgets_less_than_finetune(void) {
-    if (!stream_ok[0] || !stream_ok[1]) {
-        printf("ok - test_pah_forgets_less_than_finetune # SKIP no stream results\n");
-        return;
-    }
+    REQUIRE_DATA(DATA_FASHION);
+    CHECK(stream_results(), "the finetune/pah stream runs failed");
+    if (stream_state != 1) return;
     double f_ft = stream_R[0][0] - stream_R[0][5], f_pah = stream_R[1][0] - stream_R[1][5];
     printf("#   task-0 forgetting: finetune %.4f (%.4f → %.4f), pah %.4f (%.4f → %.4f)\n", f_ft,
            stream_R[0][0], stream_R[0][5], f_pah, stream_R[1][0], stream_R[1][5]);
@@ -361,7 +319,7 @@ static void test_pah_forgets_less_than_finetune(void) {
 }
 
 static void test_determinism(void) {
-    if (!have(DATA_MNIST, "test_determinism")) return;
+    REQUIRE_DATA(DATA_MNIST);
     run_result r[3];
     for (int i = 0; i < 3; i++) {
         run_config c;
@@ -378,7 +336,7 @@ static void test_determinism(void) {
 }
 
 static void test_divergence_is_a_status(void) {
-    if (!have(DATA_MNIST, "test_divergence_is_a_status")) return;
+    REQUIRE_DATA(DATA_MNIST);
     run_config c;
     make_cfg(&c, "pah", "split_mnist", "benchmark.train_per_task", "100", "benchmark.test_per_task", "50", NULL);
     bench_t b;
@@ -405,7 +363,7 @@ static void test_divergence_is_a_status(void) {
 }
 
 static void test_class_incremental_is_refused(void) {
-    if (!have(DATA_MNIST, "test_class_incremental_is_refused")) return;
+    REQUIRE_DATA(DATA_MNIST);
     run_config c;
     run_result r;
     make_cfg(&c, "pah", "split_mnist", "benchmark.scenario", "class", "benchmark.train_per_task", "50",
@@ -421,7 +379,7 @@ static void test_class_incremental_is_refused(void) {
  * row W_t[c] (F values, equal to a fresh hyper_forward's) then the prototype p_t^c (ph·pw
  * values, equal to the arena's); task = t; the parameters are untouched. */
 static void test_weights_hook(void) {
-    if (!have(DATA_MNIST, "test_weights_hook")) return;
+    REQUIRE_DATA(DATA_MNIST);
     run_config c;
     make_cfg(&c, "pah", "split_mnist", "benchmark.train_per_task", "100", "benchmark.test_per_task", "50",
              "pah.prototype_shape", "[6,7]", NULL);
@@ -472,7 +430,7 @@ static void test_weights_hook(void) {
  * positive ws_separation; R and R0 are bit-identical to the same run with
  * analysis.when = none (the hook does not perturb training). */
 static void test_weightspace_run(void) {
-    if (!have(DATA_MNIST, "test_weightspace_run")) return;
+    REQUIRE_DATA(DATA_MNIST);
     const char *when[2] = {"stage", "none"};
     run_result r[2];
     for (int k = 0; k < 2; k++) {

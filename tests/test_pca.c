@@ -25,7 +25,10 @@ static int world_rank, world_size;
 /* A case run by every rank; its outcome is the worst over ranks. */
 #define RUN_MPI_TEST(fn)                                                                   \
     do {                                                                                   \
+        if (!test_wanted(#fn)) break;                                                      \
         test_case_failed = 0;                                                              \
+        test_case_skipped = 0;                                                             \
+        test_current = #fn;                                                                \
         fflush(stdout);                                                                    \
         fn();                                                                              \
         int any_ = 0;                                                                      \
@@ -182,6 +185,7 @@ static void check_grid(int nprow, int npcol) {
 }
 
 static void skip_or_run(int nprow, int npcol, const char *name) {
+    if (!test_wanted(name)) return;
     if (world_size < nprow * npcol) {
         if (world_rank == 0)
             printf("ok - %s # SKIP needs %d ranks (tests/t_pca.sh runs it under mpirun -np 2)\n",
@@ -419,7 +423,7 @@ int main(int argc, char **argv) {
     RUN_MPI_TEST(test_crashtest_pipeline);
     RUN_MPI_TEST(test_when_end_none_and_identity);
     pca_finalize();
-    int failed = test_cases_failed;
+    int failed = test_cases_failed + (world_rank == 0 ? test_unknown_selected() : 0);
     MPI_Finalize();
     return failed ? 1 : 0;
 }

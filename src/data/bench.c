@@ -1,4 +1,4 @@
-/* bench.c — the benchmarks of SPEC §3: task streams built from the data sets or generated,
+/* bench.c — the benchmarks of docs/spec.md §3: task streams built from the data sets or generated,
  * plus the curriculum (stage → task). Data selection uses a fixed data seed, so every run of
  * a sweep sees the same examples; only training order and initialisation depend on the run
  * seed. */
@@ -245,7 +245,7 @@ void bench_sample(const bench_t *b, int t, rng_t *r, float *x, float *y, int B) 
 static float sigmoidf_(float v) { return 1.0f / (1.0f + expf(-v)); }
 static float signf_(float v) { return (float)((v > 0) - (v < 0)); }
 
-/* The five curve triples of the HSF benchmark (SPEC §4.6). */
+/* The five curve triples of the HSF benchmark (docs/spec.md §3). */
 static void curve_point(int task, float x, float out[3]) {
     switch (task) {
     case 0: out[0] = sinf(x); out[1] = cosf(x); out[2] = x * x / 16.0f; break;

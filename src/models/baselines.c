@@ -1,5 +1,5 @@
 /* baselines.c — the finetune (no protection) and ewc (Kirkpatrick et al. 2017) baselines
- * of SPEC §4.1–4.2 on one MLP, for every benchmark kind:
+ * of docs/spec.md §4.1–4.2 on one MLP, for every benchmark kind:
  *   classification: softmax cross-entropy (task-incremental: only the task's classes);
  *   teacher_student: ½·Σ_out squared error on fresh batches, one optimiser step per step;
  *   curves3d: the HSF paper's MLP autoencoder 3→64→64→24→64→64→3 (GELU, no activation at

@@ -1,4 +1,4 @@
-/* ewgn.c — Elastic Weight Generative Network (SPEC §4.3): a weight generative network (WGN)
+/* ewgn.c — Elastic Weight Generative Network (docs/spec.md §4.3): a weight generative network (WGN)
  * maps the input x (D = 784) to the weights of the main network,
  *     h = ReLU(W1·x + b1)   (H),      z = W2·h + b2   (D·C),      W(x) = g(z)  (C × D),
  *     logits = W(x)·x + b   (C),

@@ -1,6 +1,6 @@
 /* gated.c — linear network with fast, bounded gates (Sandbrink, Bauer, Proca et al. 2024,
  * "Flexible task abstractions emerge in linear networks with fast and bounded units";
- * SPEC §4.4; authors' code aproca/neural_task_abstraction, lcs/joint_learning.py).
+ * docs/spec.md §4.4; authors' code aproca/neural_task_abstraction, lcs/joint_learning.py).
  *
  *   y = Σ_p c_p W_p x,   L = ½·mean_batch Σ_out (ŷ − y)² + s·R(c)   (teacher_student)
  *
@@ -35,7 +35,7 @@
 #include "train.h"
 #include "util.h"
 
-#define SWITCH_THRESHOLD 0.1    /* SPEC §4.4: loss below which the switch counts as done */
+#define SWITCH_THRESHOLD 0.1    /* docs/spec.md §4.4: loss below which the switch counts as done */
 #define REG_A 1.0f              /* weight of R_nonneg (authors' configs.py) */
 #define REG_B 10.0f             /* weight of R_L1 */
 #define EVAL_CHUNK 256

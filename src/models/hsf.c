@@ -1,4 +1,4 @@
-/* hsf.c — the `hsf` model (SPEC §4.6): the Hypernetwork-SDE-Flow autoencoder of the HSF
+/* hsf.c — the `hsf` model (docs/spec.md §4.6): the Hypernetwork-SDE-Flow autoencoder of the HSF
  * failure-analysis paper, trained as the authors' benchmark does
  * (code: vandoanh1999/hypernet-sde-learner, benchmarks/benchmark_cl.py + src/main.py):
  * full batch, AdamW, per epoch one step on

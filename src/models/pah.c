@@ -1,4 +1,4 @@
-/* pah.c — Prototype-Augmented Hypernetwork (SPEC §4.5), task-incremental.
+/* pah.c — Prototype-Augmented Hypernetwork (docs/spec.md §4.5), task-incremental.
  * Facts from the authors' code (pah2025/PAH: train_hyper2d.py, networks/hypernetwork.py
  * HyperCMTL_seq_simple_2d_solved, networks/metamodules.py HyperNetwork_seq/FCBlock,
  * utils.py distillation_output_loss, config/hyper2d_solved.py):

@@ -31,7 +31,7 @@
  *   nstages(run), ntasks(run) int  the run's own shape of R (the rest of R is fill)
  *   R(run, stage, task)    float   metric on task j after stage i; _FillValue NaN
  *   R0(run, task)          float   metric at initialisation (b_j); _FillValue NaN
- *   acc, bwt, fwt, forgetting (run)  double  SPEC §5; _FillValue NaN; attribute
+ *   acc, bwt, fwt, forgetting (run)  double  docs/spec.md §5; _FillValue NaN; attribute
  *                                   "direction" states the sign convention (for mse
  *                                   metrics forgetting = increase in loss)
  *   wall_seconds(run)      double  seconds

@@ -1,4 +1,4 @@
-/* sweep.c — reads a sweep file (SPEC §6) with the libyaml document API and expands it into
+/* sweep.c — reads a sweep file (docs/spec.md §6) with the libyaml document API and expands it into
  * the unique model runs of the sweep. Every error names "path:line:col" (1-based, from the
  * offending node's start mark) and what was expected.
  *
