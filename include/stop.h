@@ -24,9 +24,10 @@ enum {
 /* The last stop signal received by this process, 0 when none. */
 extern volatile sig_atomic_t cls_stop_signal;
 
-/* Installs the stop handlers (idempotent). Also records the parent process and whether
- * this process was started by an MPI launcher (mpirun/orted, srun/PMIx), for
- * stop_launcher_gone. Call it early, before MPI_Init. */
+/* Installs the stop handlers; call it before MPI_Init (a signal may come while the job
+ * starts) and again after it (MPI may install handlers of its own). The first call also
+ * records the parent process when this process was started by an MPI launcher
+ * (mpirun/orted, srun/PMIx), for stop_launcher_gone. */
 void stop_install_signals(void);
 /* Records the time the stop was first noticed (a no-op without a stop); call it from
  * polling loops so that the grace period counts from the signal, not from the next stage. */

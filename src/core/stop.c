@@ -33,9 +33,7 @@ static void on_stop(int sig) {
 }
 
 void stop_install_signals(void) {
-    static int done;
-    if (done) return;
-    done = 1;
+    static int launcher_recorded;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop;
@@ -46,9 +44,10 @@ void stop_install_signals(void) {
     sigaction(SIGALRM, &sa, NULL);
     /* Open MPI's mpirun/orted set OMPI_COMM_WORLD_SIZE (and PMIX_RANK); srun sets
      * SLURM_STEP_ID and PMIX_RANK or PMI_RANK. A singleton run has none of them. */
-    if (getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK") || getenv("PMI_RANK") ||
-        getenv("SLURM_STEP_ID"))
+    if (!launcher_recorded && (getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK") ||
+                               getenv("PMI_RANK") || getenv("SLURM_STEP_ID")))
         launcher = getppid();
+    launcher_recorded = 1;
 }
 
 void stop_note(void) {
