@@ -1,4 +1,4 @@
-/* config.h — run configurations and the parameter registry.
+/* config.h — run configurations and parameter specs.
  *
  * A run configuration is a sorted list of (dotted key, canonical text value) pairs, e.g.
  * "model" = "ewc", "seed" = "3", "benchmark.name" = "split_mnist", "ewc.lambda" = "100".
@@ -6,8 +6,9 @@
  * and the config can be printed and stored as is. Canonical forms:
  *   int "%d"; float "%.9g"; bool "true"/"false"; string as is; intlist "[10,10]".
  *
- * The registry says which keys exist, their type, default, valid choices/range, and which
- * keys each model and benchmark reads (see model.h, bench.h). */
+ * Core layer. The registry — which keys exist, their type, default, valid choices/range, and
+ * which keys each model and benchmark reads — is built from the model and benchmark tables
+ * by the models layer (registry.h). */
 #ifndef CLS_CONFIG_H
 #define CLS_CONFIG_H
 
@@ -65,21 +66,5 @@ uint64_t cfg_hash(const run_config *c);
 /* Validates text against spec and writes its canonical form into out (size outlen).
  * Returns 0, or -1 with cls_seterr("expected ...") describing what was expected. */
 int param_canonicalise(const param_spec *spec, const char *text, char *out, int outlen);
-
-/* ---- the registry (built from the model and benchmark tables) ---- */
-/* Finds the spec of key for a given model (NULL = any model). Looks in the model's params,
- * then in every benchmark's params. Returns NULL if no such key. */
-const param_spec *param_find(const char *key, const char *model);
-/* Whether model reads key (its own params or the params of benchmark bench_name). */
-int param_model_reads(const char *model, const char *bench_name, const char *key);
-/* Every known key, for "valid choices" messages: a newly allocated ", "-joined list of the
- * keys starting with prefix (e.g. "ewc." or "" for all). Caller frees. */
-char *param_list_keys(const char *prefix);
-/* Fills c with every key model reads on benchmark bench_name at its default, plus
- * "model", "benchmark.name". Values already in c are kept. Returns 0 or -1 (unknown
- * model/benchmark, with cls_seterr). */
-int cfg_fill_defaults(run_config *c, const char *model, const char *bench_name);
-/* Removes every key that model does not read on bench_name (keeps "model", "seed"). */
-void cfg_project(run_config *c, const char *model, const char *bench_name);
 
 #endif

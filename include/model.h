@@ -1,12 +1,14 @@
-/* model.h — the model interface. Every model implements these operations and declares
- * the benchmark kinds it supports and the configuration keys it reads. The sweep and the
- * scheduler only ever see this table, so adding a model means adding one entry to
- * model_table (src/models/registry.c). */
+/* model.h — the model interface (models layer). Every model implements these operations and
+ * declares the benchmark kinds it supports and the configuration keys it reads. The run
+ * layer, the sweep and the scheduler only ever see this table, so adding a model means
+ * adding one entry to model_table (src/models/registry.c). Includes registry.h, the
+ * parameter registry built from these tables. Running a model is run.h's. */
 #ifndef CLS_MODEL_H
 #define CLS_MODEL_H
 
 #include "bench.h"
 #include "config.h"
+#include "registry.h"
 #include "result.h"
 #include "rng.h"
 
@@ -57,11 +59,5 @@ extern const int model_count;
 const model_ops *model_find(const char *name);
 /* "finetune, ewc, ..." (static buffer). */
 const char *model_names(void);
-
-/* Executes one model run described by cfg (which has "model", "seed", "benchmark.name" and
- * every key the model reads): builds the benchmark, trains stage by stage, evaluates every
- * task after every stage, computes metrics. Never aborts on model trouble: the status and
- * message in res say what happened. res is initialised by this call. */
-void run_execute(const run_config *cfg, run_result *res);
 
 #endif

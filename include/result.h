@@ -10,11 +10,15 @@ typedef enum {
     RUN_STATUS_DIVERGED,      /* NaN/Inf loss or parameters */
     RUN_STATUS_FAILED,        /* error (message says why) */
     RUN_STATUS_UNSUPPORTED,   /* model does not support the benchmark kind */
+    RUN_STATUS_ABANDONED,     /* stopped before its end (signal, launcher gone): not a final
+                               * status — never written to the journal or the NetCDF file;
+                               * the run stays pending. Travels only from a run to its rank
+                               * and on to the master. */
     RUN_STATUS_COUNT
 } run_status;
 
 const char *run_status_name(run_status s);   /* "ok", "diverged", "failed", "unsupported" */
-int run_status_parse(const char *name);      /* -1 if unknown */
+int run_status_parse(const char *name);      /* -1 if unknown or "abandoned" (not final) */
 
 #define RESULT_NAME_MAX 48
 #define RESULT_MSG_MAX 256

@@ -40,6 +40,17 @@ double cls_cputime_total(void);
 #define CLS_FNV_INIT 0xcbf29ce484222325ULL
 uint64_t cls_fnv1a(uint64_t h, const void *data, size_t n);
 
+/* write(2) of all n bytes, retrying on EINTR and short writes. 0, or -1 (errno set). */
+int cls_write_all(int fd, const void *buf, size_t n);
+/* mkdir -p of every directory above path (its last component is not created; "a/b/f.nc"
+ * creates a and a/b). 0, or -1 with cls_seterr naming the directory. */
+int cls_mkdir_parents(const char *path);
+/* mkdir -p dir itself and its parents (trailing slashes ignored); -1 with cls_seterr also
+ * when dir ends up not being a directory. */
+int cls_mkdir_p(const char *dir);
+/* Sleeps *backoff seconds, then doubles it up to max: the idle wait of polling loops. */
+void cls_sleep_backoff(double *backoff, double max);
+
 /* snprintf into a growing heap string: appends to *buf (len *len, capacity *cap). */
 void cls_strappend(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # SIGKILL the whole job (process group) mid-way, three times, resuming each time: the file
-# is readable after every kill and the final file equals an uninterrupted sweep's.
+# is readable after every kill, no process of the job (mpirun, ranks in their own process
+# groups, run processes) is alive a few seconds after it, and the final file equals an
+# uninterrupted sweep's.
 source "$(dirname "$0")/e2e/lib.sh"
+source "$(dirname "$0")/e2e/proc.sh"
+trap 'kill_survivors "$TMP"; rm -rf "$TMP"' EXIT
 
 "$CLSWEEP" run tests/e2e/tiny.yaml --output "$TMP/ref.nc" --quiet || notok "reference sweep"
 out=$TMP/k.nc
-readable=1
+readable=1 leftover=0
 for round in 1 2 3; do
     setsid $MPIRUN -np 2 "$CLSWEEP" run tests/e2e/tiny.yaml --output "$out" --quiet 2>>"$TMP/k.err" &
     pid=$!
@@ -19,9 +23,12 @@ for round in 1 2 3; do
     sleep "0.$((RANDOM % 5))"
     kill -9 -- -"$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
+    for _ in $(seq 1 50); do [ "$(survivors "$out")" -eq 0 ] && break; sleep 0.1; done
+    if [ "$(survivors "$out")" -ne 0 ]; then leftover=1; kill_survivors "$out"; fi
     if [ -f "$out" ] && ! ncdump -h "$out" >/dev/null 2>&1; then readable=0; fi
 done
 check "the sweep file is readable after every kill" test $readable -eq 1
+check "no process of a killed job is alive 5 s after the SIGKILL" test $leftover -eq 0
 $MPIRUN -np 2 "$CLSWEEP" run tests/e2e/tiny.yaml --output "$out" --quiet 2>>"$TMP/k.err"
 check "the resumed sweep completes" test $? -eq 0
 check "killed-and-resumed file equals the uninterrupted one" nc_equal "$TMP/ref.nc" "$out"

@@ -11,7 +11,7 @@
 
 #include <stdarg.h>
 
-#include "analysis.h"
+#include "analysis_mpi.h"
 #include "data.h"
 #include "gradcheck.h"
 #include "test.h"

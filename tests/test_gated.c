@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "data.h"
-#include "analysis.h"
+#include "analysis_mpi.h"
 #include "model.h"
 #include "nn.h"
 #include "rng.h"

@@ -8,7 +8,7 @@
 #include <stdarg.h>
 #include <string.h>
 
-#include "analysis.h"
+#include "analysis_mpi.h"
 #include "bench.h"
 #include "hsf.h"
 #include "model.h"

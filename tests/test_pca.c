@@ -11,7 +11,7 @@
 #include <mpi.h>
 #include <string.h>
 
-#include "analysis.h"
+#include "analysis_mpi.h"
 #include "model.h"
 #include "pca.h"
 #include "result.h"

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "model.h"
+#include "run.h"
 #include "util.h"
 
 /* Builds a config: model, benchmark, then "key", "value" pairs, NULL-terminated; filled with

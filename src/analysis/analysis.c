@@ -1,12 +1,14 @@
-/* analysis.c — the weight-space analysis: analysis.* keys, probe collection in the run
- * process, and the leader/member protocol that runs pca_scalapack on a group's grid.
+/* analysis.c — the weight-space analysis: analysis.* keys, and the leader/member protocol
+ * that runs pca_scalapack on a group's grid (analysis.h, analysis_mpi.h). Analysis layer:
+ * called by the registry (keys), the run layer (stage selection), the scheduler and the CLI.
+ * Probe collection itself is the run layer's (src/run/probe.c).
  *
- * Group protocol, on the group communicator (leader = rank 0; tags are private to it):
+ * Group protocol, on the group communicator (leader = rank 0; tags from cls_mpi.h):
  *   TAG_WS_ANALYSE leader → member: int32 count; then `count` pca_scalapack calls follow
  *                  (the grid is created on the first one, on every rank alike)
  *   TAG_WS_STOP    leader → member: empty; the grid is released (collective) and the
  *                  member returns */
-#include "analysis.h"
+#include "analysis_mpi.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -14,7 +16,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "cls_mpi.h"
 #include "pca.h"
+#include "stop.h"
 #include "util.h"
 
 const param_spec analysis_params[] = {
@@ -29,8 +33,6 @@ const param_spec analysis_params[] = {
 };
 const int analysis_nparams = (int)(sizeof analysis_params / sizeof analysis_params[0]);
 
-enum { TAG_WS_ANALYSE = 1, TAG_WS_STOP = 2 };
-
 struct analysis_group {
     MPI_Comm comm;
     int rank, size;
@@ -43,48 +45,23 @@ static int cfg_int_or(const run_config *cfg, const char *key, int def) {
     return cfg_get(cfg, key) ? (int)cfg_int(cfg, key) : def;
 }
 
-void analysis_collect(const run_config *cfg, const model_ops *ops, model_t *m, const bench_t *b,
-                      int stage, run_result *res) {
-    if (!ops->weights) return;
+int analysis_wants_stage(const run_config *cfg, int stage, int nstages) {
     const char *when = cfg_get(cfg, "analysis.when");
-    if (!when || !strcmp(when, "none")) return;
-    if (!strcmp(when, "end") && stage != b->nstages - 1) return;
-    int spt = cfg_int_or(cfg, "analysis.samples_per_task", 100);
-    int rows = 0, cols = 0, *task = NULL;
-    float *w = ops->weights(m, b, spt, &rows, &cols, &task);
-    if (!w || !task || rows < 1 || cols < 1) {
-        free(w);
-        free(task);
-        return;
-    }
-    for (int i = 0; i < rows; i++)
-        if (task[i] < 0 || task[i] >= b->ntasks) {
-            fprintf(stderr, "clsweep: %s: weights() row %d has task %d (of %d): matrix discarded\n",
-                    ops->name, i, task[i], b->ntasks);
-            free(w);
-            free(task);
-            return;
-        }
-    result_add_probe(res, stage, w, rows, cols, task);
+    if (!when || !strcmp(when, "none")) return 0;
+    return strcmp(when, "end") || stage == nstages - 1;
+}
+
+int analysis_samples_per_task(const run_config *cfg) {
+    return cfg_int_or(cfg, "analysis.samples_per_task", 100);
 }
 
 /* ---- the group ---- */
 
-#define WS_MPI(call)                                                                  \
-    do {                                                                              \
-        int ws_rc_ = (call);                                                          \
-        if (ws_rc_ != MPI_SUCCESS) {                                                  \
-            fprintf(stderr, "clsweep: %s:%d: %s failed (%d)\n", __FILE__, __LINE__,   \
-                    #call, ws_rc_);                                                   \
-            MPI_Abort(MPI_COMM_WORLD, 2);                                             \
-        }                                                                             \
-    } while (0)
-
 analysis_group *analysis_group_init(MPI_Comm comm) {
     analysis_group *g = xcalloc(1, sizeof *g);
     g->comm = comm;
-    WS_MPI(MPI_Comm_rank(comm, &g->rank));
-    WS_MPI(MPI_Comm_size(comm, &g->size));
+    CLS_MPI_CHECK(MPI_Comm_rank(comm, &g->rank));
+    CLS_MPI_CHECK(MPI_Comm_size(comm, &g->size));
     g->grid.ctxt = -1;
     g->grid.comm = MPI_COMM_NULL;
     return g;
@@ -102,7 +79,7 @@ void analysis_group_free(analysis_group *g) {
     if (!g) return;
     if (g->rank == 0)
         for (int q = 1; q < g->size; q++)
-            WS_MPI(MPI_Send(NULL, 0, MPI_BYTE, q, TAG_WS_STOP, g->comm));
+            CLS_MPI_CHECK(MPI_Send(NULL, 0, MPI_BYTE, q, TAG_WS_STOP, g->comm));
     if (g->grid_state > 0) pca_grid_free(&g->grid);
     if (g->grid_state) pca_finalize();
     free(g);
@@ -114,18 +91,17 @@ void analysis_member_loop(analysis_group *g) {
         MPI_Status st;
         double backoff = 1e-5;
         for (;;) {
-            WS_MPI(MPI_Iprobe(0, MPI_ANY_TAG, g->comm, &flag, &st));
+            CLS_MPI_CHECK(MPI_Iprobe(0, MPI_ANY_TAG, g->comm, &flag, &st));
             if (flag) break;
-            struct timespec ts = {0, (long)(backoff * 1e9)};
-            nanosleep(&ts, NULL);
-            if ((backoff *= 2) > 0.01) backoff = 0.01;
+            if (stop_launcher_gone()) return;   /* the job is gone: nobody to serve */
+            cls_sleep_backoff(&backoff, 0.01);
         }
         int count = 0;
         if (st.MPI_TAG != TAG_WS_ANALYSE) {
-            WS_MPI(MPI_Recv(NULL, 0, MPI_BYTE, 0, st.MPI_TAG, g->comm, MPI_STATUS_IGNORE));
+            CLS_MPI_CHECK(MPI_Recv(NULL, 0, MPI_BYTE, 0, st.MPI_TAG, g->comm, MPI_STATUS_IGNORE));
             return;
         }
-        WS_MPI(MPI_Recv(&count, 1, MPI_INT, 0, TAG_WS_ANALYSE, g->comm, MPI_STATUS_IGNORE));
+        CLS_MPI_CHECK(MPI_Recv(&count, 1, MPI_INT, 0, TAG_WS_ANALYSE, g->comm, MPI_STATUS_IGNORE));
         ensure_grid(g);
         for (int i = 0; i < count && g->grid_state > 0; i++) {
             pca_result r;
@@ -180,7 +156,7 @@ void analysis_apply(analysis_group *g, const run_config *cfg, run_result *res) {
     int count = res->nprobe;
     if (g) {
         for (int q = 1; q < g->size; q++)
-            WS_MPI(MPI_Send(&count, 1, MPI_INT, q, TAG_WS_ANALYSE, g->comm));
+            CLS_MPI_CHECK(MPI_Send(&count, 1, MPI_INT, q, TAG_WS_ANALYSE, g->comm));
         ensure_grid(g);
     }
     int distributed = g && g->grid_state > 0;

@@ -5,7 +5,9 @@
  * grid position (0, 0); local arrays are column-major with leading dimension
  * max(1, local rows). The root owns the whole matrix and sends each grid process its
  * local part in column chunks (bounded send buffer), so memory per non-root rank is its
- * share of A plus its share of the m × m cross-product and eigenvectors. */
+ * share of A plus its share of the m × m cross-product and eigenvectors.
+ *
+ * Analysis layer: called by analysis.c (a group's analyses) and the tests. */
 #include "pca.h"
 
 #include <math.h>
@@ -14,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cls_mpi.h"
 #include "util.h"
 
 /* ---- BLACS (C interface), ScaLAPACK and LAPACK (Fortran convention: every argument by
@@ -49,20 +52,6 @@ void dgesvd_(const char *jobu, const char *jobvt, const int *m, const int *n, do
              const int *lda, double *s, double *u, const int *ldu, double *vt, const int *ldvt,
              double *work, const int *lwork, int *info, size_t ljobu, size_t ljobvt);
 
-#define PCA_MPI(call)                                                                \
-    do {                                                                             \
-        int pca_rc_ = (call);                                                        \
-        if (pca_rc_ != MPI_SUCCESS) {                                                \
-            char pca_msg_[MPI_MAX_ERROR_STRING];                                     \
-            int pca_len_ = 0;                                                        \
-            MPI_Error_string(pca_rc_, pca_msg_, &pca_len_);                          \
-            fprintf(stderr, "clsweep: %s:%d: %s failed: %s\n", __FILE__, __LINE__,   \
-                    #call, pca_msg_);                                                \
-            MPI_Abort(MPI_COMM_WORLD, 2);                                            \
-        }                                                                            \
-    } while (0)
-
-enum { TAG_PCA_BLOCK = 71, TAG_PCA_GATHER = 72 };
 
 /* Doubles per message when distributing A (32 MiB). */
 #define PCA_CHUNK_DOUBLES (4L << 20)
@@ -90,8 +79,8 @@ int pca_grid_init(pca_grid *g, MPI_Comm comm, int nprow, int npcol, int nb) {
     g->ctxt = -1;
     g->comm = g->gcomm = MPI_COMM_NULL;
     int size, rank;
-    PCA_MPI(MPI_Comm_size(comm, &size));
-    PCA_MPI(MPI_Comm_rank(comm, &rank));
+    CLS_MPI_CHECK(MPI_Comm_size(comm, &size));
+    CLS_MPI_CHECK(MPI_Comm_rank(comm, &rank));
     if (nprow <= 0 || npcol <= 0) {
         nprow = 1;
         for (int r = 1; r * r <= size; r++)
@@ -103,7 +92,7 @@ int pca_grid_init(pca_grid *g, MPI_Comm comm, int nprow, int npcol, int nb) {
                    npcol, nprow * npcol, size);
         return -1;
     }
-    PCA_MPI(MPI_Comm_dup(comm, &g->comm));
+    CLS_MPI_CHECK(MPI_Comm_dup(comm, &g->comm));
     g->rank = rank;
     g->size = size;
     g->nb = nb > 0 ? nb : 64;
@@ -112,7 +101,7 @@ int pca_grid_init(pca_grid *g, MPI_Comm comm, int nprow, int npcol, int nb) {
     g->myrow = g->mycol = -1;
     /* BLACS sees only the grid's ranks (it would leak its maps on ranks outside a grid). */
     int in = rank < nprow * npcol, bad = 0;
-    PCA_MPI(MPI_Comm_split(g->comm, in ? 0 : MPI_UNDEFINED, rank, &g->gcomm));
+    CLS_MPI_CHECK(MPI_Comm_split(g->comm, in ? 0 : MPI_UNDEFINED, rank, &g->gcomm));
     if (in) {
         int me, np, pr, pc;
         Cblacs_pinfo(&me, &np);
@@ -128,7 +117,7 @@ int pca_grid_init(pca_grid *g, MPI_Comm comm, int nprow, int npcol, int nb) {
         bad = pr != nprow || pc != npcol || g->myrow != rank / npcol || g->mycol != rank % npcol;
     }
     int anybad = 0;
-    PCA_MPI(MPI_Allreduce(&bad, &anybad, 1, MPI_INT, MPI_MAX, g->comm));
+    CLS_MPI_CHECK(MPI_Allreduce(&bad, &anybad, 1, MPI_INT, MPI_MAX, g->comm));
     if (anybad) {
         cls_seterr("BLACS laid out the %d x %d grid in an unexpected order", nprow, npcol);
         pca_grid_free(g);
@@ -276,7 +265,7 @@ static void distribute(const pca_grid *g, const float *x, const double *mean, in
             for (int j0 = 0; j0 < nloc; j0 += cc) {
                 int j1 = imin(nloc, j0 + cc);
                 pack_cols(buf, mloc, x, mean, d, mloc, r, c, g, j0, j1);
-                PCA_MPI(MPI_Send(buf, mloc * (j1 - j0), MPI_DOUBLE, q, TAG_PCA_BLOCK, g->comm));
+                CLS_MPI_CHECK(MPI_Send(buf, mloc * (j1 - j0), MPI_DOUBLE, q, TAG_PCA_BLOCK, g->comm));
             }
             free(buf);
             buf = NULL;
@@ -288,7 +277,7 @@ static void distribute(const pca_grid *g, const float *x, const double *mean, in
     int cc = chunk_cols(mA);
     for (int j0 = 0; j0 < nA; j0 += cc) {
         int j1 = imin(nA, j0 + cc);
-        PCA_MPI(MPI_Recv(A + (size_t)j0 * (size_t)mA, mA * (j1 - j0), MPI_DOUBLE, 0,
+        CLS_MPI_CHECK(MPI_Recv(A + (size_t)j0 * (size_t)mA, mA * (j1 - j0), MPI_DOUBLE, 0,
                          TAG_PCA_BLOCK, g->comm, MPI_STATUS_IGNORE));
     }
 }
@@ -313,7 +302,7 @@ static double *gather(const pca_grid *g, const double *loc, int lld, int M, int 
         for (int j = 0; j < nloc; j++)
             memcpy(buf + (size_t)j * mloc, loc + (size_t)(jl0 + j) * lld,
                    sizeof(double) * (size_t)mloc);
-        PCA_MPI(MPI_Send(buf, mloc * nloc, MPI_DOUBLE, 0, TAG_PCA_GATHER, g->comm));
+        CLS_MPI_CHECK(MPI_Send(buf, mloc * nloc, MPI_DOUBLE, 0, TAG_PCA_GATHER, g->comm));
         free(buf);
         return NULL;
     }
@@ -329,7 +318,7 @@ static double *gather(const pca_grid *g, const double *loc, int lld, int M, int 
         double *buf = NULL;
         if (q != 0) {
             buf = xmalloc(sizeof(double) * (size_t)ml * (size_t)nl);
-            PCA_MPI(MPI_Recv(buf, ml * nl, MPI_DOUBLE, q, TAG_PCA_GATHER, g->comm,
+            CLS_MPI_CHECK(MPI_Recv(buf, ml * nl, MPI_DOUBLE, q, TAG_PCA_GATHER, g->comm,
                              MPI_STATUS_IGNORE));
             src = buf;
             ld = ml;
@@ -481,13 +470,13 @@ int pca_scalapack(pca_grid *g, const float *x, int n, int d, int k, pca_result *
         hdr[2] = d;
         hdr[3] = imin(k, imin(n, d));
     }
-    PCA_MPI(MPI_Bcast(hdr, 4, MPI_INT, 0, g->comm));
+    CLS_MPI_CHECK(MPI_Bcast(hdr, 4, MPI_INT, 0, g->comm));
     if (!hdr[0]) return -1;
     int rc = 0;
     if (g->ctxt >= 0) rc = scalapack_compute(g, x, mean, total, hdr[1], hdr[2], hdr[3], out);
     free(mean);
     int err = rc != 0, anyerr = 0;
-    PCA_MPI(MPI_Allreduce(&err, &anyerr, 1, MPI_INT, MPI_MAX, g->comm));
+    CLS_MPI_CHECK(MPI_Allreduce(&err, &anyerr, 1, MPI_INT, MPI_MAX, g->comm));
     if (anyerr) {
         if (g->rank == 0)
             cls_seterr("ScaLAPACK PCA of a %d x %d matrix failed (info %d)", hdr[1], hdr[2], rc);

@@ -1,15 +1,18 @@
 /* main.c — the clsweep command line: run, expand, single, status, params, merge. */
+#include <errno.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "analysis.h"
+#include "analysis_mpi.h"
 #include "bench.h"
 #include "data.h"
 #include "model.h"
 #include "output.h"
+#include "registry.h"
+#include "run.h"
 #include "scheduler.h"
 #include "sweep.h"
 #include "util.h"
@@ -38,6 +41,24 @@ static void blas_threads(void) {
     if (openblas_set_num_threads) openblas_set_num_threads(e ? atoi(e) : 1);
 }
 
+/* "I/N" with 0 <= I < N, both plain decimal numbers and nothing else ("0/2x", " 1/2",
+ * "+1/2" are refused). 0, or -1. */
+static int parse_shard(const char *s, int *index, int *count) {
+    long v[2];
+    for (int k = 0; k < 2; k++) {
+        if (*s < '0' || *s > '9') return -1;
+        char *end;
+        errno = 0;
+        v[k] = strtol(s, &end, 10);
+        if (errno || v[k] > 1000000000L || *end != (k ? '\0' : '/')) return -1;
+        s = end + 1;
+    }
+    if (v[1] < 1 || v[0] >= v[1]) return -1;
+    *index = (int)v[0];
+    *count = (int)v[1];
+    return 0;
+}
+
 static int cmd_run(int argc, char **argv) {
     sched_options o;
     memset(&o, 0, sizeof o);
@@ -47,8 +68,7 @@ static int cmd_run(int argc, char **argv) {
         else if (!strcmp(argv[i], "--quiet")) o.quiet = 1;
         else if (!strcmp(argv[i], "--grace") && i + 1 < argc) o.grace_seconds = atof(argv[++i]);
         else if (!strcmp(argv[i], "--shard") && i + 1 < argc) {
-            if (sscanf(argv[++i], "%d/%d", &o.shard_index, &o.shard_count) != 2 ||
-                o.shard_count < 1 || o.shard_index < 0 || o.shard_index >= o.shard_count) {
+            if (parse_shard(argv[++i], &o.shard_index, &o.shard_count)) {
                 fprintf(stderr, "clsweep: --shard expects I/N with 0 <= I < N, got '%s'\n", argv[i]);
                 return SCHED_EXIT_ERROR;
             }

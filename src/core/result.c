@@ -38,7 +38,7 @@
 #define PROBE_VERSION 1u
 
 static const char *const status_names[RUN_STATUS_COUNT] = {"ok", "diverged", "failed",
-                                                            "unsupported"};
+                                                            "unsupported", "abandoned"};
 
 const char *run_status_name(run_status s) {
     if ((int)s < 0 || s >= RUN_STATUS_COUNT) return "unknown";
@@ -47,7 +47,7 @@ const char *run_status_name(run_status s) {
 
 int run_status_parse(const char *name) {
     if (!name) return -1;
-    for (int i = 0; i < RUN_STATUS_COUNT; i++)
+    for (int i = 0; i < RUN_STATUS_ABANDONED; i++)   /* abandoned is never in a file */
         if (!strcmp(name, status_names[i])) return i;
     return -1;
 }

@@ -1,11 +1,15 @@
-/* util.c — error buffer, checked allocation, clocks, hashing, string building. */
+/* util.c — error buffer, checked allocation, clocks, hashing, string building, and the
+ * low-level file plumbing written once (write_all, mkdir -p, back-off sleep). Core layer:
+ * callable from every module; calls nothing of the project's but itself. */
 #include "util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -114,4 +118,65 @@ void cls_strappend(char **buf, size_t *len, size_t *cap, const char *fmt, ...) {
         *buf = xrealloc(*buf, ncap);
         *cap = ncap;
     }
+}
+
+int cls_write_all(int fd, const void *buf, size_t n) {
+    const char *p = buf;
+    while (n > 0) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) return -1;
+        if (k == 0) {
+            errno = EIO;
+            return -1;
+        }
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* mkdir of every prefix of p ending before a '/' (and of p itself when whole). */
+static int mkdir_prefixes(const char *path, int whole) {
+    char *p = xstrdup(path);
+    size_t n = strlen(p);
+    for (size_t i = 1; i <= n; i++) {
+        if (i < n && p[i] != '/') continue;
+        if (i == n && !whole) break;
+        char c = p[i];
+        p[i] = 0;
+        if (mkdir(p, 0777) && errno != EEXIST) {
+            cls_seterr("cannot create directory %s: %s", p, strerror(errno));
+            free(p);
+            return -1;
+        }
+        p[i] = c;
+    }
+    free(p);
+    return 0;
+}
+
+int cls_mkdir_parents(const char *path) { return mkdir_prefixes(path, 0); }
+
+int cls_mkdir_p(const char *dir) {
+    char *p = xstrdup(dir);
+    size_t n = strlen(p);
+    while (n > 1 && p[n - 1] == '/') p[--n] = 0;
+    int rc = n ? mkdir_prefixes(p, 1) : 0;
+    struct stat st;
+    if (rc == 0 && n && (stat(p, &st) != 0 || !S_ISDIR(st.st_mode))) {
+        cls_seterr("%s is not a directory", p);
+        rc = -1;
+    }
+    free(p);
+    return rc;
+}
+
+void cls_sleep_backoff(double *backoff, double max) {
+    struct timespec ts;
+    ts.tv_sec = (time_t)*backoff;
+    ts.tv_nsec = (long)((*backoff - (double)ts.tv_sec) * 1e9);
+    nanosleep(&ts, NULL);
+    *backoff *= 2;
+    if (*backoff > max) *backoff = max;
 }

@@ -1,5 +1,6 @@
 /* registry.c — the table of models and the parameter registry built from the model and
- * benchmark tables: which keys exist, which a model reads, their defaults. */
+ * benchmark tables: which keys exist, which a model reads, their defaults (model.h,
+ * registry.h). Models layer: called by the run layer, the sweep expander, the CLI, tests. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include "bench.h"
 #include "config.h"
 #include "model.h"
+#include "registry.h"
 #include "util.h"
 
 /* One line per model in each list: add a model by adding its two lines. */

@@ -1,14 +1,17 @@
 /* run.c — executes one model run: benchmark → model → train stage by stage → evaluate every
- * task after every stage → metrics. Model trouble becomes a status, never an abort. */
+ * task after every stage → metrics. Model trouble becomes a status, never an abort. Run
+ * layer (run.h): called by the isolation wrapper (isolate.c), `clsweep single`, the tests. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "analysis.h"
+#include "run.h"
+
 #include "bench.h"
 #include "metrics.h"
 #include "model.h"
-#include "scheduler.h"
+#include "probe.h"
+#include "stop.h"
 #include "util.h"
 
 /* Retention (EWGN paper): 100 · R[last][t0] / R[after first training of t0][t0], where t0 is
@@ -59,8 +62,12 @@ void run_execute(const run_config *cfg, run_result *res) {
     }
     for (int t = 0; t < b.ntasks; t++) res->R0[t] = (float)ops->eval_task(m, &b, t);
     for (int s = 0; s < b.nstages; s++) {
-        if (sched_should_abandon()) {
-            result_fail(res, RUN_STATUS_FAILED, "abandoned: stop requested at stage %d", s);
+        if (stop_should_abandon()) {
+            if (stop_launcher_gone())
+                result_fail(res, RUN_STATUS_ABANDONED, "the launcher is gone: abandoned at stage %d", s);
+            else
+                result_fail(res, RUN_STATUS_ABANDONED, "stop requested (signal %d), grace period "
+                            "over: abandoned at stage %d", (int)cls_stop_signal, s);
             break;
         }
         cls_seterr("%s", "");
@@ -81,7 +88,7 @@ void run_execute(const run_config *cfg, run_result *res) {
             break;
         }
         if (ops->after_stage) ops->after_stage(m, &b, s, res);
-        analysis_collect(cfg, ops, m, &b, s, res);
+        run_collect_probe(cfg, ops, m, &b, s, res);
     }
     if (res->status == RUN_STATUS_OK) {
         cl_metrics cm;

@@ -1,0 +1,516 @@
+/* sched_master.c — the master (rank 0): setup, the pending queue, recording results, the
+ * .nc rewrites, the end of a sweep and its exit code; the one-process loop and the MPI
+ * dispatch loop. Sweep layer: called by scheduler.c (sched_run) only.
+ *
+ * Chunked dispatch. Runs go out in chunks whose size adapts to the measured run time (an
+ * EWMA of the runs' wall seconds): about CHUNK_SECONDS of work per chunk, at most half of
+ * a fair share of what is left (so the tail stays balanced), and 1 run while nothing has
+ * been measured or when runs are long. Every result is appended to the journal as it
+ * arrives (write(2): safe from a kill of the process); when a worker's chunk is complete
+ * the journal is fsync'd and only then is that worker handed more — so every run that
+ * finished before a hand-out is on disk before the hand-out, as with one run per message.
+ * A worker holds two chunks (once a run time has been measured), so it computes while the
+ * master notices its result, syncs and sends more. Near the end of the sweep (at most two
+ * runs per worker left) long runs (>= PREFETCH_BELOW s) go out one at a time again, which
+ * is plain longest-first list scheduling where it matters for the makespan.
+ *
+ * Stops. A run that comes back abandoned (status RUN_STATUS_ABANDONED: a stop reached its
+ * worker or its run process) is queued again, to be handed out first; a worker that says
+ * it is stopping gets no more work. The exit code follows one invariant (master_finish): 0
+ * only when every run of the sweep (shard) has a final status in the file, else 3
+ * (resumable) or 2 (error). */
+#include "sched_master.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cls_mpi.h"
+#include "sched_proto.h"
+#include "stop.h"
+#include "util.h"
+
+#define CHUNK_SECONDS 0.05     /* work per chunk the master aims for */
+#define CHUNK_MAX 4096         /* runs per chunk at most */
+#define PREFETCH_BELOW 0.05    /* runs shorter than this (s): two chunks per worker to the end */
+/* The .nc is rewritten when the time since the last rewrite is at least WRITE_GAP_FACTOR
+ * times what the last rewrite took (or every options.flush_seconds). */
+#define WRITE_GAP_FACTOR 100.0
+/* A run that comes back abandoned this often while this process has no stop (its run
+ * process keeps being stopped) is left pending for the next resume rather than retried. */
+#define MAX_ABANDONED 3
+
+/* ---- setup ---- */
+
+static const sweep_t *cmp_sweep;
+static int cmp_cost(const void *a, const void *b) {
+    int i = *(const int *)a, j = *(const int *)b;
+    double ci = cmp_sweep->runs[i].cost, cj = cmp_sweep->runs[j].cost;
+    if (ci != cj) return ci > cj ? -1 : 1;
+    return i - j;
+}
+
+int master_setup(master_t *m, const sched_options *o) {
+    memset(m, 0, sizeof *m);
+    if (sweep_load(&m->sw, o->sweep_path)) return -1;
+    m->out = o->output ? o->output : m->sw.output;
+    m->quiet = o->quiet || m->sw.quiet;
+    if (o->grace_seconds >= 0) m->sw.grace_seconds = o->grace_seconds;
+    if (!m->sw.isolate && (m->sw.run_time_limit > 0 || m->sw.run_memory_mb > 0)) {
+        /* Reliability review (issue 17): they used to be dropped silently. */
+        cls_seterr("%s: options: isolate: false cannot enforce %s (a limit needs a run process of "
+                   "its own): remove the limit or set isolate: true", o->sweep_path,
+                   m->sw.run_time_limit > 0 ? "run_time_limit" : "run_memory_mb");
+        return -1;
+    }
+    size_t jl = strlen(m->out) + 16;
+    m->journal_path = xmalloc(jl);
+    snprintf(m->journal_path, jl, "%s.journal", m->out);
+    m->results = xcalloc((size_t)m->sw.nruns, sizeof(run_result *));
+    if (cls_mkdir_parents(m->out)) return -1;
+    if (sched_resume(m)) return -1;
+    if (journal_open(&m->journal, m->journal_path)) return -1;
+    /* Pending runs, optionally one shard of them, longest expected first. */
+    size_t cap = (size_t)(m->sw.nruns ? m->sw.nruns : 1);
+    m->pending = xmalloc(sizeof(int) * cap);
+    m->requeue = xmalloc(sizeof(int) * cap);
+    m->nabandoned = xcalloc(cap, 1);
+    for (int i = 0; i < m->sw.nruns; i++) {
+        if (o->shard_count > 0 && i % o->shard_count != o->shard_index) continue;
+        m->ntotal++;
+        if (m->results[i]) {
+            m->ndone++;
+            m->nresumed++;
+            if (m->results[i]->status == RUN_STATUS_DIVERGED) m->ndiv++;
+        } else {
+            m->pending[m->npending++] = i;
+        }
+    }
+    cmp_sweep = &m->sw;
+    qsort(m->pending, (size_t)m->npending, sizeof(int), cmp_cost);
+    m->t0 = m->last_write = m->last_sync = cls_now();
+    m->run_ewma = -1;
+    m->nworkers = 1;
+    if (!m->quiet)
+        fprintf(stderr, "clsweep: sweep %s: %d runs (%d before deduplication), %d already done, "
+                        "output %s\n", m->sw.name, m->ntotal, m->sw.n_before_dedup, m->nresumed, m->out);
+    return 0;
+}
+
+run_limits master_limits(const master_t *m) {
+    run_limits l;
+    memset(&l, 0, sizeof l);
+    l.grace = m->sw.grace_seconds;
+    l.time_limit = m->sw.run_time_limit;
+    l.memory_mb = m->sw.run_memory_mb;
+    l.isolate = m->sw.isolate;
+    return l;
+}
+
+void master_free(master_t *m) {
+    if (m->results) {
+        for (int i = 0; i < m->sw.nruns; i++)
+            if (m->results[i]) {
+                result_free(m->results[i]);
+                free(m->results[i]);
+            }
+        free(m->results);
+    }
+    journal_close(&m->journal);
+    free(m->journal_path);
+    free(m->pending);
+    free(m->requeue);
+    free(m->nabandoned);
+    sweep_free(&m->sw);
+}
+
+/* ---- the queue ---- */
+
+static int master_left(const master_t *m) { return m->npending - m->next + m->nrequeue; }
+
+static int master_take(master_t *m) {
+    return m->nrequeue ? m->requeue[--m->nrequeue] : m->pending[m->next++];
+}
+
+/* A run came back abandoned: it is pending again, handed out first (unless it was
+ * abandoned MAX_ABANDONED times: then it waits for the next resume). */
+static void master_requeue(master_t *m, int idx, const char *why) {
+    m->nreturned++;
+    if (++m->nabandoned[idx] < MAX_ABANDONED || cls_stop_signal) {
+        m->requeue[m->nrequeue++] = idx;
+        return;
+    }
+    fprintf(stderr, "clsweep: run %s was abandoned %d times (last: %s); left pending for the "
+                    "next resume\n", m->sw.runs[idx].id, MAX_ABANDONED, why);
+}
+
+/* ---- recording ---- */
+
+static int write_output(master_t *m) {
+    double t = cls_now();
+    if (output_write(m->out, &m->sw, m->results)) return -1;
+    m->last_write = cls_now();
+    m->write_cost = m->last_write - t;
+    return 0;
+}
+
+static void progress(master_t *m, int force) {
+    double now = cls_now();
+    if (m->quiet || (!force && now - m->last_progress < 1.0)) return;
+    m->last_progress = now;
+    int done_here = m->ndone - m->nresumed;
+    double el = now - m->t0;
+    double rate = el > 0 ? done_here / el : 0;
+    int left = m->ntotal - m->ndone;
+    char eta[32] = "--";
+    if (rate > 0) {
+        long s = (long)(left / rate + 0.5);
+        snprintf(eta, sizeof eta, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+    }
+    fprintf(stderr, "clsweep: %d/%d runs done (%d failed, %d diverged), %.2f runs/s, ETA %s\n",
+            m->ndone, m->ntotal, m->nfail, m->ndiv, rate, eta);
+}
+
+/* Records a finished run in the journal (written through to the kernel; fsync'd by the
+ * caller at the end of the run's chunk, before more work goes out). The .nc rewrite is
+ * maybe_write's, called after the next hand-out so that workers do not wait on it. */
+static int master_record(master_t *m, int idx, run_result *r) {
+    if (journal_append(&m->journal, m->sw.runs[idx].id, r, 0)) return -1;
+    double w = isfinite(r->wall_seconds) && r->wall_seconds >= 0 ? r->wall_seconds : 0;
+    m->run_ewma = m->run_ewma < 0 ? w : 0.8 * m->run_ewma + 0.2 * w;
+    m->run_seconds += w;
+    m->nrecorded++;
+    m->results[idx] = xmalloc(sizeof(run_result));
+    *m->results[idx] = *r;
+    m->ndone++;
+    if (r->status == RUN_STATUS_FAILED) m->nfail++;
+    if (r->status == RUN_STATUS_DIVERGED) m->ndiv++;
+    progress(m, 0);
+    return 0;
+}
+
+/* Rewrites the .nc if it is due (see WRITE_GAP_FACTOR): the rewrites cost the master at most
+ * ~1 % of the wall time; the journal has every run. */
+static int maybe_write(master_t *m) {
+    if (m->ndone == 0) return 0;
+    double gap = m->sw.flush_seconds > 0 ? m->sw.flush_seconds : WRITE_GAP_FACTOR * m->write_cost;
+    return cls_now() - m->last_write >= gap ? write_output(m) : 0;
+}
+
+/* Why the sweep ends with runs missing, in words. */
+static void say_incomplete(const master_t *m) {
+    if (m->nreturned)
+        fprintf(stderr, "clsweep: %d run(s) handed out but stopped or not started are pending "
+                        "again\n", m->nreturned);
+    int missing = m->ntotal - m->ndone;
+    if (stop_launcher_gone())
+        fprintf(stderr, "clsweep: the launcher of this job is gone: ");
+    else if (cls_stop_signal)
+        fprintf(stderr, "clsweep: stopped by signal %d (%s): ", (int)cls_stop_signal,
+                strsignal((int)cls_stop_signal));
+    else if (m->nworkers_stopped)
+        fprintf(stderr, "clsweep: %d of %d worker(s) stopped on a signal of their own and the "
+                        "others could not take over their runs: ", m->nworkers_stopped, m->nworkers);
+    else
+        fprintf(stderr, "clsweep: stopped: ");
+    fprintf(stderr, "%d of %d runs finished and saved in %s, %d pending; the sweep is incomplete "
+                    "— run the same command again to resume\n", m->ndone, m->ntotal, m->out, missing);
+}
+
+/* Ends the sweep: final .nc, journal synced, summary. The exit code follows the one
+ * invariant: OK only when every run of the sweep (shard) has a final status in the file. */
+static int master_finish(master_t *m) {
+    int rc = write_output(m);
+    if (journal_sync(&m->journal)) rc = -1;
+    progress(m, 1);
+    if (rc) {
+        fprintf(stderr, "clsweep: error: %s\n", cls_geterr());
+        return CLS_EXIT_ERROR;
+    }
+    if (m->ndone < m->ntotal) {
+        say_incomplete(m);
+        return CLS_EXIT_INCOMPLETE;
+    }
+    double el = cls_now() - m->t0;
+    if (!m->quiet || getenv("CLSWEEP_SCHED_REPORT")) {
+        fprintf(stderr, "clsweep: done: %d runs (%d failed, %d diverged) in %.1f s → %s\n",
+                m->ndone, m->nfail, m->ndiv, el, m->out);
+        /* How well the workers were kept busy: the runs' own time over workers × wall. */
+        if (m->nrecorded > 0 && el > 0)
+            fprintf(stderr, "clsweep: scheduler: %d runs in %.3f s (%.1f runs/s) on %d worker(s); "
+                            "run time %.3f s = %.1f%% of workers x wall\n",
+                    m->nrecorded, el, m->nrecorded / el, m->nworkers, m->run_seconds,
+                    100.0 * m->run_seconds / (m->nworkers * el));
+        if (m->loop_wall > 0)
+            fprintf(stderr, "clsweep: scheduler: master CPU while dispatching %.3f s = %.2f%% of "
+                            "%.3f s; %d work message(s), up to %d run(s) each\n", m->loop_cpu,
+                    100.0 * m->loop_cpu / m->loop_wall, m->loop_wall, m->nchunks, m->max_chunk);
+    }
+    return CLS_EXIT_OK;
+}
+
+/* The launcher is gone (kill -9 of mpirun, a lost node): save what there is and leave
+ * without MPI (the peers may be gone too, so MPI_Finalize could wait forever). */
+static void master_orphaned(master_t *m) {
+    fprintf(stderr, "clsweep: the launcher of this job is gone; saving and exiting\n");
+    master_finish(m);
+    fflush(stderr);
+    _exit(CLS_EXIT_INCOMPLETE);
+}
+
+/* ---- one process ---- */
+
+int master_solo(master_t *m, analysis_group *ag) {
+    run_limits lim = master_limits(m);
+    while (master_left(m) > 0 && !cls_stop_signal) {
+        if (stop_launcher_gone()) master_orphaned(m);
+        int idx = master_take(m);
+        const run_config *cfg = &m->sw.runs[idx].cfg;
+        run_result r;
+        run_isolated(cfg, &lim, &r);
+        if (r.status == RUN_STATUS_ABANDONED) {
+            /* This process stopped (the loop ends) or only the run process got the signal:
+             * either way the run is pending again, and tried again unless we stop. */
+            if (!cls_stop_signal && !m->quiet)
+                fprintf(stderr, "clsweep: run %s: %s; queued again\n", m->sw.runs[idx].id, r.message);
+            master_requeue(m, idx, r.message);
+            result_free(&r);
+            continue;
+        }
+        analysis_apply(ag, cfg, &r);
+        if (master_record(m, idx, &r) || maybe_write(m)) {
+            fprintf(stderr, "clsweep: error: %s\n", cls_geterr());
+            return CLS_EXIT_ERROR;
+        }
+        /* One process: a "chunk" is the runs of the last CHUNK_SECONDS (each run when runs
+         * are long); they are fsync'd before the next run starts. */
+        if (cls_now() - m->last_sync >= CHUNK_SECONDS) {
+            if (journal_sync(&m->journal)) {
+                fprintf(stderr, "clsweep: error: %s\n", cls_geterr());
+                return CLS_EXIT_ERROR;
+            }
+            m->last_sync = cls_now();
+        }
+    }
+    return master_finish(m);
+}
+
+/* ---- MPI dispatch ---- */
+
+/* Runs in the next chunk for a worker, given nslots workers (see the top of the file). */
+static int chunk_size(const master_t *m, int nslots) {
+    int left = master_left(m);
+    if (left <= 0) return 0;
+    int k = 1;
+    if (m->run_ewma >= 0) {
+        double want = CHUNK_SECONDS / (m->run_ewma > 1e-7 ? m->run_ewma : 1e-7);
+        k = want >= CHUNK_MAX ? CHUNK_MAX : want < 1 ? 1 : (int)want;
+    }
+    int share = (left + 2 * nslots - 1) / (2 * nslots);
+    if (k > share) k = share;
+    return k < 1 ? 1 : k;
+}
+
+/* Sends the next k pending runs to worker as one TAG_WORK message, non-blocking: *req and
+ * the returned buffer (free it once *req completes). A chunk of a few KiB exceeds the eager
+ * limit, and a blocking send to a worker that is busy computing (a prefetched chunk)
+ * would wait — spinning — for the whole run. */
+static char *send_chunk(master_t *m, int worker, int k, MPI_Request *req) {
+    int *idx = xmalloc(sizeof(int) * (size_t)k);
+    const run_config **cfg = xmalloc(sizeof(*cfg) * (size_t)k);
+    for (int j = 0; j < k; j++) {
+        idx[j] = master_take(m);
+        cfg[j] = &m->sw.runs[idx[j]].cfg;
+    }
+    run_limits lim = master_limits(m);
+    size_t n;
+    char *msg = proto_work_pack(&lim, k, idx, cfg, &n);
+    free(idx);
+    free(cfg);
+    m->nchunks++;
+    if (k > m->max_chunk) m->max_chunk = k;
+    CLS_MPI_CHECK(MPI_Isend(msg, (int)n, MPI_BYTE, worker, TAG_WORK, MPI_COMM_WORLD, req));
+    return msg;
+}
+
+/* A worker (group leader) as the master sees it: up to two chunks in flight, the runs
+ * still to come back from each (queue[0] is the chunk being computed). */
+typedef struct {
+    int rank, nchunks, queue[2];
+    MPI_Request req[2];         /* the chunks' sends */
+    char *msg[2];               /* their buffers */
+    int stopping;               /* it said it is stopping: no more work */
+    int released;               /* TAG_STOP sent */
+} slot_t;
+
+/* Drops slot s's oldest chunk (all its results are in, so its send has completed). */
+static void pop_chunk(slot_t *s) {
+    CLS_MPI_CHECK(MPI_Wait(&s->req[0], MPI_STATUS_IGNORE));
+    free(s->msg[0]);
+    s->queue[0] = s->queue[1];
+    s->req[0] = s->req[1];
+    s->msg[0] = s->msg[1];
+    s->msg[1] = NULL;
+    s->nchunks--;
+}
+
+/* Hands slot s chunks up to the prefetch depth while runs are pending; returns the runs
+ * sent. */
+static int top_up(master_t *m, slot_t *s, int nslots) {
+    int sent = 0;
+    if (s->stopping || s->released) return 0;
+    for (;;) {
+        int left = master_left(m);
+        int depth = m->run_ewma < 0 ? 1
+                    : m->run_ewma < PREFETCH_BELOW || left > 2 * nslots ? 2 : 1;
+        if (s->nchunks >= depth || left <= 0) break;
+        int k = chunk_size(m, nslots);
+        s->msg[s->nchunks] = send_chunk(m, s->rank, k, &s->req[s->nchunks]);
+        s->queue[s->nchunks++] = k;
+        sent += k;
+    }
+    return sent;
+}
+
+static void release(slot_t *s) {
+    if (s->released || s->nchunks) return;
+    CLS_MPI_CHECK(MPI_Send(NULL, 0, MPI_BYTE, s->rank, TAG_STOP, MPI_COMM_WORLD));
+    s->released = 1;
+}
+
+/* The state of the dispatch loop. */
+typedef struct {
+    master_t *m;
+    slot_t *slots;
+    int nslots, size, outstanding, failed, stopping;
+    int *slot_of;               /* (size) slot of a rank, -1 for none */
+} dispatch_t;
+
+/* The master got a stop signal: no more hand-outs; the workers, which may not have the
+ * signal (kill of the master alone), drop the runs they have not started. Past the grace
+ * period (+10 s) the master saves what it has and takes the job down. */
+static void dispatch_stop(dispatch_t *d) {
+    master_t *m = d->m;
+    if (cls_stop_signal && !d->stopping) {
+        d->stopping = 1;
+        if (!m->quiet)
+            fprintf(stderr, "clsweep: signal %d: no more runs handed out; waiting up to %.0f s "
+                            "for %d run(s) in flight\n", (int)cls_stop_signal,
+                    m->sw.grace_seconds, d->outstanding);
+        for (int l = 0; l < d->nslots; l++)
+            if (d->slots[l].nchunks > 0)
+                CLS_MPI_CHECK(MPI_Send(NULL, 0, MPI_BYTE, d->slots[l].rank, TAG_CANCEL, MPI_COMM_WORLD));
+    }
+    if (d->stopping && stop_elapsed() > m->sw.grace_seconds + 10.0) {
+        master_finish(m);
+        fprintf(stderr, "clsweep: %d run(s) still in flight after the grace period; aborting them\n",
+                d->outstanding);
+        MPI_Abort(MPI_COMM_WORLD, CLS_EXIT_INCOMPLETE);
+    }
+}
+
+/* One TAG_RESULT message from st's source. */
+static void dispatch_result(dispatch_t *d, const MPI_Status *st) {
+    master_t *m = d->m;
+    int count = 0;
+    CLS_MPI_CHECK(MPI_Get_count(st, MPI_BYTE, &count));
+    char *buf = xmalloc((size_t)count + 1);
+    CLS_MPI_CHECK(MPI_Recv(buf, count, MPI_BYTE, st->MPI_SOURCE, TAG_RESULT, MPI_COMM_WORLD,
+                           MPI_STATUS_IGNORE));
+    int si = st->MPI_SOURCE >= 0 && st->MPI_SOURCE < d->size ? d->slot_of[st->MPI_SOURCE] : -1;
+    if (si < 0 || d->slots[si].nchunks == 0) {
+        fprintf(stderr, "clsweep: result from rank %d, which has no work; aborting\n", st->MPI_SOURCE);
+        master_finish(m);
+        MPI_Abort(MPI_COMM_WORLD, CLS_EXIT_ERROR);
+    }
+    slot_t *s = &d->slots[si];
+    d->outstanding--;
+    s->queue[0]--;
+    int32_t idx = -1;
+    uint32_t flags = 0;
+    run_result r;
+    if (proto_result_unpack(buf, (size_t)count, &idx, &flags, &r) || idx < 0 || idx >= m->sw.nruns) {
+        if (idx < 0 || idx >= m->sw.nruns) result_free(&r);
+        fprintf(stderr, "clsweep: malformed result message from rank %d\n", st->MPI_SOURCE);
+        d->failed = 1;
+        /* The worker gives up the rest of a chunk it cannot read: expect no more of it. */
+        d->outstanding -= s->queue[0];
+        s->queue[0] = 0;
+    } else {
+        if ((flags & PROTO_WORKER_STOPPING) && !s->stopping) {
+            s->stopping = 1;   /* a stop reached that worker: it gets no more work */
+            m->nworkers_stopped++;
+        }
+        if (r.status == RUN_STATUS_ABANDONED) {
+            master_requeue(m, idx, r.message);
+            result_free(&r);
+        } else if (d->failed) {
+            result_free(&r);
+        } else if (master_record(m, idx, &r)) {
+            fprintf(stderr, "clsweep: error: %s\n", cls_geterr());
+            d->failed = 1;
+        }
+    }
+    free(buf);
+    if (s->queue[0] > 0) return;
+    /* The worker's chunk is complete: make it durable, then hand out more (to every worker
+     * with room: abandoned runs may have come back). */
+    pop_chunk(s);
+    if (!d->failed && journal_sync(&m->journal)) {
+        fprintf(stderr, "clsweep: error: %s\n", cls_geterr());
+        d->failed = 1;
+    }
+    m->last_sync = cls_now();
+    if (!d->stopping && !d->failed)
+        for (int l = 0; l < d->nslots; l++) {
+            slot_t *t = &d->slots[(si + l) % d->nslots];
+            d->outstanding += top_up(m, t, d->nslots);
+        }
+    if (!d->failed && maybe_write(m)) {
+        fprintf(stderr, "clsweep: error: %s\n", cls_geterr());
+        d->failed = 1;
+    }
+}
+
+int master_mpi(master_t *m, const int *leaders, int nleaders, int size) {
+    dispatch_t d = {m, xcalloc((size_t)nleaders, sizeof(slot_t)), nleaders, size, 0, 0, 0,
+                    xmalloc(sizeof(int) * (size_t)size)};
+    m->nworkers = nleaders;
+    for (int r = 0; r < size; r++) d.slot_of[r] = -1;
+    for (int l = 0; l < nleaders; l++) {
+        d.slots[l].rank = leaders[l];
+        d.slot_of[leaders[l]] = l;
+        d.outstanding += top_up(m, &d.slots[l], nleaders);
+    }
+    double backoff = 1e-5, cpu0 = cls_cputime(), wall0 = cls_now(), last_msg = wall0;
+    while (d.outstanding > 0) {
+        if (stop_launcher_gone()) master_orphaned(m);
+        dispatch_stop(&d);
+        int flag = 0;
+        MPI_Status st;
+        CLS_MPI_CHECK(MPI_Iprobe(MPI_ANY_SOURCE, TAG_RESULT, MPI_COMM_WORLD, &flag, &st));
+        if (!flag) {
+            /* Sleep longer the longer nothing has come back: the delay in noticing a result
+             * stays within ~2 % of the time the runs have been computing, and a master
+             * waiting on long runs wakes up at most 5-10 times a second. */
+            double idle = cls_now() - last_msg;
+            cls_sleep_backoff(&backoff, fmin(0.2, fmax(0.01, 0.02 * idle)));
+            continue;
+        }
+        backoff = 1e-5;
+        last_msg = cls_now();
+        dispatch_result(&d, &st);
+    }
+    for (int l = 0; l < nleaders; l++) release(&d.slots[l]);
+    m->loop_cpu = cls_cputime() - cpu0;
+    m->loop_wall = cls_now() - wall0;
+    free(d.slots);
+    free(d.slot_of);
+    if (d.failed) {
+        master_finish(m);
+        return CLS_EXIT_ERROR;
+    }
+    return master_finish(m);
+}

@@ -1,0 +1,119 @@
+/* sched_proto.c — the scheduler's wire protocol (see sched_proto.h for the message layout).
+ * Sweep layer: called by sched_master.c and sched_worker.c; uses cfg_pack/result_pack. */
+#include "sched_proto.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+static void put_u32(unsigned char *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get_u32(const unsigned char *p) {
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++) v |= (uint32_t)p[i] << (8 * i);
+    return v;
+}
+
+static void put_f64(unsigned char *p, double d) {
+    uint64_t v;
+    memcpy(&v, &d, 8);
+    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static double get_f64(const unsigned char *p) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
+    double d;
+    memcpy(&d, &v, 8);
+    return d;
+}
+
+void proto_put_limits(unsigned char *p, const run_limits *l) {
+    put_f64(p, l->grace);
+    put_f64(p + 8, l->time_limit);
+    put_f64(p + 16, l->memory_mb);
+    put_u32(p + 24, (uint32_t)l->isolate);
+}
+
+void proto_get_limits(const unsigned char *p, run_limits *l) {
+    l->grace = get_f64(p);
+    l->time_limit = get_f64(p + 8);
+    l->memory_mb = get_f64(p + 16);
+    l->isolate = (int)(int32_t)get_u32(p + 24);
+}
+
+char *proto_work_pack(const run_limits *lim, int k, const int *idx, const run_config *const *cfg,
+                      size_t *len) {
+    char **cb = xmalloc(sizeof(char *) * (size_t)k);
+    size_t *cl = xmalloc(sizeof(size_t) * (size_t)k);
+    size_t n = 4 + PROTO_LIMITS_SIZE;
+    for (int j = 0; j < k; j++) {
+        cfg_pack(cfg[j], &cb[j], &cl[j]);
+        n += 8 + cl[j];
+    }
+    unsigned char *msg = xmalloc(n), *p = msg;
+    put_u32(p, (uint32_t)k);
+    proto_put_limits(p + 4, lim);
+    p += 4 + PROTO_LIMITS_SIZE;
+    for (int j = 0; j < k; j++) {
+        put_u32(p, (uint32_t)idx[j]);
+        put_u32(p + 4, (uint32_t)cl[j]);
+        memcpy(p + 8, cb[j], cl[j]);
+        p += 8 + cl[j];
+        free(cb[j]);
+    }
+    free(cb);
+    free(cl);
+    *len = n;
+    return (char *)msg;
+}
+
+int proto_work_open(proto_work_reader *r, const char *buf, size_t len) {
+    memset(r, 0, sizeof *r);
+    r->buf = (const unsigned char *)buf;
+    r->len = len;
+    if (len < 4 + PROTO_LIMITS_SIZE) return -1;
+    r->count = (int32_t)get_u32(r->buf);
+    if (r->count < 1) return -1;
+    proto_get_limits(r->buf + 4, &r->lim);
+    r->off = 4 + PROTO_LIMITS_SIZE;
+    return 0;
+}
+
+int proto_work_next(proto_work_reader *r, int32_t *idx, run_config *cfg) {
+    if (r->next >= r->count) return 0;
+    if (r->len - r->off < 8) return -1;
+    *idx = (int32_t)get_u32(r->buf + r->off);
+    uint32_t n = get_u32(r->buf + r->off + 4);
+    r->off += 8;
+    if (n > r->len - r->off || cfg_unpack(cfg, (const char *)r->buf + r->off, n)) return -1;
+    r->off += n;
+    r->next++;
+    return 1;
+}
+
+char *proto_result_pack(int32_t idx, uint32_t flags, const run_result *r, size_t *len) {
+    char *rb;
+    size_t rl;
+    result_pack(r, &rb, &rl);
+    unsigned char *msg = xmalloc(rl + 8);
+    put_u32(msg, (uint32_t)idx);
+    put_u32(msg + 4, flags);
+    memcpy(msg + 8, rb, rl);
+    free(rb);
+    *len = rl + 8;
+    return (char *)msg;
+}
+
+int proto_result_unpack(const char *buf, size_t len, int32_t *idx, uint32_t *flags, run_result *r) {
+    if (len < 8) {
+        result_init(r);
+        return -1;
+    }
+    *idx = (int32_t)get_u32((const unsigned char *)buf);
+    *flags = get_u32((const unsigned char *)buf + 4);
+    return result_unpack(r, buf + 8, len - 8);
+}

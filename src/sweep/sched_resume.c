@@ -1,0 +1,58 @@
+/* sched_resume.c — resuming a sweep: matching the records of the journal (or of an existing
+ * sweep file) to the sweep's runs by id (runindex: sorted index + binary search). Sweep layer:
+ * called by master_setup (sched_master.c) only. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "runindex.h"
+#include "sched_master.h"
+#include "util.h"
+
+typedef struct {
+    master_t *m;
+    runindex ix;
+    int nstray;
+} resume_ctx;
+
+static void resume_one(const char *id, run_result *r, void *ctx) {
+    resume_ctx *rc = ctx;
+    master_t *m = rc->m;
+    /* Failed runs are retried on resume, abandoned ones were never final; everything else
+     * is final (a later record of a run replaces an earlier one). */
+    int final = r->status != RUN_STATUS_FAILED && r->status != RUN_STATUS_ABANDONED;
+    int i = runindex_find(&rc->ix, id);
+    if (i >= 0 && final) {
+        if (m->results[i]) {
+            result_free(m->results[i]);
+            free(m->results[i]);
+        }
+        m->results[i] = xmalloc(sizeof(run_result));
+        *m->results[i] = *r;
+        return;
+    }
+    if (i < 0 && final) rc->nstray++;
+    result_free(r);
+}
+
+int sched_resume(master_t *m) {
+    resume_ctx rc = {m, {0}, 0};
+    runindex_init(&rc.ix, &m->sw);
+    struct stat st;
+    int nbad = 0, err = 0;
+    if (stat(m->journal_path, &st) == 0) {
+        err = journal_read(m->journal_path, resume_one, &rc, &nbad);
+        if (!err && nbad && !m->quiet)
+            fprintf(stderr, "clsweep: %s: ignored %d torn record(s) at the end (an interrupted write)\n",
+                    m->journal_path, nbad);
+    } else if (stat(m->out, &st) == 0) {
+        if ((err = output_read(m->out, resume_one, &rc))) cls_adderr("refusing to overwrite %s", m->out);
+    }
+    runindex_free(&rc.ix);
+    if (err) return -1;
+    if (rc.nstray && !m->quiet)
+        fprintf(stderr, "clsweep: %d earlier result(s) belong to no run of this sweep; left out of %s\n",
+                rc.nstray, m->out);
+    return 0;
+}

@@ -1,0 +1,114 @@
+/* sched_worker.c — a worker rank (group leader) of the scheduler (see sched_worker.h and the
+ * protocol in sched_proto.h). Sweep layer: called by scheduler.c only; executes runs through
+ * the run layer (isolate.h) and analyses them through analysis_mpi.h. */
+#include "sched_worker.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "cls_mpi.h"
+#include "isolate.h"
+#include "sched_proto.h"
+#include "stop.h"
+#include "util.h"
+
+static int worker_cancelled;   /* the master sent TAG_CANCEL */
+
+/* The job is gone around this rank: nobody will collect a result. */
+static void exit_if_orphaned(void) {
+    if (!stop_launcher_gone()) return;
+    fprintf(stderr, "clsweep: worker: the launcher of this job is gone; exiting\n");
+    fflush(stderr);
+    _exit(CLS_EXIT_INCOMPLETE);
+}
+
+/* 1 when runs not yet started should be dropped: a stop signal here, or the master's. */
+static int worker_stopping(void) {
+    if (!worker_cancelled) {
+        int flag = 0;
+        CLS_MPI_CHECK(MPI_Iprobe(0, TAG_CANCEL, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE));
+        if (flag) {
+            CLS_MPI_CHECK(MPI_Recv(NULL, 0, MPI_BYTE, 0, TAG_CANCEL, MPI_COMM_WORLD, MPI_STATUS_IGNORE));
+            worker_cancelled = 1;
+        }
+    }
+    return worker_cancelled || cls_stop_signal;
+}
+
+static void send_result(int32_t idx, run_result *r) {
+    size_t n;
+    char *msg = proto_result_pack(idx, worker_stopping() ? PROTO_WORKER_STOPPING : 0, r, &n);
+    CLS_MPI_CHECK(MPI_Send(msg, (int)n, MPI_BYTE, 0, TAG_RESULT, MPI_COMM_WORLD));
+    free(msg);
+    result_free(r);
+}
+
+static void send_malformed(void) {
+    run_result r;
+    result_init(&r);
+    result_fail(&r, RUN_STATUS_FAILED, "malformed work message");
+    send_result(-1, &r);
+}
+
+/* Executes one chunk and sends a result for every run in it. Runs not started when a stop
+ * signal (or the master's cancel) arrived go back as abandoned (not recorded; the master
+ * queues them again). A damaged message gets a result with index -1. */
+static void worker_chunk(analysis_group *ag, const char *buf, size_t count) {
+    proto_work_reader rd;
+    if (proto_work_open(&rd, buf, count)) {
+        send_malformed();
+        return;
+    }
+    for (;;) {
+        int32_t idx = -1;
+        run_config cfg;
+        int k = proto_work_next(&rd, &idx, &cfg);
+        if (k == 0) return;
+        if (k < 0) {
+            send_malformed();
+            return;
+        }
+        run_result r;
+        if (worker_stopping()) {
+            result_init(&r);
+            result_fail(&r, RUN_STATUS_ABANDONED, "stop requested before the run started");
+        } else {
+            run_isolated(&cfg, &rd.lim, &r);
+            exit_if_orphaned();
+            if (r.status == RUN_STATUS_ABANDONED) result_drop_probes(&r);
+            else analysis_apply(ag, &cfg, &r);
+        }
+        cfg_free(&cfg);
+        send_result(idx, &r);
+    }
+}
+
+void worker_loop(analysis_group *ag) {
+    for (;;) {
+        int flag = 0;
+        MPI_Status st;
+        double backoff = 1e-5;
+        for (;;) {
+            CLS_MPI_CHECK(MPI_Iprobe(0, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st));
+            if (flag) break;
+            exit_if_orphaned();
+            cls_sleep_backoff(&backoff, 0.01);
+        }
+        int count = 0;
+        CLS_MPI_CHECK(MPI_Get_count(&st, MPI_BYTE, &count));
+        char *buf = xmalloc((size_t)count + 1);
+        CLS_MPI_CHECK(MPI_Recv(buf, count, MPI_BYTE, 0, st.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE));
+        if (st.MPI_TAG == TAG_CANCEL) {
+            worker_cancelled = 1;
+            free(buf);
+            continue;
+        }
+        if (st.MPI_TAG != TAG_WORK) {
+            free(buf);
+            return;
+        }
+        worker_chunk(ag, buf, (size_t)count);
+        free(buf);
+    }
+}
