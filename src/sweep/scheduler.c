@@ -405,12 +405,14 @@ static int master_setup(master_t *m, const sched_options *o) {
     /* Resume: the journal is the source of truth; without one, an existing sweep file. */
     resume_ctx rc = {m, 0};
     struct stat st;
-    int nbad = 0;
+    journal_damage dmg;
     if (stat(m->journal_path, &st) == 0) {
-        if (journal_read(m->journal_path, resume_one, &rc, &nbad)) return -1;
-        if (nbad && !m->quiet)
-            fprintf(stderr, "clsweep: %s: ignored %d torn record(s) at the end (an interrupted write)\n",
-                    m->journal_path, nbad);
+        if (journal_read_damage(m->journal_path, resume_one, &rc, &dmg)) return -1;
+        char what[512];
+        journal_damage_describe(&dmg, what, sizeof what);
+        /* damage in the middle is said even when quiet: results were lost */
+        if (what[0] && (!m->quiet || dmg.nmiddle))
+            fprintf(stderr, "clsweep: %s: %s\n", m->journal_path, what);
     } else if (stat(m->out, &st) == 0) {
         if (output_read(m->out, resume_one, &rc)) {
             cls_adderr("refusing to overwrite %s", m->out);

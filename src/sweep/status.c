@@ -284,9 +284,10 @@ static double group_mean(const cfg_group *g) { return g->nacc ? g->shift + g->su
 static int cmp_group(const void *a, const void *b) {
     const cfg_group *x = *(cfg_group *const *)a, *y = *(cfg_group *const *)b;
     if (!x->nacc != !y->nacc) return x->nacc ? -1 : 1;
-    if (!x->nacc) return (y->nruns > x->nruns) - (y->nruns < x->nruns);
+    if (!x->nacc && x->nruns != y->nruns) return (y->nruns > x->nruns) - (y->nruns < x->nruns);
+    if (!x->nacc) return (x > y) - (x < y);
     double mx = group_mean(x), my = group_mean(y);
-    if (mx == my) return 0;
+    if (mx == my) return (x > y) - (x < y); /* ties: file order */
     return (hib_sort ? mx > my : mx < my) ? -1 : 1;
 }
 
