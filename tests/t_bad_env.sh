@@ -121,6 +121,7 @@ if [ $can_mount -eq 1 ]; then
     check "disk full during the .nc rewrite: exit 2" test $rc -eq 2
     check "  ... the message gives the reason" grep -Eq "out.nc.tmp[.A-Za-z0-9]*: No space left on device" "$TMP/e7"
     [ $rc -eq 2 ] || sed 's/^/#   /' "$TMP/e7"
+    check "  ... printed once" test "$(grep -c "No space left on device" "$TMP/e7")" -eq 1
     check "  ... the previous .nc is intact and readable" ncdump -h "$full/out.nc" >/dev/null
     n_before=$(nruns "$full/out.nc" 2>/dev/null || echo 0)
     check "  ... it holds the runs finished before ($n_before)" test "$n_before" -ge 1
@@ -153,6 +154,7 @@ if [ $can_mount -eq 1 ]; then
     check "  ... the message names the journal and the reason" \
         grep -q "jf.nc.journal: .*No space left on device" "$TMP/e8"
     [ $rc -eq 2 ] || sed 's/^/#   /' "$TMP/e8"
+    check "  ... printed once" test "$(grep -c "No space left on device" "$TMP/e8")" -eq 1
     recs=$(grep -ao CLSJ "$full/jf.nc.journal" 2>/dev/null | wc -l)
     check "  ... the journal holds the runs finished before ($recs)" test "$recs" -ge 1
     rm -f "$full/filler"

@@ -305,6 +305,7 @@ typedef struct {
     int nchunks, max_chunk;     /* work messages sent, most runs in one */
     int nreturned;              /* runs handed out but abandoned (pending again) */
     int quiet;
+    char *reported;             /* the error already printed (master_finish skips it) */
 } master_t;
 
 typedef struct { master_t *m; int nstray; } resume_ctx;
@@ -468,6 +469,7 @@ static void master_free(master_t *m) {
     }
     journal_close(&m->journal);
     free(m->journal_path);
+    free(m->reported);
     free(m->pending);
     sweep_free(&m->sw);
 }
@@ -481,7 +483,14 @@ static int master_finish(master_t *m, int interrupted) {
     if (journal_sync(&m->journal)) rc = -1;
     progress(m, 1);
     if (rc) {
-        fprintf(stderr, "clsweep: error: %s\n", cls_geterr());
+        /* After an error already printed, a final write failing for the same reason (a full
+         * disk) is one line more, not the reason twice. */
+        const char *a = m->reported ? strrchr(m->reported, ':') : NULL, *b = strrchr(cls_geterr(), ':');
+        if (a && b && !strcmp(a, b))
+            fprintf(stderr, "clsweep: %s was not rewritten either (same cause); a resume "
+                            "continues from the journal\n", m->out);
+        else
+            fprintf(stderr, "clsweep: error: %s\n", cls_geterr());
         return SCHED_EXIT_ERROR;
     }
     if (interrupted) {
@@ -738,6 +747,7 @@ static int master_mpi(master_t *m, const int *leaders, int nleaders, int size) {
     free(slots);
     free(slot_of);
     if (failed) {
+        m->reported = xstrdup(cls_geterr()); /* printed above: not again if the write fails alike */
         master_finish(m, 0);
         return SCHED_EXIT_ERROR;
     }
