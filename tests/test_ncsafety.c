@@ -162,6 +162,16 @@ static void test_no_link_no_foreign_file(void) {
     CHECK(!strcmp(t, "precious\n"), "link target changed by the journal");
     free(t);
 
+    /* a temporary file left by a kill during a rewrite is removed when the journal opens */
+    char stale[600], jown[600];
+    snprintf(stale, sizeof stale, "%s/own.nc.tmp.AbC123", tmpdir);
+    snprintf(jown, sizeof jown, "%s/own.nc.journal", tmpdir);
+    f = fopen(stale, "w");
+    fclose(f);
+    CHECK(journal_open(&j, jown) == 0, "journal of a fresh output: %s", cls_geterr());
+    journal_close(&j);
+    CHECK(access(stale, F_OK) != 0, "stale temporary file left");
+
     /* our own file is replaced, and no temporary file is left */
     char own[512];
     snprintf(own, sizeof own, "%s/own.nc", tmpdir);

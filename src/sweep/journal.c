@@ -13,9 +13,11 @@
  * processes cannot append to one journal. The journal is opened without following a
  * symbolic link, and only when the output file next to it (the path without ".journal"),
  * if present, is a clsweep results file: a foreign file at the output path is never
- * overwritten later. */
+ * overwritten later. Temporary files of the output left by a kill during a rewrite
+ * ("<output>.tmp.XXXXXX") are removed once the lock is held. */
 #include "output.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -141,6 +143,32 @@ static int check_output_next_to(const char *path) {
     return rc;
 }
 
+/* Removes the temporary files "<out>.tmp.XXXXXX" a kill during a rewrite of <out> left
+ * behind (the caller holds the journal's lock, so no rewrite of <out> is under way). Only
+ * regular files with exactly that name pattern are removed; links are left alone. */
+static void remove_stale_temps(const char *path) {
+    size_t n = strlen(path), k = strlen(".journal");
+    if (n <= k || strcmp(path + n - k, ".journal")) return;
+    char *dir = sf_dir_of(path);
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t blen = strlen(base) - k;
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
+        const char *nm = e->d_name;
+        if (strlen(nm) != blen + 11 || strncmp(nm, base, blen) || strncmp(nm + blen, ".tmp.", 5))
+            continue;
+        size_t pl = strlen(dir) + strlen(nm) + 2;
+        char *p = xmalloc(pl);
+        snprintf(p, pl, "%s/%s", dir, nm);
+        struct stat st;
+        if (lstat(p, &st) == 0 && S_ISREG(st.st_mode)) unlink(p);
+        free(p);
+    }
+    if (d) closedir(d);
+    free(dir);
+}
+
 int journal_open(journal_t *j, const char *path) {
     unsigned char *data = NULL;
     size_t n = 0;
@@ -171,6 +199,7 @@ int journal_open(journal_t *j, const char *path) {
                    path);
         goto fail;
     }
+    remove_stale_temps(path);
     if (sf_read_whole(fd, path, &data, &n)) goto fail;
     int hdr = journal_check_header(data, n, path);
     if (hdr < 0) goto fail;
