@@ -32,7 +32,24 @@
 #define BUDGET_PER_BYTE 16ULL
 #define BUDGET_FLOOR (64ULL << 20)
 
+/* 1 when path starts with the HDF5 signature (every file clsweep writes is NetCDF-4, i.e.
+ * HDF5 with the signature at offset 0). Checked before nc_open: libnetcdf's parser of the
+ * classic format allocates what a damaged header claims (4 GiB, found by fuzz_nc). */
+static int hdf5_signature(const char *path) {
+    unsigned char sig[8] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    size_t got = fread(sig, 1, sizeof sig, f);
+    fclose(f);
+    return got == sizeof sig && !memcmp(sig, "\x89HDF\r\n\x1a\n", 8);
+}
+
 int ncs_open(const char *path, int *ncp) {
+    if (!hdf5_signature(path)) {
+        cls_seterr("%s: not a readable NetCDF file of the kind clsweep writes (NetCDF-4/HDF5; "
+                   "it does not start with the HDF5 signature)", path);
+        return -1;
+    }
     int nc, rc = nc_open(path, NC_NOWRITE, &nc);
     if (rc != NC_NOERR) {
         cls_seterr("%s: not a readable NetCDF file (%s)", path, nc_strerror(rc));
