@@ -1,10 +1,15 @@
-/* output.h — results on disk: the append-only journal and the NetCDF-4 sweep file.
+/* output.h — results on disk: the append-only journal (src/sweep/journal.c), the NetCDF-4
+ * sweep file (src/sweep/ncfile.c, its schema in src/sweep/ncschema.h), `clsweep status`
+ * (src/sweep/status.c) and `clsweep merge` (src/sweep/merge.c). Called by the scheduler and
+ * the command line.
  *
  * Durability design: every finished run is appended to "<output>.journal" as a framed
  * record (magic, length, CRC32, packed result) and fsync'd (once per chunk of runs) before
  * more work is handed to the worker that computed it; a torn last record (kill -9 mid-write) is detected by its CRC and ignored. The
- * NetCDF file is regenerated from all finished runs into "<output>.tmp" and renamed over
- * <output> (atomic on POSIX), so the .nc is always a complete, readable file. */
+ * NetCDF file is regenerated from all finished runs into a temporary "<output>.tmp.XXXXXX"
+ * (unpredictable name, created exclusively) and renamed over <output> (atomic on POSIX), so
+ * the .nc is always a complete, readable file. No result file is written through a symbolic
+ * link, and a file at the output path that is not a clsweep results file is never replaced. */
 #ifndef CLS_OUTPUT_H
 #define CLS_OUTPUT_H
 
@@ -19,7 +24,9 @@ typedef struct {
     char *path;
 } journal_t;
 
-/* Opens (creating) the journal for appending. 0 or -1 with cls_seterr. */
+/* Opens (creating) the journal for appending. Refuses a symbolic link, and, when path is
+ * "<out>.journal", an existing <out> that is not a clsweep results file. 0 or -1 with
+ * cls_seterr. */
 int journal_open(journal_t *j, const char *path);
 /* Appends one record (run id + packed result) and fflushes it (it then survives a kill of
  * the process); if sync, also fsyncs it (it then survives a crash of the machine). 0 or -1. */
@@ -34,19 +41,44 @@ void journal_close(journal_t *j);
 int journal_read(const char *path, void (*fn)(const char *run_id, run_result *r, void *ctx),
                  void *ctx, int *nbad);
 
+/* What journal_read_damage skipped: damage in the middle (stretches followed by valid
+ * records: the file was altered) is not the torn tail a kill leaves. */
+typedef struct {
+    int nrecords;        /* valid records read */
+    int nmiddle;         /* damaged stretches with valid records after them */
+    size_t bytes_middle; /* their bytes */
+    int torn_tail;       /* 1 when the file ends in a torn record (or a torn header) */
+} journal_damage;
+/* journal_read, reporting the damage in *dmg (if non-NULL). */
+int journal_read_damage(const char *path,
+                        void (*fn)(const char *run_id, run_result *r, void *ctx), void *ctx,
+                        journal_damage *dmg);
+/* One line for the user saying what was skipped ("" when nothing was). */
+void journal_damage_describe(const journal_damage *d, char *buf, size_t size);
+
 /* ---- NetCDF sweep file ---- */
 /* Writes the sweep file for the finished runs: results[i] is the result of s->runs[i] or
- * NULL if run i has not finished (it is left out). Written to path.tmp, synced, renamed.
- * 0, or -1 with cls_seterr (nothing at path is damaged on failure). */
+ * NULL if run i has not finished (it is left out). Written to a temporary file, synced,
+ * renamed over path; an existing path that is not a clsweep results file (or is a link) is
+ * refused. 0, or -1 with cls_seterr (nothing at path is damaged on failure). */
 int output_write(const char *path, const sweep_t *s, run_result *const *results);
 
 /* Reads the run ids and results of an existing sweep file (for resume when the journal is
- * gone, and for `clsweep status`/`merge`). Calls fn as journal_read does. 0, or -1 with
- * cls_seterr when path is not a readable clsweep file. */
+ * gone, and for `clsweep merge`). Calls fn as journal_read does. The schema (every fixed
+ * variable's type and dimensions, the extras' dimensions, sizes against the file's size) is
+ * checked before anything is allocated. Writing the results read back with output_write
+ * gives the same file (variables, dimensions, values; wall_seconds included). 0, or -1 with
+ * cls_seterr when path is not a readable clsweep file, naming what was expected. */
 int output_read(const char *path, void (*fn)(const char *run_id, run_result *r, void *ctx),
                 void *ctx);
 
-/* Prints a summary of a sweep file (runs per model and status, best configs by acc). */
+/* 1 when path is a readable NetCDF file with clsweep's title, else 0. */
+int output_is_ours(const char *path);
+
+/* Prints a summary of a sweep file: runs per model and status, then every configuration
+ * (seeds pooled) of each model: ok ones ranked by mean acc with the sample sd (ddof 1), n
+ * and a 95 % Student-t interval, then those with no ok run, with their status counts.
+ * Linear time in the runs. 0, or -1 with cls_seterr (file not a valid clsweep file). */
 int output_status(const char *path, FILE *out);
 
 /* ---- merging job-array shards ---- */

@@ -33,6 +33,7 @@ typedef struct {
     double loop_cpu, loop_wall; /* the MPI master's CPU and wall seconds while dispatching */
     int nchunks, max_chunk;     /* work messages sent, most runs in one */
     int nreturned;              /* runs handed out but abandoned (pending again) */
+    char *reported;             /* the error already printed (master_finish does not repeat it) */
     int quiet;
 } master_t;
 

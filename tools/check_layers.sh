@@ -25,7 +25,7 @@ LAYERS='
 5 run      src/run/*.c include/run.h include/probe.h include/isolate.h
 6 sweep    src/sweep/*.c include/sweep.h include/output.h include/scheduler.h
            include/sched_options.h include/sched_proto.h include/sched_master.h
-           include/sched_worker.h include/runindex.h
+           include/sched_worker.h include/runindex.h include/ncschema.h include/safefile.h
 7 cli      src/cli/*.c
 '
 

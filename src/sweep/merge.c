@@ -1,52 +1,30 @@
 /* merge.c — `clsweep merge`: combines the sweep files written by job-array shards
  * (`clsweep run --shard I/N`) into one sweep file equal to the unsharded sweep's.
  *
- * The parts are read with output_read and their results placed by run id into the
- * sweep's run order; output_write then writes exactly what the scheduler would have
- * written with every result in memory, so the merged file equals an MPI run's file. */
+ * Called by the command line only.
+ *
+ * The parts are read with output_read (schema-checked; results that write back to the same
+ * file) and their results placed by run id into the sweep's run order; output_write then
+ * writes exactly what the scheduler would have written with every result in memory, so the
+ * merged file equals an MPI run's file. The title check, the text-attribute reader and the
+ * fixed-variable comparison are the shared ones of ncschema.h. */
+#include <math.h>
 #include <netcdf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ncschema.h"
 #include "output.h"
 #include "util.h"
 
-#define TITLE "clsweep sweep results" /* the title output_write gives every sweep file */
-
-/* Reads a global text attribute into a new string, or NULL when absent. */
-static char *global_text(int nc, const char *name) {
-    nc_type type;
-    size_t len;
-    if (nc_inq_att(nc, NC_GLOBAL, name, &type, &len) != NC_NOERR || type != NC_CHAR) return NULL;
-    char *s = xmalloc(len + 1);
-    if (nc_get_att_text(nc, NC_GLOBAL, name, s) != NC_NOERR) {
-        free(s);
-        return NULL;
-    }
-    s[len] = 0;
-    return s;
-}
-
 /* The sweep text and file name stored in a part. 0, or -1 with cls_seterr. */
 static int part_sweep(const char *path, char **yaml, char **file) {
-    int nc, rc = nc_open(path, NC_NOWRITE, &nc);
+    int nc;
     *yaml = *file = NULL;
-    if (rc != NC_NOERR) {
-        cls_seterr("%s: not a readable NetCDF file (%s)", path, nc_strerror(rc));
-        return -1;
-    }
-    char *title = global_text(nc, "title");
-    int ok = title && !strcmp(title, TITLE);
-    free(title);
-    if (!ok) {
-        nc_close(nc);
-        cls_seterr("%s: not a clsweep results file (no global attribute title = \"%s\")", path,
-                   TITLE);
-        return -1;
-    }
-    *yaml = global_text(nc, "sweep_yaml");
-    *file = global_text(nc, "sweep_file");
+    if (ncs_open(path, &nc)) return -1; /* the shared title check */
+    *yaml = ncs_text_att(nc, NC_GLOBAL, "sweep_yaml");
+    *file = ncs_text_att(nc, NC_GLOBAL, "sweep_file");
     nc_close(nc);
     if (!*yaml) {
         free(*file);
@@ -57,35 +35,40 @@ static int part_sweep(const char *path, char **yaml, char **file) {
     return 0;
 }
 
-static int same_bytes(const void *a, const void *b, size_t n) {
-    return n == 0 || (a && b && !memcmp(a, b, n));
+/* 1 when extra x (possibly NULL) and y hold the same values: a file pads an array extra
+ * with NaN to its dimensions and drops one that holds no value, so cells outside one
+ * shape must be NaN in the other, and a missing extra equals an all-NaN one. */
+static int extra_equiv(const result_extra *x, const result_extra *y) {
+    if (!x) {
+        size_t n = (size_t)(y->ndim > 0 ? y->shape[0] : 1) * (size_t)(y->ndim > 1 ? y->shape[1] : 1);
+        for (size_t i = 0; i < n; i++)
+            if (!isnan(y->data[i])) return 0;
+        return 1;
+    }
+    if (x->ndim != y->ndim) return 0;
+    for (int d = 0; d < x->ndim; d++)
+        if (strcmp(x->dim[d], y->dim[d])) return 0;
+    size_t r0 = (size_t)(x->ndim > 0 ? x->shape[0] : 1), c0 = (size_t)(x->ndim > 1 ? x->shape[1] : 1);
+    size_t r1 = (size_t)(y->ndim > 0 ? y->shape[0] : 1), c1 = (size_t)(y->ndim > 1 ? y->shape[1] : 1);
+    size_t R = r0 > r1 ? r0 : r1, C = c0 > c1 ? c0 : c1;
+    for (size_t i = 0; i < R; i++)
+        for (size_t j = 0; j < C; j++) {
+            double a = i < r0 && j < c0 ? x->data[i * c0 + j] : NAN;
+            double b = i < r1 && j < c1 ? y->data[i * c1 + j] : NAN;
+            if (isnan(a) != isnan(b) || (!isnan(a) && memcmp(&a, &b, sizeof a))) return 0;
+        }
+    return 1;
 }
 
-/* 1 when two results agree in everything but wall_seconds (extras compared by name). */
+/* 1 when two results agree in every fixed variable but the timing ones (the schema table)
+ * and in their extras (by name, up to the NaN padding of a file). */
 static int result_same(const run_result *a, const run_result *b) {
-    if (a->status != b->status || a->higher_is_better != b->higher_is_better ||
-        strcmp(a->message, b->message) || strcmp(a->metric, b->metric) ||
-        a->nstages != b->nstages || a->ntasks != b->ntasks || !a->R != !b->R || !a->R0 != !b->R0)
-        return 0;
-    size_t st = (size_t)(a->nstages > 0 ? a->nstages : 0) * (size_t)(a->ntasks > 0 ? a->ntasks : 0);
-    size_t nt = (size_t)(a->ntasks > 0 ? a->ntasks : 0);
-    if ((a->R && !same_bytes(a->R, b->R, st * sizeof(float))) ||
-        (a->R0 && !same_bytes(a->R0, b->R0, nt * sizeof(float))))
-        return 0;
-    double ma[4] = {a->acc, a->bwt, a->fwt, a->forgetting};
-    double mb[4] = {b->acc, b->bwt, b->fwt, b->forgetting};
-    if (memcmp(ma, mb, sizeof ma)) return 0;
-    if (a->nextra != b->nextra) return 0;
-    for (int i = 0; i < a->nextra; i++) {
-        const result_extra *x = &a->extra[i], *y = result_find(b, a->extra[i].name);
-        if (!y || x->ndim != y->ndim) return 0;
-        size_t n = 1;
-        for (int d = 0; d < x->ndim; d++) {
-            if (x->shape[d] != y->shape[d] || strcmp(x->dim[d], y->dim[d])) return 0;
-            n *= (size_t)(x->shape[d] > 0 ? x->shape[d] : 0);
-        }
-        if (!same_bytes(x->data, y->data, n * sizeof(double))) return 0;
-    }
+    for (int i = 0; i < ncs_nfixed; i++)
+        if (!(ncs_fixed[i].flags & NCS_TIMING) && !ncs_fixed_equal(&ncs_fixed[i], a, b)) return 0;
+    for (int i = 0; i < a->nextra; i++)
+        if (!extra_equiv(result_find(b, a->extra[i].name), &a->extra[i])) return 0;
+    for (int i = 0; i < b->nextra; i++)
+        if (!result_find(a, b->extra[i].name) && !extra_equiv(NULL, &b->extra[i])) return 0;
     return 1;
 }
 

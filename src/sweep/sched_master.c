@@ -120,6 +120,7 @@ void master_free(master_t *m) {
     }
     journal_close(&m->journal);
     free(m->journal_path);
+    free(m->reported);
     free(m->pending);
     free(m->requeue);
     free(m->nabandoned);
@@ -219,6 +220,12 @@ static void say_incomplete(const master_t *m) {
                     "— run the same command again to resume\n", m->ndone, m->ntotal, m->out, missing);
 }
 
+/* Prints the current error once and remembers it (master_finish does not repeat it). */
+static void report_error(master_t *m) {
+    fprintf(stderr, "clsweep: error: %s\n", cls_geterr());
+    if (!m->reported) m->reported = xstrdup(cls_geterr());
+}
+
 /* Ends the sweep: final .nc, journal synced, summary. The exit code follows the one
  * invariant: OK only when every run of the sweep (shard) has a final status in the file. */
 static int master_finish(master_t *m) {
@@ -226,7 +233,15 @@ static int master_finish(master_t *m) {
     if (journal_sync(&m->journal)) rc = -1;
     progress(m, 1);
     if (rc) {
-        fprintf(stderr, "clsweep: error: %s\n", cls_geterr());
+        /* After an error already printed, a final write failing for the same reason (a full
+         * disk) is one line more, not the reason twice. */
+        const char *a = m->reported ? strrchr(m->reported, ':') : NULL;
+        const char *b = strrchr(cls_geterr(), ':');
+        if (a && b && !strcmp(a, b))
+            fprintf(stderr, "clsweep: %s was not rewritten either (same cause); a resume "
+                            "continues from the journal\n", m->out);
+        else
+            fprintf(stderr, "clsweep: error: %s\n", cls_geterr());
         return CLS_EXIT_ERROR;
     }
     if (m->ndone < m->ntotal) {
@@ -449,7 +464,7 @@ static void dispatch_result(dispatch_t *d, const MPI_Status *st) {
         } else if (d->failed) {
             result_free(&r);
         } else if (master_record(m, idx, &r)) {
-            fprintf(stderr, "clsweep: error: %s\n", cls_geterr());
+            report_error(m);
             d->failed = 1;
         }
     }
@@ -459,7 +474,7 @@ static void dispatch_result(dispatch_t *d, const MPI_Status *st) {
      * with room: abandoned runs may have come back). */
     pop_chunk(s);
     if (!d->failed && journal_sync(&m->journal)) {
-        fprintf(stderr, "clsweep: error: %s\n", cls_geterr());
+        report_error(m);
         d->failed = 1;
     }
     m->last_sync = cls_now();
@@ -469,7 +484,7 @@ static void dispatch_result(dispatch_t *d, const MPI_Status *st) {
             d->outstanding += top_up(m, t, d->nslots);
         }
     if (!d->failed && maybe_write(m)) {
-        fprintf(stderr, "clsweep: error: %s\n", cls_geterr());
+        report_error(m);
         d->failed = 1;
     }
 }

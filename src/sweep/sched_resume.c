@@ -40,12 +40,17 @@ int sched_resume(master_t *m) {
     resume_ctx rc = {m, {0}, 0};
     runindex_init(&rc.ix, &m->sw);
     struct stat st;
-    int nbad = 0, err = 0;
+    int err = 0;
+    journal_damage dmg;
     if (stat(m->journal_path, &st) == 0) {
-        err = journal_read(m->journal_path, resume_one, &rc, &nbad);
-        if (!err && nbad && !m->quiet)
-            fprintf(stderr, "clsweep: %s: ignored %d torn record(s) at the end (an interrupted write)\n",
-                    m->journal_path, nbad);
+        err = journal_read_damage(m->journal_path, resume_one, &rc, &dmg);
+        if (!err) {
+            char what[512];
+            journal_damage_describe(&dmg, what, sizeof what);
+            /* damage in the middle is said even when quiet: results were lost */
+            if (what[0] && (!m->quiet || dmg.nmiddle))
+                fprintf(stderr, "clsweep: %s: %s\n", m->journal_path, what);
+        }
     } else if (stat(m->out, &st) == 0) {
         if ((err = output_read(m->out, resume_one, &rc))) cls_adderr("refusing to overwrite %s", m->out);
     }

@@ -2,12 +2,12 @@
  * (what a resumed sweep reads after a crash, a full disk or a stray file at that path).
  * journal_read must return the intact records or reject a non-journal; journal_open must cut
  * a damaged tail so that a record appended afterwards is read back as the last record, and
- * no damaged stretch is added. The bytes live in a memfd opened through /proc/self/fd/N. */
+ * no damaged stretch is added. The bytes live in a regular temporary file (journal_open
+ * refuses links, and /proc/self/fd/N is one). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "output.h"
@@ -29,16 +29,15 @@ static void on_record(const char *id, run_result *r, void *ctx) {
     result_free(r);
 }
 
-static int memfd = -1;
-static char path[64];
+static char path[256];
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (memfd < 0) {
-        memfd = memfd_create("fuzz_journal", 0);
-        if (memfd < 0) abort();
-        snprintf(path, sizeof path, "/proc/self/fd/%d", memfd);
+    if (!path[0]) {
+        const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+        snprintf(path, sizeof path, "%s/fuzz_journal.%ld", tmp, (long)getpid());
     }
-    if (ftruncate(memfd, 0) || pwrite(memfd, data, size, 0) != (ssize_t)size) abort();
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(data, 1, size, f) != size || fclose(f)) abort();
     seen_t before = {0, ""}, after = {0, ""};
     int bad_before = 0, bad_after = 0;
     if (journal_read(path, on_record, &before, &bad_before)) return 0; /* not a journal */
