@@ -335,14 +335,11 @@ static int cmd_single(int argc, char **argv) {
             }
             const param_spec *ps = param_find(kv, model);
             if (!ps && model && param_find(kv, NULL)) {
-                char owner[64] = "";
-                const char *rest;
-                if (!param_scoped_split(kv, owner, sizeof owner, &rest)) {
-                    const char *dot = strchr(kv, '.');
-                    snprintf(owner, sizeof owner, "%.*s", dot ? (int)(dot - kv) : 0, kv);
-                }
-                fprintf(stderr, "clsweep single: %s is not read by %s (it is a key of %s); nothing "
-                        "was run\n", kv, model, owner[0] ? owner : "another model");
+                fprintf(stderr, "clsweep single: %s is not read by %s (it is a key of", kv, model);
+                for (int m = 0, n = 0; m < model_count; m++)
+                    if (param_find(kv, model_table[m]->name))
+                        fprintf(stderr, "%s %s", n++ ? "," : "", model_table[m]->name);
+                fprintf(stderr, "); nothing was run\n");
                 goto done;
             }
             if (!ps) {
