@@ -684,6 +684,22 @@ static model_t *ewgn_init(const run_config *cfg, const bench_t *b, uint64_t seed
     return (model_t *)m;
 }
 
+/* A divergence message with the quantity over its bound, when the model knows it: the
+ * explicit EWC step multiplies θ − θ* by (1 − lr·λ·F), unstable once lr·λ·max F > 2. */
+static run_status diverged_why(const ewgn_t *m, run_status st) {
+    if (st != RUN_STATUS_DIVERGED) return st;
+    char what[96];
+    snprintf(what, sizeof what, "%s", cls_geterr());
+    double q = lazy_active(m) ? ewc_step_bound(&m->ewc, m->ts.lr) : 0;
+    if (lazy_active(m) && !m->prox && q > 2)
+        cls_seterr("%s: explicit EWC step unstable, lr·λ·max F = %.3g > 2 (ewgn.ewc_step: "
+                   "proximal is stable; or lower ewgn.lambda or train.lr)", what, q);
+    else
+        cls_seterr("%s (train.lr %g, batch %d: step too large?)", what, (double)m->ts.lr,
+                   m->ts.batch_size);
+    return st;
+}
+
 static run_status ewgn_train_block(model_t *mm, const bench_t *b, int stage) {
     ewgn_t *m = (ewgn_t *)mm;
     const int task = b->stage_task[stage];
@@ -707,11 +723,11 @@ static run_status ewgn_train_block(model_t *mm, const bench_t *b, int stage) {
             }
         }
     }
-    if (st != RUN_STATUS_OK) return st;
+    if (st != RUN_STATUS_OK) return diverged_why(m, st);
     flush(m);
     if (!all_finite(m->params, m->nparams)) {
         cls_seterr("non-finite parameters");
-        return RUN_STATUS_DIVERGED;
+        return diverged_why(m, RUN_STATUS_DIVERGED);
     }
     if (m->use_ewc) consolidate(m, b, task);
     return RUN_STATUS_OK;
