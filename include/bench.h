@@ -45,17 +45,50 @@ typedef struct {
     uint64_t seed;         /* run seed: per-run data streams derive from it */
 } bench_t;
 
-/* Registry entry of a benchmark: its name, kind, and the keys it reads. */
+/* The data sets a benchmark reads (bench_spec.data). */
+enum { BENCH_DATA_MNIST = 1u << 0, BENCH_DATA_FASHION = 1u << 1 };
+
+/* Registry entry of a benchmark: everything the rest of the program needs to know about it.
+ * Adding a benchmark is one entry in bench_specs (src/data/bench.c) plus its init function
+ * and param table. */
 typedef struct {
     const char *name;
     bench_kind kind;
-    const param_spec *params;
+    const param_spec *params;    /* the benchmark.* keys it reads */
     int nparams;
+    /* Fills b's kind, metric, dimensions, tasks and block_size from cfg (b->name and b->seed
+     * are set). 0, or -1 with cls_seterr (b is freed by the caller). */
+    int (*init)(bench_t *b, const run_config *cfg);
+    unsigned data;               /* BENCH_DATA_* it loads (prefetched before a fork) */
+    int ntasks;                  /* number of tasks, or 0: the value of tasks_key */
+    const char *tasks_key;
+    /* Nominal training examples per task (the mean over tasks) with train_per_task = 0, for
+     * cost estimates and budget tables without loading data; 0 when given by size_key
+     * (curves3d: points per curve) or when examples are generated per step (batch_key). */
+    int train_per_task;
+    const char *size_key;
+    int out_dim;                 /* classes of a classification benchmark (joint); else 0 */
+    const char *batch_key;       /* generated streams: the key of examples drawn per step */
 } bench_spec;
+
+/* The nominal shape of cfg's benchmark, computed from the configuration alone. */
+typedef struct {
+    bench_kind kind;
+    int ntasks, nstages;
+    int block_size;      /* per block: epochs (epochs = 1) or generated steps (epochs = 0) */
+    int epochs;
+    double n_train;      /* training examples per task (nominal, after train_per_task) */
+    int stream_batch;    /* generated streams: examples drawn per step; else 0 */
+    int out_dim;         /* classification: classes; else 0 */
+} bench_size;
 
 extern const bench_spec bench_specs[];
 extern const int bench_nspecs;
 const bench_spec *bench_find(const char *name);
+/* The nominal size of cfg's benchmark ("benchmark.name" and whichever benchmark.* keys cfg
+ * holds; missing keys count as their defaults' effect: one block per task, 1 epoch). 0, or
+ * -1 with cls_seterr for an unknown benchmark. */
+int bench_size_of(const run_config *cfg, bench_size *z);
 
 /* Builds the benchmark named by cfg's "benchmark.name" from cfg's benchmark.* keys and
  * seed. Returns 0, or -1 with cls_seterr (missing data set, bad parameter). */

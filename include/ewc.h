@@ -27,5 +27,14 @@ void ewc_end(ewc_t *e, const float *params);
 void ewc_penalty_grad(const ewc_t *e, const float *params, float *grads);
 /* λ/2 Σ F (θ − θ*)². */
 double ewc_penalty(const ewc_t *e, const float *params);
+/* The proximal step of the penalty with step size lr, after an optimiser step on the data
+ * loss alone: θ ← θ* + (θ − θ*)/(1 + lr·λ·F) (the exact minimiser of the penalty's quadratic
+ * model plus the distance to θ). A contraction towards θ* for every λ, lr and F ≥ 0, so it
+ * cannot blow up, unlike the explicit step θ −= lr·λ·F(θ − θ*), which diverges once
+ * lr·λ·F > 2. No-op before the first consolidation or when λ = 0. */
+void ewc_proximal(const ewc_t *e, float *params, float lr);
+/* lr·λ·max F: the largest per-parameter factor of the explicit penalty step (it diverges
+ * above 2). 0 before the first consolidation. */
+double ewc_step_bound(const ewc_t *e, float lr);
 
 #endif

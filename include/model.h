@@ -13,6 +13,7 @@
 #include "rng.h"
 
 typedef struct model model_t;   /* opaque per-model state */
+struct train_budget;            /* train.h */
 
 typedef struct {
     const char *name;
@@ -48,6 +49,10 @@ typedef struct {
      * key is left out of those runs' configuration and identity, so a grid axis over it
      * does not multiply them (e.g. gated's teacher-student timescales on MNIST). */
     int (*reads_key)(const char *key, unsigned kind);
+    /* Optional (NULL: the shared train.* keys, train_budget_shared): the optimiser, step size,
+     * batch and the examples and steps of one block under cfg, for `clsweep expand`'s budget
+     * table (models with their own training keys, e.g. pah.lr, gated.batch). */
+    void (*budget)(const run_config *cfg, struct train_budget *out);
 } model_ops;
 
 /* The models of the suite (the default `models` of a sweep are those supporting the

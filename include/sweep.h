@@ -8,8 +8,11 @@
  * assignments), output (path), ranks_per_run (int ≥ 1), options (map: grace_seconds,
  * flush_seconds, quiet, isolate, run_time_limit, run_memory_mb).
  *
- * Expansion: seeds × models × grid × zip, minus excludes; each point is projected onto the
- * keys the model reads (cfg_project) and identical projected configs are kept once. */
+ * Expansion: seeds × models × grid × zip, minus excludes; each point is completed
+ * (cfg_fill_defaults: defaults, model-scoped "MODEL.train.X" overrides, resolved train.*
+ * values), projected onto the keys the model reads (cfg_project), and identical projected
+ * configs are kept once: two spellings of the same effective setting are one run.
+ * "train.epochs" is an alias of benchmark.block_size on data-set benchmarks. */
 #ifndef CLS_SWEEP_H
 #define CLS_SWEEP_H
 
@@ -36,7 +39,13 @@ typedef struct {
     double run_time_limit;  /* seconds per run, 0 = none (needs isolate) */
     double run_memory_mb;   /* address-space limit per run in MiB, 0 = none (needs isolate) */
     int naxes;
-    char **axes;         /* swept keys (grid, zip), in file order: coordinate variables */
+    char **axes;         /* recorded keys, one NetCDF variable each: the swept keys (grid, zip)
+                          * in file order, then the resolved train.* keys and
+                          * benchmark.block_size that any run holds (the training budget) */
+    int nswept;          /* the first nswept of axes are the swept keys */
+    int nwarnings;
+    char **warnings;     /* "path:line:col: ..." notes on a valid but suspicious sweep (an
+                          * axis no model reads); printed by `expand` and `run` */
     int n_before_dedup;  /* points before deduplication */
     int nruns;
     sweep_run *runs;     /* unique runs, in expansion order */
@@ -49,5 +58,8 @@ int sweep_load(sweep_t *s, const char *path);
 /* Same, from text in memory; path is only used in messages. */
 int sweep_load_text(sweep_t *s, const char *path, const char *text);
 void sweep_free(sweep_t *s);
+/* With on = 1, sweeps loaded afterwards have quiet = 0 whatever their options say (the
+ * CLI's --progress). Process-wide; default off. */
+void sweep_force_progress(int on);
 
 #endif

@@ -6,18 +6,31 @@
 #include "config.h"
 #include "optim.h"
 
-/* The train.* keys, for a model's param table. "auto"/0 values are resolved per benchmark
- * kind by train_resolve. */
+/* The train.* keys, for a model's param table. "auto"/0/-1 values are resolved per benchmark
+ * kind, the same for every model, by train_resolve_config before a run's identity is
+ * computed (cfg_fill_defaults), so a configuration always holds the values a run uses. A
+ * model with a different paper setting gets it from an explicit, model-scoped key in the
+ * sweep ("ewgn.train.batch_size: 1"), never from its own auto. */
 #define TRAIN_PARAM_SPECS                                                                  \
     {"train.optimizer", PARAM_STR, "auto", "auto|sgd|adam|adamw", 1, 0,                    \
      "optimiser; auto = sgd (classification, regression), adamw (curves3d)"},              \
     {"train.lr", PARAM_FLOAT, "0", NULL, 0, 1e6,                                           \
-     "learning rate; 0 = auto: 0.05 sgd (classification), 0.05 (regression), 5e-4 (curves3d)"}, \
+     "learning rate; 0 = auto: 0.05 sgd, 1e-3 adam(w) (classification, regression), 5e-4 (curves3d)"}, \
     {"train.batch_size", PARAM_INT, "0", NULL, 0, 1e7,                                     \
      "minibatch size; 0 = auto: 32 (classification), benchmark.batch (regression), full (curves3d)"}, \
     {"train.weight_decay", PARAM_FLOAT, "-1", NULL, -1, 1e3,                               \
      "weight decay; -1 = optimiser default (AdamW 0.01, else 0)"},                         \
     {"train.momentum", PARAM_FLOAT, "0", NULL, 0, 0.999, "SGD momentum"}
+
+/* What one block of training costs in data and steps, for `clsweep expand`'s budget table
+ * (model_ops.budget; train_budget_shared for models that read the train.* keys). */
+typedef struct train_budget {
+    char optimizer[24];  /* "sgd", "adamw", "euler" (gated's gradient flow), ... */
+    double lr;           /* effective step size */
+    int batch;           /* examples per gradient step */
+    double examples;     /* examples seen per block (nominal: bench_size_of) */
+    double steps;        /* gradient steps per block */
+} train_budget;
 
 typedef struct {
     optim_kind optimizer;
@@ -27,8 +40,22 @@ typedef struct {
     float momentum;
 } train_settings;
 
-/* Resolves the train.* keys of cfg for benchmark b. */
+/* Rewrites the train.* keys present in cfg (a filled configuration with "benchmark.name")
+ * to the values a run uses: auto/0/-1 become the per-kind defaults above. Idempotent. */
+void train_resolve_config(run_config *cfg);
+/* Reads the (resolved) train.* keys of cfg for benchmark b; any auto value left (a
+ * configuration built by hand) is resolved the same way as train_resolve_config. */
 void train_resolve(train_settings *t, const run_config *cfg, const bench_t *b);
+/* Fills out from optimizer, lr and batch with the examples and steps of one block of cfg's
+ * benchmark (bench_size_of): a data set is block_size epochs over n_train examples in
+ * batches of batch; a generated stream is block_size steps of batch fresh examples. */
+void train_budget_fill(train_budget *out, const run_config *cfg, const char *optimizer,
+                       double lr, int batch);
+/* The budget of a model that reads the shared train.* keys (resolved). */
+void train_budget_shared(const run_config *cfg, train_budget *out);
+/* The budget of cfg's model (a filled configuration): its model_ops.budget, or the shared
+ * train.* keys; all zero for a model without training settings. (src/models/registry.c) */
+void model_budget(const run_config *cfg, train_budget *out);
 /* Initialises o from t over an arena of n parameters. */
 void train_optim_init(optim_t *o, const train_settings *t, long n);
 /* 1 if every x[i] is finite. */

@@ -181,9 +181,12 @@ def test_aggregate_markdown_table(tiny, tmp_path, capsys):
     assert printed.strip() == md.strip()
     lines = [ln for ln in md.splitlines() if ln.startswith("|")]
     head = [c.strip() for c in lines[0].strip("|").split("|")]
-    # swept keys in the file's order, between model and runs
-    assert head[0] == "model" and sorted(head[1:3]) == ["ewc.lambda", "train.lr"], head
-    assert head[3:] == ["runs", "acc", "bwt", "fwt", "forgetting"], head
+    # the swept keys and the recorded training-budget keys, between model and runs
+    budget = ["benchmark.block_size", "train.batch_size", "train.momentum", "train.optimizer",
+              "train.weight_decay"]
+    nk = 2 + len(budget)
+    assert head[0] == "model" and sorted(head[1:1 + nk]) == sorted(["ewc.lambda", "train.lr"] + budget), head
+    assert head[1 + nk:] == ["runs", "acc", "bwt", "fwt", "forgetting"], head
     assert len(lines) == 2 + 6
     cells = [[c.strip() for c in ln.strip("|").split("|")] for ln in lines[2:]]
     col = {h: i for i, h in enumerate(head)}
@@ -378,7 +381,10 @@ def test_runs_arrays_are_cut_to_the_run_shape(tiny):
         ds = xr.open_dataset(tiny)
         in_file = [ds[v].attrs["key"] for v in ds.variables if "key" in ds[v].attrs]
         ds.close()
-        assert runs.axes == in_file and sorted(in_file) == ["ewc.lambda", "train.lr"]
+        # the swept keys, then the recorded training-budget keys (always stored)
+        assert runs.axes == in_file and sorted(in_file) == sorted(
+            ["ewc.lambda", "train.lr", "benchmark.block_size", "train.batch_size",
+             "train.momentum", "train.optimizer", "train.weight_decay"])
         assert runs.metrics == METRICS
     finally:
         runs.close()

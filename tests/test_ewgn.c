@@ -281,7 +281,7 @@ static void test_activations_run(void) {
             run_result r;
             make_cfg(&c, "ewgn", "mnist_fashion", "ewgn.activation", acts[a],
                      "benchmark.train_per_task", "300", "benchmark.test_per_task", "200",
-                     "train.batch_size", bb ? "8" : "1", "train.lr", bb ? "0.05" : "0",
+                     "train.batch_size", bb ? "8" : "1", "train.lr", bb ? "0.05" : "0.005",
                      "benchmark.block_size", bb ? "3" : "1", "ewgn.lambda", bb ? "10" : "100",
                      "ewgn.fisher_samples", "50", NULL);
             run_cfg(&r, &c);

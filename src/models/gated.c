@@ -442,26 +442,35 @@ static void gated_report(model_t *mm, const bench_t *b, run_result *res) {
  * (batch·din normals and the teacher product), measured at ≈ 1.8 units for the defaults;
  * R_adapted adds adapt_steps gate-only steps per (stage, task). */
 static double gated_cost(const run_config *cfg) {
-    const char *bn = cfg_str(cfg, "benchmark.name");
-    double blocks = (double)cfg_int(cfg, "benchmark.blocks");
-    double bs = (double)cfg_int(cfg, "benchmark.block_size");
+    bench_size z;
+    if (bench_size_of(cfg, &z)) return 1.0;
+    double blocks = z.nstages, bs = z.block_size;
     double adapt = (double)cfg_int(cfg, "gated.adapt_steps");
     double P = (double)cfg_int(cfg, "gated.paths");
-    if (!strcmp(bn, "teacher_student")) {
+    if (z.kind == BENCH_KIND_REGRESSION) {
         double din = (double)cfg_int(cfg, "benchmark.d_in"), dout = (double)cfg_int(cfg, "benchmark.d_out");
-        double M = (double)cfg_int(cfg, "benchmark.contexts");
-        double batch = (double)cfg_int(cfg, "benchmark.batch");
-        double step = 1.3e-4 * batch * din * (1.0 + 0.25 * dout) + 1e-4 * P * din * dout;
-        return blocks * (bs + M * adapt) * step;
+        double step = 1.3e-4 * z.stream_batch * din * (1.0 + 0.25 * dout) + 1e-4 * P * din * dout;
+        return blocks * (bs + z.ntasks * adapt) * step;
     }
-    if (blocks <= 0) blocks = 5;
     double F = (double)cfg_int(cfg, "gated.features");
-    double n = (double)cfg_int(cfg, "benchmark.train_per_task");
-    if (n <= 0) n = 8000;
+    double n = z.n_train;
     double per_example = 3.0 * P * F * 20 / 270000.0;   /* forward + backward of the head */
     double features = 784.0 * F / 270000.0;            /* once per example */
     double batch = (double)cfg_int(cfg, "gated.batch");
     return blocks * (n * features + bs * n * per_example + 2 * adapt * batch * per_example);
+}
+
+/* gated trains by Euler steps of its gradient flow: on teacher_student dt/tau_w per step with
+ * a fresh batch of benchmark.batch, on classification cls_dt·lr_w with gated.batch. */
+static void gated_budget(const run_config *cfg, train_budget *out) {
+    bench_size z;
+    if (bench_size_of(cfg, &z) == 0 && z.kind == BENCH_KIND_REGRESSION)
+        train_budget_fill(out, cfg, "euler", cfg_float(cfg, "gated.dt") / cfg_float(cfg, "gated.tau_w"),
+                          z.stream_batch);
+    else
+        train_budget_fill(out, cfg, "euler",
+                          cfg_float(cfg, "gated.cls_dt") * cfg_float(cfg, "gated.lr_w"),
+                          (int)cfg_int(cfg, "gated.batch"));
 }
 
 #define NP(a) (int)(sizeof a / sizeof a[0])
@@ -536,6 +545,7 @@ const model_ops gated_ops = {
     .params = gated_params,
     .nparams = NP(gated_params),
     .cost = gated_cost,
+    .budget = gated_budget,
     .init = gated_init,
     .train_block = gated_train_block,
     .eval_task = gated_eval,

@@ -399,17 +399,23 @@ static float *hsf_weights(model_t *mm, const bench_t *b, int spt, int *rows, int
  * epoch costs its SDE work (rows × steps) plus a fixed part (hypernetworks, AdamW over
  * ~5 M parameters). Fitted to measured epoch times. */
 static double hsf_cost(const run_config *cfg) {
-    double blocks = (double)cfg_int(cfg, "benchmark.blocks");
-    double bs = (double)cfg_int(cfg, "benchmark.block_size");
-    /* cost may be asked for runs on other benchmarks (recorded as unsupported) */
-    double points = cfg_get(cfg, "benchmark.points") ? (double)cfg_int(cfg, "benchmark.points") : 300;
+    bench_size z;
+    if (bench_size_of(cfg, &z)) return 1.0;
     double steps = (double)cfg_int(cfg, "hsf.sde_steps");
-    if (blocks <= 0) blocks = 5;
-    return blocks * bs * (0.06 * points * steps + 110.0);
+    return z.nstages * z.block_size * (0.06 * z.n_train * steps + 110.0);
 }
 
 const model_ops hsf_ops = {
-    "hsf", BENCH_KIND_RECONSTRUCTION, hsf_params, (int)(sizeof hsf_params / sizeof hsf_params[0]),
-    hsf_cost, hsf_init, hsf_train_block, hsf_eval, hsf_after_stage, hsf_report, hsf_free,
-    hsf_weights, NULL,
+    .name = "hsf",
+    .kinds = BENCH_KIND_RECONSTRUCTION,
+    .params = hsf_params,
+    .nparams = (int)(sizeof hsf_params / sizeof hsf_params[0]),
+    .cost = hsf_cost,
+    .init = hsf_init,
+    .train_block = hsf_train_block,
+    .eval_task = hsf_eval,
+    .after_stage = hsf_after_stage,
+    .report = hsf_report,
+    .free = hsf_free,
+    .weights = hsf_weights,
 };

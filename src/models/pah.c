@@ -743,21 +743,20 @@ static void pah_free(model_t *mm) {
 /* Cost in the baselines' unit (examples × epochs for a 784-256-256-10 MLP ≈ 0.8 MFLOP-ish
  * per example step): PAH's per-example multiply-adds ×4 (student fwd+bwd, teacher fwd). */
 static double pah_cost(const run_config *cfg) {
-    double blocks = (double)cfg_int(cfg, "benchmark.blocks");
-    double bs = (double)cfg_int(cfg, "benchmark.block_size");
-    /* absent on benchmarks pah does not support (their runs are recorded unsupported) */
-    const char *tpt = cfg_get(cfg, "benchmark.train_per_task"), *bn = cfg_get(cfg, "benchmark.name");
-    double n = tpt ? atof(tpt) : 0;
-    const char *nt = cfg_get(cfg, "benchmark.tasks");
-    int mf = bn && !strcmp(bn, "mnist_fashion");
-    if (blocks <= 0) blocks = nt ? atof(nt) : mf ? 2 : 5;
-    if (n <= 0) n = !bn ? 12000 : !strcmp(bn, "split_mnist") ? 1700
-                  : !strcmp(bn, "permuted_mnist") ? 8500 : mf ? 34000 : 12000;
+    bench_size z;
+    if (bench_size_of(cfg, &z)) return 1.0;
+    double blocks = z.nstages, bs = z.block_size, n = z.n_train;
     int ch[4] = {8, 16, 0, 0};
     cfg_intlist(cfg, "pah.channels", ch, 4);
     double F = (double)cfg_int(cfg, "pah.features");
     double macs = 784.0 * 9 * ch[0] + 196.0 * 9 * ch[0] * ch[1] + 49.0 * ch[1] * F;
     return blocks * bs * n * (4.0 * macs) / 8.0e5;
+}
+
+/* PAH trains with its own keys: AdamW at pah.lr (heads and hypernetwork), pah.batch_size. */
+static void pah_budget(const run_config *cfg, train_budget *out) {
+    train_budget_fill(out, cfg, "adamw", cfg_float(cfg, "pah.lr"),
+                      (int)cfg_int(cfg, "pah.batch_size"));
 }
 
 #define NP(a) (int)(sizeof a / sizeof a[0])
@@ -774,4 +773,5 @@ const model_ops pah_ops = {
     .report = NULL,
     .free = pah_free,
     .weights = pah_weights,
+    .budget = pah_budget,
 };

@@ -1,6 +1,8 @@
 /* registry.c — the table of models and the parameter registry built from the model and
- * benchmark tables: which keys exist, which a model reads, their defaults (model.h,
- * registry.h). Models layer: called by the run layer, the sweep expander, the CLI, tests. */
+ * benchmark tables: which keys exist, which a model reads, their defaults, and the
+ * completion of a configuration (defaults, model-scoped training overrides, resolved
+ * train.* values) (model.h, registry.h). Models layer: called by the run layer, the sweep
+ * expander, the CLI and the tests. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,7 @@
 #include "config.h"
 #include "model.h"
 #include "registry.h"
+#include "train.h"
 #include "util.h"
 
 /* One line per model in each list: add a model by adding its two lines. */
@@ -62,8 +65,26 @@ static const param_spec *find_in(const param_spec *p, int n, const char *key) {
     return NULL;
 }
 
+int param_scoped_split(const char *key, char *model, size_t n, const char **rest) {
+    const char *dot = strchr(key, '.');
+    if (!dot || strncmp(dot + 1, "train.", 6) || (size_t)(dot - key) >= n) return 0;
+    memcpy(model, key, (size_t)(dot - key));
+    model[dot - key] = 0;
+    if (!model_find(model)) return 0;
+    *rest = dot + 1;
+    return 1;
+}
+
 const param_spec *param_find(const char *key, const char *model) {
     const param_spec *s;
+    char owner[64];
+    const char *rest;
+    if (param_scoped_split(key, owner, sizeof owner, &rest)) {
+        /* "ewgn.train.lr": the train.* key of that model only */
+        if (model && strcmp(model, owner)) return NULL;
+        const model_ops *m = model_find(owner);
+        return find_in(m->params, m->nparams, rest);
+    }
     for (int i = 0; i < model_count + TEST_MODEL_COUNT; i++) {
         const model_ops *m = model_at(i);
         if (model && strcmp(m->name, model)) continue;
@@ -81,6 +102,10 @@ static int reads_on(const model_ops *m, const char *key, const bench_spec *b) {
 
 int param_model_reads(const char *model, const char *bench_name, const char *key) {
     const model_ops *m = model_find(model);
+    char owner[64];
+    const char *rest;
+    if (param_scoped_split(key, owner, sizeof owner, &rest))
+        return !strcmp(owner, model) && param_model_reads(model, bench_name, rest);
     if (m && find_in(m->params, m->nparams, key)) return reads_on(m, key, bench_find(bench_name));
     /* The weight-space analysis keys belong to every model that has a weights hook. */
     if (m && m->weights && find_in(analysis_params, analysis_nparams, key)) return 1;
@@ -136,6 +161,23 @@ int cfg_fill_defaults(run_config *c, const char *model, const char *bench_name) 
         cls_seterr("unknown benchmark '%s'", bench_name);
         return -1;
     }
+    /* Model-scoped training overrides ("ewgn.train.batch_size") replace the shared value for
+     * their model and disappear, so that a run's identity depends only on what it uses. */
+    for (int i = c->n - 1; i >= 0; i--) {
+        char owner[64];
+        const char *rest;
+        if (!param_scoped_split(c->e[i].key, owner, sizeof owner, &rest)) continue;
+        if (!strcmp(owner, model)) {
+            char *k = xstrdup(rest), *v = xstrdup(c->e[i].val);
+            cfg_unset(c, c->e[i].key);
+            cfg_set(c, k, v);
+            free(k);
+            free(v);
+            i = c->n;   /* the list moved: scan again (few keys, rare) */
+        } else {
+            cfg_unset(c, c->e[i].key);
+        }
+    }
     cfg_set(c, "model", model);
     cfg_set(c, "benchmark.name", bench_name);
     if (!cfg_get(c, "seed")) cfg_set(c, "seed", "0");
@@ -147,7 +189,17 @@ int cfg_fill_defaults(run_config *c, const char *model, const char *bench_name) 
     for (int i = 0; m->weights && i < analysis_nparams; i++)
         if (!cfg_get(c, analysis_params[i].key))
             cfg_set(c, analysis_params[i].key, analysis_params[i].def);
+    if (reads_on(m, "train.optimizer", b) && find_in(m->params, m->nparams, "train.optimizer"))
+        train_resolve_config(c);
     return 0;
+}
+
+void model_budget(const run_config *cfg, train_budget *out) {
+    const char *name = cfg_get(cfg, "model");
+    const model_ops *m = name ? model_find(name) : NULL;
+    memset(out, 0, sizeof *out);
+    if (m && m->budget) m->budget(cfg, out);
+    else if (cfg_get(cfg, "train.optimizer")) train_budget_shared(cfg, out);
 }
 
 void cfg_project(run_config *c, const char *model, const char *bench_name) {

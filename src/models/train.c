@@ -1,35 +1,89 @@
-/* train.c — resolution of the shared train.* settings and small helpers. */
+/* train.c — resolution of the shared train.* settings (the one place their auto values are
+ * decided), the budget of a block for `expand`, and small helpers. Called by the models and
+ * the registry (cfg_fill_defaults). */
 #include "train.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "util.h"
 
+/* The one place the auto values are decided: optimizer name, lr, batch, weight decay for a
+ * benchmark kind. stream_batch: examples per step of a generated stream; full: a data set's
+ * training examples per task (curves3d trains full batch). */
+static void resolve_values(bench_kind kind, int stream_batch, int full, const char **opt,
+                           double *lr, long *bs, double *wd) {
+    if (!strcmp(*opt, "auto")) *opt = kind == BENCH_KIND_RECONSTRUCTION ? "adamw" : "sgd";
+    if (*lr <= 0) {
+        if (kind == BENCH_KIND_RECONSTRUCTION) *lr = 5e-4;
+        else if (!strcmp(*opt, "sgd")) *lr = 0.05;
+        else *lr = 1e-3;
+    }
+    if (*bs <= 0) {
+        if (kind == BENCH_KIND_CLASSIFICATION) *bs = 32;
+        else if (kind == BENCH_KIND_REGRESSION) *bs = stream_batch;
+        else *bs = full;
+    }
+    if (*wd < 0) *wd = !strcmp(*opt, "adamw") ? 0.01 : 0.0;
+}
+
+void train_resolve_config(run_config *cfg) {
+    if (!cfg_get(cfg, "train.optimizer")) return;   /* the model reads no train.* key */
+    bench_size z;
+    if (bench_size_of(cfg, &z)) return;
+    const char *opt = cfg_str(cfg, "train.optimizer");
+    double lr = cfg_float(cfg, "train.lr"), wd = cfg_float(cfg, "train.weight_decay");
+    long bs = cfg_int(cfg, "train.batch_size");
+    resolve_values(z.kind, z.stream_batch, (int)z.n_train, &opt, &lr, &bs, &wd);
+    char buf[64];
+    snprintf(buf, sizeof buf, "%s", opt);
+    cfg_set(cfg, "train.optimizer", buf);
+    /* the canonical text of param_canonicalise: "%.9g" for floats, "%ld" for ints */
+    snprintf(buf, sizeof buf, "%.9g", lr);
+    cfg_set(cfg, "train.lr", buf);
+    snprintf(buf, sizeof buf, "%ld", bs);
+    cfg_set(cfg, "train.batch_size", buf);
+    snprintf(buf, sizeof buf, "%.9g", wd);
+    cfg_set(cfg, "train.weight_decay", buf);
+}
+
 void train_resolve(train_settings *t, const run_config *cfg, const bench_t *b) {
     const char *opt = cfg_str(cfg, "train.optimizer");
-    float lr = (float)cfg_float(cfg, "train.lr");
-    int bs = (int)cfg_int(cfg, "train.batch_size");
-    float wd = (float)cfg_float(cfg, "train.weight_decay");
-    if (!strcmp(opt, "auto"))
-        t->optimizer = b->kind == BENCH_KIND_RECONSTRUCTION ? OPTIM_ADAMW : OPTIM_SGD;
-    else
-        t->optimizer = (optim_kind)optim_parse(opt);
-    if (lr <= 0) {
-        if (b->kind == BENCH_KIND_RECONSTRUCTION) lr = 5e-4f;
-        else if (t->optimizer == OPTIM_SGD) lr = 0.05f;
-        else lr = 1e-3f;
-    }
-    if (bs <= 0) {
-        if (b->kind == BENCH_KIND_CLASSIFICATION) bs = 32;
-        else if (b->kind == BENCH_KIND_REGRESSION) bs = b->stream_batch;
-        else bs = b->tasks[0].n_train;
-    }
-    if (wd < 0) wd = t->optimizer == OPTIM_ADAMW ? 0.01f : 0.0f;
-    t->lr = lr;
-    t->batch_size = bs;
-    t->weight_decay = wd;
+    double lr = cfg_float(cfg, "train.lr"), wd = cfg_float(cfg, "train.weight_decay");
+    long bs = cfg_int(cfg, "train.batch_size");
+    resolve_values(b->kind, b->stream_batch, b->ntasks ? b->tasks[0].n_train : 0, &opt, &lr,
+                   &bs, &wd);
+    t->optimizer = (optim_kind)optim_parse(opt);
+    t->lr = (float)lr;
+    t->batch_size = (int)bs;
+    t->weight_decay = (float)wd;
     t->momentum = (float)cfg_float(cfg, "train.momentum");
+}
+
+void train_budget_fill(train_budget *out, const run_config *cfg, const char *optimizer,
+                       double lr, int batch) {
+    memset(out, 0, sizeof *out);
+    snprintf(out->optimizer, sizeof out->optimizer, "%s", optimizer);
+    out->lr = lr;
+    out->batch = batch;
+    bench_size z;
+    if (bench_size_of(cfg, &z) || batch <= 0) return;
+    if (z.epochs) {
+        int n = (int)z.n_train;
+        int B = batch < n ? batch : n;
+        if (z.kind == BENCH_KIND_RECONSTRUCTION) out->batch = B;   /* full batch = the set */
+        out->examples = (double)z.block_size * n;
+        out->steps = B > 0 ? (double)z.block_size * ((n + B - 1) / B) : 0;
+    } else {
+        out->examples = (double)z.block_size * batch;
+        out->steps = z.block_size;
+    }
+}
+
+void train_budget_shared(const run_config *cfg, train_budget *out) {
+    train_budget_fill(out, cfg, cfg_str(cfg, "train.optimizer"), cfg_float(cfg, "train.lr"),
+                      (int)cfg_int(cfg, "train.batch_size"));
 }
 
 void train_optim_init(optim_t *o, const train_settings *t, long n) {

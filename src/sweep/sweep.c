@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,9 +76,41 @@ static const char *const top_keys[] = {"name", "benchmark", "models", "seeds", "
                                        "ranks_per_run", "options"};
 #define NTOP (int)(sizeof top_keys / sizeof top_keys[0])
 
-static const char *const option_keys[] = {"grace_seconds", "flush_seconds", "quiet", "isolate",
-                                          "run_time_limit", "run_memory_mb"};
-#define NOPT (int)(sizeof option_keys / sizeof option_keys[0])
+/* The options: map. Adding an option is one row here and its field in sweep_t (a double
+ * for numbers, an int for booleans). Values are checked by param_canonicalise, so booleans
+ * have the spellings of every other boolean key. */
+typedef struct {
+    param_spec spec;          /* key, type (PARAM_FLOAT ≥ 0 or PARAM_BOOL), default, range */
+    const char *what;         /* for "expected ... >= 0" messages */
+    size_t offset;            /* of the double or int field in sweep_t */
+} option_def;
+
+static const option_def option_defs[] = {
+    {{"grace_seconds", PARAM_FLOAT, "60", NULL, 0, 1e300,
+      "seconds in-flight runs get to finish after a stop signal"},
+     "a number of seconds", offsetof(sweep_t, grace_seconds)},
+    {{"flush_seconds", PARAM_FLOAT, "0", NULL, 0, 1e300,
+      "minimum seconds between rewrites of the NetCDF file (0 = adaptive)"},
+     "a number of seconds", offsetof(sweep_t, flush_seconds)},
+    {{"quiet", PARAM_BOOL, "false", NULL, 0, 1, "no progress lines (clsweep run --progress overrides)"},
+     "true or false", offsetof(sweep_t, quiet)},
+    {{"isolate", PARAM_BOOL, "true", NULL, 0, 1, "run every model run in a forked child"},
+     "true or false", offsetof(sweep_t, isolate)},
+    {{"run_time_limit", PARAM_FLOAT, "0", NULL, 0, 1e300, "seconds per run, 0 = none"},
+     "a number of seconds", offsetof(sweep_t, run_time_limit)},
+    {{"run_memory_mb", PARAM_FLOAT, "0", NULL, 0, 1e300, "address space per run in MiB, 0 = none"},
+     "a number of MiB", offsetof(sweep_t, run_memory_mb)},
+};
+#define NOPT (int)(sizeof option_defs / sizeof option_defs[0])
+
+/* Set by the CLI's --progress: progress lines even when the file says quiet: true. */
+static int force_progress;
+
+void sweep_force_progress(int on) { force_progress = on; }
+
+/* Key aliases: the spelling researchers type first → the key it means, on benchmarks whose
+ * blocks are epochs over a data set (on a generated stream it is refused, naming the key). */
+#define EPOCHS_ALIAS "train.epochs"
 
 /* ---------------------------------------------------------------- errors and nodes */
 
@@ -246,6 +279,12 @@ static char *bench_names(void) {
  * with the error set. benchmark.* keys must belong to the sweep's benchmark. */
 static const param_spec *check_key(const parse_t *p, const yaml_node_t *k) {
     const char *key = text(k);
+    if (!strcmp(key, EPOCHS_ALIAS)) {
+        if (!p->bench->batch_key) return bench_param(p->bench, "benchmark.block_size");
+        fail(p, k, "'%s' does not apply to %s: its blocks are steps of a generated stream, "
+             "not epochs; set benchmark.block_size (steps per block)", key, p->bench->name);
+        return NULL;
+    }
     if (!strcmp(key, "seed")) {
         fail(p, k, "'seed' is not a parameter: the run seeds come from the top-level 'seeds'");
         return NULL;
@@ -283,6 +322,12 @@ static const param_spec *check_key(const parse_t *p, const yaml_node_t *k) {
     fail(p, k, "unknown key '%s': expected one of %s", key, valid);
     free(valid);
     return NULL;
+}
+
+/* The configuration key a checked key node k (spec from check_key) stands for: its text,
+ * except for an alias, which stands for its spec's key. */
+static const char *key_of(const yaml_node_t *k, const param_spec *spec) {
+    return !strcmp(text(k), EPOCHS_ALIAS) ? spec->key : text(k);
 }
 
 /* ---------------------------------------------------------------- values */
@@ -436,15 +481,16 @@ static int axis_values(const parse_t *p, axis_t *ax, const yaml_node_t *v) {
 static int add_axis(parse_t *p, const yaml_node_t *k, const yaml_node_t *v, int group) {
     const param_spec *spec = check_key(p, k);
     if (!spec) return -1;
+    const char *key = key_of(k, spec);
     for (int i = 0; i < p->naxes; i++)
-        if (!strcmp(p->axes[i].key, text(k)))
+        if (!strcmp(p->axes[i].key, key))
             return fail(p, k, "key '%s' is swept twice (first at line %zu): a key can be in "
-                        "grid or in one zip group, not both", text(k),
+                        "grid or in one zip group, not both", key,
                         p->axes[i].node->start_mark.line + 1);
     p->axes = xrealloc(p->axes, sizeof(axis_t) * (size_t)(p->naxes + 1));
     axis_t *ax = &p->axes[p->naxes++];
     memset(ax, 0, sizeof *ax);
-    ax->key = xstrdup(text(k));
+    ax->key = xstrdup(key);
     ax->spec = spec;
     ax->node = k;
     ax->group = group;
@@ -645,6 +691,14 @@ static int parse_train(parse_t *p) {
         char key[160];
         snprintf(key, sizeof key, "train.%s", text(k));
         const param_spec *spec = param_find(key, NULL);
+        if (!spec && !strcmp(key, EPOCHS_ALIAS)) {
+            if (p->bench->batch_key)
+                return fail(p, k, "'%s' does not apply to %s: its blocks are steps of a "
+                            "generated stream, not epochs; set benchmark.block_size (steps per "
+                            "block)", key, p->bench->name);
+            spec = bench_param(p->bench, "benchmark.block_size");
+            snprintf(key, sizeof key, "%s", spec->key);
+        }
         if (!spec) {
             char *valid = keys_with_prefix("train.", 1);
             fail(p, k, "unknown setting '%s' in train: expected one of %s", text(k), valid);
@@ -669,7 +723,7 @@ static int parse_defaults(parse_t *p) {
         if (!spec) return -1;
         char out[VAL_MAX];
         if (value_text(p, spec, val, out, " (to sweep it, put it under grid)")) return -1;
-        if (set_fixed(p, text(k), out, k)) return -1;
+        if (set_fixed(p, key_of(k, spec), out, k)) return -1;
     }
     return 0;
 }
@@ -775,6 +829,16 @@ static int parse_exclude(parse_t *p) {
     return 0;
 }
 
+/* Stores option o's value text into its field of s. 0, or -1 with cls_seterr. */
+static int option_set(sweep_t *s, const option_def *o, const char *val) {
+    char canon[64];
+    if (param_canonicalise(&o->spec, val, canon, sizeof canon)) return -1;
+    char *field = (char *)s + o->offset;
+    if (o->spec.type == PARAM_BOOL) *(int *)field = !strcmp(canon, "true");
+    else *(double *)field = strtod(canon, NULL);
+    return 0;
+}
+
 static int parse_scalars(parse_t *p, sweep_t *s) {
     const yaml_node_t *v;
     if ((v = top_get(p, "name"))) {
@@ -810,49 +874,33 @@ static int parse_scalars(parse_t *p, sweep_t *s) {
                         v->type == YAML_SCALAR_NODE ? text(v) : kind_name(v));
         s->ranks_per_run = (int)x;
     }
-    s->grace_seconds = 60;
-    s->flush_seconds = 0;
-    s->quiet = 0;
-    s->isolate = 1;
-    s->run_time_limit = 0;
-    s->run_memory_mb = 0;
-    if (!(v = top_get(p, "options"))) return 0;
-    if (check_mapping(p, v, "options")) return -1;
-    for (yaml_node_pair_t *a = v->data.mapping.pairs.start; a < v->data.mapping.pairs.top; a++) {
-        const yaml_node_t *k = node_at(p, a->key), *val = node_at(p, a->value);
-        const char *key = text(k);
-        int o = -1;
-        for (int i = 0; i < NOPT; i++)
-            if (!strcmp(key, option_keys[i])) o = i;
-        if (o < 0)
-            return fail(p, k, "unknown option '%s': expected one of grace_seconds, "
-                        "flush_seconds, quiet, isolate, run_time_limit, run_memory_mb", key);
-        int is_bool = o == 2 || o == 3;
-        if (want_scalar(p, val, is_bool ? "true or false" : o == 5 ? "a number of MiB" : "a number of seconds"))
-            return -1;
-        const char *t = text(val);
-        if (is_bool) {
-            /* The spellings param_canonicalise accepts for booleans. */
-            int b;
-            if (!strcmp(t, "true") || !strcmp(t, "yes") || !strcmp(t, "on") || !strcmp(t, "1"))
-                b = 1;
-            else if (!strcmp(t, "false") || !strcmp(t, "no") || !strcmp(t, "off") ||
-                     !strcmp(t, "0"))
-                b = 0;
-            else return fail(p, val, "expected true or false for %s, got '%s'", key, t);
-            if (o == 2) s->quiet = b;
-            else s->isolate = b;
-            continue;
+    for (int i = 0; i < NOPT; i++)
+        if (option_set(s, &option_defs[i], option_defs[i].spec.def)) return -1;
+    if ((v = top_get(p, "options"))) {
+        if (check_mapping(p, v, "options")) return -1;
+        for (yaml_node_pair_t *a = v->data.mapping.pairs.start; a < v->data.mapping.pairs.top;
+             a++) {
+            const yaml_node_t *k = node_at(p, a->key), *val = node_at(p, a->value);
+            const option_def *o = NULL;
+            for (int i = 0; i < NOPT; i++)
+                if (!strcmp(text(k), option_defs[i].spec.key)) o = &option_defs[i];
+            if (!o) {
+                char list[256];
+                size_t len = 0;
+                for (int i = 0; i < NOPT && len < sizeof list; i++)
+                    len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "",
+                                            option_defs[i].spec.key);
+                return fail(p, k, "unknown option '%s': expected one of %s", text(k), list);
+            }
+            if (want_scalar(p, val, o->what)) return -1;
+            if (option_set(s, o, text(val))) {
+                if (o->spec.type == PARAM_BOOL) return fail_here(p, val);
+                return fail(p, val, "expected %s >= 0 for %s, got '%s'", o->what, o->spec.key,
+                            text(val));
+            }
         }
-        double x;
-        if (parse_num(t, &x) || x < 0)
-            return fail(p, val, "expected a number %s >= 0 for %s, got '%s'",
-                        o == 5 ? "of MiB" : "of seconds", key, t);
-        if (o == 0) s->grace_seconds = x;
-        else if (o == 1) s->flush_seconds = x;
-        else if (o == 4) s->run_time_limit = x;
-        else s->run_memory_mb = x;
     }
+    if (force_progress) s->quiet = 0;
     return 0;
 }
 
@@ -876,6 +924,54 @@ static int excluded(const parse_t *p, const int *idx) {
         if (all) return 1;
     }
     return 0;
+}
+
+/* The keys of every run that carry its training budget: recorded as NetCDF variables even
+ * when not swept, so a result file says what each run used. */
+static const char *const budget_keys[] = {"train.optimizer", "train.lr", "train.batch_size",
+                                          "train.weight_decay", "train.momentum",
+                                          "benchmark.block_size"};
+#define NBUDGET (int)(sizeof budget_keys / sizeof budget_keys[0])
+
+/* s->axes = the swept keys, then the budget keys some run holds that are not swept. */
+static void record_axes(const parse_t *p, sweep_t *s) {
+    s->axes = xmalloc(sizeof(char *) * (size_t)(p->naxes + NBUDGET + 1));
+    for (int a = 0; a < p->naxes; a++) s->axes[s->naxes++] = xstrdup(p->axes[a].key);
+    s->nswept = s->naxes;
+    for (int k = 0; k < NBUDGET; k++) {
+        int swept = 0, held = 0;
+        for (int a = 0; a < s->naxes && !swept; a++) swept = !strcmp(s->axes[a], budget_keys[k]);
+        for (int r = 0; r < s->nruns && !swept && !held; r++)
+            held = cfg_get(&s->runs[r].cfg, budget_keys[k]) != NULL;
+        if (held) s->axes[s->naxes++] = xstrdup(budget_keys[k]);
+    }
+}
+
+static void add_warning(sweep_t *s, char *msg) {
+    s->warnings = xrealloc(s->warnings, sizeof(char *) * (size_t)(s->nwarnings + 1));
+    s->warnings[s->nwarnings++] = msg;
+}
+
+/* A grid/zip axis that no model of the sweep reads changes no run: say so, naming the key
+ * and the models (a typo of a model-scoped key, or a forgotten model). */
+static void warn_unread_axes(const parse_t *p, sweep_t *s) {
+    for (int a = 0; a < p->naxes; a++) {
+        const axis_t *ax = &p->axes[a];
+        int read = 0;
+        for (int m = 0; m < p->nmodels && !read; m++)
+            read = param_model_reads(p->models[m]->name, p->bench->name, ax->key);
+        if (read) continue;
+        char *buf = NULL;
+        size_t len = 0, cap = 0;
+        cls_strappend(&buf, &len, &cap, "%s:%zu:%zu: warning: swept key '%s' is read by none of "
+                      "the models of this sweep (", p->path, ax->node->start_mark.line + 1,
+                      ax->node->start_mark.column + 1, ax->key);
+        for (int m = 0; m < p->nmodels; m++)
+            cls_strappend(&buf, &len, &cap, "%s%s", m ? ", " : "", p->models[m]->name);
+        cls_strappend(&buf, &len, &cap, ") on %s: its %d values change no run", p->bench->name,
+                      ax->nvals);
+        add_warning(s, buf);
+    }
 }
 
 static int expand(parse_t *p, sweep_t *s) {
@@ -947,9 +1043,8 @@ static int expand(parse_t *p, sweep_t *s) {
             }
         }
     }
-    s->naxes = p->naxes;
-    s->axes = xmalloc(sizeof(char *) * (size_t)(p->naxes + 1));
-    for (int a = 0; a < p->naxes; a++) s->axes[a] = xstrdup(p->axes[a].key);
+    record_axes(p, s);
+    warn_unread_axes(p, s);
     rc = 0;
 cleanup:
     free(kept);
@@ -1097,6 +1192,8 @@ void sweep_free(sweep_t *s) {
     free(s->output);
     for (int i = 0; i < s->naxes; i++) free(s->axes[i]);
     free(s->axes);
+    for (int i = 0; i < s->nwarnings; i++) free(s->warnings[i]);
+    free(s->warnings);
     for (int i = 0; i < s->nruns; i++) cfg_free(&s->runs[i].cfg);
     free(s->runs);
     memset(s, 0, sizeof *s);
