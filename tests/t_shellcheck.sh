@@ -2,6 +2,8 @@
 # Runs shellcheck over the project's shell code (issue 17: scripts quote what comes from users):
 #   jobs/submit and the batch scripts it renders (run script, array run script, merge
 #   script) at shellcheck's default severity (style and up): no finding at all;
+#   the SLURM and input-bound tests (tests/t_submit.sh, t_slurm*.sh, t_input_bounds.sh,
+#   t_shellcheck.sh, tests/e2e/slurm_lib.sh) at the default severity too;
 #   tools/*.sh, tests/*.sh, tests/e2e/*.sh at severity warning and up.
 # Installs nothing: `make deps` (tools/deps.sh) installs shellcheck; without it this SKIPs.
 # shellcheck source=e2e/lib.sh
@@ -38,6 +40,8 @@ n=$(find "$TMP/r" -name '*.sh' | wc -l)
 check "four rendered batch scripts (run x3, merge) ($n)" test "$n" -eq 4
 sc "the rendered batch scripts (jobs/*.sbatch.in)" "$TMP"/r/*.sh
 
+sc "the SLURM and input tests (default severity)" tests/t_submit.sh tests/t_slurm.sh \
+    tests/t_slurm_multinode.sh tests/t_input_bounds.sh tests/t_shellcheck.sh tests/e2e/slurm_lib.sh
 mapfile -t tools < <(find tools -maxdepth 1 -name '*.sh' | sort)
 sc "tools/*.sh (severity warning)" -S warning "${tools[@]}"
 mapfile -t tests < <(find tests tests/e2e -maxdepth 1 -name '*.sh' | sort)
