@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Bounded sweep input (issue 17, item 9; docs/reliability.md "Bounded input"): what is not a
-# regular file, a file over the size cap, nesting deeper than the cap and very long value
-# lists each end promptly (under `timeout`, no timing measured) with exit 2 and a message
+# Bounded sweep input (issue 17, item 9; docs/reliability.md "Bounded sweep input"): what is
+# not a regular file, a file over the size cap, nesting deeper than the cap, a mapping with
+# too many keys, very long value and seed lists each end promptly (under `timeout`, no timing measured) with exit 2 and a message
 # naming the file; a `name:` that would leave results/ writes nothing.
 # shellcheck source=e2e/lib.sh
 source "$(dirname "$0")/e2e/lib.sh"
@@ -54,6 +54,19 @@ expect_error "a repeat at the end of a 40,000-value list is found, with its loca
 list_sweep 100000 "$TMP/l100k1.yaml" 100001
 expect_error "100,001 values: over the per-axis cap" "too many values for ewc.lambda" 120 \
     expand "$TMP/l100k1.yaml"
+
+# 100,000 keys in one mapping: refused at key 1001 (the checks of a mapping are pairwise).
+{ printf 'benchmark: split_mnist\nmodels: [ewc]\ndefaults:\n'; seq -f '  k%.0f: 1' 1 100000; } >"$TMP/keys.yaml"
+expect_error "100,000 keys in one mapping: refused at the 1001st" \
+    "keys.yaml:1004:3: more than 1000 keys in one mapping" 20 expand "$TMP/keys.yaml"
+# 100,000 seeds listed (duplicates found by sorting, not pairwise); a repeat is located.
+{ printf 'benchmark: split_mnist\nmodels: [ewc]\nseeds: ['; seq -s ', ' 0 99999 | tr -d '\n'; echo ']'; } \
+    >"$TMP/seeds.yaml"
+timeout -k 5 120 "$CLSWEEP" expand "$TMP/seeds.yaml" >/dev/null 2>"$TMP/seeds.err"
+check "100,000 listed seeds expand (exit $?)" grep -q '^100000 runs' "$TMP/seeds.err"
+sed -i 's/, 99999]/, 99999, 7]/' "$TMP/seeds.yaml"
+expect_error "... and a repeated seed at the end of them is found, with its location" \
+    "seeds.yaml:3:[0-9]+: seed 7 is listed twice" 120 expand "$TMP/seeds.yaml"
 
 # name: with '/' or '..' never writes outside results/ (the sweep is refused first).
 mkdir -p "$TMP/w/sub"

@@ -637,6 +637,30 @@ static int parse_models(parse_t *p) {
     return 0;
 }
 
+/* Seeds (value, position) ordered by value, then position. */
+typedef struct {
+    long long x;
+    int i;
+} seed_at;
+static int seed_cmp(const void *a, const void *b) {
+    const seed_at *u = a, *v = b;
+    if (u->x != v->x) return u->x < v->x ? -1 : 1;
+    return (u->i > v->i) - (u->i < v->i);
+}
+
+/* The position of the first seed (in file order) that repeats an earlier one, or -1: sorted,
+ * O(n log n) (a pairwise scan took minutes for 10^5 seeds). */
+static int first_repeated_seed(const long long *seeds, int n) {
+    seed_at *s = xmalloc(sizeof(seed_at) * (size_t)(n ? n : 1));
+    for (int i = 0; i < n; i++) s[i] = (seed_at){seeds[i], i};
+    qsort(s, (size_t)n, sizeof *s, seed_cmp);
+    int first = -1;
+    for (int i = 1; i < n; i++)
+        if (s[i].x == s[i - 1].x && (first < 0 || s[i].i < first)) first = s[i].i;
+    free(s);
+    return first;
+}
+
 static int parse_seeds(parse_t *p) {
     const yaml_node_t *v = top_get(p, "seeds");
     long long x;
@@ -666,10 +690,10 @@ static int parse_seeds(parse_t *p) {
         if (e->type != YAML_SCALAR_NODE || parse_ll(text(e), &x) || x < 0)
             return fail(p, e, "expected a non-negative integer seed, got %s",
                         e->type == YAML_SCALAR_NODE ? text(e) : kind_name(e));
-        for (int j = 0; j < p->nseeds; j++)
-            if (p->seeds[j] == x) return fail(p, e, "seed %lld is listed twice", x);
         p->seeds[p->nseeds++] = x;
     }
+    int r = first_repeated_seed(p->seeds, p->nseeds);
+    if (r >= 0) return fail(p, seq_item(p, v, r), "seed %lld is listed twice", p->seeds[r]);
     return 0;
 }
 
@@ -1108,10 +1132,14 @@ static void syntax_error(const char *path, const char *text, const yaml_parser_t
  * are a few KiB deep 4 at most. */
 #define MAX_SWEEP_BYTES (16 << 20)   /* 16 MiB */
 #define MAX_YAML_DEPTH 64             /* nested mappings/sequences */
+#define MAX_MAP_KEYS 1000             /* keys of one mapping (there are ~200 settings in all) */
 
 /* Walks the YAML event stream once, before the document is built, and refuses nesting deeper
- * than MAX_YAML_DEPTH at the collection that goes too deep: stops there, so that a file of
- * 100,000 '[' fails in microseconds. A syntax error is reported as syntax_error does. */
+ * than MAX_YAML_DEPTH at the collection that goes too deep, and a mapping of more than
+ * MAX_MAP_KEYS keys at the first key too many (the checks of a mapping compare its keys
+ * pairwise): stops there, so that a file of 100,000 '[' fails in microseconds. Lists are
+ * not capped here: axis lists are checked in linear time (axis_values). A syntax error is
+ * reported as syntax_error does. */
 static int check_depth(const char *path, const char *text) {
     yaml_parser_t ps;
     if (!yaml_parser_initialize(&ps)) {
@@ -1120,6 +1148,8 @@ static int check_depth(const char *path, const char *text) {
     }
     yaml_parser_set_input_string(&ps, (const unsigned char *)text, strlen(text));
     int depth = 0, rc = 0;
+    long items[MAX_YAML_DEPTH + 2] = {0};   /* nodes directly in the collection at each depth */
+    char is_map[MAX_YAML_DEPTH + 2] = {0};
     for (;;) {
         yaml_event_t ev;
         if (!yaml_parser_parse(&ps, &ev)) {
@@ -1128,12 +1158,22 @@ static int check_depth(const char *path, const char *text) {
             break;
         }
         yaml_event_type_t t = ev.type;
-        if (t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT) {
+        int starts = t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT;
+        if ((starts || t == YAML_SCALAR_EVENT || t == YAML_ALIAS_EVENT) && depth > 0 &&
+            is_map[depth] && ++items[depth] > 2L * MAX_MAP_KEYS) {  /* keys and values */
+            cls_seterr("%s:%zu:%zu: more than %d keys in one mapping: a sweep file needs far "
+                       "fewer", path, ev.start_mark.line + 1, ev.start_mark.column + 1,
+                       MAX_MAP_KEYS);
+            rc = -1;
+        } else if (starts) {
             if (++depth > MAX_YAML_DEPTH) {
                 cls_seterr("%s:%zu:%zu: nesting deeper than %d levels of lists and mappings: "
                            "a sweep file needs only a few", path, ev.start_mark.line + 1,
                            ev.start_mark.column + 1, MAX_YAML_DEPTH);
                 rc = -1;
+            } else {
+                items[depth] = 0;
+                is_map[depth] = t == YAML_MAPPING_START_EVENT;
             }
         } else if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT) {
             depth--;
