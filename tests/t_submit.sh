@@ -110,8 +110,12 @@ refuse "a --setup line with a newline is refused" "one shell line" tests/e2e/tin
 b"
 refuse "a malformed --mem is refused" "expected a size" tests/e2e/tiny.yaml --mem '4G;x'
 refuse "a --mpi type with a \$ is refused" "plugin name" tests/e2e/tiny.yaml --mpi "pmix\$(x)"
-refuse "a space in the job log path (the output's directory) is refused clearly" \
-    "job log path" tests/e2e/tiny.yaml --output "$TMP/with space/r.nc"
+refuse "a space in the job log directory (the output's directory) is refused clearly" \
+    "job log directory" tests/e2e/tiny.yaml --output "$TMP/with space/r.nc"
+submit tests/e2e/tiny.yaml --dry-run --output "$TMP/sp/my run.nc" >"$TMP/sp.txt" 2>&1
+check "a space in the output's file name works: quoted in OUTPUT, plain in the log name" \
+    bash -c "grep -qxF 'OUTPUT=$(printf %q "$TMP/sp/my run.nc")' '$TMP/sp.txt' && grep -qxF '#SBATCH --output=$TMP/sp/slurm/my_run-%j.out' '$TMP/sp.txt'"
+refuse "a device as the sweep file is refused" "not a regular file" /dev/null
 refuse "a % in the job log path is refused (sbatch would expand it)" "contains '%'" \
     tests/e2e/tiny.yaml --output "$TMP/p%j/r.nc"
 check "no refused submission created a file or ran a command" \
