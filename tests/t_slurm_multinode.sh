@@ -6,7 +6,7 @@
 #  1. jobs/submit --nodes 2 --ntasks 4: srun --mpi=pmix starts 2 ranks on each of two nodes;
 #     the ranks of different nodes talk over TCP (seen with ss); the file equals a
 #     single-process run.
-#  2. mid-sweep, the node that is not the batch host is killed (SIGKILL to its slurmd,
+#  2. mid-sweep (24 runs), the node that is not the batch host is killed (SIGKILL to its slurmd,
 #     slurmstepd, munged and ranks): slurmctld marks it DOWN, requeues the job (NODE_FAIL,
 #     --requeue), the job restarts on the two nodes left, resumes from the journal and
 #     completes; the file equals the reference and no rank of the first run survives.
@@ -46,29 +46,44 @@ check "three workers (ranks on both nodes)" grep -q "on 3 worker(s)" "$log1"
 check "two-node file equals the single-process file" nc_equal "$TMP/ref.nc" "$out"
 
 # ---- 2. a node dies mid-sweep; the requeued job completes ----
-"$CLSWEEP" run tests/e2e/slurm_requeue.yaml --output "$TMP/ref-requeue.nc" --quiet ||
+# The requeue sweep with 4 seeds: 24 runs of a few tenths of a second, so that the kill
+# lands mid-sweep even on a fast machine.
+sed 's/^seeds: 2$/seeds: 4/; s/^name: .*/name: slurm-multinode/' tests/e2e/slurm_requeue.yaml \
+    >"$SHARED/kill.yaml"
+"$CLSWEEP" run "$SHARED/kill.yaml" --output "$TMP/ref-requeue.nc" --quiet ||
     notok "reference requeue sweep"
 out=$SHARED/kill/r.nc
-jid=$(jobs/submit tests/e2e/slurm_requeue.yaml --clsweep "$CLSWEEP" --nodes 2 --ntasks 4 \
+jid=$(jobs/submit "$SHARED/kill.yaml" --clsweep "$CLSWEEP" --nodes 2 --ntasks 4 \
       --ntasks-per-node 2 --requeue --time 10 --signal-time 120 --grace 30 --output "$out" 2>/dev/null)
-for _ in $(seq 1200); do
-    [ "$(records "$out.journal")" -ge 2 ] && break
-    sleep 0.1
+# Learn where it runs as soon as it runs, then wait for the first finished run.
+for _ in $(seq 600); do
+    [ "$(job_field "$jid" JobState)" = RUNNING ] && break
+    sleep 0.2
 done
 batch=$(job_field "$jid" BatchHost)
 nodes=$(scontrol show hostnames "$(job_field "$jid" NodeList)" | tr '\n' ' ')
 victim=""
 for n in $nodes; do [ "$n" = "$batch" ] || victim=$n; done
 check "the job runs on two nodes ($nodes), batch host $batch" test -n "$victim" -a -n "$batch"
-# Ranks on different hosts are connected over TCP: the victim's ranks to the batch host's.
 batch_ip=$(scontrol show node "$batch" | grep -o 'NodeAddr=[^ ]*' | cut -d= -f2)
-check "ranks on $victim hold TCP connections to $batch ($batch_ip)" \
-    bash -c "nsenter -t $(node_holder "$victim") -n ss -tnp | grep -F 'clsweep' | grep -qF '$batch_ip:'"
+for _ in $(seq 1200); do
+    [ "$(records "$out.journal")" -ge 2 ] && break
+    sleep 0.1
+done
+# Ranks on different hosts are connected over TCP: the victim's ranks to the batch host's
+# (Open MPI opens a connection at the first message between two ranks: poll briefly).
+tcp=""
+for _ in $(seq 50); do
+    tcp=$(in_node "$victim" ss -tnp 2>/dev/null | grep -F '"clsweep"' | grep -F "$batch_ip:")
+    [ -n "$tcp" ] && break
+    sleep 0.2
+done
+check "ranks on $victim hold TCP connections to $batch ($batch_ip): $(wc -l <<<"$tcp") seen" test -n "$tcp"
 before=$(records "$out.journal")
 victim_ranks=$(node_ranks "$victim" | tr '\n' ' ')
 slurm_kill_node "$victim"
-check "killed $victim (slurmd, slurmstepd, ranks $victim_ranks) mid-sweep ($before of 12 runs done)" \
-    test "$before" -ge 1 -a "$before" -lt 12 -a -z "$(node_ranks "$victim")"
+check "killed $victim (slurmd, slurmstepd, ranks $victim_ranks) mid-sweep ($before of 24 runs done)" \
+    test "$before" -ge 1 -a "$before" -lt 24 -a -z "$(node_ranks "$victim")"
 # slurmctld notices within SlurmdTimeout (10 s) plus a ping cycle, requeues the job (it asked
 # for --requeue) and starts it again on the nodes left.
 st=$(wait_job "$jid" 240)

@@ -234,6 +234,7 @@ slurm_multi() {
     for i in $(seq 1 "$n"); do
         unshare --net --uts --mount --propagation private sleep infinity &
         h=$!
+        disown "$h"   # no "Killed" notice from bash when slurm_stop ends it
         slurm_holders+=("$h")
         slurm_nodes+=("n$i")
         for _ in $(seq 50); do
