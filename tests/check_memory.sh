@@ -11,6 +11,7 @@
 # infrastructure (parsing, data, output, journal, numerics, regressions) and the clsweep runs.
 # Prints "ok - NAME" / "not ok - NAME" lines and closes with "N passed, N failed".
 set -u
+# shellcheck disable=SC2164  # cd to the checkout this script lives in: it exists
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
 QUICK=0

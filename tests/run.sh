@@ -5,6 +5,7 @@
 # crashes without printing a failure counts as one failure. Closes with
 # "N passed, N failed, N skipped".
 set -u
+# shellcheck disable=SC2164  # cd to the checkout this script lives in: it exists
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
 MODE=${2:-all}

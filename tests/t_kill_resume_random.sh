@@ -42,6 +42,7 @@ watcher=$!
 
 leftover=0
 progress=""
+# shellcheck disable=SC2034  # round only counts the kills
 for round in $(seq 1 "$KILLS"); do
     setsid $MPIRUN -np 2 "$CLSWEEP" run "$SWEEP" --output "$out" --quiet 2>>"$TMP/k.err" &
     pid=$!

