@@ -20,7 +20,7 @@
     {"benchmark.blocks", PARAM_INT, def, NULL, 0, 100000, \
      "number of blocks (stages); 0 = one per task (the classical sequence); tasks cycle A B A B"}
 #define P_NAME {"benchmark.name", PARAM_STR, "", \
-     "mnist_fashion|split_mnist|split_fashion|permuted_mnist|teacher_student|curves3d", 1, 0, \
+     "mnist_fashion|split_mnist|split_fashion|permuted_mnist|rotated_mnist|teacher_student|curves3d", 1, 0, \
      "benchmark"}
 #define P_SUBSETS \
     {"benchmark.train_per_task", PARAM_INT, "0", NULL, 0, 1e9, \
@@ -37,12 +37,19 @@ static const param_spec mnist_fashion_params[] = {
 };
 static const param_spec split_params[] = {
     P_NAME, P_BLOCKS("0"), P_EPOCHS, P_SUBSETS,
-    {"benchmark.scenario", PARAM_STR, "task", "task|class", 1, 0,
-     "task: task-incremental (only the task's classes compete); class: class-incremental"},
+    {"benchmark.scenario", PARAM_STR, "task", "task|domain|class", 1, 0,
+     "task: task-incremental (only the task's classes compete); domain: one shared 2-way head "
+     "(label = class within the task); class: class-incremental"},
 };
 static const param_spec permuted_params[] = {
     P_NAME, P_BLOCKS("0"), P_EPOCHS, P_SUBSETS,
     {"benchmark.tasks", PARAM_INT, "5", NULL, 2, 100, "number of permutations (task 0 unpermuted)"},
+};
+static const param_spec rotated_params[] = {
+    P_NAME, P_BLOCKS("0"), P_EPOCHS, P_SUBSETS,
+    {"benchmark.tasks", PARAM_INT, "5", NULL, 2, 100, "number of rotations (task 0 unrotated)"},
+    {"benchmark.max_angle", PARAM_FLOAT, "180", NULL, 0, 360,
+     "rotation of the last task in degrees; task k is rotated by max_angle*k/(tasks-1)"},
 };
 static const param_spec teacher_params[] = {
     P_NAME, P_BLOCKS("20"),
@@ -68,6 +75,7 @@ const bench_spec bench_specs[] = {
     {"split_mnist", BENCH_KIND_CLASSIFICATION, split_params, NP(split_params)},
     {"split_fashion", BENCH_KIND_CLASSIFICATION, split_params, NP(split_params)},
     {"permuted_mnist", BENCH_KIND_CLASSIFICATION, permuted_params, NP(permuted_params)},
+    {"rotated_mnist", BENCH_KIND_CLASSIFICATION, rotated_params, NP(rotated_params)},
     {"teacher_student", BENCH_KIND_REGRESSION, teacher_params, NP(teacher_params)},
     {"curves3d", BENCH_KIND_RECONSTRUCTION, curves_params, NP(curves_params)},
 };
@@ -124,6 +132,73 @@ static void task_classes(task_t *t, const int *classes, int nc, int offset, int 
     }
 }
 
+/* Split benchmarks, domain-incremental: the 5 two-class tasks share one 2-way head; the
+ * label is the class within the task (even digit 0, odd digit 1). */
+static int init_split_domain(bench_t *b, const dataset *tr, const dataset *te, int ntr, int nte,
+                             rng_t *r) {
+    static const int two[2] = {0, 1};
+    b->out_dim = 2;
+    b->ntasks = 5;
+    b->tasks = xcalloc(5, sizeof(task_t));
+    for (int k = 0; k < 5; k++) {
+        int cls[2] = {2 * k, 2 * k + 1};
+        task_t *t = &b->tasks[k];
+        snprintf(t->name, sizeof t->name, "%d-%d", cls[0], cls[1]);
+        take_examples(tr, cls, 2, ntr, -2 * k, NULL, r, 1, t);
+        take_examples(te, cls, 2, nte, -2 * k, NULL, r, 0, t);
+        task_classes(t, two, 2, 0, 2, 0);
+    }
+    return 0;
+}
+
+/* Rotates a 28x28 image (any square side) by deg degrees about its centre, bilinear, zero
+ * outside: out(p) = in(c + R(-deg)(p - c)). */
+static void rotate_image(float *out, const float *in, int side, double deg) {
+    double a = deg * 3.14159265358979323846 / 180.0, ca = cos(a), sa = sin(a);
+    double c = (side - 1) / 2.0;
+    for (int y = 0; y < side; y++)
+        for (int x = 0; x < side; x++) {
+            double dx = x - c, dy = y - c;
+            double sx = c + ca * dx + sa * dy, sy = c - sa * dx + ca * dy;
+            int x0 = (int)floor(sx), y0 = (int)floor(sy);
+            double fx = sx - x0, fy = sy - y0, v = 0;
+            for (int k = 0; k < 4; k++) {
+                int xi = x0 + (k & 1), yi = y0 + (k >> 1);
+                if (xi < 0 || yi < 0 || xi >= side || yi >= side) continue;
+                double w = ((k & 1) ? fx : 1 - fx) * ((k >> 1) ? fy : 1 - fy);
+                v += w * in[yi * side + xi];
+            }
+            out[y * side + x] = (float)v;
+        }
+}
+
+/* rotated_mnist: task k = all 10 digits rotated by max_angle*k/(tasks-1) degrees. */
+static void init_rotated(bench_t *b, const run_config *cfg, const dataset *tr, const dataset *te,
+                         int ntr, int nte, rng_t *r) {
+    static const int all10[10] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+    double maxa = cfg_float(cfg, "benchmark.max_angle");
+    b->out_dim = 10;
+    b->ntasks = (int)cfg_int(cfg, "benchmark.tasks");
+    b->tasks = xcalloc((size_t)b->ntasks, sizeof(task_t));
+    float tmp[784];
+    for (int k = 0; k < b->ntasks; k++) {
+        double deg = maxa * k / (b->ntasks - 1);
+        task_t *t = &b->tasks[k];
+        snprintf(t->name, sizeof t->name, "rot%g", deg);
+        take_examples(tr, all10, 10, ntr, 0, NULL, r, 1, t);
+        take_examples(te, all10, 10, nte, 0, NULL, r, 0, t);
+        task_classes(t, all10, 10, 0, 10, 0);
+        for (int split = 0; split < 2 && k > 0; split++) {
+            float *x = split ? t->x_test : t->x_train;
+            int n = split ? t->n_test : t->n_train;
+            for (int i = 0; i < n; i++) {
+                rotate_image(tmp, x + (size_t)i * 784, 28, deg);
+                memcpy(x + (size_t)i * 784, tmp, sizeof tmp);
+            }
+        }
+    }
+}
+
 static int init_classification(bench_t *b, const run_config *cfg) {
     static const int all10[10] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
     int ntr = (int)cfg_int(cfg, "benchmark.train_per_task");
@@ -154,8 +229,10 @@ static int init_classification(bench_t *b, const run_config *cfg) {
         }
     } else if (!strcmp(b->name, "split_mnist") || !strcmp(b->name, "split_fashion")) {
         data_source src = !strcmp(b->name, "split_mnist") ? DATA_MNIST : DATA_FASHION;
-        int masked = !strcmp(cfg_str(cfg, "benchmark.scenario"), "task");
+        const char *scen = cfg_str(cfg, "benchmark.scenario");
+        int masked = !strcmp(scen, "task"), domain = !strcmp(scen, "domain");
         if (load_pair(src, &tr, &te)) return -1;
+        if (domain) return init_split_domain(b, tr, te, ntr, nte, &r);
         b->out_dim = 10;
         b->ntasks = 5;
         b->tasks = xcalloc(5, sizeof(task_t));
@@ -167,6 +244,9 @@ static int init_classification(bench_t *b, const run_config *cfg) {
             take_examples(te, cls, 2, nte, 0, NULL, &r, 0, t);
             task_classes(t, cls, 2, 0, 10, masked);
         }
+    } else if (!strcmp(b->name, "rotated_mnist")) {
+        if (load_pair(DATA_MNIST, &tr, &te)) return -1;
+        init_rotated(b, cfg, tr, te, ntr, nte, &r);
     } else { /* permuted_mnist */
         if (load_pair(DATA_MNIST, &tr, &te)) return -1;
         b->out_dim = 10;
@@ -285,7 +365,7 @@ void bench_prefetch(const run_config *cfg) {
     const char *name = cfg_get(cfg, "benchmark.name");
     if (!name) return;
     int mnist = !strcmp(name, "mnist_fashion") || !strcmp(name, "split_mnist") ||
-                !strcmp(name, "permuted_mnist");
+                !strcmp(name, "permuted_mnist") || !strcmp(name, "rotated_mnist");
     int fashion = !strcmp(name, "mnist_fashion") || !strcmp(name, "split_fashion");
     for (int train = 0; train < 2; train++) {
         if (mnist) data_get(DATA_MNIST, train);
