@@ -58,10 +58,12 @@ struct clb {
     mlp_t net;
     optim_t opt;
     rng_t rng;                 /* shuffling (stream 2, as finetune) */
+    bench_kind kind;
     int D, C;                  /* input size, outputs */
     int stage, task;           /* the block being trained */
     int cap;                   /* rows of the staging buffers */
     float *bx;                 /* (cap, D) staged inputs */
+    float *bt;                 /* (cap, C) staged targets (regression, reconstruction) */
     int *blab, *btask;         /* (cap) labels and tasks of the staged rows */
     const int **bmask;         /* (cap) head mask of each row (NULL: all outputs) */
     float *probs, *dout;       /* (cap, C) */
@@ -72,10 +74,12 @@ struct clb {
     int npool, cap_pool;
     int *pool_task, *pool_idx, *order;
     int *seen;                 /* (ntasks) 1 once the task has been trained */
+    int stream_all;            /* teacher_student: draw rows from every task seen (joint) */
 };
 
-/* Creates the core for benchmark b (classification only: NULL with cls_seterr otherwise),
- * with staging buffers for max(batch, extra_rows) rows. The caller sets h and ext. */
+/* Creates the core for benchmark b (any kind; the network of finetune for that kind), with
+ * staging buffers for max(batch, extra_rows) rows; NULL with cls_seterr on a bad mlp.*
+ * setting. The caller sets h and ext. */
 clb_t *clb_create(const run_config *cfg, const bench_t *b, uint64_t seed, int extra_rows);
 /* model_ops entry points shared by every clbase model. */
 run_status clb_train_block(model_t *m, const bench_t *b, int stage);
@@ -86,8 +90,13 @@ double clb_cost(const run_config *cfg, double factor);
 
 /* The head mask of task t (NULL unless task-incremental). */
 static inline const int *clb_mask(const bench_t *b, int t) { return b->tasks[t].class_mask; }
-/* Stages example idx of task t of b into row r of m's staging buffers. */
+/* Stages training example idx of task t of b into row r of m's staging buffers (input,
+ * label or reconstruction target, task, head). */
 void clb_stage(clb_t *m, const bench_t *b, int t, int idx, int r);
+/* The task loss of the staged rows [0, n) of out (classification: clb_xent_rows with the
+ * staged labels and heads; else the mean squared error against the staged targets, ½·Σ on
+ * teacher_student); adds scale · its gradient into dout; returns the loss. */
+double clb_loss_rows(clb_t *m, const float *out, int n, float scale, float *dout);
 /* Cross-entropy of rows [0, n) of out, each against its own label and head mask
  * (labels, masks); returns the mean loss and adds scale · its gradient into dout. */
 double clb_xent_rows(clb_t *m, const float *out, const int *labels, const int *const *masks,

@@ -35,7 +35,10 @@ static const clb_hooks joint_hooks = {.begin_block = joint_begin_block};
 
 static model_t *joint_init(const run_config *cfg, const bench_t *b, uint64_t seed) {
     clb_t *m = clb_create(cfg, b, seed, 0);
-    if (m) m->h = &joint_hooks;
+    if (m) {
+        m->h = &joint_hooks;
+        m->stream_all = 1;
+    }
     return (model_t *)m;
 }
 
@@ -45,7 +48,7 @@ static const param_spec joint_params[] = {TRAIN_PARAM_SPECS, CLB_MLP_PARAM_SPECS
 
 const model_ops joint_ops = {
     .name = "joint",
-    .kinds = BENCH_KIND_CLASSIFICATION,
+    .kinds = BENCH_KIND_CLASSIFICATION | BENCH_KIND_REGRESSION | BENCH_KIND_RECONSTRUCTION,
     .params = joint_params,
     .nparams = (int)(sizeof joint_params / sizeof joint_params[0]),
     .cost = joint_cost,

@@ -3,8 +3,8 @@
  * ω_i += −g_i · Δθ_i after every optimiser step (g the gradient of the total loss that step,
  * Δθ the step's parameter change); at the end of the block Ω_i += ω_i / ((θ_i − θ*_i)² + ξ)
  * with θ* the parameters at the start of the block, which then become the new anchor θ*.
- * Training adds c · Σ_i Ω_i (θ_i − θ*_i)². Classification benchmarks; registered in
- * src/models/registry.c. */
+ * Training adds c · Σ_i Ω_i (θ_i − θ*_i)². Every benchmark kind (finetune's network and loss
+ * per kind); registered in src/models/registry.c. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,7 +90,7 @@ static const param_spec si_params[] = {
 
 const model_ops si_ops = {
     .name = "si",
-    .kinds = BENCH_KIND_CLASSIFICATION,
+    .kinds = BENCH_KIND_CLASSIFICATION | BENCH_KIND_REGRESSION | BENCH_KIND_RECONSTRUCTION,
     .params = si_params,
     .nparams = (int)(sizeof si_params / sizeof si_params[0]),
     .cost = si_cost,
