@@ -1,5 +1,6 @@
-/* test_metrics.c — metrics on hand-computed matrices (GEM BWT/FWT, Chaudhry forgetting),
- * the loss-metric sign convention, and blocked curricula. */
+/* test_metrics.c — metrics on hand-computed matrices (GEM BWT/FWT, Chaudhry forgetting;
+ * plasticity, Díaz-Rodríguez BWT/BWT+/REM, intransigence), the loss-metric sign convention,
+ * and blocked curricula. */
 #include <math.h>
 
 #include "metrics.h"
@@ -57,11 +58,65 @@ static void test_single_task(void) {
     CHECK(isnan(m.bwt) && isnan(m.forgetting) && isnan(m.fwt), "undefined metrics are NaN");
 }
 
+static void test_plasticity_rem_bwtplus(void) {
+    const float R[9] = {0.9f, 0.1f, 0.2f, 0.6f, 0.8f, 0.4f, 0.5f, 0.7f, 0.95f};
+    const int st[3] = {0, 1, 2};
+    CHECK_NEAR(metrics_plasticity(R, 3, 3, st), (0.9 + 0.8 + 0.95) / 3, 1e-6, "plasticity");
+    double bd = metrics_bwt_diaz(R, 3, 3, st, 1);
+    CHECK_NEAR(bd, ((0.6 - 0.9) + (0.5 - 0.9) + (0.7 - 0.8)) / 3, 1e-6, "BWT_D over i > j");
+    CHECK_NEAR(metrics_bwt_plus(bd), 0.0, 0, "BWT+ of a negative BWT");
+    CHECK_NEAR(metrics_rem(bd), 1 - 0.8 / 3, 1e-6, "REM = 1 - |BWT_D|");
+    const float Rp[4] = {0.5f, 0.0f, 0.7f, 0.9f};
+    double bp = metrics_bwt_diaz(Rp, 2, 2, st, 1);
+    CHECK_NEAR(bp, 0.2, 1e-6, "positive BWT_D");
+    CHECK_NEAR(metrics_bwt_plus(bp), 0.2, 1e-6, "BWT+");
+    CHECK_NEAR(metrics_rem(bp), 1.0, 0, "REM of a positive BWT");
+    CHECK(isnan(metrics_bwt_diaz(R, 1, 3, st, 1)), "BWT_D of one stage is NaN");
+    CHECK(isnan(metrics_rem(NAN)) && isnan(metrics_bwt_plus(NAN)), "NaN propagates");
+}
+
+static void test_extras_blocked_and_loss(void) {
+    const float R[8] = {0.9f, 0.5f, 0.6f, 0.9f, 0.95f, 0.4f, 0.7f, 0.92f};
+    const int st[4] = {0, 1, 0, 1};
+    CHECK_NEAR(metrics_plasticity(R, 4, 2, st), (0.9 + 0.9 + 0.95 + 0.92) / 4, 1e-6, "plasticity");
+    CHECK_NEAR(metrics_bwt_diaz(R, 4, 2, st, 1), ((0.6 - 0.9) + (0.4 - 0.9) + (0.7 - 0.95)) / 3,
+               1e-6, "BWT_D against the last training of each task");
+    const float L[4] = {0.1f, 2.0f, 0.5f, 0.2f};
+    CHECK_NEAR(metrics_bwt_diaz(L, 2, 2, st, 0), -0.4, 1e-6, "loss went up: negative BWT_D");
+    run_result res;
+    result_init(&res);
+    result_alloc(&res, 4, 2);
+    for (int i = 0; i < 8; i++) res.R[i] = R[i];
+    res.higher_is_better = 1;
+    metrics_add_extras(&res, st);
+    const result_extra *e = result_find(&res, "plasticity");
+    CHECK(e && fabs(e->data[0] - 0.9175) < 1e-6, "plasticity extra");
+    e = result_find(&res, "rem");
+    CHECK(e && fabs(e->data[0] - (1 - 1.05 / 3)) < 1e-6, "rem extra");
+    e = result_find(&res, "bwt_plus");
+    CHECK(e && e->data[0] == 0.0, "bwt_plus extra");
+    result_free(&res);
+}
+
+static void test_intransigence(void) {
+    const float R[9] = {0.9f, 0.1f, 0.2f, 0.6f, 0.8f, 0.4f, 0.5f, 0.7f, 0.95f};
+    const float J[9] = {0.95f, 0, 0, 0, 0.9f, 0, 0, 0, 0.97f};
+    const int st[3] = {0, 1, 2};
+    CHECK_NEAR(metrics_intransigence(R, J, 3, 3, st, 1), (0.05 + 0.1 + 0.02) / 3, 1e-6,
+               "mean of joint diagonal - diagonal");
+    CHECK_NEAR(metrics_intransigence(J, J, 3, 3, st, 1), 0.0, 0, "joint against itself");
+    CHECK_NEAR(metrics_intransigence(R, J, 3, 3, st, 0), -(0.05 + 0.1 + 0.02) / 3, 1e-6,
+               "loss metrics flip the sign");
+}
+
 int main(void) {
     RUN_TEST(test_accuracy_matrix);
     RUN_TEST(test_loss_matrix_signs);
     RUN_TEST(test_chaudhry_uses_max_not_diagonal);
     RUN_TEST(test_blocked_curriculum);
     RUN_TEST(test_single_task);
+    RUN_TEST(test_plasticity_rem_bwtplus);
+    RUN_TEST(test_extras_blocked_and_loss);
+    RUN_TEST(test_intransigence);
     TEST_EXIT();
 }

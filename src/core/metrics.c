@@ -1,5 +1,7 @@
 /* metrics.c — ACC, BWT, FWT (GEM, Lopez-Paz & Ranzato 2017) and forgetting (Chaudhry et
- * al. 2018) from R, generalised to blocked curricula (see metrics.h). */
+ * al. 2018) from R, generalised to blocked curricula; plasticity, BWT+/REM (Díaz-Rodríguez et
+ * al. 2018) and intransigence (Chaudhry et al. 2018) (see metrics.h). Core layer: called by
+ * the run executor and the aggregation. */
 #include "metrics.h"
 
 #include <math.h>
@@ -52,4 +54,54 @@ void metrics_compute(cl_metrics *m, const float *R, const float *R0, int T, int 
     for (int s = 0; s < T; s++) st[s] = s;
     metrics_compute_stream(m, R, R0, T, T, st, higher_is_better);
     free(st);
+}
+
+double metrics_plasticity(const float *R, int S, int T, const int *stage_task) {
+    if (S < 1 || T < 1) return NAN;
+    double s = 0;
+    for (int i = 0; i < S; i++) s += R[(long)i * T + stage_task[i]];
+    return s / S;
+}
+
+double metrics_bwt_diaz(const float *R, int S, int T, const int *stage_task, int higher_is_better) {
+    double sgn = higher_is_better ? 1.0 : -1.0, sum = 0;
+    long n = 0;
+    for (int i = 1; i < S; i++)
+        for (int j = 0; j < T; j++) {
+            if (stage_task[i] == j) continue;
+            int l = -1;
+            for (int k = i - 1; k >= 0 && l < 0; k--)
+                if (stage_task[k] == j) l = k;
+            if (l < 0) continue;
+            sum += sgn * ((double)R[(long)i * T + j] - R[(long)l * T + j]);
+            n++;
+        }
+    return n ? sum / (double)n : NAN;
+}
+
+double metrics_bwt_plus(double b) { return isnan(b) ? NAN : (b > 0 ? b : 0.0); }
+double metrics_rem(double b) { return isnan(b) ? NAN : 1.0 - (b < 0 ? -b : 0.0); }
+
+double metrics_intransigence(const float *R, const float *R_joint, int S, int T,
+                             const int *stage_task, int higher_is_better) {
+    if (S < 1 || T < 1) return NAN;
+    double sgn = higher_is_better ? 1.0 : -1.0, s = 0;
+    for (int i = 0; i < S; i++) {
+        long k = (long)i * T + stage_task[i];
+        s += sgn * ((double)R_joint[k] - R[k]);
+    }
+    return s / S;
+}
+
+void metrics_add_extras(run_result *res, const int *stage_task) {
+    int S = res->nstages, T = res->ntasks;
+    if (!res->R || S < 1 || T < 1) return;
+    result_set_scalar(res, "plasticity", "mean over stages s of R[s][task trained at s]",
+                      metrics_plasticity(res->R, S, T, stage_task));
+    double bd = metrics_bwt_diaz(res->R, S, T, stage_task, res->higher_is_better);
+    result_set_scalar(res, "bwt_plus",
+                      "max(BWT_D,0), BWT_D = mean over i>j of R[i][j]-R[j][j] (Diaz-Rodriguez 2018)",
+                      metrics_bwt_plus(bd));
+    result_set_scalar(res, "rem", "1-|min(BWT_D,0)|, BWT_D as for bwt_plus (Diaz-Rodriguez 2018)",
+                      metrics_rem(bd));
 }

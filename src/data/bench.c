@@ -36,13 +36,21 @@ static const param_spec mnist_fashion_params[] = {
 };
 static const param_spec split_params[] = {
     P_NAME, P_BLOCKS("0"), P_EPOCHS, P_SUBSETS,
-    {"benchmark.scenario", PARAM_STR, "task", "task|class", 1, 0,
-     "task: task-incremental (only the task's classes compete); class: class-incremental"},
+    {"benchmark.scenario", PARAM_STR, "task", "task|domain|class", 1, 0,
+     "task: task-incremental (only the task's classes compete); domain: one shared 2-way head "
+     "(label = class within the task); class: class-incremental"},
 };
 static const param_spec permuted_params[] = {
     P_NAME, P_BLOCKS("0"), P_EPOCHS, P_SUBSETS,
     {"benchmark.tasks", PARAM_INT, "5", NULL, 2, 100, "number of permutations (task 0 unpermuted)"},
 };
+static const param_spec rotated_params[] = {
+    P_NAME, P_BLOCKS("0"), P_EPOCHS, P_SUBSETS,
+    {"benchmark.tasks", PARAM_INT, "5", NULL, 2, 100, "number of rotations (task 0 unrotated)"},
+    {"benchmark.max_angle", PARAM_FLOAT, "180", NULL, 0, 360,
+     "rotation of the last task in degrees; task k is rotated by max_angle*k/(tasks-1)"},
+};
+
 static const param_spec teacher_params[] = {
     P_NAME, P_BLOCKS("20"),
     {"benchmark.block_size", PARAM_INT, "1000", NULL, 1, 10000000,
@@ -142,6 +150,72 @@ static int init_mnist_fashion(bench_t *b, const run_config *cfg) {
     return 0;
 }
 
+/* Split benchmarks, domain-incremental: the 5 two-class tasks share one 2-way head; the
+ * label is the class within the task (even digit 0, odd digit 1). */
+static int init_split_domain(bench_t *b, const dataset *tr, const dataset *te, int ntr, int nte,
+                             rng_t *r) {
+    static const int two[2] = {0, 1};
+    b->out_dim = 2;
+    b->ntasks = 5;
+    b->tasks = xcalloc(5, sizeof(task_t));
+    for (int k = 0; k < 5; k++) {
+        int cls[2] = {2 * k, 2 * k + 1};
+        task_t *t = &b->tasks[k];
+        snprintf(t->name, sizeof t->name, "%d-%d", cls[0], cls[1]);
+        take_examples(tr, cls, 2, ntr, -2 * k, NULL, r, 1, t);
+        take_examples(te, cls, 2, nte, -2 * k, NULL, r, 0, t);
+        task_classes(t, two, 2, 0, 2, 0);
+    }
+    return 0;
+}
+
+/* Rotates a 28x28 image (any square side) by deg degrees about its centre, bilinear, zero
+ * outside: out(p) = in(c + R(-deg)(p - c)). */
+static void rotate_image(float *out, const float *in, int side, double deg) {
+    double a = deg * 3.14159265358979323846 / 180.0, ca = cos(a), sa = sin(a);
+    double c = (side - 1) / 2.0;
+    for (int y = 0; y < side; y++)
+        for (int x = 0; x < side; x++) {
+            double dx = x - c, dy = y - c;
+            double sx = c + ca * dx + sa * dy, sy = c - sa * dx + ca * dy;
+            int x0 = (int)floor(sx), y0 = (int)floor(sy);
+            double fx = sx - x0, fy = sy - y0, v = 0;
+            for (int k = 0; k < 4; k++) {
+                int xi = x0 + (k & 1), yi = y0 + (k >> 1);
+                if (xi < 0 || yi < 0 || xi >= side || yi >= side) continue;
+                double w = ((k & 1) ? fx : 1 - fx) * ((k >> 1) ? fy : 1 - fy);
+                v += w * in[yi * side + xi];
+            }
+            out[y * side + x] = (float)v;
+        }
+}
+
+/* rotated_mnist: task k = all 10 digits rotated by max_angle*k/(tasks-1) degrees. */
+static void init_rotated(bench_t *b, const run_config *cfg, const dataset *tr, const dataset *te,
+                         int ntr, int nte, rng_t *r) {
+    double maxa = cfg_float(cfg, "benchmark.max_angle");
+    b->out_dim = 10;
+    b->ntasks = (int)cfg_int(cfg, "benchmark.tasks");
+    b->tasks = xcalloc((size_t)b->ntasks, sizeof(task_t));
+    float tmp[784];
+    for (int k = 0; k < b->ntasks; k++) {
+        double deg = maxa * k / (b->ntasks - 1);
+        task_t *t = &b->tasks[k];
+        snprintf(t->name, sizeof t->name, "rot%g", deg);
+        take_examples(tr, all10, 10, ntr, 0, NULL, r, 1, t);
+        take_examples(te, all10, 10, nte, 0, NULL, r, 0, t);
+        task_classes(t, all10, 10, 0, 10, 0);
+        for (int split = 0; split < 2 && k > 0; split++) {
+            float *x = split ? t->x_test : t->x_train;
+            int n = split ? t->n_test : t->n_train;
+            for (int i = 0; i < n; i++) {
+                rotate_image(tmp, x + (size_t)i * 784, 28, deg);
+                memcpy(x + (size_t)i * 784, tmp, sizeof tmp);
+            }
+        }
+    }
+}
+
 static int init_split(bench_t *b, const run_config *cfg, data_source src) {
     int ntr = (int)cfg_int(cfg, "benchmark.train_per_task");
     int nte = (int)cfg_int(cfg, "benchmark.test_per_task");
@@ -149,8 +223,10 @@ static int init_split(bench_t *b, const run_config *cfg, data_source src) {
     rng_init(&r, DATA_SEED, 1);
     classification_common(b, cfg);
     const dataset *tr, *te;
-    int masked = !strcmp(cfg_str(cfg, "benchmark.scenario"), "task");
+    const char *scen = cfg_str(cfg, "benchmark.scenario");
+    int masked = !strcmp(scen, "task");
     if (load_pair(src, &tr, &te)) return -1;
+    if (!strcmp(scen, "domain")) return init_split_domain(b, tr, te, ntr, nte, &r);
     b->out_dim = 10;
     b->ntasks = 5;
     b->tasks = xcalloc(5, sizeof(task_t));
@@ -292,6 +368,18 @@ static int init_curves(bench_t *b, const run_config *cfg) {
     return 0;
 }
 
+static int init_rotated_mnist(bench_t *b, const run_config *cfg) {
+    int ntr = (int)cfg_int(cfg, "benchmark.train_per_task");
+    int nte = (int)cfg_int(cfg, "benchmark.test_per_task");
+    rng_t r;
+    rng_init(&r, DATA_SEED, 1);
+    classification_common(b, cfg);
+    const dataset *tr, *te;
+    if (load_pair(DATA_MNIST, &tr, &te)) return -1;
+    init_rotated(b, cfg, tr, te, ntr, nte, &r);
+    return 0;
+}
+
 /* ---------------------------------------------------------------- the benchmark table */
 
 /* Adding a benchmark: its param table above, its init function, and one row here. The
@@ -311,6 +399,9 @@ const bench_spec bench_specs[] = {
      .ntasks = 5, .train_per_task = 12000, .out_dim = 10},
     {.name = "permuted_mnist", .kind = BENCH_KIND_CLASSIFICATION, .params = permuted_params,
      .nparams = NP(permuted_params), .init = init_permuted, .data = BENCH_DATA_MNIST,
+     .tasks_key = "benchmark.tasks", .train_per_task = 8495, .out_dim = 10},
+    {.name = "rotated_mnist", .kind = BENCH_KIND_CLASSIFICATION, .params = rotated_params,
+     .nparams = NP(rotated_params), .init = init_rotated_mnist, .data = BENCH_DATA_MNIST,
      .tasks_key = "benchmark.tasks", .train_per_task = 8495, .out_dim = 10},
     {.name = "teacher_student", .kind = BENCH_KIND_REGRESSION, .params = teacher_params,
      .nparams = NP(teacher_params), .init = init_teacher, .tasks_key = "benchmark.contexts",

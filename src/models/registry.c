@@ -23,6 +23,13 @@ extern const model_ops ewgn_ops;
 extern const model_ops gated_ops;
 
 extern const model_ops pah_ops;
+extern const model_ops si_ops;
+extern const model_ops mas_ops;
+extern const model_ops lwf_ops;
+extern const model_ops er_ops;
+extern const model_ops agem_ops;
+extern const model_ops derpp_ops;
+extern const model_ops joint_ops;
 const model_ops *const model_table[] = {
     &finetune_ops,
     &ewc_ops,
@@ -30,6 +37,13 @@ const model_ops *const model_table[] = {
     &ewgn_ops,
     &gated_ops,
     &pah_ops,
+    &si_ops,
+    &mas_ops,
+    &lwf_ops,
+    &er_ops,
+    &agem_ops,
+    &derpp_ops,
+    &joint_ops,
 };
 const int model_count = (int)(sizeof model_table / sizeof model_table[0]);
 

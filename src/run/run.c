@@ -99,6 +99,7 @@ void run_execute(const run_config *cfg, run_result *res) {
         res->fwt = cm.fwt;
         res->forgetting = cm.forgetting;
         add_retention(res, &b);
+        metrics_add_extras(res, b.stage_task);
         if (ops->report) ops->report(m, &b, res);
     }
     ops->free(m);
