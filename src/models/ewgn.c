@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu.h"
 #include "ewc.h"
 #include "model.h"
 #include "nn.h"
@@ -48,11 +49,10 @@
 
 /* The hot loops must vectorise: GCC's -O2 cost model skips loops of unknown trip count, and
  * without no-trapping-math the clamps in exp_fast are not if-converted. Neither changes results. */
+#define EWGN_HOT CLS_HOT_LOOP_OPTS("no-trapping-math")
 #if defined(__GNUC__) && !defined(__clang__)
-#define EWGN_HOT __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic", "no-trapping-math")))
 #define EWGN_INLINE static inline __attribute__((always_inline))
 #else
-#define EWGN_HOT
 #define EWGN_INLINE static inline
 #endif
 

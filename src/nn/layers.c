@@ -7,13 +7,10 @@
 #include <math.h>
 #include <string.h>
 
-/* Element-wise hot loops must vectorise; GCC's -O2 cost model skips loops whose trip
- * count is unknown at compile time. */
-#if defined(__GNUC__) && !defined(__clang__)
-#define HOT_LOOP __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic")))
-#else
-#define HOT_LOOP
-#endif
+#include "cpu.h"
+
+/* Element-wise hot loops must vectorise: CLS_HOT_LOOP (cpu.h). */
+#define HOT_LOOP CLS_HOT_LOOP
 
 /* ---- dense ---- */
 
@@ -191,9 +188,7 @@ void conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const
  * time (40 % of a PAH training batch); selects vectorise across ox. The comparisons and their
  * order are the obvious loop's (window order, strict >, NaN wins), so outputs and argmax are
  * identical. no-trapping-math lets GCC if-convert the ordered compare; no result changes. */
-#if defined(__GNUC__) && !defined(__clang__)
-__attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic", "no-trapping-math")))
-#endif
+CLS_HOT_LOOP_OPTS("no-trapping-math")
 void maxpool2_forward(float *out, int *argmax, const float *inp, int B, int C, int H, int W) {
     int Ho = H / 2, Wo = W / 2;
     long planes = (long)B * C;
