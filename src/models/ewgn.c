@@ -232,7 +232,7 @@ EWGN_INLINE float exp_fast(float x) {
 
 /* g and g' over n pre-activations: on return g[i] = g(z_i) and zd[i] = g'(z_i) (zd holds
  * z on entry). One loop per activation, so each vectorises. */
-EWGN_HOT static void gen_act(act_kind k, float *restrict g, float *restrict zd, long n) {
+EWGN_HOT EWGN_INLINE void gen_act(act_kind k, float *restrict g, float *restrict zd, long n) {
     switch (k) {
     case ACT_SIGMOID:
         for (long i = 0; i < n; i++) {
@@ -271,7 +271,7 @@ EWGN_INLINE float dot8(const float *restrict a, const float *restrict b, int n) 
 
 /* Forward of one sample, touching only its nonzero pixels. Leaves logits, and for the
  * backward hpre, h and (if grad) gp; params must be current for those pixels. */
-EWGN_HOT static void fwd1(ewgn_t *m, const float *x, int grad) {
+EWGN_HOT EWGN_INLINE void fwd1(ewgn_t *m, const float *x, int grad) {
     const int D = m->D, C = m->C, H = m->H;
     const float *P = m->params;
     int nnz = 0;
@@ -455,7 +455,7 @@ EWGN_HOT static float grad_batch(ewgn_t *m, const float *x, const int *y, const 
 
 /* n penalty-only steps on a block: θ ← θ* + (1 − s)^k (θ − θ*), with (1 − s)^k by
  * squaring in complement form (q = 1 − product), which keeps tiny shrinks exact. */
-EWGN_HOT static void decay_block(ewgn_t *m, float *restrict th, const float *restrict an,
+EWGN_HOT EWGN_INLINE void decay_block(ewgn_t *m, float *restrict th, const float *restrict an,
                                  const float *restrict s, long n, long k) {
     if (k <= 0) return;
     if (k == 1) {
@@ -478,7 +478,7 @@ EWGN_HOT static void decay_block(ewgn_t *m, float *restrict th, const float *res
 }
 
 /* Brings pixel block d up to the current clock. */
-static void catch_up(ewgn_t *m, long d) {
+EWGN_HOT EWGN_INLINE void catch_up(ewgn_t *m, long d) {
     long k = m->clock - m->last[d];
     if (k <= 0) return;
     const long CH = (long)m->C * m->H;
@@ -514,7 +514,7 @@ static void after_consolidation(ewgn_t *m) {
 
 /* The fused SGD update of one pixel block (C rows of H, and its C biases) with its share of
  * the backward: dh += Wᵀ·dz with the old W, then W −= lr·dz⊗h (rank 1), b2 −= lr·dz. */
-EWGN_HOT static void block_sgd(float *restrict w, float *restrict b2, float *restrict dh,
+EWGN_HOT EWGN_INLINE void block_sgd(float *restrict w, float *restrict b2, float *restrict dh,
                                const float *restrict dz, const float *restrict h, float lr,
                                int C, int H) {
     for (int c = 0; c < C; c++) {
@@ -535,7 +535,7 @@ EWGN_HOT static void block_sgd(float *restrict w, float *restrict b2, float *res
  * gradient step t = 1, s = lr·λ·F; proximal step (prox = 1) t = 1 − s, s = c/(1 + c),
  * c = lr·λ·F, i.e. θ ← θ* + (θ − lr·∇ − θ*)/(1 + c). aw/sw: anchor and shrink of w; ab/sb
  * of b2. */
-EWGN_HOT static void block_sgd_ewc(float *restrict w, float *restrict b2, const float *restrict aw,
+EWGN_HOT EWGN_INLINE void block_sgd_ewc(float *restrict w, float *restrict b2, const float *restrict aw,
                                    const float *restrict sw, const float *restrict ab,
                                    const float *restrict sb, float *restrict dh,
                                    const float *restrict dz, const float *restrict h, float lr,
@@ -554,7 +554,7 @@ EWGN_HOT static void block_sgd_ewc(float *restrict w, float *restrict b2, const 
 }
 
 /* w −= alpha·v, plus (a non-NULL) the EWC penalty step as in block_sgd_ewc. */
-EWGN_HOT static void axpy_decay(float *restrict w, const float *restrict a, const float *restrict s,
+EWGN_HOT EWGN_INLINE void axpy_decay(float *restrict w, const float *restrict a, const float *restrict s,
                                 const float *restrict v, float alpha, float prox, int n) {
     if (a)
         for (int k = 0; k < n; k++)
@@ -566,7 +566,7 @@ EWGN_HOT static void axpy_decay(float *restrict w, const float *restrict a, cons
 /* One plain-SGD step on one sample (x, y), fused: θ ← θ − lr·(∇loss + λF(θ − θ*)) (or its
  * proximal form) on the touched blocks, the penalty of untouched blocks deferred (see
  * catch_up). */
-EWGN_HOT static run_status step_fast(ewgn_t *m, const float *x, int y, const int *mask) {
+EWGN_HOT EWGN_INLINE run_status step_fast_body(ewgn_t *m, const float *x, int y, const int *mask) {
     const int C = m->C, H = m->H;
     const float lr = m->ts.lr;
     const int ewc = lazy_active(m);
@@ -612,6 +612,33 @@ EWGN_HOT static run_status step_fast(ewgn_t *m, const float *x, int y, const int
         for (int j = 0; j < m->nnz; j++) m->last[m->nz[j]] = m->clock;
     }
     return RUN_STATUS_OK;
+}
+
+/* step_fast compiled for each vector width (the body and everything it calls are inlined
+ * into these, so GCC vectorises them 16, 8 or 4 lanes wide) and picked by cpu_level().
+ * The loops are element-wise or keep dot8's eight partial sums, no reassociation and no FMA
+ * contraction (-std=c11), so every width gives the same bits (tests/test_kernels.c). */
+#if CLS_X86_SIMD
+CLS_TARGET_AVX512 EWGN_HOT static run_status step_fast_avx512(ewgn_t *m, const float *x, int y,
+                                                             const int *mask) {
+    return step_fast_body(m, x, y, mask);
+}
+CLS_TARGET_AVX2 EWGN_HOT static run_status step_fast_avx2(ewgn_t *m, const float *x, int y,
+                                                         const int *mask) {
+    return step_fast_body(m, x, y, mask);
+}
+#endif
+EWGN_HOT static run_status step_fast_base(ewgn_t *m, const float *x, int y, const int *mask) {
+    return step_fast_body(m, x, y, mask);
+}
+
+static run_status step_fast(ewgn_t *m, const float *x, int y, const int *mask) {
+#if CLS_X86_SIMD
+    int isa = cpu_level();
+    if (isa >= CPU_AVX512) return step_fast_avx512(m, x, y, mask);
+    if (isa >= CPU_AVX2) return step_fast_avx2(m, x, y, mask);
+#endif
+    return step_fast_base(m, x, y, mask);
 }
 
 /* One optimiser step on a batch (any optimiser, any batch size): dense gradient, EWC
