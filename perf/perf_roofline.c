@@ -39,6 +39,29 @@ static double sgemm_peak(void) {
     return best;
 }
 
+/* GFLOP/s of `reps` sgemm calls C(M×N) = A(M×K)·B(K×N) (op(A) = Aᵀ with ta, op(B) = Bᵀ
+ * with tb), best of 5: the ceiling of a kernel made of such products. */
+static double sgemm_shape(int M, int N, int K, int ta, int tb, int reps) {
+    float *a = xmalloc(sizeof(float) * (size_t)M * K), *b = xmalloc(sizeof(float) * (size_t)K * N),
+          *c = xmalloc(sizeof(float) * (size_t)M * N);
+    for (long i = 0; i < (long)M * K; i++) a[i] = 0.001f * (float)(i % 97);
+    for (long i = 0; i < (long)K * N; i++) b[i] = 0.002f * (float)(i % 89);
+    for (long i = 0; i < (long)M * N; i++) c[i] = 0.0f;
+    double best = 0;
+    for (int rep = 0; rep < 5; rep++) {
+        double t = cls_now();
+        for (int k = 0; k < reps; k++)
+            cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                        M, N, K, 1.0f, a, ta ? M : K, b, tb ? K : N, 1.0f, c, N);
+        double g = 2.0 * M * N * K * reps / (cls_now() - t) / 1e9;
+        if (g > best) best = g;
+    }
+    free(a);
+    free(b);
+    free(c);
+    return best;
+}
+
 #define TRIAD(V, P, L)                                                                        \
     {                                                                                        \
         const V vs = P##_set1_ps(s);                                                         \
@@ -113,6 +136,20 @@ int main(void) {
            core && *core ? core : "unset");
     printf("sgemm 512x512x512 (1 thread) | %.2f | GFLOP/s | single-core peak reference (OpenBLAS)\n",
            sgemm_peak());
+    /* PAH's convolutions as im2col + sgemm, one sample per call (perf_pah's model):
+     * conv1 8×784 = W(8×9)·col(9×784), conv2 16×196 = W(16×72)·col(72×196), their weight
+     * gradients dW = dY·colᵀ and the input gradient of conv2 dcol = Wᵀ·dY. */
+    static const struct { const char *name; int M, N, K, ta, tb; } conv[] = {
+        {"conv1 forward 8x784x9", 8, 784, 9, 0, 0},
+        {"conv2 forward 16x196x72", 16, 196, 72, 0, 0},
+        {"conv1 dW 8x9x784", 8, 9, 784, 0, 1},
+        {"conv2 dW 16x72x196", 16, 72, 196, 0, 1},
+        {"conv2 dinp 72x196x16", 72, 196, 16, 1, 0},
+    };
+    for (size_t k = 0; k < sizeof conv / sizeof conv[0]; k++)
+        printf("sgemm %s | %.2f | GFLOP/s | PAH shape (M x N x K), one sample per call\n",
+               conv[k].name,
+               sgemm_shape(conv[k].M, conv[k].N, conv[k].K, conv[k].ta, conv[k].tb, 2000));
     static const long kib[] = {256, 1024, 2048, 6144, 262144};
     for (size_t k = 0; k < sizeof kib / sizeof kib[0]; k++)
         printf("triad bandwidth %ld KiB | %.1f | GB/s | a = b + s*c, three arrays of %ld KiB in "

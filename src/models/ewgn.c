@@ -614,15 +614,13 @@ EWGN_HOT EWGN_INLINE run_status step_fast_body(ewgn_t *m, const float *x, int y,
     return RUN_STATUS_OK;
 }
 
-/* step_fast compiled for each vector width (the body and everything it calls are inlined
- * into these, so GCC vectorises them 16, 8 or 4 lanes wide) and picked by cpu_level().
- * The loops are element-wise or keep dot8's eight partial sums, no reassociation and no FMA
- * contraction (-std=c11), so every width gives the same bits (tests/test_kernels.c). */
+/* step_fast compiled for 256-bit vectors (the body and everything it calls are inlined
+ * into step_fast_avx2, so GCC vectorises them 8 lanes wide) and picked by cpu_level() at
+ * AVX2 and above: a 512-bit build was measured 10–25 % slower than this one on AVX-512
+ * (Zen 5; the blocks are rows of H = 32 floats), so AVX-512 machines run it too. The loops
+ * are element-wise or keep dot8's eight partial sums, no reassociation and no FMA
+ * contraction (-std=c11), so every level gives the same bits (tests/test_kernels.c). */
 #if CLS_X86_SIMD
-CLS_TARGET_AVX512 EWGN_HOT static run_status step_fast_avx512(ewgn_t *m, const float *x, int y,
-                                                             const int *mask) {
-    return step_fast_body(m, x, y, mask);
-}
 CLS_TARGET_AVX2 EWGN_HOT static run_status step_fast_avx2(ewgn_t *m, const float *x, int y,
                                                          const int *mask) {
     return step_fast_body(m, x, y, mask);
@@ -634,9 +632,7 @@ EWGN_HOT static run_status step_fast_base(ewgn_t *m, const float *x, int y, cons
 
 static run_status step_fast(ewgn_t *m, const float *x, int y, const int *mask) {
 #if CLS_X86_SIMD
-    int isa = cpu_level();
-    if (isa >= CPU_AVX512) return step_fast_avx512(m, x, y, mask);
-    if (isa >= CPU_AVX2) return step_fast_avx2(m, x, y, mask);
+    if (cpu_level() >= CPU_AVX2) return step_fast_avx2(m, x, y, mask);
 #endif
     return step_fast_base(m, x, y, mask);
 }
