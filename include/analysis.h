@@ -1,4 +1,4 @@
-/* analysis.h — the weight-space analysis of a run (SPEC §7), the part without MPI: the
+/* analysis.h — the weight-space analysis of a run (docs/spec.md §7), the part without MPI: the
  * analysis.* keys and which stages they select. Analysis layer (above core, below models):
  * included by the model registry (the keys), the run layer (probe collection) and the CLI.
  * The distributed part (groups of ranks, analysis_apply) is in analysis_mpi.h.

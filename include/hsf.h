@@ -37,11 +37,6 @@ void hsf_sigmoid(float *out, const float *in, long n);
  * out may alias in), and its backward dinp += dout·(Φ(x) + x·φ(x)) from the input x. */
 void hsf_gelu(float *out, const float *in, long n);
 void hsf_gelu_backward(float *dinp, const float *dout, const float *inp, long n);
-/* Allows (1, the default) or forbids (0) the AVX-512 loops of hsf_tanh, hsf_gelu(_backward)
- * and the SDE's tanh derivative where the CPU has AVX-512 (they give the same bits as the
- * SSE/scalar code); < 0 only queries. Returns the previous setting. For tests and
- * benchmarks. */
-int hsf_simd(int level);
 
 /* ---- hypernetwork for one DynamicLinear (in → out) ----
  * W = w2·ReLU(w1·e + b1) + b2 reshaped (out, in); bias = v2·ReLU(v1·e + c1) + c2;

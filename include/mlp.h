@@ -48,12 +48,9 @@ void mlp_backward(mlp_t *m, const float *dout, float *dx, int B);
  * W −= lr·(δ ⊗ x + wd·W) and b −= lr·(δ + wd·b) in one pass over W, without touching
  * m->grads (left stale). The parameters come out bit-identical to zeroing m->grads,
  * mlp_backward(m, dout, NULL, 1) and optim_step with SGD, momentum 0, weight decay wd and
- * one group at rate lr over the whole arena (the caller counts the optimiser's step). */
+ * one group at rate lr over the whole arena (the caller counts the optimiser's step).
+ * Vector width: cpu_level() (cpu.h); every level gives the same bits. */
 void mlp_sgd_step1(mlp_t *m, const float *dout, float lr, float wd);
-/* Caps the vector ISA of mlp_sgd_step1 (0 = SSE, 1 = AVX2, 2 = AVX-512, the default: the
- * best the CPU has); < 0 only queries. Returns the previous cap. Every level gives the same
- * bits; for tests and benchmarks. */
-int mlp_simd(int level);
 /* Whether models take mlp_sgd_step1 where it applies (1, the default) or the plain
  * zero–backward–optim_step path (0); < 0 only queries. Returns the previous setting. Both
  * give the same bits; for tests and benchmarks. */

@@ -48,13 +48,10 @@ void optim_step(optim_t *o, float *params, const float *grads);
  * block before the update; summed row by row). It is step number o->t + 1, at learning
  * rate lr: call it before the optim_step of the same step, with the block outside o's
  * groups. For K = 1 the block is updated bit-identically to optim_step on a gradient
- * holding u ⊗ v. Adam/AdamW only; a bad call (SGD, K or the block out of range) aborts. */
+ * holding u ⊗ v. Adam/AdamW only; a bad call (SGD, K or the block out of range) aborts.
+ * Vector width: cpu_level() (cpu.h); every level gives the same bits. */
 void optim_step_outer(optim_t *o, float *params, long offset, int rows, int cols, float lr, int K,
                       const float *const *u, const float *const *v, float *const *back);
-/* Caps the vector ISA optim_step_outer uses (0 = SSE, 1 = AVX2, 2 = AVX-512, the default:
- * the best the CPU has); < 0 only queries. Returns the previous cap. Every level gives the
- * same bits; for tests and benchmarks. */
-int optim_simd(int level);
 /* Resets moments and step count (e.g. a fresh optimiser per task). */
 void optim_reset(optim_t *o);
 void optim_free(optim_t *o);

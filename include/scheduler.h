@@ -1,4 +1,4 @@
-/* scheduler.h — running a sweep: the MPI master/worker scheduler (SPEC §7). Sweep layer:
+/* scheduler.h — running a sweep: the MPI master/worker scheduler (docs/spec.md §7). Sweep layer:
  * called by the CLI.
  *
  * Rank 0 (master) expands the sweep, resumes from the journal, orders pending runs

@@ -10,11 +10,13 @@
  * Outer-product Adam(W) (src/nn/optim.c, optim_step_outer, HSF's hypernetworks): against
  * optim_step on the materialised gradient Σ_k u_k ⊗ v_k — bit for bit for K = 1, to float
  * rounding for K > 1 — and its input gradient against Wᵀu_k in double.
- * HSF's tanh/sigmoid (src/models/hsf_parts.c): the AVX-512 and SSE loops against the scalar
- * code, bit for bit (NaN, ±inf and the clamp included); a whole HSF loss + gradient with and
- * without the AVX-512 loops (tanh, its derivative, GELU), bit for bit; HSF's GELU and its
+ * HSF's tanh/sigmoid (src/models/hsf_parts.c): the AVX-512, AVX2 and SSE loops against the
+ * scalar code, bit for bit (NaN, ±inf and the clamp included); a whole HSF loss + gradient
+ * at every ISA level (tanh, its derivative, GELU), bit for bit; HSF's GELU and its
  * derivative against libm's erff/expf (act_forward/act_backward) to 3e-7, and bit for bit
  * across ISAs.
+ * "Every ISA level" is every cpu_cap() level (scalar, SSE, AVX2, AVX-512); a level above
+ * what the CPU has runs at the best it has (the test prints which).
  * Fused batch-1 SGD step of the MLP (src/models/mlp.c, mlp_sgd_step1, finetune at batch 1):
  * against zeroing the gradient, mlp_backward and optim_step (SGD, momentum 0), parameters bit
  * for bit after every step, on 784-256-256-10 and on small odd-sized nets with each
@@ -26,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu.h"
 #include "data.h"
 #include "hsf.h"
 #include "mlp.h"
@@ -209,15 +212,15 @@ static void test_maxpool_matches_reference(void) {
 
 /* rows × cols block inside an arena (offset 5, 3 floats after it, outside the groups),
  * odd cols for the SSE and scalar tails; several steps so that the moments matter; every
- * ISA level (SSE, AVX2, AVX-512 where the CPU has them). */
+ * ISA level (scalar, SSE, AVX2, AVX-512 where the CPU has them). */
 static void test_outer_adam_matches_dense(void) {
     const int rows = 37, cols = 23, off = 5, n = off + rows * cols + 3;
     const optim_kind kinds[2] = {OPTIM_ADAMW, OPTIM_ADAM};
-    int prev = optim_simd(-1);
-    for (int isa = 0; isa <= 2; isa++)
+    int prev = cpu_cap(-1);
+    for (int isa = CPU_SCALAR; isa <= CPU_AVX512; isa++)
     for (int kind = 0; kind < 2; kind++)
         for (int K = 1; K <= 3; K += 2) {
-            optim_simd(isa);
+            cpu_cap(isa);
             float *pa = malloc(sizeof(float) * (size_t)n), *pb = malloc(sizeof(float) * (size_t)n);
             float *g = malloc(sizeof(float) * (size_t)n);
             float u[3][37], v[3][23];
@@ -272,8 +275,8 @@ static void test_outer_adam_matches_dense(void) {
             }
             int outside = 1;   /* the reference's outside-group entries never move; ob's do */
             for (int i = 0; i < off; i++) outside &= pa[i] != pb[i];
-            printf("#   ISA cap %d, %s K=%d: max |outer - dense| %.3g (bit-identical: %s), input "
-                   "gradient rel err %.3g\n", isa, kind ? "adam" : "adamw", K, maxd,
+            printf("#   ISA %s, %s K=%d: max |outer - dense| %.3g (bit-identical: %s), input "
+                   "gradient rel err %.3g\n", cpu_level_name(cpu_level()), kind ? "adam" : "adamw", K, maxd,
                    identical ? "yes" : "no", maxb);
             if (K == 1) CHECK(identical, "K = 1 must be bit-identical to optim_step (max diff %g)", maxd);
             CHECK(maxd < 1e-6, "K = %d: params differ by %g", K, maxd);
@@ -285,7 +288,7 @@ static void test_outer_adam_matches_dense(void) {
             free(pb);
             free(g);
         }
-    optim_simd(prev);
+    cpu_cap(prev);
 }
 
 /* Bulk calls at every offset/length mix (wide loop, SSE loop, scalar tail) against one call
@@ -300,9 +303,9 @@ static void test_hsf_tanh_simd_matches_scalar(void) {
     const float special[] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 7.9053111f, -7.9053111f, 8.0f,
                              -8.0f, 1e-30f, -1e-30f, 100.0f};
     for (int k = 0; k < 12; k++) x[37 * k + 3] = special[k];
-    int prev = hsf_simd(-1), bad = 0;
-    for (int wide = 0; wide <= 1; wide++) {
-        hsf_simd(wide);
+    int prev = cpu_cap(-1), bad = 0;
+    for (int wide = CPU_SCALAR; wide <= CPU_AVX512; wide++) {
+        cpu_cap(wide);
         for (int fn = 0; fn < 2; fn++) {
             void (*f)(float *, const float *, long) = fn ? hsf_sigmoid : hsf_tanh;
             for (long i = 0; i < n; i++) f(b + i, x + i, 1);
@@ -312,13 +315,14 @@ static void test_hsf_tanh_simd_matches_scalar(void) {
                 for (long i = off; i < off + len; i++)
                     if (memcmp(&a[i], &b[i], sizeof(float)) != 0) {
                         if (bad++ < 5)
-                            printf("#   wide %d %s(%g): bulk %.9g, scalar %.9g\n", wide,
-                                   fn ? "sigmoid" : "tanh", x[i], a[i], b[i]);
+                            printf("#   %s %s(%g): bulk %.9g, scalar %.9g\n",
+                                   cpu_level_name(cpu_level()), fn ? "sigmoid" : "tanh", x[i],
+                                   a[i], b[i]);
                     }
             }
         }
     }
-    hsf_simd(prev);
+    cpu_cap(prev);
     CHECK(bad == 0, "%d values differ from the scalar code", bad);
     free(x);
     free(a);
@@ -337,10 +341,10 @@ static void test_hsf_gelu_matches_reference(void) {
     const float special[] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 4.0f * 1.41421356f, 1e-30f, 40.0f,
                              -40.0f, 13.2f, -13.2f};
     for (int k = 0; k < 11; k++) x[101 * k + 7] = special[k];
-    int prev = hsf_simd(-1), bad = 0;
+    int prev = cpu_cap(-1), bad = 0;
     double errf = 0, errb = 0;
-    for (int wide = 0; wide <= 1; wide++) {
-        hsf_simd(wide);
+    for (int wide = CPU_SCALAR; wide <= CPU_AVX512; wide++) {
+        cpu_cap(wide);
         for (int bwd = 0; bwd < 2; bwd++) {
             if (bwd) {
                 memset(ref, 0, sizeof(float) * (size_t)n);
@@ -356,8 +360,8 @@ static void test_hsf_gelu_matches_reference(void) {
             }
             for (long i = 0; i < n; i++) {
                 if (memcmp(&a[i], &b[i], sizeof(float)) != 0 && bad++ < 5)
-                    printf("#   wide %d %s(%g): bulk %.9g, scalar %.9g\n", wide, bwd ? "gelu'" : "gelu",
-                           x[i], a[i], b[i]);
+                    printf("#   %s %s(%g): bulk %.9g, scalar %.9g\n", cpu_level_name(cpu_level()),
+                           bwd ? "gelu'" : "gelu", x[i], a[i], b[i]);
                 if (isnan(ref[i]) != isnan(a[i]) && bad++ < 5)
                     printf("#   %s(%g): %g vs reference %g\n", bwd ? "gelu'" : "gelu", x[i], a[i], ref[i]);
                 if (!isfinite(ref[i]) || !isfinite(a[i])) continue;
@@ -369,7 +373,7 @@ static void test_hsf_gelu_matches_reference(void) {
             }
         }
     }
-    hsf_simd(prev);
+    cpu_cap(prev);
     printf("#   HSF GELU vs libm: max scaled error forward %.3g, backward %.3g\n", errf, errb);
     CHECK(bad == 0, "%d values differ between ISAs or in NaN-ness", bad);
     CHECK(errf < 3e-7 && errb < 3e-7, "GELU error %g / %g", errf, errb);
@@ -390,12 +394,12 @@ static void test_hsf_loss_simd_identical(void) {
     rng_t r;
     rng_init(&r, 8, 0);
     rng_fill_normal(&r, x, 15, 0, 1);
-    float *g[2] = {NULL, NULL};
-    double loss[2];
+    float *g[CPU_NLEVELS] = {NULL};
+    double loss[CPU_NLEVELS];
     long P = 0;
-    int prev = hsf_simd(-1);
-    for (int wide = 0; wide <= 1; wide++) {
-        hsf_simd(wide);
+    int prev = cpu_cap(-1);
+    for (int wide = CPU_SCALAR; wide <= CPU_AVX512; wide++) {
+        cpu_cap(wide);
         hsf_net n;
         CHECK(hsf_net_init(&n, &d, B, 2, 3) == 0, "init");
         rng_t rn;
@@ -408,11 +412,14 @@ static void test_hsf_loss_simd_identical(void) {
         memcpy(g[wide], n.grads, sizeof(float) * (size_t)P);
         hsf_net_free(&n);
     }
-    hsf_simd(prev);
-    CHECK(loss[0] == loss[1] && !memcmp(g[0], g[1], sizeof(float) * (size_t)P),
-          "loss %.9g vs %.9g or gradients differ", loss[0], loss[1]);
+    cpu_cap(prev);
+    for (int l = CPU_SSE; l <= CPU_AVX512; l++) {
+        CHECK(loss[0] == loss[l] && !memcmp(g[0], g[l], sizeof(float) * (size_t)P),
+              "level %s: loss %.9g vs scalar %.9g or gradients differ", cpu_level_name(l),
+              loss[l], loss[0]);
+        free(g[l]);
+    }
     free(g[0]);
-    free(g[1]);
 }
 
 /* Trains two copies of one MLP on the same stream of single examples: one with
@@ -434,7 +441,7 @@ static int fused_sgd_matches(int nl, const int *sizes, const act_kind *acts, flo
     int in = sizes[0], out = sizes[nl];
     float *x = malloc(sizeof(float) * (size_t)in), *y = malloc(sizeof(float) * (size_t)out);
     float *probs = malloc(sizeof(float) * (size_t)out), *dout = malloc(sizeof(float) * (size_t)out);
-    int prev = mlp_simd(isa), same = 1;
+    int prev = cpu_cap(isa), same = 1;
     for (int s = 0; s < steps && same; s++) {
         rng_fill_uniform(&rd, x, in, -1.0f, 1.0f);
         if (s % 4 == 0)
@@ -470,7 +477,7 @@ static int fused_sgd_matches(int nl, const int *sizes, const act_kind *acts, flo
             same = 0;
         }
     }
-    mlp_simd(prev);
+    cpu_cap(prev);
     free(x); free(y); free(probs); free(dout);
     optim_free(&o);
     mlp_free(&a);
@@ -481,24 +488,26 @@ static int fused_sgd_matches(int nl, const int *sizes, const act_kind *acts, flo
 static void test_mlp_sgd_step1_matches_plain(void) {
     const int big[4] = {784, 256, 256, 10};
     const act_kind big_acts[3] = {ACT_RELU, ACT_RELU, ACT_IDENTITY};
-    for (int isa = 0; isa <= 2; isa++)
+    printf("#   CPU: %s (levels above it run at it)\n", cpu_level_name(cpu_detected()));
+    for (int isa = CPU_SCALAR; isa <= CPU_AVX512; isa++)
         CHECK(fused_sgd_matches(3, big, big_acts, 0.05f, 0.0f, 20, isa, 11 + (uint64_t)isa),
-              "784-256-256-10 relu, isa %d", isa);
-    CHECK(fused_sgd_matches(3, big, big_acts, 0.05f, 1e-3f, 20, 2, 5), "784-256-256-10, wd");
+              "784-256-256-10 relu, isa %s", cpu_level_name(isa));
+    CHECK(fused_sgd_matches(3, big, big_acts, 0.05f, 1e-3f, 20, CPU_AVX512, 5), "784-256-256-10, wd");
+    CHECK(fused_sgd_matches(3, big, big_acts, 0.05f, 1e-3f, 20, CPU_AVX2, 5), "784-256-256-10, wd, avx2");
     /* odd widths: the 16-, 8- and 4-lane loops and the scalar tails all run */
     const int small[5] = {37, 29, 6, 23, 10};
     const act_kind kinds[] = {ACT_IDENTITY, ACT_RELU, ACT_LEAKY_RELU, ACT_GELU,
                               ACT_TANH, ACT_SIGMOID, ACT_GAUSSIAN};
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
         act_kind acts[4] = {kinds[k], kinds[k], kinds[k], ACT_IDENTITY};
-        for (int isa = 0; isa <= 2; isa++) {
-            float wd = isa == 1 ? 0.01f : 0.0f;
+        for (int isa = CPU_SCALAR; isa <= CPU_AVX512; isa++) {
+            float wd = isa % 2 ? 0.01f : 0.0f;
             CHECK(fused_sgd_matches(4, small, acts, 0.1f, wd, 20, isa, 100 + k),
                   "act %d isa %d", (int)kinds[k], isa);
         }
         const int reg[3] = {13, 9, 3};   /* regression outputs, activation on the top layer */
         act_kind racts[2] = {kinds[k], kinds[k]};
-        CHECK(fused_sgd_matches(2, reg, racts, 0.2f, 0.0f, 20, 2, 200 + k), "act %d regression",
+        CHECK(fused_sgd_matches(2, reg, racts, 0.2f, 0.0f, 20, CPU_AVX2, 200 + k), "act %d regression",
               (int)kinds[k]);
     }
 }

@@ -15,6 +15,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "cpu.h"
+
 #ifdef __clang__
 #pragma STDC FP_CONTRACT OFF
 #endif
@@ -27,15 +29,11 @@
 /* GCC's -O2 cost model skips these loops; none of the options changes a result (the
  * arguments of sqrtf are never negative, no operation traps). The AVX2 clone (no FMA) is
  * picked at load time where the CPU has it. */
+#define RNG_HOT CLS_HOT_LOOP_OPTS("no-math-errno", "no-trapping-math")
 #if defined(__GNUC__) && !defined(__clang__)
-#define RNG_HOT __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic", \
-                                        "no-math-errno", "no-trapping-math")))
 #if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
 #define RNG_CLONES __attribute__((target_clones("avx2", "default")))
 #endif
-#endif
-#ifndef RNG_HOT
-#define RNG_HOT
 #endif
 #if defined(__GNUC__)
 #define RNG_INLINE static inline __attribute__((always_inline))

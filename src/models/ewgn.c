@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu.h"
 #include "ewc.h"
 #include "model.h"
 #include "nn.h"
@@ -48,11 +49,10 @@
 
 /* The hot loops must vectorise: GCC's -O2 cost model skips loops of unknown trip count, and
  * without no-trapping-math the clamps in exp_fast are not if-converted. Neither changes results. */
+#define EWGN_HOT CLS_HOT_LOOP_OPTS("no-trapping-math")
 #if defined(__GNUC__) && !defined(__clang__)
-#define EWGN_HOT __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic", "no-trapping-math")))
 #define EWGN_INLINE static inline __attribute__((always_inline))
 #else
-#define EWGN_HOT
 #define EWGN_INLINE static inline
 #endif
 
@@ -221,7 +221,7 @@ EWGN_INLINE float exp_fast(float x) {
 
 /* g and g' over n pre-activations: on return g[i] = g(z_i) and zd[i] = g'(z_i) (zd holds
  * z on entry). One loop per activation, so each vectorises. */
-EWGN_HOT static void gen_act(act_kind k, float *restrict g, float *restrict zd, long n) {
+EWGN_HOT EWGN_INLINE void gen_act(act_kind k, float *restrict g, float *restrict zd, long n) {
     switch (k) {
     case ACT_SIGMOID:
         for (long i = 0; i < n; i++) {
@@ -260,7 +260,7 @@ EWGN_INLINE float dot8(const float *restrict a, const float *restrict b, int n) 
 
 /* Forward of one sample, touching only its nonzero pixels. Leaves logits, and for the
  * backward hpre, h and (if grad) gp; params must be current for those pixels. */
-EWGN_HOT static void fwd1(ewgn_t *m, const float *x, int grad) {
+EWGN_HOT EWGN_INLINE void fwd1(ewgn_t *m, const float *x, int grad) {
     const int D = m->D, C = m->C, H = m->H;
     const float *P = m->params;
     int nnz = 0;
@@ -444,7 +444,7 @@ EWGN_HOT static float grad_batch(ewgn_t *m, const float *x, const int *y, const 
 
 /* n penalty-only steps on a block: θ ← θ* + (1 − s)^k (θ − θ*), with (1 − s)^k by
  * squaring in complement form (q = 1 − product), which keeps tiny shrinks exact. */
-EWGN_HOT static void decay_block(ewgn_t *m, float *restrict th, const float *restrict an,
+EWGN_HOT EWGN_INLINE void decay_block(ewgn_t *m, float *restrict th, const float *restrict an,
                                  const float *restrict s, long n, long k) {
     if (k <= 0) return;
     if (k == 1) {
@@ -467,7 +467,7 @@ EWGN_HOT static void decay_block(ewgn_t *m, float *restrict th, const float *res
 }
 
 /* Brings pixel block d up to the current clock. */
-static void catch_up(ewgn_t *m, long d) {
+EWGN_HOT EWGN_INLINE void catch_up(ewgn_t *m, long d) {
     long k = m->clock - m->last[d];
     if (k <= 0) return;
     const long CH = (long)m->C * m->H;
@@ -503,7 +503,7 @@ static void after_consolidation(ewgn_t *m) {
 
 /* The fused SGD update of one pixel block (C rows of H, and its C biases) with its share of
  * the backward: dh += Wᵀ·dz with the old W, then W −= lr·dz⊗h (rank 1), b2 −= lr·dz. */
-EWGN_HOT static void block_sgd(float *restrict w, float *restrict b2, float *restrict dh,
+EWGN_HOT EWGN_INLINE void block_sgd(float *restrict w, float *restrict b2, float *restrict dh,
                                const float *restrict dz, const float *restrict h, float lr,
                                int C, int H) {
     for (int c = 0; c < C; c++) {
@@ -524,7 +524,7 @@ EWGN_HOT static void block_sgd(float *restrict w, float *restrict b2, float *res
  * gradient step t = 1, s = lr·λ·F; proximal step (prox = 1) t = 1 − s, s = c/(1 + c),
  * c = lr·λ·F, i.e. θ ← θ* + (θ − lr·∇ − θ*)/(1 + c). aw/sw: anchor and shrink of w; ab/sb
  * of b2. */
-EWGN_HOT static void block_sgd_ewc(float *restrict w, float *restrict b2, const float *restrict aw,
+EWGN_HOT EWGN_INLINE void block_sgd_ewc(float *restrict w, float *restrict b2, const float *restrict aw,
                                    const float *restrict sw, const float *restrict ab,
                                    const float *restrict sb, float *restrict dh,
                                    const float *restrict dz, const float *restrict h, float lr,
@@ -543,7 +543,7 @@ EWGN_HOT static void block_sgd_ewc(float *restrict w, float *restrict b2, const 
 }
 
 /* w −= alpha·v, plus (a non-NULL) the EWC penalty step as in block_sgd_ewc. */
-EWGN_HOT static void axpy_decay(float *restrict w, const float *restrict a, const float *restrict s,
+EWGN_HOT EWGN_INLINE void axpy_decay(float *restrict w, const float *restrict a, const float *restrict s,
                                 const float *restrict v, float alpha, float prox, int n) {
     if (a)
         for (int k = 0; k < n; k++)
@@ -555,7 +555,7 @@ EWGN_HOT static void axpy_decay(float *restrict w, const float *restrict a, cons
 /* One plain-SGD step on one sample (x, y), fused: θ ← θ − lr·(∇loss + λF(θ − θ*)) (or its
  * proximal form) on the touched blocks, the penalty of untouched blocks deferred (see
  * catch_up). */
-EWGN_HOT static run_status step_fast(ewgn_t *m, const float *x, int y, const int *mask) {
+EWGN_HOT EWGN_INLINE run_status step_fast_body(ewgn_t *m, const float *x, int y, const int *mask) {
     const int C = m->C, H = m->H;
     const float lr = m->ts.lr;
     const int ewc = lazy_active(m);
@@ -601,6 +601,29 @@ EWGN_HOT static run_status step_fast(ewgn_t *m, const float *x, int y, const int
         for (int j = 0; j < m->nnz; j++) m->last[m->nz[j]] = m->clock;
     }
     return RUN_STATUS_OK;
+}
+
+/* step_fast compiled for 256-bit vectors (the body and everything it calls are inlined
+ * into step_fast_avx2, so GCC vectorises them 8 lanes wide) and picked by cpu_level() at
+ * AVX2 and above: a 512-bit build was measured 10–25 % slower than this one on AVX-512
+ * (Zen 5; the blocks are rows of H = 32 floats), so AVX-512 machines run it too. The loops
+ * are element-wise or keep dot8's eight partial sums, no reassociation and no FMA
+ * contraction (-std=c11), so every level gives the same bits (tests/test_kernels.c). */
+#if CLS_X86_SIMD
+CLS_TARGET_AVX2 EWGN_HOT static run_status step_fast_avx2(ewgn_t *m, const float *x, int y,
+                                                         const int *mask) {
+    return step_fast_body(m, x, y, mask);
+}
+#endif
+EWGN_HOT static run_status step_fast_base(ewgn_t *m, const float *x, int y, const int *mask) {
+    return step_fast_body(m, x, y, mask);
+}
+
+static run_status step_fast(ewgn_t *m, const float *x, int y, const int *mask) {
+#if CLS_X86_SIMD
+    if (cpu_level() >= CPU_AVX2) return step_fast_avx2(m, x, y, mask);
+#endif
+    return step_fast_base(m, x, y, mask);
 }
 
 /* One optimiser step on a batch (any optimiser, any batch size): dense gradient, EWC

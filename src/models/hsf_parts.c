@@ -6,24 +6,18 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "cpu.h"
 #include "hsf.h"
 #include "nn.h"
 
-#if defined(__SSE__)
-#include <xmmintrin.h>
-#endif
-
-#if defined(__GNUC__) && !defined(__clang__)
-#define HOT_LOOP __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic")))
-#else
-#define HOT_LOOP
-#endif
+#define HOT_LOOP CLS_HOT_LOOP
 
 /* ---- tanh / sigmoid ----
  * Odd rational minimax approximation on [−7.9053, 7.9053] (the form Eigen uses for float
  * tanh); beyond that tanhf rounds to ±1 anyway. The SDE evaluates ~1.5 M of them per
  * training step, more work than its matrix products with libm's tanhf, so the loop is
- * written with SSE (GCC will not if-convert the clamps of a scalar loop). */
+ * written with intrinsics at every width (KERNELS below; GCC will not if-convert the clamps
+ * of a scalar loop). */
 #define TANH_A1 4.89352455891786e-03f
 #define TANH_A3 6.37261928875436e-04f
 #define TANH_A5 1.48572235717979e-05f
@@ -48,75 +42,6 @@ static inline float tanh_scalar(float x) {
     return p / q;
 }
 
-/* The rational tanh over a vector, written once for every width: V the vector type, P the
- * intrinsic prefix (_mm, _mm512), L the lanes. The same operations in the same order at
- * every width (no FMA: -std=c11 does not contract, the wide one targets avx512f only), so
- * every width gives the same bits (test_fastpaths compares them with tanh_scalar); min/max
- * return their second operand when either is NaN, so NaN propagates. Leaves i at the first
- * element not done. */
-#define TANH_LOOP(V, P, L)                                                                    \
-    {                                                                                        \
-        const V hi = P##_set1_ps(TANH_CLIP), lo = P##_set1_ps(-TANH_CLIP);                   \
-        for (; i + (L) <= n; i += (L)) {                                                     \
-            V x = P##_max_ps(lo, P##_min_ps(hi, P##_loadu_ps(in + i)));                      \
-            V x2 = P##_mul_ps(x, x);                                                         \
-            V p = P##_set1_ps(TANH_A13);                                                     \
-            p = P##_add_ps(P##_mul_ps(p, x2), P##_set1_ps(TANH_A11));                        \
-            p = P##_add_ps(P##_mul_ps(p, x2), P##_set1_ps(TANH_A9));                         \
-            p = P##_add_ps(P##_mul_ps(p, x2), P##_set1_ps(TANH_A7));                         \
-            p = P##_add_ps(P##_mul_ps(p, x2), P##_set1_ps(TANH_A5));                         \
-            p = P##_add_ps(P##_mul_ps(p, x2), P##_set1_ps(TANH_A3));                         \
-            p = P##_add_ps(P##_mul_ps(p, x2), P##_set1_ps(TANH_A1));                         \
-            p = P##_mul_ps(p, x);                                                            \
-            V q = P##_set1_ps(TANH_B6);                                                      \
-            q = P##_add_ps(P##_mul_ps(q, x2), P##_set1_ps(TANH_B4));                         \
-            q = P##_add_ps(P##_mul_ps(q, x2), P##_set1_ps(TANH_B2));                         \
-            q = P##_add_ps(P##_mul_ps(q, x2), P##_set1_ps(TANH_B0));                         \
-            P##_storeu_ps(out + i, P##_div_ps(p, q));                                        \
-        }                                                                                    \
-    }
-
-#if defined(__GNUC__) && defined(__x86_64__)
-#include <immintrin.h>
-#define HSF_WIDE 1
-__attribute__((target("avx512f"))) static long tanh_avx512(float *out, const float *in, long n) {
-    long i = 0;
-    TANH_LOOP(__m512, _mm512, 16)
-    return i;
-}
-#endif
-
-/* 1 = AVX-512 allowed (the default), 0 = SSE only; -1 = CPU not yet checked. */
-static int wide_allowed = 1, wide_have = -1;
-
-int hsf_simd(int level) {
-    int prev = wide_allowed;
-    if (level >= 0) wide_allowed = level > 0;
-    return prev;
-}
-
-static int use_wide(void) {
-    if (wide_have < 0) {
-        wide_have = 0;
-#if defined(HSF_WIDE)
-        __builtin_cpu_init();
-        wide_have = __builtin_cpu_supports("avx512f") != 0;
-#endif
-    }
-    return wide_have && wide_allowed;
-}
-
-void hsf_tanh(float *out, const float *in, long n) {
-    long i = 0;
-#if defined(HSF_WIDE)
-    if (use_wide()) i = tanh_avx512(out, in, n);
-#endif
-#if defined(__SSE__)
-    TANH_LOOP(__m128, _mm, 4)
-#endif
-    for (; i < n; i++) out[i] = tanh_scalar(in[i]);
-}
-
 HOT_LOOP void hsf_sigmoid(float *out, const float *in, long n) {
     for (long i = 0; i < n; i++) out[i] = 0.5f * in[i];
     hsf_tanh(out, out, n);
@@ -132,35 +57,13 @@ HOT_LOOP static void relu_mask(float *d, const float *a, long n) {
     for (long i = 0; i < n; i++) d[i] = a[i] > 0.0f ? d[i] : 0.0f;
 }
 
-/* d ⊙= 1 − y², y = tanh(·). */
-#if defined(HSF_WIDE)
-__attribute__((target("avx512f"))) static long tanh_grad_avx512(float *d, const float *y, long n) {
-    const __m512 one = _mm512_set1_ps(1.0f);
-    long i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m512 yv = _mm512_loadu_ps(y + i);
-        _mm512_storeu_ps(d + i, _mm512_mul_ps(_mm512_loadu_ps(d + i),
-                                              _mm512_sub_ps(one, _mm512_mul_ps(yv, yv))));
-    }
-    return i;
-}
-#endif
-
-HOT_LOOP static void tanh_grad(float *d, const float *y, long n) {
-    long i = 0;
-#if defined(HSF_WIDE)
-    if (use_wide()) i = tanh_grad_avx512(d, y, n);
-#endif
-    for (; i < n; i++) d[i] *= 1.0f - y[i] * y[i];
-}
-
 /* ---- GELU ----
  * 0.5·x·(1 + erf(x/√2)) with erf as an odd rational minimax approximation on [−4, 4]
  * (the form Eigen uses for float erf; |error| < 1e-7, erf(±4) rounds to ±1 in float), and
  * the backward's φ(x) = exp(−x²/2)/√(2π) with a Cephes-style expf (2^k · polynomial,
  * ~1 ulp; 0 below exp(−87)). libm's erff/expf, one element at a time, were 12 % of an HSF
- * epoch. The AVX-512 loops do the scalar code's operations in the same order, lane by
- * lane, so every ISA gives the same bits. */
+ * epoch. The vector loops (KERNELS below) do the scalar code's operations in the same order,
+ * lane by lane, so every ISA gives the same bits. */
 #define ERF_A1 -1.60960333262415e-02f
 #define ERF_A3 -2.95459980854025e-03f
 #define ERF_A5 -7.34990630326855e-04f
@@ -211,78 +114,177 @@ static inline float expneg_scalar(float a) {
     return keep ? p * scale : 0.0f;
 }
 
-#if defined(HSF_WIDE)
-__attribute__((target("avx512f"))) static inline __m512 erf_avx512(__m512 x) {
-    x = _mm512_min_ps(_mm512_set1_ps(4.0f), x);
-    x = _mm512_max_ps(_mm512_set1_ps(-4.0f), x);
-    __m512 x2 = _mm512_mul_ps(x, x);
-    __m512 p = _mm512_set1_ps(ERF_A13);
-    p = _mm512_add_ps(_mm512_mul_ps(p, x2), _mm512_set1_ps(ERF_A11));
-    p = _mm512_add_ps(_mm512_mul_ps(p, x2), _mm512_set1_ps(ERF_A9));
-    p = _mm512_add_ps(_mm512_mul_ps(p, x2), _mm512_set1_ps(ERF_A7));
-    p = _mm512_add_ps(_mm512_mul_ps(p, x2), _mm512_set1_ps(ERF_A5));
-    p = _mm512_add_ps(_mm512_mul_ps(p, x2), _mm512_set1_ps(ERF_A3));
-    p = _mm512_add_ps(_mm512_mul_ps(p, x2), _mm512_set1_ps(ERF_A1));
-    p = _mm512_mul_ps(p, x);
-    __m512 q = _mm512_set1_ps(ERF_B8);
-    q = _mm512_add_ps(_mm512_mul_ps(q, x2), _mm512_set1_ps(ERF_B6));
-    q = _mm512_add_ps(_mm512_mul_ps(q, x2), _mm512_set1_ps(ERF_B4));
-    q = _mm512_add_ps(_mm512_mul_ps(q, x2), _mm512_set1_ps(ERF_B2));
-    q = _mm512_add_ps(_mm512_mul_ps(q, x2), _mm512_set1_ps(ERF_B0));
-    return _mm512_div_ps(p, q);
-}
-
-__attribute__((target("avx512f"))) static inline __m512 expneg_avx512(__m512 a) {
-    __mmask16 keep = _mm512_cmp_ps_mask(a, _mm512_set1_ps(EXP_LO), _CMP_GE_OQ);
-    a = _mm512_mask_blend_ps(keep, _mm512_set1_ps(EXP_LO), a);
-    __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(a, _mm512_set1_ps(EXP_LOG2E)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_sub_ps(a, _mm512_mul_ps(k, _mm512_set1_ps(EXP_C1)));
-    r = _mm512_sub_ps(r, _mm512_mul_ps(k, _mm512_set1_ps(EXP_C2)));
-    __m512 p = _mm512_set1_ps(EXP_P0);
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(EXP_P1));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(EXP_P2));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(EXP_P3));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(EXP_P4));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(EXP_P5));
-    p = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(p, _mm512_mul_ps(r, r)), r), _mm512_set1_ps(1.0f));
-    __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(k), _mm512_set1_epi32(127)), 23);
-    return _mm512_maskz_mul_ps(keep, p, _mm512_castsi512_ps(bits));
-}
-
-__attribute__((target("avx512f"))) static long gelu_avx512(float *out, const float *in, long n) {
-    long i = 0;
-    const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f);
-    for (; i + 16 <= n; i += 16) {
-        __m512 x = _mm512_loadu_ps(in + i);
-        __m512 e = erf_avx512(_mm512_mul_ps(x, _mm512_set1_ps(GELU_INV_SQRT2)));
-        _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_mul_ps(half, x), _mm512_add_ps(one, e)));
+/* ---- the vector loops: tanh, tanh', GELU, GELU' at every width ----
+ * KERNELS(ATTR, SFX, V, P, L, VI, MASK, GE, SEL, KEEP, CASTI) defines the four loops of one
+ * width once: ATTR its target attribute, SFX the name suffix, V/VI the float/int vector
+ * types, P the intrinsic prefix, L the lanes; MASK the lane-mask type, GE(a, b) the ordered
+ * a >= b mask, SEL(m, a, b) a where m else b, KEEP(m, x) x where m else +0, CASTI the bits
+ * of an int vector as floats. Every loop does the scalar code's operations in the same
+ * order, lane by lane, without FMA (no FMA intrinsics; -std=c11 does not contract), so every
+ * width gives the scalar code's bits (tests/test_fastpaths.c compares them at every level).
+ * min/max return their second operand when either is NaN, so NaN propagates as in the
+ * scalar code; rounding k = rint(a·log2 e) is cvtps_epi32 in the default rounding mode.
+ * Each returns the number of leading elements done; the caller finishes the tail. */
+#define KERNELS(ATTR, SFX, V, P, L, VI, MASK, GE, SEL, KEEP, CASTI)                            \
+    ATTR static long tanh_##SFX(float *out, const float *in, long n) {                       \
+        const V hi = P##_set1_ps(TANH_CLIP), lo = P##_set1_ps(-TANH_CLIP);                   \
+        long i = 0;                                                                          \
+        for (; i + (L) <= n; i += (L)) {                                                     \
+            V x = P##_max_ps(lo, P##_min_ps(hi, P##_loadu_ps(in + i)));                      \
+            V x2 = P##_mul_ps(x, x);                                                         \
+            V p = P##_set1_ps(TANH_A13);                                                     \
+            p = P##_add_ps(P##_mul_ps(p, x2), P##_set1_ps(TANH_A11));                        \
+            p = P##_add_ps(P##_mul_ps(p, x2), P##_set1_ps(TANH_A9));                         \
+            p = P##_add_ps(P##_mul_ps(p, x2), P##_set1_ps(TANH_A7));                         \
+            p = P##_add_ps(P##_mul_ps(p, x2), P##_set1_ps(TANH_A5));                         \
+            p = P##_add_ps(P##_mul_ps(p, x2), P##_set1_ps(TANH_A3));                         \
+            p = P##_add_ps(P##_mul_ps(p, x2), P##_set1_ps(TANH_A1));                         \
+            p = P##_mul_ps(p, x);                                                            \
+            V q = P##_set1_ps(TANH_B6);                                                      \
+            q = P##_add_ps(P##_mul_ps(q, x2), P##_set1_ps(TANH_B4));                         \
+            q = P##_add_ps(P##_mul_ps(q, x2), P##_set1_ps(TANH_B2));                         \
+            q = P##_add_ps(P##_mul_ps(q, x2), P##_set1_ps(TANH_B0));                         \
+            P##_storeu_ps(out + i, P##_div_ps(p, q));                                        \
+        }                                                                                    \
+        return i;                                                                            \
+    }                                                                                        \
+    ATTR static long tanh_grad_##SFX(float *d, const float *y, long n) {                     \
+        const V one = P##_set1_ps(1.0f);                                                     \
+        long i = 0;                                                                          \
+        for (; i + (L) <= n; i += (L)) {                                                     \
+            V yv = P##_loadu_ps(y + i);                                                      \
+            P##_storeu_ps(d + i, P##_mul_ps(P##_loadu_ps(d + i),                             \
+                                            P##_sub_ps(one, P##_mul_ps(yv, yv))));           \
+        }                                                                                    \
+        return i;                                                                            \
+    }                                                                                        \
+    ATTR static inline V erf_##SFX(V x) {                                                    \
+        x = P##_min_ps(P##_set1_ps(4.0f), x);                                                \
+        x = P##_max_ps(P##_set1_ps(-4.0f), x);                                               \
+        V x2 = P##_mul_ps(x, x);                                                             \
+        V p = P##_set1_ps(ERF_A13);                                                          \
+        p = P##_add_ps(P##_mul_ps(p, x2), P##_set1_ps(ERF_A11));                             \
+        p = P##_add_ps(P##_mul_ps(p, x2), P##_set1_ps(ERF_A9));                              \
+        p = P##_add_ps(P##_mul_ps(p, x2), P##_set1_ps(ERF_A7));                              \
+        p = P##_add_ps(P##_mul_ps(p, x2), P##_set1_ps(ERF_A5));                              \
+        p = P##_add_ps(P##_mul_ps(p, x2), P##_set1_ps(ERF_A3));                              \
+        p = P##_add_ps(P##_mul_ps(p, x2), P##_set1_ps(ERF_A1));                              \
+        p = P##_mul_ps(p, x);                                                                \
+        V q = P##_set1_ps(ERF_B8);                                                           \
+        q = P##_add_ps(P##_mul_ps(q, x2), P##_set1_ps(ERF_B6));                              \
+        q = P##_add_ps(P##_mul_ps(q, x2), P##_set1_ps(ERF_B4));                              \
+        q = P##_add_ps(P##_mul_ps(q, x2), P##_set1_ps(ERF_B2));                              \
+        q = P##_add_ps(P##_mul_ps(q, x2), P##_set1_ps(ERF_B0));                              \
+        return P##_div_ps(p, q);                                                             \
+    }                                                                                        \
+    ATTR static inline V expneg_##SFX(V a) {                                                 \
+        MASK keep = GE(a, P##_set1_ps(EXP_LO));                                              \
+        a = SEL(keep, a, P##_set1_ps(EXP_LO));                                               \
+        VI ki = P##_cvtps_epi32(P##_mul_ps(a, P##_set1_ps(EXP_LOG2E)));                      \
+        V k = P##_cvtepi32_ps(ki);                                                           \
+        V r = P##_sub_ps(a, P##_mul_ps(k, P##_set1_ps(EXP_C1)));                             \
+        r = P##_sub_ps(r, P##_mul_ps(k, P##_set1_ps(EXP_C2)));                               \
+        V p = P##_set1_ps(EXP_P0);                                                           \
+        p = P##_add_ps(P##_mul_ps(p, r), P##_set1_ps(EXP_P1));                               \
+        p = P##_add_ps(P##_mul_ps(p, r), P##_set1_ps(EXP_P2));                               \
+        p = P##_add_ps(P##_mul_ps(p, r), P##_set1_ps(EXP_P3));                               \
+        p = P##_add_ps(P##_mul_ps(p, r), P##_set1_ps(EXP_P4));                               \
+        p = P##_add_ps(P##_mul_ps(p, r), P##_set1_ps(EXP_P5));                               \
+        p = P##_add_ps(P##_add_ps(P##_mul_ps(p, P##_mul_ps(r, r)), r), P##_set1_ps(1.0f));   \
+        VI bits = P##_slli_epi32(P##_add_epi32(ki, P##_set1_epi32(127)), 23);                \
+        return KEEP(keep, P##_mul_ps(p, CASTI(bits)));                                       \
+    }                                                                                        \
+    ATTR static long gelu_##SFX(float *out, const float *in, long n) {                       \
+        const V half = P##_set1_ps(0.5f), one = P##_set1_ps(1.0f);                           \
+        long i = 0;                                                                          \
+        for (; i + (L) <= n; i += (L)) {                                                     \
+            V x = P##_loadu_ps(in + i);                                                      \
+            V e = erf_##SFX(P##_mul_ps(x, P##_set1_ps(GELU_INV_SQRT2)));                     \
+            P##_storeu_ps(out + i, P##_mul_ps(P##_mul_ps(half, x), P##_add_ps(one, e)));     \
+        }                                                                                    \
+        return i;                                                                            \
+    }                                                                                        \
+    ATTR static long gelu_backward_##SFX(float *dinp, const float *dout, const float *inp,   \
+                                         long n) {                                           \
+        const V half = P##_set1_ps(0.5f), one = P##_set1_ps(1.0f);                           \
+        long i = 0;                                                                          \
+        for (; i + (L) <= n; i += (L)) {                                                     \
+            V v = P##_loadu_ps(inp + i);                                                     \
+            V cdf = P##_mul_ps(                                                              \
+                half, P##_add_ps(one, erf_##SFX(P##_mul_ps(v, P##_set1_ps(GELU_INV_SQRT2))))); \
+            V a = P##_mul_ps(P##_mul_ps(P##_set1_ps(-0.5f), v), v);                          \
+            V pdf = P##_mul_ps(P##_set1_ps(GELU_INV_SQRT_2PI), expneg_##SFX(a));             \
+            V g = P##_mul_ps(P##_loadu_ps(dout + i), P##_add_ps(cdf, P##_mul_ps(v, pdf)));   \
+            P##_storeu_ps(dinp + i, P##_add_ps(P##_loadu_ps(dinp + i), g));                  \
+        }                                                                                    \
+        return i;                                                                            \
     }
-    return i;
-}
 
-__attribute__((target("avx512f"))) static long gelu_backward_avx512(float *dinp, const float *dout,
-                                                                     const float *inp, long n) {
-    long i = 0;
-    const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f);
-    for (; i + 16 <= n; i += 16) {
-        __m512 v = _mm512_loadu_ps(inp + i);
-        __m512 cdf = _mm512_mul_ps(half, _mm512_add_ps(one, erf_avx512(_mm512_mul_ps(
-                                                                 v, _mm512_set1_ps(GELU_INV_SQRT2)))));
-        __m512 a = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(-0.5f), v), v);
-        __m512 pdf = _mm512_mul_ps(_mm512_set1_ps(GELU_INV_SQRT_2PI), expneg_avx512(a));
-        __m512 g = _mm512_mul_ps(_mm512_loadu_ps(dout + i), _mm512_add_ps(cdf, _mm512_mul_ps(v, pdf)));
-        _mm512_storeu_ps(dinp + i, _mm512_add_ps(_mm512_loadu_ps(dinp + i), g));
-    }
-    return i;
-}
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define HSF_SSE 1
+#define SSE_GE(a, b) _mm_cmpge_ps(a, b)
+#define SSE_SEL(m, a, b) _mm_or_ps(_mm_and_ps(m, a), _mm_andnot_ps(m, b))
+#define SSE_KEEP(m, x) _mm_and_ps(m, x)
+KERNELS(, sse, __m128, _mm, 4, __m128i, __m128, SSE_GE, SSE_SEL, SSE_KEEP, _mm_castsi128_ps)
 #endif
+
+#if CLS_X86_SIMD
+#include <immintrin.h>
+#define HSF_WIDE 1
+#define AVX2_GE(a, b) _mm256_cmp_ps(a, b, _CMP_GE_OQ)
+#define AVX2_SEL(m, a, b) _mm256_blendv_ps(b, a, m)
+#define AVX2_KEEP(m, x) _mm256_and_ps(m, x)
+KERNELS(CLS_TARGET_AVX2, avx2, __m256, _mm256, 8, __m256i, __m256, AVX2_GE, AVX2_SEL, AVX2_KEEP,
+        _mm256_castsi256_ps)
+#define AVX512_GE(a, b) _mm512_cmp_ps_mask(a, b, _CMP_GE_OQ)
+#define AVX512_SEL(m, a, b) _mm512_mask_blend_ps(m, b, a)
+#define AVX512_KEEP(m, x) _mm512_maskz_mov_ps(m, x)
+KERNELS(CLS_TARGET_AVX512, avx512, __m512, _mm512, 16, __m512i, __mmask16, AVX512_GE, AVX512_SEL,
+        AVX512_KEEP, _mm512_castsi512_ps)
+#endif
+
+/* The widest loop cpu_level() allows, then SSE for what is left of a vector, then scalar.
+ * KERNEL_DISPATCH(name, args...) sets i to the elements done. */
+#if defined(HSF_WIDE)
+#define DISPATCH_WIDE(name, ...)                                                              \
+    if (isa >= CPU_AVX512) i = name##_avx512(__VA_ARGS__);                                   \
+    else if (isa >= CPU_AVX2) i = name##_avx2(__VA_ARGS__);
+#else
+#define DISPATCH_WIDE(name, ...)
+#endif
+
+void hsf_tanh(float *out, const float *in, long n) {
+    long i = 0;
+    int isa = cpu_level();
+    DISPATCH_WIDE(tanh, out, in, n)
+#if defined(HSF_SSE)
+    if (isa >= CPU_SSE) i += tanh_sse(out + i, in + i, n - i);
+#endif
+    (void)isa;
+    for (; i < n; i++) out[i] = tanh_scalar(in[i]);
+}
+
+/* d ⊙= 1 − y², y = tanh(·). */
+static void tanh_grad(float *d, const float *y, long n) {
+    long i = 0;
+    int isa = cpu_level();
+    DISPATCH_WIDE(tanh_grad, d, y, n)
+#if defined(HSF_SSE)
+    if (isa >= CPU_SSE) i += tanh_grad_sse(d + i, y + i, n - i);
+#endif
+    (void)isa;
+    for (; i < n; i++) d[i] *= 1.0f - y[i] * y[i];
+}
 
 void hsf_gelu(float *out, const float *in, long n) {
     long i = 0;
-#if defined(HSF_WIDE)
-    if (use_wide()) i = gelu_avx512(out, in, n);
+    int isa = cpu_level();
+    DISPATCH_WIDE(gelu, out, in, n)
+#if defined(HSF_SSE)
+    if (isa >= CPU_SSE) i += gelu_sse(out + i, in + i, n - i);
 #endif
+    (void)isa;
     for (; i < n; i++) {
         float x = in[i];
         out[i] = (0.5f * x) * (1.0f + erf_scalar(x * GELU_INV_SQRT2));
@@ -291,9 +293,12 @@ void hsf_gelu(float *out, const float *in, long n) {
 
 void hsf_gelu_backward(float *dinp, const float *dout, const float *inp, long n) {
     long i = 0;
-#if defined(HSF_WIDE)
-    if (use_wide()) i = gelu_backward_avx512(dinp, dout, inp, n);
+    int isa = cpu_level();
+    DISPATCH_WIDE(gelu_backward, dinp, dout, inp, n)
+#if defined(HSF_SSE)
+    if (isa >= CPU_SSE) i += gelu_backward_sse(dinp + i, dout + i, inp + i, n - i);
 #endif
+    (void)isa;
     for (; i < n; i++) {
         float v = inp[i];
         float cdf = 0.5f * (1.0f + erf_scalar(v * GELU_INV_SQRT2));

@@ -5,12 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu.h"
 #include "util.h"
 
 #if defined(__SSE__)
 #include <xmmintrin.h>
 #endif
-#if defined(__GNUC__) && defined(__x86_64__)
+#if CLS_X86_SIMD
 #include <immintrin.h>
 #endif
 
@@ -123,7 +124,7 @@ void mlp_backward(mlp_t *m, const float *dout, float *dx, int B) {
 /* One row of W: w_j = w_j − lr·((0 + d·x_j) + wd·w_j). (0 + d·x_j) is what sger stores into
  * a zeroed gradient (alpha 1; an exact zero product becomes +0 there too), and the rest is
  * step_sgd's p −= lr·(g + wd·p) in its operation order; no FMA (-std=c11 does not contract, and the
- * wide variants target avx2/avx512f only), so every ISA level gives the same bits.
+ * wide variants use no FMA intrinsics), so every ISA level gives the same bits.
  * SGD_ROW_LOOP is the vector loop, written once for every width: V the vector type, P the
  * intrinsic prefix (_mm, _mm256, _mm512), L the lanes; it returns the columns done. */
 #define SGD_ROW_LOOP(V, P, L)                                                                 \
@@ -146,38 +147,31 @@ static long sgd_row_sse_vec(float *restrict w, const float *restrict x, long n, 
 #endif
 
 static void sgd_row_sse(float *restrict w, const float *restrict x, long n, float d, float lr,
-                        float wd) {
+                        float wd, int isa) {
     long j = 0;
 #if defined(__SSE__)
-    j = sgd_row_sse_vec(w, x, n, d, lr, wd);
+    if (isa >= CPU_SSE) j = sgd_row_sse_vec(w, x, n, d, lr, wd);
+#else
+    (void)isa;
 #endif
     for (; j < n; j++) w[j] -= lr * ((0.0f + d * x[j]) + wd * w[j]);
 }
 
-#if defined(__GNUC__) && defined(__x86_64__)
+#if CLS_X86_SIMD
 #define SGD_WIDE 1
 /* The same row 8 and 16 lanes wide; returns the columns done (the rest go to sgd_row_sse). */
-__attribute__((target("avx2"))) static long sgd_row_avx2(float *restrict w,
-                                                          const float *restrict x, long n,
+CLS_TARGET_AVX2 static long sgd_row_avx2(float *restrict w,
+                                         const float *restrict x, long n,
                                                           float d, float lr, float wd) {
     SGD_ROW_LOOP(__m256, _mm256, 8)
 }
 
-__attribute__((target("avx512f"))) static long sgd_row_avx512(float *restrict w,
-                                                               const float *restrict x, long n,
+CLS_TARGET_AVX512 static long sgd_row_avx512(float *restrict w,
+                                             const float *restrict x, long n,
                                                                float d, float lr, float wd) {
     SGD_ROW_LOOP(__m512, _mm512, 16)
 }
 #endif
-
-/* 0 = SSE/scalar only, 1 = up to AVX2, 2 = up to AVX-512; -1 = not yet detected. */
-static int simd_cap = 2, simd_have = -1;
-
-int mlp_simd(int level) {
-    int prev = simd_cap;
-    if (level >= 0) simd_cap = level;
-    return prev;
-}
 
 static int fused_on = 1;
 
@@ -187,22 +181,10 @@ int mlp_fused(int on) {
     return prev;
 }
 
-static int simd_level(void) {
-    if (simd_have < 0) {
-        simd_have = 0;
-#if defined(SGD_WIDE)
-        __builtin_cpu_init();
-        if (__builtin_cpu_supports("avx512f")) simd_have = 2;
-        else if (__builtin_cpu_supports("avx2")) simd_have = 1;
-#endif
-    }
-    return simd_have < simd_cap ? simd_have : simd_cap;
-}
-
 void mlp_sgd_step1(mlp_t *m, const float *dout, float lr, float wd) {
     const float *g = dout;
     int gi = 2;   /* the scratch rotation of mlp_backward */
-    int isa = simd_level();
+    int isa = cpu_level();
     for (int l = m->nlayers - 1; l >= 0; l--) {
         int n_in = m->sizes[l], n_out = m->sizes[l + 1];
         const float *dz = g;
@@ -226,12 +208,10 @@ void mlp_sgd_step1(mlp_t *m, const float *dout, float lr, float wd) {
             float *row = w + (long)i * n_in;
             long j = 0;
 #if defined(SGD_WIDE)
-            if (isa == 2) j = sgd_row_avx512(row, in, n_in, dz[i], lr, wd);
-            else if (isa == 1) j = sgd_row_avx2(row, in, n_in, dz[i], lr, wd);
-#else
-            (void)isa;
+            if (isa >= CPU_AVX512) j = sgd_row_avx512(row, in, n_in, dz[i], lr, wd);
+            else if (isa >= CPU_AVX2) j = sgd_row_avx2(row, in, n_in, dz[i], lr, wd);
 #endif
-            sgd_row_sse(row + j, in + j, n_in - j, dz[i], lr, wd);
+            sgd_row_sse(row + j, in + j, n_in - j, dz[i], lr, wd, isa);
         }
         for (int i = 0; i < n_out; i++) b[i] -= lr * ((0.0f + dz[i]) + wd * b[i]);
         g = gnext;

@@ -7,13 +7,10 @@
 #include <math.h>
 #include <string.h>
 
-/* Element-wise hot loops must vectorise; GCC's -O2 cost model skips loops whose trip
- * count is unknown at compile time. */
-#if defined(__GNUC__) && !defined(__clang__)
-#define HOT_LOOP __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic")))
-#else
-#define HOT_LOOP
-#endif
+#include "cpu.h"
+
+/* Element-wise hot loops must vectorise: CLS_HOT_LOOP (cpu.h). */
+#define HOT_LOOP CLS_HOT_LOOP
 
 /* ---- dense ---- */
 
@@ -94,26 +91,32 @@ HOT_LOOP void pdense_backward(float *dinp, float *dw, const float *dout, const f
 
 long conv2d_col_size(int c_in, int H, int W) { return (long)c_in * 9 * H * W; }
 
-static void im2col3(float *col, const float *img, int c_in, int H, int W) {
+/* Row r of col for kernel tap kx: r[x] = src[x + kx − 1], 0 outside the image. A plain
+ * loop, kept from becoming memcpy/memset calls (the rows are 14–28 floats: a call per row
+ * cost more than the copy). */
+static inline void tap_row(float *restrict r, const float *restrict src, int kx, int W) {
+    int x0 = kx == 0 ? 1 : 0, x1 = kx == 2 ? W - 1 : W;   /* valid x: 0 <= x+kx-1 < W */
+    const float *s = src + (kx - 1);
+    if (x0 > 0) r[0] = 0.0f;
+    if (x1 < W) r[W - 1] = 0.0f;
+    for (int x = x0; x < x1; x++) r[x] = s[x];
+}
+
+CLS_HOT_LOOP_OPTS("no-tree-loop-distribute-patterns") static void im2col3(float *col, const float *img, int c_in, int H, int W) {
     long HW = (long)H * W;
     for (int ci = 0; ci < c_in; ci++) {
         const float *in = img + ci * HW;
         for (int ky = 0; ky < 3; ky++) {
             for (int kx = 0; kx < 3; kx++) {
                 float *row = col + ((long)(ci * 3 + ky) * 3 + kx) * HW;
-                int x0 = kx == 0 ? 1 : 0;          /* valid x: 0 <= x+kx-1 < W */
-                int x1 = kx == 2 ? W - 1 : W;
                 for (int y = 0; y < H; y++) {
                     float *r = row + (long)y * W;
                     int iy = y + ky - 1;
                     if (iy < 0 || iy >= H) {
-                        memset(r, 0, (size_t)W * sizeof(float));
+                        for (int x = 0; x < W; x++) r[x] = 0.0f;
                         continue;
                     }
-                    const float *src = in + (long)iy * W + (kx - 1);
-                    if (x0 > 0) r[0] = 0.0f;
-                    if (x1 < W) r[W - 1] = 0.0f;
-                    if (x1 > x0) memcpy(r + x0, src + x0, (size_t)(x1 - x0) * sizeof(float));
+                    tap_row(r, in + (long)iy * W, kx, W);
                 }
             }
         }
@@ -121,7 +124,7 @@ static void im2col3(float *col, const float *img, int c_in, int H, int W) {
 }
 
 /* img += col2im(col): the adjoint of im2col3. */
-static void col2im3_add(float *img, const float *col, int c_in, int H, int W) {
+HOT_LOOP static void col2im3_add(float *img, const float *col, int c_in, int H, int W) {
     long HW = (long)H * W;
     for (int ci = 0; ci < c_in; ci++) {
         float *in = img + ci * HW;
@@ -142,15 +145,31 @@ static void col2im3_add(float *img, const float *col, int c_in, int H, int W) {
     }
 }
 
-void conv2d_forward(float *out, const float *inp, const float *w, const float *b, float *col,
-                    int B, int c_in, int H, int W, int c_out) {
+/* Σ_p d[p] over n values with 16 partial sums (vectorises; the order of the additions is
+ * fixed, so the result is deterministic). */
+HOT_LOOP static float sum16(const float *d, long n) {
+    float acc[16] = {0};
+    long p = 0;
+    for (; p + 16 <= n; p += 16)
+        for (int k = 0; k < 16; k++) acc[k] += d[p + k];
+    for (; p < n; p++) acc[p & 15] += d[p];
+    float s = 0.0f;
+    for (int k = 0; k < 16; k++) s += acc[k];
+    return s;
+}
+
+HOT_LOOP void conv2d_forward(float *out, const float *inp, const float *w, const float *b,
+                             float *col, int B, int c_in, int H, int W, int c_out) {
     long HW = (long)H * W, K = (long)c_in * 9;
     for (int s = 0; s < B; s++) {
         float *o = out + (long)s * c_out * HW;
         float beta = 0.0f;
         if (b) {
-            for (int co = 0; co < c_out; co++)
-                for (long p = 0; p < HW; p++) o[co * HW + p] = b[co];
+            for (int co = 0; co < c_out; co++) {
+                float bc = b[co];
+                float *oc = o + co * HW;
+                for (long p = 0; p < HW; p++) oc[p] = bc;
+            }
             beta = 1.0f;
         }
         im2col3(col, inp + (long)s * c_in * HW, c_in, H, W);
@@ -165,13 +184,8 @@ void conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const
     float *dcol = col + conv2d_col_size(c_in, H, W);
     for (int s = 0; s < B; s++) {
         const float *d = dout + (long)s * c_out * HW;
-        if (db) {
-            for (int co = 0; co < c_out; co++) {
-                float acc = 0.0f;
-                for (long p = 0; p < HW; p++) acc += d[co * HW + p];
-                db[co] += acc;
-            }
-        }
+        if (db)
+            for (int co = 0; co < c_out; co++) db[co] += sum16(d + co * HW, HW);
         if (dw) {
             im2col3(col, inp + (long)s * c_in * HW, c_in, H, W);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c_out, (int)K, (int)HW, 1.0f,
@@ -191,9 +205,7 @@ void conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const
  * time (40 % of a PAH training batch); selects vectorise across ox. The comparisons and their
  * order are the obvious loop's (window order, strict >, NaN wins), so outputs and argmax are
  * identical. no-trapping-math lets GCC if-convert the ordered compare; no result changes. */
-#if defined(__GNUC__) && !defined(__clang__)
-__attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic", "no-trapping-math")))
-#endif
+CLS_HOT_LOOP_OPTS("no-trapping-math")
 void maxpool2_forward(float *out, int *argmax, const float *inp, int B, int C, int H, int W) {
     int Ho = H / 2, Wo = W / 2;
     long planes = (long)B * C;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu.h"
 #include "util.h"
 
 #if defined(__SSE__)
@@ -14,12 +15,8 @@
 #endif
 
 /* The update loops touch every parameter each step (most of the cost at batch 1), so they
- * must vectorise; GCC's -O2 cost model skips loops of unknown trip count. */
-#if defined(__GNUC__) && !defined(__clang__)
-#define HOT_LOOP __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic")))
-#else
-#define HOT_LOOP
-#endif
+ * must vectorise: CLS_HOT_LOOP (cpu.h). */
+#define HOT_LOOP CLS_HOT_LOOP
 
 int optim_parse(const char *name) {
     if (!name) return -1;
@@ -177,12 +174,12 @@ HOT_LOOP static void outer_row(float *restrict p, float *restrict m, float *rest
     }
 }
 
-#if defined(__GNUC__) && defined(__x86_64__)
+#if CLS_X86_SIMD
 #include <immintrin.h>
 #define OUTER_WIDE 1
 /* The same row with 8 and 16 lanes (the update is bound by divps/sqrtps, not memory): the
- * same IEEE operations per lane in the same order (no FMA: target avx2/avx512f only, and
- * -std=c11 does not contract), so every ISA gives the same bits. Columns below the vector
+ * same IEEE operations per lane in the same order (no FMA intrinsics, and -std=c11 does not
+ * contract), so every ISA gives the same bits. Columns below the vector
  * width are left to outer_row. OUTER_ROW_LOOP is the loop written once: V the vector type,
  * P the intrinsic prefix, L the lanes. */
 #define OUTER_ROW_LOOP(V, P, L)                                                               \
@@ -217,41 +214,20 @@ HOT_LOOP static void outer_row(float *restrict p, float *restrict m, float *rest
     }                                                                                        \
     return j;
 
-__attribute__((target("avx2"))) static long outer_row_avx2(
+CLS_TARGET_AVX2 static long outer_row_avx2(
     float *restrict p, float *restrict m, float *restrict v, long cols, int K, const float *ui,
     const float *const *vk, float *const *back, float b1, float b2, float eps, float l2,
     float shrink, float step, float inv_sqrt_bc2) {
     OUTER_ROW_LOOP(__m256, _mm256, 8)
 }
 
-__attribute__((target("avx512f"))) static long outer_row_avx512(
+CLS_TARGET_AVX512 static long outer_row_avx512(
     float *restrict p, float *restrict m, float *restrict v, long cols, int K, const float *ui,
     const float *const *vk, float *const *back, float b1, float b2, float eps, float l2,
     float shrink, float step, float inv_sqrt_bc2) {
     OUTER_ROW_LOOP(__m512, _mm512, 16)
 }
 #endif
-
-/* 0 = SSE/scalar only, 1 = up to AVX2, 2 = up to AVX-512; -1 = not yet detected. */
-static int simd_limit = 2, simd_have = -1;
-
-int optim_simd(int level) {
-    int prev = simd_limit;
-    if (level >= 0) simd_limit = level;
-    return prev;
-}
-
-static int simd_level(void) {
-    if (simd_have < 0) {
-        simd_have = 0;
-#if defined(OUTER_WIDE)
-        __builtin_cpu_init();
-        if (__builtin_cpu_supports("avx512f")) simd_have = 2;
-        else if (__builtin_cpu_supports("avx2")) simd_have = 1;
-#endif
-    }
-    return simd_have < simd_limit ? simd_have : simd_limit;
-}
 
 void optim_step_outer(optim_t *o, float *params, long offset, int rows, int cols, float lr, int K,
                       const float *const *u, const float *const *v, float *const *back) {
@@ -271,15 +247,15 @@ void optim_step_outer(optim_t *o, float *params, long offset, int rows, int cols
     float ui[OPTIM_MAX_OUTER];
     const float *vj[OPTIM_MAX_OUTER];
     float *bj[OPTIM_MAX_OUTER];
-    int isa = simd_level();
+    int isa = cpu_level();
     for (int i = 0; i < rows; i++) {
         long off = offset + (long)i * cols, j = 0;
         for (int k = 0; k < K; k++) ui[k] = u[k][i];
 #if defined(OUTER_WIDE)
-        if (isa == 2)
+        if (isa >= CPU_AVX512)
             j = outer_row_avx512(params + off, o->m + off, o->v + off, cols, K, ui, v, back, b1, b2,
                                  o->eps, l2, shrink, step, inv_sqrt_bc2);
-        else if (isa == 1)
+        else if (isa >= CPU_AVX2)
             j = outer_row_avx2(params + off, o->m + off, o->v + off, cols, K, ui, v, back, b1, b2,
                                o->eps, l2, shrink, step, inv_sqrt_bc2);
 #else

@@ -1,4 +1,4 @@
-/* bench_hsf.c — speed of the hsf model (docs/spec.md §4.6) on one core: full-batch training epochs
+/* perf_hsf.c — speed of the hsf model (docs/spec.md §4.6) on one core: full-batch training epochs
  * per second on curves3d (300 rows; with and without the replay step), the cost of the
  * parts of one step, and the MLP autoencoder baseline for scale. Times are process CPU
  * seconds (one BLAS thread), so a machine shared with other jobs still measures the code.

@@ -1,4 +1,4 @@
-/* bench_ewgn.c — EWGN training throughput on one core (bench/run.sh sets one BLAS thread):
+/* perf_ewgn.c — EWGN training throughput on one core (perf/run.sh sets one BLAS thread):
  * samples/s of the fused batch-1 SGD step (the paper's setting) on MNIST and Fashion, with
  * and without EWC active, of the generic batch-1 step (dense gradient + optimiser) for
  * comparison, and of the batched path at batch 32; achieved GFLOP/s from an analytic count.
@@ -89,7 +89,7 @@ int main(void) {
     if (cfg_fill_defaults(&c, "ewgn", "mnist_fashion")) return 1;
     bench_t b;
     if (bench_init(&b, &c, 0)) {
-        printf("bench_ewgn: %s\n", cls_geterr());
+        printf("perf_ewgn: %s\n", cls_geterr());
         cfg_free(&c);
         return 0;   /* no data: nothing to measure */
     }

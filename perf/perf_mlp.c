@@ -1,4 +1,4 @@
-/* bench_mlp.c — single-core sgemm peak and the 784–256–256–10 MLP (finetune/ewc network)
+/* perf_mlp.c — single-core sgemm peak and the 784–256–256–10 MLP (finetune/ewc network)
  * training throughput at batch 1 and 64: forward + backward + optimiser step, as in a
  * training loop. Batch 1 with SGD runs what finetune runs there, the fused backward + update
  * (mlp_sgd_step1); the "unfused" line times the plain path (zero the gradient arena,

@@ -1,16 +1,16 @@
 #!/usr/bin/env python3
 """torch_reference.py — the clsweep model suite's training steps written as a PyTorch user
-would write them, for the ratio clsweep/PyTorch in `make bench` (bench/run.sh).
+would write them, for the ratio clsweep/PyTorch in `make bench` (perf/run.sh).
 
 One thread (torch.set_num_threads(1), OMP/OpenBLAS/MKL threads 1), float32, eager mode,
-the same architectures, losses, optimisers and batch sizes as clsweep's bench programs
-(bench/bench_*.c), on synthetic inputs of the same shapes (timing does not depend on the
+the same architectures, losses, optimisers and batch sizes as clsweep's perf programs
+(perf/perf_*.c), on synthetic inputs of the same shapes (timing does not depend on the
 values). Each measurement: a short warm-up, then the best of 3 repetitions, each stopping
 after 0.5 s on the clock or the C program's step count. Prints lines
-"name | value | unit | notes", like the C bench programs.
+"name | value | unit | notes", like the C perf programs.
 
 Timing clock: --clock cpu (default) is process CPU time (time.process_time, the clock
-bench/run.sh also gives the C programs on a shared machine); --clock wall is wall time.
+perf/run.sh also gives the C programs on a shared machine); --clock wall is wall time.
 
 Where this is not what clsweep computes (docs/performance.md lists these):
   ewgn   dense: every pixel's generated weights are computed (clsweep's batch-1 step skips

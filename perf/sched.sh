@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# bench/sched.sh [BUILD_DIR] — scheduler benchmarks (run by `make bench` via bench/run.sh;
-# standalone: bench/sched.sh build). Wall clock: scheduling is about wall time.
+# perf/sched.sh [BUILD_DIR] — scheduler benchmarks (run by `make bench` via perf/run.sh;
+# standalone: perf/sched.sh build). Wall clock: scheduling is about wall time.
 #
 #  1. dispatch rate: N no-op runs (crashtest mode ok, no isolation, no analysis) through
 #     1 master + 1 worker (-np 2) and 1 master + 2 workers (-np 3), NetCDF output on (the
@@ -13,7 +13,7 @@
 #     against an ideal longest-first (LPT) schedule of the same measured run times.
 # Environment: CLSWEEP_BENCH_SCHED_N (no-op runs, default 20000), CLSWEEP_BENCH_SCHED_REPS
 # (repetitions, best kept, default 3), CLSWEEP_BENCH_SCHED_WORK (Mops per equal run,
-# default 1200 ≈ 2.2 s here). Prints "sched_* key=value" summary lines for bench/table.py.
+# default 1200 ≈ 2.2 s here). Prints "sched_* key=value" summary lines for perf/table.py.
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -23,8 +23,8 @@ REPS=${CLSWEEP_BENCH_SCHED_REPS:-3}
 WORK=${CLSWEEP_BENCH_SCHED_WORK:-1200}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export OPENBLAS_NUM_THREADS=1 CLSWEEP_BLAS_THREADS=1 CLSWEEP_SCHED_REPORT=1 CLSWEEP_CPU_REPORT=1
-[ -x "$CLS" ] || { echo "bench/sched.sh: $CLS not built (make BUILD=$BUILD all)" >&2; exit 2; }
-command -v mpirun >/dev/null || { echo "bench/sched.sh: no mpirun" >&2; exit 2; }
+[ -x "$CLS" ] || { echo "perf/sched.sh: $CLS not built (make BUILD=$BUILD all)" >&2; exit 2; }
+command -v mpirun >/dev/null || { echo "perf/sched.sh: no mpirun" >&2; exit 2; }
 PY=$(tools/find_python.sh 2>/dev/null)
 W=$(mktemp -d /tmp/clsweep-bench-sched.XXXXXX)
 trap 'rm -rf "$W"' EXIT

@@ -1,9 +1,9 @@
-/* cpuclock.c — LD_PRELOAD shim for bench/run.sh on a shared machine: CLOCK_MONOTONIC reads
+/* cpuclock.c — LD_PRELOAD shim for perf/run.sh on a shared machine: CLOCK_MONOTONIC reads
  * become CLOCK_PROCESS_CPUTIME_ID, so the bench programs' wall-clock timers (cls_now)
  * measure the CPU time the process got, the same clock the PyTorch reference uses
  * (time.process_time). On an idle machine with one thread per process the two agree; on a
- * loaded one only CPU time compares programs run one after another. Built by bench/run.sh:
- *   cc -O2 -shared -fPIC -o cpuclock.so bench/shim/cpuclock.c -ldl */
+ * loaded one only CPU time compares programs run one after another. Built by perf/run.sh:
+ *   cc -O2 -shared -fPIC -o cpuclock.so perf/shim/cpuclock.c -ldl */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <time.h>

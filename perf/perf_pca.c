@@ -1,9 +1,9 @@
-/* bench_pca.c — the weight-space analysis (pca_scalapack, docs/weightspace.md) on EWGN-sized
+/* perf_pca.c — the weight-space analysis (pca_scalapack, docs/weightspace.md) on EWGN-sized
  * matrices: n samples × 15,680 generated weights (784 · 20), on 1 and 2 ranks; wall time
  * (with its phases) and peak memory per rank (getrusage maxrss), one process launch per
  * point so that maxrss belongs to that point alone. Prints "name | value | unit | notes".
  *
- * Launched without arguments (bench/run.sh), the program re-launches itself under
+ * Launched without arguments (perf/run.sh), the program re-launches itself under
  * `$MPIRUN -np P` (default "mpirun --oversubscribe --bind-to none") for every point; it
  * never initialises MPI itself then. Sizes: CLSWEEP_BENCH_PCA_N (comma-separated sample
  * counts, default "200,1000,2000"; the paper-scale 10000 takes ~4.5 min and 2.2 GB on one
@@ -50,7 +50,7 @@ static int child(int n, int d, int lapack) {
     float *x = rank == 0 ? make_matrix(n, d) : NULL;
     pca_grid g;
     if (pca_grid_init(&g, MPI_COMM_WORLD, 0, 0, 64)) {
-        fprintf(stderr, "bench_pca: %s\n", cls_geterr());
+        fprintf(stderr, "perf_pca: %s\n", cls_geterr());
         MPI_Abort(MPI_COMM_WORLD, 1);
     }
     MPI_Barrier(MPI_COMM_WORLD);

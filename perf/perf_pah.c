@@ -1,4 +1,4 @@
-/* bench_pah.c — PAH training throughput on one core: full training batches (step 1 on all
+/* perf_pah.c — PAH training throughput on one core: full training batches (step 1 on all
  * parameters + step 2 on the prototypes, both AdamW updates) of the default model
  * (28×28 inputs, CNN 8/16 channels, F = 64, hypernet 16, batch 64, 5 tasks of 2 classes) on
  * synthetic images, on the first task (no old tasks: CE only) and on the last (4 old tasks:

@@ -1,4 +1,4 @@
-/* bench_gated.c — throughput of the gated model on the teacher-student stream (one core):
+/* perf_gated.c — throughput of the gated model on the teacher-student stream (one core):
  * whole Euler steps through run_execute, and the two parts of a step on their own (drawing
  * the batch, and the gated layer's forward + backward + update). Prints
  * "name | value | unit | notes" lines; measures, never asserts. */
