@@ -167,7 +167,10 @@ def test_aggregate_means_and_stds_match_xarray(tiny, tmp_path):
             mean, std, n = exp[m]
             assert n == 2
             assert_close(num(r[f"{m}_mean"]), mean, f"{r['model']} {m} mean")
-            assert_close(num(r[f"{m}_std"]), std, f"{r['model']} {m} std")
+            assert_close(num(r[f"{m}_sd"]), std, f"{r['model']} {m} sd")
+            half = 12.706204736174698 * std / np.sqrt(2)  # t(0.975, 1) for 2 seeds
+            assert np.isclose(num(r[f"{m}_ci95_hi"]) - num(r[f"{m}_ci95_lo"]), 2 * half,
+                              rtol=1e-9), f"{m} CI"
     assert seen == {("finetune", 0.01, None), ("finetune", 0.05, None),
                     ("ewc", 0.01, 10.0), ("ewc", 0.01, 100.0), ("ewc", 0.05, 10.0),
                     ("ewc", 0.05, 100.0)}
@@ -178,7 +181,8 @@ def test_aggregate_markdown_table(tiny, tmp_path, capsys):
     printed = capsys.readouterr().out
     md = (tmp_path / "t.md").read_text()
     assert printed.strip() == md.strip()
-    lines = [ln for ln in md.splitlines() if ln.startswith("|")]
+    assert "sd (sample, ddof 1)" in md  # the convention is labelled
+    lines = [ln for ln in md.split("## Paired")[0].splitlines() if ln.startswith("|")]
     head = [c.strip() for c in lines[0].strip("|").split("|")]
     # swept keys in the file's order, between model and runs
     assert head[0] == "model" and sorted(head[1:3]) == ["ewc.lambda", "train.lr"], head
@@ -192,7 +196,12 @@ def test_aggregate_markdown_table(tiny, tmp_path, capsys):
            and c[col["ewc.lambda"]] == "100"]
     assert len(row) == 1, lines
     assert row[0][col["runs"]] == "2/2 ok"
-    assert row[0][col["acc"]] == f"{mean:.4g} ± {std:.4g}"
+    m_txt, s_txt = row[0][col["acc"]].split(" ± ")
+    dec = len(m_txt.split(".")[1])
+    assert len(s_txt.split(".")[1]) == dec  # mean and sd with the same decimals
+    assert abs(float(m_txt) - mean) <= 0.51 * 10 ** -dec and abs(float(s_txt) - std) <= 0.51 * 10 ** -dec
+    # every acc cell of the column has the same number of decimals
+    assert {len(c[col["acc"]].split(" ± ")[0].split(".")[1]) for c in cells} == {dec}
     ft = [c for c in cells if c[0] == "finetune"]
     assert len(ft) == 2 and all(c[col["ewc.lambda"]] == "–" for c in ft)  # not read by finetune
 
@@ -209,10 +218,42 @@ def test_aggregate_counts_statuses_and_uses_ok_runs_only(diverge, tmp_path):
     rows = {float(r["train.lr"]): r for r in read_csv(tmp_path / "d.csv")}
     bad, good = rows[1e6], rows[0.01]
     assert (bad["n_runs"], bad["n_ok"], bad["n_diverged"]) == ("1", "0", "1")
-    assert bad["acc_mean"] == "" and bad["acc_std"] == ""
-    assert good["n_ok"] == "1" and good["acc_std"] == ""  # one seed: no std
+    assert bad["acc_mean"] == "" and bad["acc_sd"] == "" and bad["acc_n"] == "0"
+    assert bad["messages"] != ""  # the reason is listed
+    assert good["n_ok"] == "1" and good["acc_sd"] == ""  # one seed: no sd
     assert_close(num(good["acc_mean"]), expected_stats(diverge, {"train__lr": 0.01})["acc"][0], "acc")
     assert "0/1 ok, 1 diverged" in (tmp_path / "d.md").read_text()
+
+
+def test_aggregate_paired_comparisons(tiny, diverge, tmp_path):
+    import clsweep_stats as st
+    assert aggregate.main([str(tiny), "-o", str(tmp_path / "p"), "-q", "--paired-metric",
+                           "forgetting"]) == 0
+    md = (tmp_path / "p.md").read_text()
+    assert "## Paired comparisons on teacher_student: forgetting against finetune" in md
+    body = md.split("## Paired")[1]
+    rows = [ln for ln in body.splitlines() if ln.startswith("| ") and "configuration |" not in ln]
+    assert len(rows) == 5  # 6 configurations − the reference
+    # recompute one comparison from the tidy table: the reference is finetune's best
+    # (lowest forgetting, mse metric) configuration
+    df = clsweep_results.load(tiny)
+    ok = df[df["status"] == "ok"]
+    ft = ok[ok["model"] == "finetune"]
+    best_lr = ft.groupby("train.lr")["forgetting"].mean().idxmin()
+    ref = ft[ft["train.lr"] == best_lr]
+    e = ok[(ok["model"] == "ewc") & (ok["train.lr"] == 0.05) & (ok["ewc.lambda"] == 100.0)]
+    seeds, a, b = st.pair_by_seed(ref, e, "forgetting")
+    assert seeds == [0, 1]
+    p = st.Paired(a, b)
+    row = [r for r in rows if r.startswith("| ewc (ewc.lambda=100, train.lr=0.05) |")]
+    assert len(row) == 1, rows
+    cells = [c.strip() for c in row[0].strip("|").split("|")]
+    assert cells[1] == "2"
+    assert abs(float(cells[4].split()[0]) - p.diff) < 1e-3
+    # the diverged configuration is still in the paired table, with no shared seed
+    assert aggregate.main([str(diverge), "-o", str(tmp_path / "d"), "-q"]) == 0
+    dmd = (tmp_path / "d.md").read_text()
+    assert "no shared ok seed (0/1 ok, 1 diverged)" in dmd
 
 
 def test_aggregate_several_files_and_duplicates(tiny, diverge, tmp_path, capsys):
@@ -237,7 +278,7 @@ def test_aggregate_over_an_axis(tiny, tmp_path):
     assert r["n_runs"] == "4"
     exp = expected_stats(tiny, {"model": "ewc", "ewc__lambda": 10.0})
     assert_close(num(r["forgetting_mean"]), exp["forgetting"][0], "forgetting over lr")
-    assert_close(num(r["forgetting_std"]), exp["forgetting"][1], "forgetting std over lr")
+    assert_close(num(r["forgetting_sd"]), exp["forgetting"][1], "forgetting sd over lr")
 
 
 def test_aggregate_model_specific_metrics(gated, tmp_path):
@@ -248,13 +289,16 @@ def test_aggregate_model_specific_metrics(gated, tmp_path):
     extras = [v for v in ds.data_vars if "clsweep_extra" in ds[v].attrs and ds[v].dims == ("run",)]
     ds.close()
     assert "specialisation" in extras
+    # bookkeeping extras are not metrics: no columns for them
+    assert not any(c.startswith(("ws_features", "ws_ranks")) for c in rows[0])
+    extras = [m for m in extras if m not in clsweep_results.BOOKKEEPING]
     for r in rows:
         sel = {"gated__tau_ratio": float(r["gated.tau_ratio"]),
                "benchmark__block_size": float(r["benchmark.block_size"])}
         exp = expected_stats(gated, sel, metrics=extras)
         for m in extras:
             assert_close(num(r[f"{m}_mean"]), exp[m][0], f"{m} mean")
-            assert_close(num(r[f"{m}_std"]), exp[m][1], f"{m} std")
+            assert_close(num(r[f"{m}_sd"]), exp[m][1], f"{m} sd")
 
 
 def test_aggregate_retention_for_classification(classification, tiny, tmp_path):
