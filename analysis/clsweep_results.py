@@ -73,6 +73,47 @@ def is_bookkeeping(name):
     return name in BOOKKEEPING
 
 
+# Direction of each metric/array, the one place the figures and tables take it from:
+# True = higher is better, False = lower is better, "R" = follows the run's metric
+# (accuracy: higher; mse: lower), None = no better side (a description, not a score).
+DIRECTIONS = {
+    "acc": "R", "acc_adapted": "R", "R": "R", "R_adapted": "R", "R0": "R", "R_noise_free": "R",
+    "bwt": True, "fwt": True, "forgetting": False, "retention": True,
+    "specialisation": True, "specialisation_stage": True,
+    "switch_time": False, "switch_time_mean": False, "switch_time_first": False,
+    "switch_time_late": False, "block_loss": False,
+    "ws_separation": None, "ws_task_r2": None, "ws_explained": None, "gates": None,
+}
+SHORT = {"acc": "ACC", "bwt": "BWT", "fwt": "FWT"}
+
+
+def higher_is_better(name, metric_high=True):
+    """True/False when `name` has a better side, None when it has none (see DIRECTIONS);
+    metric_high is the run's own R direction (accuracy True, mse False)."""
+    d = DIRECTIONS.get(name)
+    return metric_high if d == "R" else d
+
+
+def metric_label(name, metric_high=True, kind=None):
+    """An axis / colour-bar label naming the quantity and its direction, e.g.
+    "ACC: final mean accuracy (higher is better)", "forgetting (lower is better)"."""
+    kind = kind or ("accuracy" if metric_high else "mse")
+    if name == "acc":
+        text = f"ACC: final mean {kind}"
+    elif name in ("R", "R_adapted", "R_noise_free"):
+        text = f"{name}: {kind} on the task"
+    elif name == "bwt":
+        text = "BWT (< 0 = forgot)"
+    elif name == "retention":
+        text = "retention (%)"
+    else:
+        text = SHORT.get(name, name)
+    h = higher_is_better(name, metric_high)
+    if h is None:
+        return text if name in DIRECTIONS else f"{text} (direction not recorded)"
+    return f"{text} ({'higher' if h else 'lower'} is better)"
+
+
 class NotASweepFile(Exception):
     """A path that is missing, unreadable, or not a clsweep sweep file."""
 

@@ -351,8 +351,10 @@ def test_plot_gated_regime_map_gates_and_curves(gated, tmp_path):
     names = {p.name for p in out.iterdir()}
     for want in ("regime_gated_teacher_student.png", "gates_teacher_student.png",
                  "R_teacher_student.png", "R_adapted_teacher_student.png",
-                 "curve_switch_time_teacher_student.png"):
+                 "curve_block_loss_teacher_student.png"):
         assert want in names, sorted(names)
+    # switch_time −1 means "never": no figure of a flat line at the code (it is masked; a
+    # curve is drawn only where some block switched)
     for p in out.iterdir():
         assert_png(p)
 
