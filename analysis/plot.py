@@ -385,7 +385,7 @@ class Plotter:
                             + f" — does not read {axis.split('.')[-1]}")
                     h = ax.axhline(s.mean, color=stl["color"], ls=":", lw=1.6, label=text)
                     if s.n > 1:
-                        ax.axhspan(s.lo, s.hi, color=stl["color"], alpha=0.12)
+                        ax.axhspan(s.lo, s.hi, color=stl["color"], alpha=0.07, lw=0)
                     handles.setdefault(text, h)
                     drawn = True
             for h in nonok_handles(totals):
@@ -638,6 +638,28 @@ def apply_select(runs, selects):
     return df
 
 
+def draw_all(runs, args, df, metrics, outdir, inspect=None):
+    """Draws every kind of figure asked for (args.only) per benchmark of df into outdir;
+    returns the Plotter (its .written lists the paths). Used by main and analysis/report."""
+    only = set(args.only) or {"heatmap", "ablation", "regime", "curves", "gates"}
+    p = Plotter(runs, args, outdir, inspect)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for bench in dict.fromkeys(df["benchmark"]):
+            bdf = df[df["benchmark"] == bench]
+            if "heatmap" in only:
+                p.heatmaps(bench, bdf)
+            if "ablation" in only and metrics:
+                p.ablations(bench, bdf, metrics)
+            if "regime" in only:
+                p.regime(bench, bdf)
+            if "curves" in only:
+                p.curves(bench, bdf)
+            if "gates" in only:
+                p.gates(bench, bdf)
+    return p
+
+
 def main(argv=None, inspect=None):
     """The command. inspect(fig, path), when given, sees every figure before it is closed
     (the tests read the drawn data and text extents through it)."""
@@ -657,22 +679,7 @@ def main(argv=None, inspect=None):
                            f"(available: {', '.join(runs.metrics)})")
         outdir = args.outdir or os.path.splitext(args.files[0])[0] + "-figures"
         os.makedirs(outdir, exist_ok=True)
-        only = set(args.only) or {"heatmap", "ablation", "regime", "curves", "gates"}
-        p = Plotter(runs, args, outdir, inspect)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            for bench in dict.fromkeys(df["benchmark"]):
-                bdf = df[df["benchmark"] == bench]
-                if "heatmap" in only:
-                    p.heatmaps(bench, bdf)
-                if "ablation" in only and metrics:
-                    p.ablations(bench, bdf, metrics)
-                if "regime" in only:
-                    p.regime(bench, bdf)
-                if "curves" in only:
-                    p.curves(bench, bdf)
-                if "gates" in only:
-                    p.gates(bench, bdf)
+        p = draw_all(runs, args, df, metrics, outdir, inspect)
         for path in p.written:
             print(path)
         if not p.written:
