@@ -251,7 +251,7 @@ def paired_markdown(ptab, axes):
              f"diff = configuration − reference per shared seed ({better} {m} is better), "
              "mean with its 95 % t interval; d_z = mean/sd of the differences; p two-sided, "
              f"Holm-corrected over the {len(diffs)} comparison(s) of this table.", "",
-             "| configuration | n | reference | configuration | diff [95 % CI] | d_z | "
+             "| configuration | n | reference mean | configuration mean | diff [95 % CI] | d_z | "
              "p (paired t, Holm) | p (Wilcoxon, Holm) |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for rec, p in ptab["rows"]:

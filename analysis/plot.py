@@ -521,7 +521,10 @@ class Plotter:
             all_never = []
             for model in dict.fromkeys(df["model"]):
                 cfgs = [c for c in self.configs(df, model) if len(c[1])]
-                for key, ok, _, _ in cfgs[: self.args.max_lines]:
+                shown = 0
+                for key, ok, _, _ in cfgs:
+                    if shown >= self.args.max_lines:
+                        break
                     arrs = [a for a in (self.runs.array(r, name) for _, r in ok.iterrows())
                             if a is not None]
                     if not arrs:
@@ -530,7 +533,7 @@ class Plotter:
                     stack = np.full((len(arrs), L), np.nan)
                     for i, a in enumerate(arrs):
                         stack[i, :a.shape[0]] = a
-                    never = 0
+                    never, blocks = 0, int(np.isfinite(stack).sum())
                     if code is not None:
                         hit = stack == code[0]
                         never = int(hit.sum())
@@ -549,12 +552,13 @@ class Plotter:
                     label = config_label(key, keys)
                     text = f"{model}" + (f" ({label})" if label else "") + f", n={len(arrs)}"
                     if code is not None:
-                        text += f"; {code[1]} in {never} of {stack.size} blocks"
+                        text += f"; {code[1]} in {never} of {blocks} blocks"
                     ax.plot(x, mean, marker=stl["marker"], ms=3, color=stl["color"],
                             markevery=max(1, L // 20), lw=1.2, label=wrap(text, 50))
                     if sd is not None:
                         ax.fill_between(x, mean - sd, mean + sd, alpha=0.15, color=stl["color"])
                     drawn += 1
+                    shown += 1
             if all_never:
                 print(f"{PROG}: {name} on {bench}: {code[1]} in every block for "
                       f"{len(all_never)} configuration(s): {'; '.join(all_never)}"
