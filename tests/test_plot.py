@@ -270,3 +270,22 @@ def test_styles_are_distinct_and_colour_blind_safe():
     assert len(seen) == 70
     assert set(plot.PALETTE) <= {"#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00",
                                  "#56B4E9", "#000000", "#F0E442"}  # Okabe–Ito
+
+
+def test_overlap_detector_catches_overlap():
+    """The checker itself: crowded tick labels and a title on a label are caught."""
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.set_xticks([100, 110, 250])
+    ax.set_xticklabels(["100 / 100", "110 / 90", "250 / 40"])
+    ax.set_xlim(0, 300)
+    bad = overlaps(drawn_texts(fig))
+    assert ("100 / 100", "110 / 90") in bad
+    fig2, ax2 = plt.subplots(figsize=(3, 2))
+    ax2.set_title("a title")
+    ax2.text(0.5, 1.03, "a title", transform=ax2.transAxes, ha="center")
+    assert overlaps(drawn_texts(fig2))
+    fig3, _ = plt.subplots(figsize=(3, 2))
+    assert overlaps(drawn_texts(fig3)) == []
+    for f in (fig, fig2, fig3):
+        plt.close(f)
