@@ -237,7 +237,7 @@ class Plotter:
         if missing:
             txt = "; ".join(f"{m}: no ok run (" + ", ".join(f"{s} ×{c}" for s, c in cnt.items())
                             + ")" for m, cnt in missing)
-            return "\n" + wrap(txt, 90)
+            return "\n" + wrap(txt, max(30, int(fig.get_size_inches()[0] * 11)))
         return ""
 
     def r_heatmap(self, bench, df, name, panels, missing, keys):
@@ -270,10 +270,12 @@ class Plotter:
             label = config_label(key, keys)
             ax.set_title(wrap(f"{model}" + (f" ({label})" if label else "")
                               + f", n={n} seed{'s' * (n != 1)}", 34), fontsize=8)
+        fw, fh = fig.get_size_inches()
         fig.colorbar(im, ax=list(axs.flat[:len(panels)]), shrink=0.9,
-                     label=wrap(self.label(df, name), 40))
+                     label=wrap(self.label(df, name), max(16, int(fh * 7))))
         fig.suptitle(wrap(f"{bench}: mean {name} over seeds, best configuration by ACC per "
-                          "model", 80) + self._missing_note(fig, missing), fontsize=9)
+                          "model", max(30, int(fw * 11))) + self._missing_note(fig, missing),
+                     fontsize=9)
         self.save(fig, f"{slug(name)}_{slug(bench)}")
 
     def r_lines(self, bench, df, name, panels, missing, keys):

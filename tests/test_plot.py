@@ -19,9 +19,6 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "analysis"))
 import plot  # noqa: E402
-import matplotlib  # noqa: E402
-from matplotlib.colorbar import Colorbar  # noqa: E402,F401
-from matplotlib.text import Text  # noqa: E402
 from cls_pytest import clsweep  # noqa: E402
 
 MAX_INCHES = (22.0, 26.0)
@@ -245,6 +242,11 @@ def test_long_sequences_are_lines_short_ones_heatmaps(long_file, lr_file, tmp_pa
     short = make([lr_file], tmp_path / "short", "--only", "heatmap")
     ax = short["R_teacher_student.png"]["axes"][0]
     assert ax.images  # 3 stages: a heatmap
+    check_layout(short)
+    # one narrow panel: the title and the colour-bar label still fit
+    one = make([lr_file], tmp_path / "one", "--only", "heatmap", "--select", "model=finetune")
+    check_layout(one)
+    assert len([a for a in one["R_teacher_student.png"]["axes"] if a.images]) == 1
 
 
 @pytest.mark.parametrize("fmt,magic", [("png", b"\x89PNG"), ("pdf", b"%PDF"), ("svg", b"<?xml")])
