@@ -43,9 +43,14 @@ import re
 import sys
 import warnings
 
-import numpy as np
-import pandas as pd
-import xarray as xr
+if __name__ == "__main__":  # analysis/results: move to a Python that has the packages first
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from _bootstrap import require_analysis_python
+    require_analysis_python("analysis/results")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import xarray as xr  # noqa: E402
 
 TITLE = "clsweep sweep results"
 CORE_METRICS = ["acc", "bwt", "fwt", "forgetting"]

@@ -575,7 +575,12 @@ class Plotter:
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_ylabel(wrap(self.label(df, name), 34), fontsize=8)
             ax.grid(alpha=0.3)
-            ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+            handles, _ = ax.get_legend_handles_labels()
+            extra = nonok_handles(nonok_counts(df))   # runs with no curve: counted, not hidden
+            for h in extra:
+                h.set_label(h.get_label() + " (no curve)")
+            ax.legend(handles=handles + extra, fontsize=7, loc="upper left",
+                      bbox_to_anchor=(1.02, 1.0), frameon=False)
             note = f"; {code[1]} ({code[0]:g}) masked" if code else ""
             fig.suptitle(wrap(f"{bench}: {self.runs.long_names.get(name, name)} "
                               f"(mean ± sd over seeds{note})", 80), fontsize=9)

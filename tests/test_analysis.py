@@ -387,7 +387,7 @@ def test_errors_for_files_that_are_not_clsweep_results(tool, foreign, tmp_path, 
 
 def test_wrappers_help_and_errors(foreign):
     nc, _ = foreign
-    for tool in ("aggregate", "plot"):
+    for tool in ("aggregate", "plot", "report", "results"):
         exe = REPO / "analysis" / tool
         assert os.access(exe, os.X_OK), f"{exe} is not executable"
         h = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=120)
