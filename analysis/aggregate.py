@@ -144,7 +144,8 @@ def build_paired(table, axes, metric="acc", baseline=None):
                                                     else models[0])
         if baseline and baseline not in models:
             continue
-        higher = recs[0]["higher_is_better"]
+        higher = cr.higher_is_better(metric, recs[0]["higher_is_better"])
+        higher = True if higher is None else higher   # the metric's direction, not R's
         cands = [r for r in recs if r["model"] == base and metric in r and r[metric].n]
         if not cands:
             continue

@@ -42,8 +42,9 @@ def parse_args(argv):
     p.add_argument("--baseline", metavar="MODEL",
                    help="reference model of the paired comparisons (default finetune, else "
                    "the first model)")
-    p.add_argument("--paired-metric", metavar="M", default="acc",
-                   help="metric of the paired comparisons (default acc)")
+    p.add_argument("--paired-metric", metavar="M", action="append", default=[],
+                   help="metric of the paired comparisons (repeatable; default acc and "
+                   "forgetting)")
     p.add_argument("--max-lines", type=int, default=6,
                    help="most configurations per model in a figure (default 6)")
     p.add_argument("--no-figures", action="store_true", help="leave the figures out")
@@ -323,8 +324,16 @@ def page(files, args):
         version = runs.datasets[0].attrs.get("clsweep_version", "?")
         metrics = runs.metrics
         table, axes = aggregate.build_table(runs, metrics)
-        pm = args.paired_metric if args.paired_metric in metrics else (metrics[0] if metrics else None)
-        paired = aggregate.build_paired(table, axes, pm, args.baseline) if pm else []
+        if args.baseline and args.baseline not in set(t["model"]):
+            raise ValueError(f"--baseline {args.baseline}: no such model in these files "
+                             f"(models: {', '.join(dict.fromkeys(t['model']))})")
+        want = args.paired_metric or ["acc", "forgetting"]
+        bad = [m for m in want if m not in metrics]
+        if args.paired_metric and bad:
+            raise ValueError(f"--paired-metric {', '.join(bad)}: not a metric of these files "
+                             f"(available: {', '.join(metrics)})")
+        paired = [tab for m in want if m in metrics
+                  for tab in aggregate.build_paired(table, axes, m, args.baseline)]
         figs, nfig = ("", 0) if args.no_figures else figures_section(runs, args, files)
         seeds = sorted({int(s) for s in t["seed"] if s == s})
         total = sum(int(ds.attrs.get("n_runs_total", 0)) for ds in runs.datasets[:1])

@@ -231,6 +231,7 @@ def test_aggregate_paired_comparisons(tiny, diverge, tmp_path):
                            "forgetting"]) == 0
     md = (tmp_path / "p.md").read_text()
     assert "## Paired comparisons on teacher_student: forgetting against finetune" in md
+    assert "(lower forgetting is better)" in md
     body = md.split("## Paired")[1]
     rows = [ln for ln in body.splitlines() if ln.startswith("| ") and "configuration |" not in ln]
     assert len(rows) == 5  # 6 configurations − the reference
@@ -313,6 +314,24 @@ def test_aggregate_retention_for_classification(classification, tiny, tmp_path):
     # regression runs have no retention; two benchmarks get a benchmark column
     assert all(r["retention_mean"] == "" for r in rows if r["benchmark"] == "teacher_student")
     assert "| benchmark | model |" in (tmp_path / "c.md").read_text()
+
+
+def test_paired_direction_is_the_metrics_own(classification, tmp_path):
+    """On an accuracy benchmark higher acc is better but LOWER forgetting is better: the
+    reference is the baseline's lowest-forgetting configuration and the text says so."""
+    assert aggregate.main([str(classification), "-o", str(tmp_path / "f"), "-q",
+                           "--paired-metric", "forgetting"]) == 0
+    md = (tmp_path / "f.md").read_text()
+    assert "(lower forgetting is better)" in md
+    rows = read_csv(tmp_path / "f.csv")
+    best = min(rows, key=lambda r: num(r["forgetting_mean"]))
+    assert f"forgetting against finetune (train.lr={cr_fmt(best['train.lr'])})" in md
+    assert aggregate.main([str(classification), "-o", str(tmp_path / "a"), "-q"]) == 0
+    assert "(higher acc is better)" in (tmp_path / "a.md").read_text()
+
+
+def cr_fmt(v):
+    return clsweep_results.format_value(float(v))
 
 
 def test_aggregate_bad_options(tiny, tmp_path, capsys):

@@ -218,6 +218,20 @@ def test_screenshot(page, tmp_path):
     assert img[..., :3].std() > 0.05  # not blank
 
 
+def test_report_options(sweep, tmp_path, capsys):
+    out = tmp_path / "o"
+    assert report.main([str(sweep), "-o", str(out), "--no-figures", "--baseline", "nope"]) == 2
+    assert "--baseline nope: no such model" in capsys.readouterr().err
+    assert report.main([str(sweep), "-o", str(out), "--no-figures", "--paired-metric", "x"]) == 2
+    assert "--paired-metric x" in capsys.readouterr().err
+    assert report.main([str(sweep), "-o", str(out), "--no-figures", "--baseline", "ewc",
+                        "--paired-metric", "forgetting"]) == 0
+    d = parse((out / "report-test.html").read_text())
+    assert not d.imgs
+    heads = re.findall(r"<h3>([^<]*against[^<]*)</h3>", (out / "report-test.html").read_text())
+    assert heads and all("forgetting against ewc" in h for h in heads), heads
+
+
 def test_report_errors(tmp_path, capsys):
     assert report.main([str(tmp_path / "missing.nc"), "-o", str(tmp_path / "o")]) == 2
     assert "no such file" in capsys.readouterr().err
