@@ -354,6 +354,11 @@ class Plotter:
                             lines.append((config_label(key, others), pts, bad, mean_all))
                     high = cr.is_better_high(mdf)
                     lines.sort(key=lambda c: (math.isnan(c[3]), -c[3] if high else c[3]))
+                    if len(lines) > self.args.max_lines:
+                        more = len(lines) - self.args.max_lines
+                        t = (f"{model}: {more} more configuration{'s' * (more != 1)} not "
+                             "drawn (--max-lines)")
+                        handles.setdefault(t, Line2D([], [], ls="none", label=t))
                     for label, pts, bad, _ in lines[: self.args.max_lines]:
                         stl = style(ci)
                         ci += 1
@@ -373,6 +378,11 @@ class Plotter:
                                 totals[sname] = totals.get(sname, 0) + c
                                 drawn = True
                 else:
+                    cnt = nonok_counts(mdf)
+                    if cnt:   # not on this axis (the model does not read it), but counted
+                        t = (f"{model}: " + ", ".join(f"{k} ×{v}" for k, v in cnt.items())
+                             + f" (does not read {axis.split('.')[-1]})")
+                        handles.setdefault(t, Line2D([], [], ls="none", label=t))
                     cfgs = [c for c in self.configs(mdf, model) if len(c[1])]
                     if not cfgs or metric not in cfgs[0][1]:
                         continue
