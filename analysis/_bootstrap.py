@@ -13,6 +13,8 @@ def require_analysis_python(prog):
     try:
         import matplotlib  # noqa: F401
         import netCDF4  # noqa: F401
+        import pandas  # noqa: F401
+        import scipy  # noqa: F401
         import xarray  # noqa: F401
         return
     except ImportError as e:
@@ -29,5 +31,5 @@ def require_analysis_python(prog):
             os.execv(py, [py, os.path.abspath(sys.argv[0])] + sys.argv[1:])
     print(f"{prog}: error: {sys.executable} cannot import {missing}, and tools/find_python.sh "
           "found no python3 that can; install python3-xarray python3-netcdf4 "
-          "python3-matplotlib (make deps)", file=sys.stderr)
+          "python3-matplotlib python3-pandas python3-scipy (make deps)", file=sys.stderr)
     sys.exit(2)

@@ -12,7 +12,30 @@ Schema facts used here (documented at the top of src/sweep/output.c):
     where the run's model does not read it;
   - an extra metric is a variable with attribute `clsweep_extra`: (run,) for scalars,
     (run, d0[, d1]) for arrays;
-  - R(run, stage, task) is cut to the run's nstages x ntasks.
+  - R(run, stage, task) is cut to the run's nstages x ntasks;
+  - config(run) is the run's effective configuration "k=v k=v ..." holding exactly the keys
+    the run's model reads (the run identity is a hash of it).
+
+THE TIDY LOADER (documented in README "Analysis" and docs/workflow.md)
+
+    import clsweep_results as cr              # sys.path: the repository's analysis/
+    df = cr.load(["results/a.nc", "results/b.nc"])          # pandas DataFrame
+    analysis/results results/a.nc -o runs.csv                # the same as CSV (CLI)
+
+One row per model run (every status: ok, diverged, failed, unsupported), columns:
+  file, sweep, run_id, model, benchmark, seed, status, message, metric, higher_is_better,
+  nstages, ntasks, wall_seconds; the metrics acc, bwt, fwt, forgetting and every scalar
+  extra (retention, switch_time_mean, ...); one column per parameter under its dotted key
+  (the swept keys and any per-run key the file records, e.g. resolved train.* values;
+  params="all" adds every key of the effective configuration).
+A parameter the run's model does NOT read holds the string NOT_READ ("not read"), never
+NaN and never a number, so groupby/set_index/unstack keep such runs in their own group
+instead of dropping them (groupby drops NaN keys) or mixing them with a real value; numeric
+comparisons on such a column fail loudly. `reads(df, key)` is the boolean mask of runs that
+read the key, `numeric(df, key)` the float column with NaN where not read (for plotting).
+Bookkeeping extras (BOOKKEEPING) are dropped from the metric columns unless
+bookkeeping=True; values with a sentinel meaning (SENTINELS, e.g. switch_time -1 = "never")
+are documented there and masked by the plotting code.
 """
 import math
 import os
@@ -20,14 +43,80 @@ import re
 import sys
 import warnings
 
-import numpy as np
-import pandas as pd
-import xarray as xr
+if __name__ == "__main__":  # analysis/results: move to a Python that has the packages first
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from _bootstrap import require_analysis_python
+    require_analysis_python("analysis/results")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import xarray as xr  # noqa: E402
 
 TITLE = "clsweep sweep results"
 CORE_METRICS = ["acc", "bwt", "fwt", "forgetting"]
-DESCRIPTORS = ["run_id", "model", "benchmark", "seed", "status", "metric", "higher_is_better",
-               "config"]
+DESCRIPTORS = ["run_id", "model", "benchmark", "seed", "status", "message", "metric",
+               "higher_is_better", "config"]
+STATUSES = ["ok", "diverged", "failed", "unsupported"]
+NOT_READ = "not read"
+
+# Extras that describe the bookkeeping of a run, not its quality: never tabulated, plotted
+# or tested as metrics (the one list; aggregate, plot and report read it from here).
+BOOKKEEPING = {
+    "ws_features": "columns of the weight-space matrix (a size)",
+    "ws_ranks": "ranks of the process grid (a resource)",
+    "ws_point_task": "task label of each PCA point (a label, not a measurement)",
+    "ws_pc1": "PCA coordinates (drawn by analysis/plot_weightspace, not averaged)",
+    "ws_pc2": "PCA coordinates (drawn by analysis/plot_weightspace, not averaged)",
+}
+# Values that are codes, not measurements: masked before any mean, counted and shown.
+SENTINELS = {
+    "switch_time": (-1.0, "never"),   # the loss never dropped below the threshold in the block
+}
+
+
+def is_bookkeeping(name):
+    return name in BOOKKEEPING
+
+
+# Direction of each metric/array, the one place the figures and tables take it from:
+# True = higher is better, False = lower is better, "R" = follows the run's metric
+# (accuracy: higher; mse: lower), None = no better side (a description, not a score).
+DIRECTIONS = {
+    "acc": "R", "acc_adapted": "R", "R": "R", "R_adapted": "R", "R0": "R", "R_noise_free": "R",
+    "bwt": True, "fwt": True, "forgetting": False, "retention": True,
+    "specialisation": True, "specialisation_stage": True,
+    "switch_time": False, "switch_time_mean": False, "switch_time_first": False,
+    "switch_time_late": False, "block_loss": False,
+    "ws_separation": None, "ws_task_r2": None, "ws_explained": None, "gates": None,
+}
+SHORT = {"acc": "ACC", "bwt": "BWT", "fwt": "FWT"}
+
+
+def higher_is_better(name, metric_high=True):
+    """True/False when `name` has a better side, None when it has none (see DIRECTIONS);
+    metric_high is the run's own R direction (accuracy True, mse False)."""
+    d = DIRECTIONS.get(name)
+    return metric_high if d == "R" else d
+
+
+def metric_label(name, metric_high=True, kind=None):
+    """An axis / colour-bar label naming the quantity and its direction, e.g.
+    "ACC: final mean accuracy (higher is better)", "forgetting (lower is better)"."""
+    kind = kind or ("accuracy" if metric_high else "mse")
+    if name == "acc":
+        text = f"ACC: final mean {kind}"
+    elif name in ("R", "R_adapted", "R_noise_free"):
+        text = f"{name}: {kind} on the task"
+    elif name == "bwt":
+        text = "BWT (< 0 = forgot)"
+    elif name == "retention":
+        text = "retention (%)"
+    else:
+        text = SHORT.get(name, name)
+    h = higher_is_better(name, metric_high)
+    if h is None:
+        return text if name in DIRECTIONS else f"{text} (direction not recorded)"
+    return f"{text} ({'higher' if h else 'lower'} is better)"
 
 
 class NotASweepFile(Exception):
@@ -123,10 +212,10 @@ class Runs:
             name = str(da.attrs["clsweep_extra"])
             self.long_names.setdefault(name, da.attrs.get("long_name", name))
             if da.dims == ("run",):
-                if name not in self.extras:
+                if name not in self.extras and not is_bookkeeping(name):
                     self.extras.append(name)
                 cols[name] = da.values.astype(float).tolist()
-            else:
+            elif not is_bookkeeping(name):
                 self.arrays.setdefault(name, da.dims[1:])
         for name in ("R", "R0"):
             if name in ds.variables:
@@ -193,9 +282,106 @@ class Runs:
                 out.append(k)
         return out
 
+    def reads_mask(self, key, df=None):
+        """Boolean Series: the runs whose model reads `key`. From the run's effective
+        configuration when the file has one (exact), else from the value (NaN/"" = not read)."""
+        df = self.table if df is None else df
+        out = []
+        for cfg, v in zip(df["config"] if "config" in df else [None] * len(df),
+                          df[key] if key in df else [None] * len(df)):
+            keys = config_dict(cfg)
+            out.append(key in keys if keys else not _is_nan(v))
+        return pd.Series(out, index=df.index, dtype=bool)
+
+    def tidy(self, params="swept", not_read=NOT_READ, bookkeeping=False):
+        """The public one-row-per-run DataFrame (see the module docstring, "THE TIDY LOADER")."""
+        t = self.table
+        cols = ["file", "sweep", "run_id", "model", "benchmark", "seed", "status", "message",
+                "metric", "higher_is_better", "nstages", "ntasks", "wall_seconds"]
+        out = pd.DataFrame({c: t[c] for c in cols if c in t}, index=t.index)
+        out["file"] = [self.paths[int(i)] for i in t["file"]]
+        if "higher_is_better" in out:
+            out["higher_is_better"] = [None if _is_nan(v) else bool(v)
+                                       for v in out["higher_is_better"]]
+        scal = [m for m in CORE_METRICS + self.extras if m in t]
+        if bookkeeping:
+            scal += [m for m in BOOKKEEPING if m in t and m not in scal]
+        for m in scal:
+            out[m] = t[m].astype(float)
+        cfgs = [config_dict(c) for c in t["config"]] if "config" in t else [{}] * len(t)
+        keys = list(self.axes)
+        if params == "all":
+            for d in cfgs:
+                keys += [k for k in d if k not in keys and k not in ("model", "seed")]
+        elif params != "swept":
+            raise ValueError(f"params={params!r}: expected 'swept' or 'all'")
+        for k in keys:
+            vals = []
+            for d, v in zip(cfgs, t[k] if k in t else [None] * len(t)):
+                if d:
+                    read = k in d
+                    if read and _is_nan(v):
+                        v = _parse_value(d[k])
+                else:
+                    read = not _is_nan(v)
+                vals.append(v if read else not_read)
+            out[k] = pd.Series(vals, index=t.index, dtype=object)
+        out.attrs["params"] = keys
+        out.attrs["metrics"] = scal
+        out.attrs["not_read"] = not_read
+        return out.reset_index(drop=True)
+
     def close(self):
         for ds in self.datasets:
             ds.close()
+
+
+def config_dict(config):
+    """{key: value string} of an effective configuration string; {} when there is none."""
+    if not isinstance(config, str) or not config:
+        return {}
+    return dict(t.split("=", 1) for t in _TOKEN.split(config) if "=" in t)
+
+
+def _parse_value(text):
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def load(paths, params="swept", not_read=NOT_READ, bookkeeping=False):
+    """The tidy table of one or more clsweep sweep files: a pandas DataFrame with one row
+    per model run (see the module docstring). paths: a path or a list of paths; a run id
+    found in several files is kept once. params: "swept" (swept and per-run recorded keys)
+    or "all" (also every key of the effective configuration). not_read: the value of a
+    parameter the model does not read (default NOT_READ; pass float("nan") only if you
+    handle NaN keys yourself). Raises NotASweepFile for a path that is not a sweep file."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    runs = Runs([str(p) for p in paths])
+    try:
+        return runs.tidy(params, not_read, bookkeeping)
+    finally:
+        runs.close()
+
+
+def reads(df, key):
+    """Boolean mask of the rows (runs) of a load() table whose model reads `key`."""
+    nr = df.attrs.get("not_read", NOT_READ)
+    if isinstance(nr, float) and math.isnan(nr):
+        return df[key].map(lambda v: not _is_nan(v))
+    return df[key].map(lambda v: not (isinstance(v, str) and v == nr))
+
+
+def numeric(df, key):
+    """The column `key` of a load() table as floats, NaN where the model does not read it
+    (for plotting; do not group on it)."""
+    return pd.to_numeric(df[key].where(reads(df, key)), errors="coerce").astype(float)
 
 
 def group_keys(runs, over=()):
@@ -271,3 +457,42 @@ def is_better_high(rows):
 def fail(prog, msg, code=2):
     print(f"{prog}: error: {msg}", file=sys.stderr)
     return code
+
+
+# ---- command line: analysis/results ----
+
+def main(argv=None):
+    import argparse
+    p = argparse.ArgumentParser(
+        prog="analysis/results",
+        description="The tidy table of clsweep sweep files: one row per model run, resolved "
+        "parameters as columns ('not read' where the run's model does not read the key), "
+        "every status, metrics and scalar extras. CSV on stdout or to -o.",
+        epilog="examples:\n  analysis/results results/quickstart.nc -o runs.csv\n"
+        "  analysis/results a.nc b.nc --all-params | column -s, -t | less -S\n\n"
+        "In Python: sys.path.insert(0, 'analysis'); import clsweep_results as cr; "
+        "df = cr.load(['a.nc'])",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("files", nargs="+", metavar="FILE.nc")
+    p.add_argument("-o", "--out", metavar="FILE.csv", help="write here instead of stdout")
+    p.add_argument("--all-params", action="store_true",
+                   help="a column for every key of the effective configuration")
+    p.add_argument("--bookkeeping", action="store_true",
+                   help="also the bookkeeping extras (" + ", ".join(BOOKKEEPING) + ")")
+    args = p.parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        df = load(args.files, "all" if args.all_params else "swept",
+                  bookkeeping=args.bookkeeping)
+    except NotASweepFile as e:
+        return fail("analysis/results", e)
+    try:
+        df.to_csv(args.out if args.out else sys.stdout, index=False)
+    except OSError as e:
+        return fail("analysis/results", e)
+    if args.out:
+        print(f"analysis/results: {len(df)} run(s) -> {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -9,8 +9,8 @@ Per benchmark in the files:
                                      and the variance the two components explain
   weightspace_separation_<bench>.png task separation (between/within-task scatter ratio in
                                      the top-k PC space, log scale) and the share of that
-                                     scatter explained by the task, vs stage: mean ± std
-                                     over seeds, one line per model and configuration
+                                     scatter explained by the task, vs stage: mean ± sd
+                                     over seeds (sample sd, ddof 1), one line per model and configuration
 Runs without analysis (models without a weights hook, analysis.when: none) are skipped.
 Run through the `analysis/plot_weightspace` wrapper, which picks a Python with matplotlib.
 """
@@ -134,7 +134,7 @@ def plot_separation(plt, np, runs, bench, outdir, dpi):
             ok = np.isfinite(ys).any(axis=0)
             with np.errstate(all="ignore"):
                 mean = np.nanmean(ys[:, ok], axis=0)
-                std = np.nanstd(ys[:, ok], axis=0)
+                std = np.nanstd(ys[:, ok], axis=0, ddof=1)  # sample sd, as clsweep_stats
             ax.errorbar(x[ok], mean, yerr=std if len(rs) > 1 else None, marker="o", ms=3,
                         capsize=2, label=f"{label} (n={len(rs)})")
     a1.set_yscale("log")
@@ -146,7 +146,8 @@ def plot_separation(plt, np, runs, bench, outdir, dpi):
         ax.set_xlabel("stage")
         ax.grid(alpha=0.3)
     a1.legend(fontsize=7)
-    fig.suptitle(f"task separation in weight space vs stage — {bench}", fontsize=10)
+    fig.suptitle(f"task separation in weight space vs stage — {bench} "
+                 "(mean ± sd over seeds, sample sd ddof 1)", fontsize=10)
     fig.tight_layout()
     path = os.path.join(outdir, f"weightspace_separation_{bench}.png")
     fig.savefig(path, dpi=dpi)

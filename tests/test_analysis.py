@@ -168,7 +168,10 @@ def test_aggregate_means_and_stds_match_xarray(tiny, tmp_path):
             mean, std, n = exp[m]
             assert n == 2
             assert_close(num(r[f"{m}_mean"]), mean, f"{r['model']} {m} mean")
-            assert_close(num(r[f"{m}_std"]), std, f"{r['model']} {m} std")
+            assert_close(num(r[f"{m}_sd"]), std, f"{r['model']} {m} sd")
+            half = 12.706204736174698 * std / np.sqrt(2)  # t(0.975, 1) for 2 seeds
+            assert np.isclose(num(r[f"{m}_ci95_hi"]) - num(r[f"{m}_ci95_lo"]), 2 * half,
+                              rtol=1e-9), f"{m} CI"
     assert seen == {("finetune", 0.01, None), ("finetune", 0.05, None),
                     ("ewc", 0.01, 10.0), ("ewc", 0.01, 100.0), ("ewc", 0.05, 10.0),
                     ("ewc", 0.05, 100.0)}
@@ -179,7 +182,8 @@ def test_aggregate_markdown_table(tiny, tmp_path, capsys):
     printed = capsys.readouterr().out
     md = (tmp_path / "t.md").read_text()
     assert printed.strip() == md.strip()
-    lines = [ln for ln in md.splitlines() if ln.startswith("|")]
+    assert "sd (sample, ddof 1)" in md  # the convention is labelled
+    lines = [ln for ln in md.split("## Paired")[0].splitlines() if ln.startswith("|")]
     head = [c.strip() for c in lines[0].strip("|").split("|")]
     # the swept keys and the recorded training-budget keys, between model and runs
     budget = ["benchmark.block_size", "train.batch_size", "train.momentum", "train.optimizer",
@@ -196,7 +200,12 @@ def test_aggregate_markdown_table(tiny, tmp_path, capsys):
            and c[col["ewc.lambda"]] == "100"]
     assert len(row) == 1, lines
     assert row[0][col["runs"]] == "2/2 ok"
-    assert row[0][col["acc"]] == f"{mean:.4g} ± {std:.4g}"
+    m_txt, s_txt = row[0][col["acc"]].split(" ± ")
+    dec = len(m_txt.split(".")[1])
+    assert len(s_txt.split(".")[1]) == dec  # mean and sd with the same decimals
+    assert abs(float(m_txt) - mean) <= 0.51 * 10 ** -dec and abs(float(s_txt) - std) <= 0.51 * 10 ** -dec
+    # every acc cell of the column has the same number of decimals
+    assert {len(c[col["acc"]].split(" ± ")[0].split(".")[1]) for c in cells} == {dec}
     ft = [c for c in cells if c[0] == "finetune"]
     assert len(ft) == 2 and all(c[col["ewc.lambda"]] == "–" for c in ft)  # not read by finetune
 
@@ -213,10 +222,43 @@ def test_aggregate_counts_statuses_and_uses_ok_runs_only(diverge, tmp_path):
     rows = {float(r["train.lr"]): r for r in read_csv(tmp_path / "d.csv")}
     bad, good = rows[1e6], rows[0.01]
     assert (bad["n_runs"], bad["n_ok"], bad["n_diverged"]) == ("1", "0", "1")
-    assert bad["acc_mean"] == "" and bad["acc_std"] == ""
-    assert good["n_ok"] == "1" and good["acc_std"] == ""  # one seed: no std
+    assert bad["acc_mean"] == "" and bad["acc_sd"] == "" and bad["acc_n"] == "0"
+    assert bad["messages"] != ""  # the reason is listed
+    assert good["n_ok"] == "1" and good["acc_sd"] == ""  # one seed: no sd
     assert_close(num(good["acc_mean"]), expected_stats(diverge, {"train__lr": 0.01})["acc"][0], "acc")
     assert "0/1 ok, 1 diverged" in (tmp_path / "d.md").read_text()
+
+
+def test_aggregate_paired_comparisons(tiny, diverge, tmp_path):
+    import clsweep_stats as st
+    assert aggregate.main([str(tiny), "-o", str(tmp_path / "p"), "-q", "--paired-metric",
+                           "forgetting"]) == 0
+    md = (tmp_path / "p.md").read_text()
+    assert "## Paired comparisons on teacher_student: forgetting against finetune" in md
+    assert "(lower forgetting is better)" in md
+    body = md.split("## Paired")[1]
+    rows = [ln for ln in body.splitlines() if ln.startswith("| ") and "configuration |" not in ln]
+    assert len(rows) == 5  # 6 configurations − the reference
+    # recompute one comparison from the tidy table: the reference is finetune's best
+    # (lowest forgetting, mse metric) configuration
+    df = clsweep_results.load(tiny)
+    ok = df[df["status"] == "ok"]
+    ft = ok[ok["model"] == "finetune"]
+    best_lr = ft.groupby("train.lr")["forgetting"].mean().idxmin()
+    ref = ft[ft["train.lr"] == best_lr]
+    e = ok[(ok["model"] == "ewc") & (ok["train.lr"] == 0.05) & (ok["ewc.lambda"] == 100.0)]
+    seeds, a, b = st.pair_by_seed(ref, e, "forgetting")
+    assert seeds == [0, 1]
+    p = st.Paired(a, b)
+    row = [r for r in rows if r.startswith("| ewc (ewc.lambda=100, train.lr=0.05) |")]
+    assert len(row) == 1, rows
+    cells = [c.strip() for c in row[0].strip("|").split("|")]
+    assert cells[1] == "2"
+    assert abs(float(cells[4].split()[0]) - p.diff) < 1e-3
+    # the diverged configuration is still in the paired table, with no shared seed
+    assert aggregate.main([str(diverge), "-o", str(tmp_path / "d"), "-q"]) == 0
+    dmd = (tmp_path / "d.md").read_text()
+    assert "no shared ok seed (0/1 ok, 1 diverged)" in dmd
 
 
 def test_aggregate_several_files_and_duplicates(tiny, diverge, tmp_path, capsys):
@@ -241,7 +283,7 @@ def test_aggregate_over_an_axis(tiny, tmp_path):
     assert r["n_runs"] == "4"
     exp = expected_stats(tiny, {"model": "ewc", "ewc__lambda": 10.0})
     assert_close(num(r["forgetting_mean"]), exp["forgetting"][0], "forgetting over lr")
-    assert_close(num(r["forgetting_std"]), exp["forgetting"][1], "forgetting std over lr")
+    assert_close(num(r["forgetting_sd"]), exp["forgetting"][1], "forgetting sd over lr")
 
 
 def test_aggregate_model_specific_metrics(gated, tmp_path):
@@ -252,13 +294,16 @@ def test_aggregate_model_specific_metrics(gated, tmp_path):
     extras = [v for v in ds.data_vars if "clsweep_extra" in ds[v].attrs and ds[v].dims == ("run",)]
     ds.close()
     assert "specialisation" in extras
+    # bookkeeping extras are not metrics: no columns for them
+    assert not any(c.startswith(("ws_features", "ws_ranks")) for c in rows[0])
+    extras = [m for m in extras if m not in clsweep_results.BOOKKEEPING]
     for r in rows:
         sel = {"gated__tau_ratio": float(r["gated.tau_ratio"]),
                "benchmark__block_size": float(r["benchmark.block_size"])}
         exp = expected_stats(gated, sel, metrics=extras)
         for m in extras:
             assert_close(num(r[f"{m}_mean"]), exp[m][0], f"{m} mean")
-            assert_close(num(r[f"{m}_std"]), exp[m][1], f"{m} std")
+            assert_close(num(r[f"{m}_sd"]), exp[m][1], f"{m} sd")
 
 
 def test_aggregate_retention_for_classification(classification, tiny, tmp_path):
@@ -273,6 +318,24 @@ def test_aggregate_retention_for_classification(classification, tiny, tmp_path):
     # regression runs have no retention; two benchmarks get a benchmark column
     assert all(r["retention_mean"] == "" for r in rows if r["benchmark"] == "teacher_student")
     assert "| benchmark | model |" in (tmp_path / "c.md").read_text()
+
+
+def test_paired_direction_is_the_metrics_own(classification, tmp_path):
+    """On an accuracy benchmark higher acc is better but LOWER forgetting is better: the
+    reference is the baseline's lowest-forgetting configuration and the text says so."""
+    assert aggregate.main([str(classification), "-o", str(tmp_path / "f"), "-q",
+                           "--paired-metric", "forgetting"]) == 0
+    md = (tmp_path / "f.md").read_text()
+    assert "(lower forgetting is better)" in md
+    rows = read_csv(tmp_path / "f.csv")
+    best = min(rows, key=lambda r: num(r["forgetting_mean"]))
+    assert f"forgetting against finetune (train.lr={cr_fmt(best['train.lr'])})" in md
+    assert aggregate.main([str(classification), "-o", str(tmp_path / "a"), "-q"]) == 0
+    assert "(higher acc is better)" in (tmp_path / "a.md").read_text()
+
+
+def cr_fmt(v):
+    return clsweep_results.format_value(float(v))
 
 
 def test_aggregate_bad_options(tiny, tmp_path, capsys):
@@ -311,8 +374,10 @@ def test_plot_gated_regime_map_gates_and_curves(gated, tmp_path):
     names = {p.name for p in out.iterdir()}
     for want in ("regime_gated_teacher_student.png", "gates_teacher_student.png",
                  "R_teacher_student.png", "R_adapted_teacher_student.png",
-                 "curve_switch_time_teacher_student.png"):
+                 "curve_block_loss_teacher_student.png"):
         assert want in names, sorted(names)
+    # switch_time −1 means "never": no figure of a flat line at the code (it is masked; a
+    # curve is drawn only where some block switched)
     for p in out.iterdir():
         assert_png(p)
 
@@ -345,7 +410,7 @@ def test_errors_for_files_that_are_not_clsweep_results(tool, foreign, tmp_path, 
 
 def test_wrappers_help_and_errors(foreign):
     nc, _ = foreign
-    for tool in ("aggregate", "plot"):
+    for tool in ("aggregate", "plot", "report", "results"):
         exe = REPO / "analysis" / tool
         assert os.access(exe, os.X_OK), f"{exe} is not executable"
         h = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=120)

