@@ -5,6 +5,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <netcdf.h>
+
+#include "arrays.h"
+#include "idx.h"
 #include "npy.h"
 #include "test.h"
 #include "util.h"
@@ -158,10 +162,58 @@ static void test_roundtrip(void) {
     rmdir(dir);
 }
 
+/* array_read: the same 2×3 uint8 array as .npy, IDX (gzip) and a NetCDF variable. */
+static void test_array_formats(void) {
+    char dir[] = "/tmp/clsweep-arr-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    uint8_t v[6] = {1, 2, 3, 250, 0, 7};
+    char p[160], q[160];
+    snprintf(p, sizeof p, "%s/a.npy", dir);
+    npy_array w = {NPY_U8, 1, 2, {2, 3}, 6, v};
+    CHECK(npy_write(&w, p) == 0, "%s", cls_geterr());
+    snprintf(q, sizeof q, "%s/a-idx3-ubyte.gz", dir);
+    idx_array ia = {2, {2, 3}, 6, v};
+    CHECK(idx_write(&ia, q) == 0, "%s", cls_geterr());
+    char nc[160], ncv[180];
+    snprintf(nc, sizeof nc, "%s/a.nc", dir);
+    int id, d[2], var;
+    CHECK(nc_create(nc, NC_NETCDF4 | NC_CLOBBER, &id) == NC_NOERR, "nc_create");
+    nc_def_dim(id, "n", 2, &d[0]);
+    nc_def_dim(id, "k", 3, &d[1]);
+    nc_def_var(id, "x", NC_UBYTE, 2, d, &var);
+    nc_enddef(id);
+    nc_put_var_uchar(id, var, v);
+    nc_close(id);
+    const char *specs[3] = {p, q, ncv};
+    snprintf(ncv, sizeof ncv, "%s:x", nc);
+    for (int i = 0; i < 3; i++) {
+        npy_array a;
+        CHECK(array_read(&a, specs[i]) == 0, "%s: %s", specs[i], cls_geterr());
+        CHECK(a.dtype == NPY_U8 && a.ndims == 2 && a.dims[0] == 2 && a.dims[1] == 3 &&
+                  a.count == 6 && a.data && !memcmp(a.data, v, 6), "%s: contents", specs[i]);
+        npy_free(&a);
+    }
+    npy_array a;
+    snprintf(ncv, sizeof ncv, "%s:nope", nc);
+    CHECK(array_read(&a, ncv) == -1 && strstr(cls_geterr(), "has no variable 'nope'"), "%s",
+          cls_geterr());
+    CHECK(array_read(&a, nc) == -1 && strstr(cls_geterr(), "needs a variable name"), "%s",
+          cls_geterr());
+    snprintf(ncv, sizeof ncv, "%s/none.nc:x", dir);
+    CHECK(array_read(&a, ncv) == -1 && strstr(cls_geterr(), "no such file"), "%s", cls_geterr());
+    CHECK(array_read(&a, "x.csv") == -1 && strstr(cls_geterr(), "unknown array file format"),
+          "%s", cls_geterr());
+    unlink(p);
+    unlink(q);
+    unlink(nc);
+    rmdir(dir);
+}
+
 int main(void) {
     RUN_TEST(test_numpy_files);
     RUN_TEST(test_malformed);
     RUN_TEST(test_headers);
     RUN_TEST(test_roundtrip);
+    RUN_TEST(test_array_formats);
     TEST_EXIT();
 }
