@@ -9,10 +9,10 @@
 #include <stdlib.h>
 
 static int test_case_failed;
-static int test_case_skipped;
+static int test_case_skipped __attribute__((unused));
 static int test_cases_failed;
 static int test_cases_run;
-static const char *test_current = "";
+static const char *test_current __attribute__((unused)) = "";
 
 #define CHECK(cond, ...)                                                          \
     do {                                                                          \
