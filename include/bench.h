@@ -43,6 +43,8 @@ typedef struct {
     int block_size;        /* classification/curves3d: epochs per block; teacher_student: steps */
     int stream_batch;      /* teacher_student: fresh batch per step */
     uint64_t seed;         /* run seed: per-run data streams derive from it */
+    int data_shared;       /* 1: the tasks' arrays belong to a per-process cache (the files
+                              benchmark) and bench_free leaves them */
 } bench_t;
 
 /* Registry entry of a benchmark: its name, kind, and the keys it reads. */

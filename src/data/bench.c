@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "data.h"
+#include "files.h"
 #include "linalg.h"
 #include "util.h"
 
@@ -20,7 +21,7 @@
     {"benchmark.blocks", PARAM_INT, def, NULL, 0, 100000, \
      "number of blocks (stages); 0 = one per task (the classical sequence); tasks cycle A B A B"}
 #define P_NAME {"benchmark.name", PARAM_STR, "", \
-     "mnist_fashion|split_mnist|split_fashion|permuted_mnist|teacher_student|curves3d", 1, 0, \
+     "mnist_fashion|split_mnist|split_fashion|permuted_mnist|teacher_student|curves3d|files", 1, 0, \
      "benchmark"}
 #define P_SUBSETS \
     {"benchmark.train_per_task", PARAM_INT, "0", NULL, 0, 1e9, \
@@ -62,6 +63,31 @@ static const param_spec curves_params[] = {
     {"benchmark.points", PARAM_INT, "300", NULL, 2, 1000000, "points per curve"},
 };
 
+static const param_spec files_params[] = {
+    P_NAME, P_BLOCKS("0"), P_EPOCHS, P_SUBSETS,
+    {"benchmark.train.x", PARAM_STR, "", NULL, 0, 0,
+     "training inputs: .npy, IDX (.gz) or PATH.nc:VARIABLE; (N, D), (N, H, W), (N, H, W, C) or "
+     "(N, C, H, W), uint8 or float"},
+    {"benchmark.train.y", PARAM_STR, "", NULL, 0, 0, "training labels (N,), integer, 0..K-1"},
+    {"benchmark.test.x", PARAM_STR, "", NULL, 0, 0, "test inputs (same format as train.x)"},
+    {"benchmark.test.y", PARAM_STR, "", NULL, 0, 0, "test labels"},
+    {"benchmark.layout", PARAM_STR, "auto", "auto|nhwc|nchw", 0, 0,
+     "axis order of 4-D inputs (auto: the axis of size 1, 3 or 4 is the channel axis)"},
+    {"benchmark.normalize.mean", PARAM_STR, "", NULL, 0, 0,
+     "per-channel mean subtracted after uint8 inputs are scaled to [0, 1] (empty: none)"},
+    {"benchmark.normalize.std", PARAM_STR, "", NULL, 0, 0, "per-channel std divided by"},
+    {"benchmark.split.classes_per_task", PARAM_INT, "2", NULL, 1, 1e6,
+     "consecutive classes (in class_order) per task; must divide the number of classes"},
+    {"benchmark.split.class_order", PARAM_STR, "sorted", NULL, 0, 0,
+     "sorted, seed (a permutation drawn from split.seed), or explicit tasks [[0, 1], [2, 3]]"},
+    {"benchmark.split.seed", PARAM_INT, "0", NULL, 0, 2e9, "seed of class_order: seed"},
+    {"benchmark.scenario", PARAM_STR, "task", "task|class|domain", 1, 0,
+     "task: only the task's classes compete; class: all classes; domain: one shared head "
+     "(label = position of the class in its task)"},
+    {"benchmark.data_hash", PARAM_STR, "", NULL, 0, 0,
+     "content hash of the four data files (set by the sweep expander)"},
+};
+
 #define NP(a) (int)(sizeof a / sizeof a[0])
 const bench_spec bench_specs[] = {
     {"mnist_fashion", BENCH_KIND_CLASSIFICATION, mnist_fashion_params, NP(mnist_fashion_params)},
@@ -70,6 +96,7 @@ const bench_spec bench_specs[] = {
     {"permuted_mnist", BENCH_KIND_CLASSIFICATION, permuted_params, NP(permuted_params)},
     {"teacher_student", BENCH_KIND_REGRESSION, teacher_params, NP(teacher_params)},
     {"curves3d", BENCH_KIND_RECONSTRUCTION, curves_params, NP(curves_params)},
+    {"files", BENCH_KIND_CLASSIFICATION, files_params, NP(files_params)},
 };
 const int bench_nspecs = NP(bench_specs);
 
@@ -287,6 +314,7 @@ void bench_prefetch(const run_config *cfg) {
     int mnist = !strcmp(name, "mnist_fashion") || !strcmp(name, "split_mnist") ||
                 !strcmp(name, "permuted_mnist");
     int fashion = !strcmp(name, "mnist_fashion") || !strcmp(name, "split_fashion");
+    if (!strcmp(name, "files")) files_check(cfg);   /* builds the shared cache */
     for (int train = 0; train < 2; train++) {
         if (mnist) data_get(DATA_MNIST, train);
         if (fashion) data_get(DATA_FASHION, train);
@@ -304,7 +332,8 @@ int bench_init(bench_t *b, const run_config *cfg, uint64_t seed) {
     snprintf(b->name, sizeof b->name, "%s", name);
     b->seed = seed;
     int rc;
-    if (spec->kind == BENCH_KIND_CLASSIFICATION) rc = init_classification(b, cfg);
+    if (!strcmp(name, "files")) rc = files_bench_fill(b, cfg);
+    else if (spec->kind == BENCH_KIND_CLASSIFICATION) rc = init_classification(b, cfg);
     else if (spec->kind == BENCH_KIND_REGRESSION) rc = init_teacher(b, cfg);
     else rc = init_curves(b, cfg);
     if (rc) {
@@ -319,7 +348,7 @@ int bench_init(bench_t *b, const run_config *cfg, uint64_t seed) {
 }
 
 void bench_free(bench_t *b) {
-    for (int k = 0; b->tasks && k < b->ntasks; k++) {
+    for (int k = 0; b->tasks && !b->data_shared && k < b->ntasks; k++) {
         task_t *t = &b->tasks[k];
         free(t->x_train); free(t->x_test); free(t->y_train); free(t->y_test);
         free(t->t_train); free(t->t_test); free(t->class_mask); free(t->classes);
