@@ -203,7 +203,11 @@ void files_cache_free(void) {
 typedef struct {
     npy_array x, y;
     int n, c, h, w, dim;
-    float *xf;   /* (n, dim) C×H×W order */
+    int *y32;            /* (n) labels */
+    long *src;           /* (dim) element offset in an example of CHW index k */
+    const double *mean, *sd;
+    int nnorm;
+    long hw;
 } split_arrays;
 
 static const char *cfgs(const run_config *cfg, const char *key, const char *def) {
@@ -211,7 +215,7 @@ static const char *cfgs(const run_config *cfg, const char *key, const char *def)
     return v ? v : def;
 }
 
-/* Reads and checks one (x, y) pair; converts x to float CHW. */
+/* Reads and checks one (x, y) pair; works out the CHW order of x's elements. */
 static int load_pair(split_arrays *a, const char *xp, const char *yp, const char *layout,
                      const double *mean, const double *sd, int nnorm) {
     memset(a, 0, sizeof *a);
@@ -277,34 +281,24 @@ static int load_pair(split_arrays *a, const char *xp, const char *yp, const char
                    nnorm, C, C);
         return -1;
     }
-    a->xf = malloc(sizeof(float) * ((size_t)a->n * (size_t)a->dim + 1));
-    if (!a->xf) {
-        cls_seterr("%s: out of memory converting %d × %d inputs", xp, a->n, a->dim);
-        return -1;
-    }
-    float scale[256];
-    for (int v = 0; v < 256; v++) scale[v] = (float)v / 255.0f;
-    long hw = a->c ? (long)a->h * a->w : a->dim;
-    for (long i = 0; i < a->n; i++)
-        for (long k = 0; k < a->dim; k++) {
-            long src = k;   /* CHW index k = ch*hw + p; NHWC source = p*C + ch */
-            if (nhwc) src = (k % hw) * C + k / hw;
-            long at = i * a->dim + src;
-            float v;
-            if (x->dtype == NPY_U8) v = scale[((const uint8_t *)x->data)[at]];
-            else if (x->dtype == NPY_F32) v = ((const float *)x->data)[at];
-            else v = (float)((const double *)x->data)[at];
-            if (!isfinite(v)) {
-                cls_seterr("%s: non-finite value at input %ld, element %ld (expected finite data)",
-                           xp, i, src);
+    a->hw = a->c ? (long)a->h * a->w : a->dim;
+    a->src = xmalloc(sizeof(long) * ((size_t)a->dim + 1));
+    for (long k = 0; k < a->dim; k++)   /* CHW index k = ch*hw + p; NHWC source = p*C + ch */
+        a->src[k] = nhwc ? (k % a->hw) * C + k / a->hw : k;
+    a->mean = mean;
+    a->sd = sd;
+    a->nnorm = nnorm;
+    if (x->dtype != NPY_U8)
+        for (long i = 0; i < x->count; i++) {
+            double v = x->dtype == NPY_F32 ? ((const float *)x->data)[i]
+                                           : ((const double *)x->data)[i];
+            if (!isfinite(v) || !isfinite((float)v)) {
+                cls_seterr("%s: non-finite value at input %ld, element %ld (expected finite "
+                           "data)", xp, i / a->dim, i % a->dim);
                 return -1;
             }
-            if (nnorm) {
-                int ch = nnorm == 1 ? 0 : (int)(k / hw);
-                v = (float)((v - mean[ch]) / sd[ch]);
-            }
-            a->xf[i * a->dim + k] = v;
         }
+    a->y32 = xmalloc(sizeof(int) * ((size_t)a->n + 1));
     for (long i = 0; i < a->n; i++) {
         int64_t l = npy_get_i64(y, i);
         if (l < 0 || l >= FILES_MAX_CLASSES) {
@@ -312,15 +306,40 @@ static int load_pair(split_arrays *a, const char *xp, const char *yp, const char
                        (long long)l, i, FILES_MAX_CLASSES - 1);
             return -1;
         }
+        a->y32[i] = (int)l;
     }
-    npy_free(x);
+    npy_free(y);
     return 0;
 }
 
 static void pair_free(split_arrays *a) {
     npy_free(&a->x);
     npy_free(&a->y);
-    free(a->xf);
+    free(a->y32);
+    free(a->src);
+}
+
+/* One example as float32 CHW into dst: uint8 as v/255 (the MNIST loader's table), then the
+ * optional per-channel normalisation. */
+static void convert(const split_arrays *a, long i, float *dst) {
+    static float scale[256];
+    if (scale[255] == 0.0f)
+        for (int v = 0; v < 256; v++) scale[v] = (float)v / 255.0f;
+    const npy_array *x = &a->x;
+    size_t base = (size_t)i * (size_t)a->dim;
+    for (long k = 0; k < a->dim; k++) {
+        size_t at = base + (size_t)a->src[k];
+        float v;
+        if (x->dtype == NPY_U8) v = scale[((const uint8_t *)x->data)[at]];
+        else if (x->dtype == NPY_F32) v = ((const float *)x->data)[at];
+        else v = (float)((const double *)x->data)[at];
+        dst[k] = v;
+    }
+    if (a->nnorm)
+        for (long k = 0; k < a->dim; k++) {
+            int ch = a->nnorm == 1 ? 0 : (int)(k / a->hw);
+            dst[k] = (float)((dst[k] - a->mean[ch]) / a->sd[ch]);
+        }
 }
 
 /* The examples of classes cls[0..nc) in dataset order, shuffled with r, the first limit. */
@@ -329,7 +348,7 @@ static void take(const split_arrays *a, const int *cls, int nc, int limit, rng_t
     int *idx = xmalloc(sizeof(int) * ((size_t)a->n + 1));
     int n = 0;
     for (int i = 0; i < a->n; i++) {
-        int64_t l = npy_get_i64(&a->y, i);
+        int l = a->y32[i];
         for (int c = 0; c < nc; c++)
             if (l == cls[c]) {
                 idx[n++] = i;
@@ -341,8 +360,8 @@ static void take(const split_arrays *a, const int *cls, int nc, int limit, rng_t
     float *x = xmalloc(sizeof(float) * ((size_t)n * (size_t)a->dim + 1));
     int *y = xmalloc(sizeof(int) * ((size_t)n + 1));
     for (int i = 0; i < n; i++) {
-        memcpy(x + (size_t)i * a->dim, a->xf + (size_t)idx[i] * a->dim, sizeof(float) * (size_t)a->dim);
-        int l = (int)npy_get_i64(&a->y, idx[i]);
+        convert(a, idx[i], x + (size_t)i * a->dim);
+        int l = a->y32[idx[i]];
         if (domain)
             for (int c = 0; c < nc; c++)
                 if (cls[c] == l) {
@@ -410,13 +429,13 @@ static files_set *build(const run_config *cfg) {
     }
     int K = 0;
     for (int i = 0; i < tr.n; i++) {
-        int l = (int)npy_get_i64(&tr.y, i);
+        int l = tr.y32[i];
         if (l + 1 > K) K = l + 1;
     }
     for (int i = 0; i < te.n; i++)
-        if (npy_get_i64(&te.y, i) >= K) {
-            cls_seterr("%s: label %lld at index %d does not occur in the training labels "
-                       "(expected 0 .. %d)", p[3], (long long)npy_get_i64(&te.y, i), i, K - 1);
+        if (te.y32[i] >= K) {
+            cls_seterr("%s: label %d at index %d does not occur in the training labels "
+                       "(expected 0 .. %d)", p[3], te.y32[i], i, K - 1);
             goto out;
         }
     if (K < 2) {
