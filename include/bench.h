@@ -43,10 +43,14 @@ typedef struct {
     int block_size;        /* classification/curves3d: epochs per block; teacher_student: steps */
     int stream_batch;      /* teacher_student: fresh batch per step */
     uint64_t seed;         /* run seed: per-run data streams derive from it */
+    int data_shared;       /* 1: the tasks' arrays belong to a per-process cache (the files
+                              benchmark) and bench_free leaves them */
 } bench_t;
 
 /* The data sets a benchmark reads (bench_spec.data). */
-enum { BENCH_DATA_MNIST = 1u << 0, BENCH_DATA_FASHION = 1u << 1 };
+enum { BENCH_DATA_MNIST = 1u << 0, BENCH_DATA_FASHION = 1u << 1, BENCH_DATA_FILES = 1u << 2 };
+
+struct bench_size_s;
 
 /* Registry entry of a benchmark: everything the rest of the program needs to know about it.
  * Adding a benchmark is one entry in bench_specs (src/data/bench.c) plus its init function
@@ -69,10 +73,13 @@ typedef struct {
     const char *size_key;
     int out_dim;                 /* classes of a classification benchmark (joint); else 0 */
     const char *batch_key;       /* generated streams: the key of examples drawn per step */
+    /* Optional: the true shape when it depends on data (the files benchmark: tasks, examples
+     * and classes come from the files); fills z after the nominal fields. 0 or -1. */
+    int (*size)(const run_config *cfg, struct bench_size_s *z);
 } bench_spec;
 
 /* The nominal shape of cfg's benchmark, computed from the configuration alone. */
-typedef struct {
+typedef struct bench_size_s {
     bench_kind kind;
     int ntasks, nstages;
     int block_size;      /* per block: epochs (epochs = 1) or generated steps (epochs = 0) */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "data.h"
+#include "files.h"
 #include "linalg.h"
 #include "util.h"
 
@@ -49,6 +50,31 @@ static const param_spec rotated_params[] = {
     {"benchmark.tasks", PARAM_INT, "5", NULL, 2, 100, "number of rotations (task 0 unrotated)"},
     {"benchmark.max_angle", PARAM_FLOAT, "180", NULL, 0, 360,
      "rotation of the last task in degrees; task k is rotated by max_angle*k/(tasks-1)"},
+};
+
+static const param_spec files_params[] = {
+    P_NAME, P_BLOCKS("0"), P_EPOCHS, P_SUBSETS,
+    {"benchmark.train.x", PARAM_STR, "", NULL, 0, 0,
+     "training inputs: .npy, IDX (.gz) or PATH.nc:VARIABLE; (N, D), (N, H, W), (N, H, W, C) or "
+     "(N, C, H, W), uint8 or float"},
+    {"benchmark.train.y", PARAM_STR, "", NULL, 0, 0, "training labels (N,), integer, 0..K-1"},
+    {"benchmark.test.x", PARAM_STR, "", NULL, 0, 0, "test inputs (same format as train.x)"},
+    {"benchmark.test.y", PARAM_STR, "", NULL, 0, 0, "test labels"},
+    {"benchmark.layout", PARAM_STR, "auto", "auto|nhwc|nchw", 0, 0,
+     "axis order of 4-D inputs (auto: the axis of size 1, 3 or 4 is the channel axis)"},
+    {"benchmark.normalize.mean", PARAM_STR, "", NULL, 0, 0,
+     "per-channel mean subtracted after uint8 inputs are scaled to [0, 1] (empty: none)"},
+    {"benchmark.normalize.std", PARAM_STR, "", NULL, 0, 0, "per-channel std divided by"},
+    {"benchmark.split.classes_per_task", PARAM_INT, "2", NULL, 1, 1e6,
+     "consecutive classes (in class_order) per task; must divide the number of classes"},
+    {"benchmark.split.class_order", PARAM_STR, "sorted", NULL, 0, 0,
+     "sorted, seed (a permutation drawn from split.seed), or explicit tasks [[0, 1], [2, 3]]"},
+    {"benchmark.split.seed", PARAM_INT, "0", NULL, 0, 2e9, "seed of class_order: seed"},
+    {"benchmark.scenario", PARAM_STR, "task", "task|class|domain", 1, 0,
+     "task: only the task's classes compete; class: all classes; domain: one shared head "
+     "(label = position of the class in its task)"},
+    {"benchmark.data_hash", PARAM_STR, "", NULL, 0, 0,
+     "content hash of the four data files (set by the sweep expander)"},
 };
 
 static const param_spec teacher_params[] = {
@@ -403,6 +429,9 @@ const bench_spec bench_specs[] = {
     {.name = "rotated_mnist", .kind = BENCH_KIND_CLASSIFICATION, .params = rotated_params,
      .nparams = NP(rotated_params), .init = init_rotated_mnist, .data = BENCH_DATA_MNIST,
      .tasks_key = "benchmark.tasks", .train_per_task = 8495, .out_dim = 10},
+    {.name = "files", .kind = BENCH_KIND_CLASSIFICATION, .params = files_params,
+     .nparams = NP(files_params), .init = files_bench_fill, .data = BENCH_DATA_FILES,
+     .ntasks = 1, .train_per_task = 5000, .size = files_bench_size},
     {.name = "teacher_student", .kind = BENCH_KIND_REGRESSION, .params = teacher_params,
      .nparams = NP(teacher_params), .init = init_teacher, .tasks_key = "benchmark.contexts",
      .batch_key = "benchmark.batch"},
@@ -447,6 +476,7 @@ int bench_size_of(const run_config *cfg, bench_size *z) {
         long lim = key_or(cfg, "benchmark.train_per_task", 0);
         z->n_train = lim > 0 && lim < spec->train_per_task ? (double)lim : spec->train_per_task;
     }
+    if (spec->size && spec->size(cfg, z)) return -1;
     return 0;
 }
 
@@ -458,6 +488,7 @@ void bench_prefetch(const run_config *cfg) {
         if (spec->data & BENCH_DATA_MNIST) data_get(DATA_MNIST, train);
         if (spec->data & BENCH_DATA_FASHION) data_get(DATA_FASHION, train);
     }
+    if (spec->data & BENCH_DATA_FILES) files_check(cfg);   /* builds the shared cache */
 }
 
 int bench_init(bench_t *b, const run_config *cfg, uint64_t seed) {
@@ -482,7 +513,7 @@ int bench_init(bench_t *b, const run_config *cfg, uint64_t seed) {
 }
 
 void bench_free(bench_t *b) {
-    for (int k = 0; b->tasks && k < b->ntasks; k++) {
+    for (int k = 0; b->tasks && !b->data_shared && k < b->ntasks; k++) {
         task_t *t = &b->tasks[k];
         free(t->x_train); free(t->x_test); free(t->y_train); free(t->y_test);
         free(t->t_train); free(t->t_test); free(t->class_mask); free(t->classes);

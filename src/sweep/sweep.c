@@ -20,6 +20,7 @@
 #include <yaml.h>
 
 #include "bench.h"
+#include "files.h"
 #include "config.h"
 #include "model.h"
 #include "util.h"
@@ -596,6 +597,8 @@ static int parse_top_keys(const parse_t *p) {
     return 0;
 }
 
+static int parse_bench_settings(parse_t *p, const yaml_node_t *v, const char *prefix);
+
 static int parse_benchmark(parse_t *p) {
     const yaml_node_t *v = top_get(p, "benchmark");
     if (!v) {
@@ -629,16 +632,69 @@ static int parse_benchmark(parse_t *p) {
         return -1;
     }
     if (v->type != YAML_MAPPING_NODE) return 0;
+    return parse_bench_settings(p, v, "benchmark.");
+}
+
+/* Renders a scalar or (nested) sequence node as flow text "[a, [b, c]]" into out. */
+static int flow_text(const parse_t *p, const yaml_node_t *n, char *out, size_t cap, size_t *len,
+                     int depth) {
+    if (depth > 8) return fail(p, n, "list nested too deeply");
+    if (n->type == YAML_SCALAR_NODE) {
+        int w = snprintf(out + *len, cap - *len, "%s", text(n));
+        if (w < 0 || (size_t)w >= cap - *len) return fail(p, n, "value too long");
+        *len += (size_t)w;
+        return 0;
+    }
+    if (n->type != YAML_SEQUENCE_NODE) return fail(p, n, "expected a value or a list, got %s",
+                                                   kind_name(n));
+    if (*len + 2 >= cap) return fail(p, n, "value too long");
+    out[(*len)++] = '[';
+    for (int i = 0; i < seq_size(n); i++) {
+        if (i) {
+            if (*len + 3 >= cap) return fail(p, n, "value too long");
+            out[(*len)++] = ',';
+            out[(*len)++] = ' ';
+        }
+        if (flow_text(p, seq_item(p, n, i), out, cap, len, depth + 1)) return -1;
+    }
+    if (*len + 2 >= cap) return fail(p, n, "value too long");
+    out[(*len)++] = ']';
+    out[*len] = 0;
+    return 0;
+}
+
+/* The settings of a benchmark mapping (name excluded) under prefix "benchmark.": a nested
+ * mapping (files: train: {x: ..., y: ...}) adds its key to the prefix; a list given to a
+ * text setting (files: normalize.mean, split.class_order) is stored as its flow text. */
+static int parse_bench_settings(parse_t *p, const yaml_node_t *v, const char *prefix) {
     for (yaml_node_pair_t *a = v->data.mapping.pairs.start; a < v->data.mapping.pairs.top; a++) {
         const yaml_node_t *k = node_at(p, a->key), *val = node_at(p, a->value);
-        if (!strcmp(text(k), "name")) continue;
+        if (!strcmp(prefix, "benchmark.") && !strcmp(text(k), "name")) continue;
         char key[160];
-        snprintf(key, sizeof key, "benchmark.%s", text(k));
+        snprintf(key, sizeof key, "%s%s", prefix, text(k));
+        if (val->type == YAML_MAPPING_NODE && !bench_param(p->bench, key)) {
+            char sub[170];
+            snprintf(sub, sizeof sub, "%s.", key);
+            int any = 0;
+            for (int i = 0; i < p->bench->nparams; i++)
+                any |= !strncmp(p->bench->params[i].key, sub, strlen(sub));
+            if (any) {
+                if (check_mapping(p, val, key) || parse_bench_settings(p, val, sub)) return -1;
+                continue;
+            }
+        }
         const param_spec *spec = bench_param(p->bench, key);
+        if (spec && spec->type == PARAM_STR && !spec->choices && val->type == YAML_SEQUENCE_NODE) {
+            char out[VAL_MAX];
+            size_t len = 0;
+            if (flow_text(p, val, out, sizeof out, &len, 0) || set_fixed(p, key, out, k))
+                return -1;
+            continue;
+        }
         if (!spec) {
             char *valid = bench_keys(p->bench, 1);
             fail(p, k, "unknown setting '%s' for benchmark %s: expected one of name, %s",
-                 text(k), p->bench->name, valid);
+                 key + strlen("benchmark."), p->bench->name, valid);
             free(valid);
             return -1;
         }
@@ -1100,6 +1156,53 @@ static void warn_unread_axes(const parse_t *p, sweep_t *s) {
     }
 }
 
+/* The files benchmark: data paths made absolute (relative ones are relative to the sweep
+ * file), the content hash of the data files recorded in benchmark.data_hash (so changed data
+ * changes every run's identity), and the data loaded and validated once, so that no run is
+ * dispatched on bad data. Errors are located at the benchmark entry. */
+static int prepare_files(parse_t *p, run_config *cfg) {
+    if (strcmp(p->bench->name, "files")) return 0;
+    const yaml_node_t *at = top_get(p, "benchmark");
+    if (!at) at = p->root;
+    static const char *const keys[4] = {"benchmark.train.x", "benchmark.train.y",
+                                        "benchmark.test.x", "benchmark.test.y"};
+    char dir[4096] = ".";
+    const char *slash = strrchr(p->path, '/');
+    if (slash) snprintf(dir, sizeof dir, "%.*s", (int)(slash - p->path), p->path);
+    if (!dir[0]) snprintf(dir, sizeof dir, "/");
+    char *absdir = realpath(dir, NULL);
+    for (int i = 0; i < 4; i++) {
+        const char *v = cfg_get(cfg, keys[i]);
+        if (!v || !*v) {
+            free(absdir);
+            return fail(p, at, "benchmark files needs %s (a .npy, IDX or PATH.nc:VARIABLE file)",
+                        keys[i] + strlen("benchmark."));
+        }
+        if (v[0] != '/' && absdir) {
+            size_t n = strlen(absdir) + strlen(v) + 2;
+            char *full = xmalloc(n);
+            snprintf(full, n, "%s/%s", absdir, v);
+            cfg_set(cfg, keys[i], full);
+            free(full);
+        }
+    }
+    free(absdir);
+    uint64_t h;
+    char why[1024];
+    if (files_data_hash(cfg, &h)) {
+        snprintf(why, sizeof why, "%s", cls_geterr());
+        return fail(p, at, "benchmark files: %s", why);
+    }
+    char hex[24];
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
+    cfg_set(cfg, "benchmark.data_hash", hex);
+    if (files_check(cfg)) {
+        snprintf(why, sizeof why, "%s", cls_geterr());
+        return fail(p, at, "benchmark files: %s", why);
+    }
+    return 0;
+}
+
 static int expand(parse_t *p, sweep_t *s) {
     long long npoints = 1;
     for (int g = 0; g < p->ngroups; g++) {
@@ -1145,6 +1248,10 @@ static int expand(parse_t *p, sweep_t *s) {
                 if (cfg_fill_defaults(&cfg, m->name, p->bench->name)) {
                     cfg_free(&cfg);
                     fail_here(p, p->root);
+                    goto cleanup;
+                }
+                if (m->kinds & p->bench->kind && prepare_files(p, &cfg)) {
+                    cfg_free(&cfg);
                     goto cleanup;
                 }
                 cfg_project(&cfg, m->name, p->bench->name);

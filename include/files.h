@@ -1,0 +1,47 @@
+/* files.h — the file-defined benchmark `files`: a user's own classification data in array
+ * files (.npy, IDX, NetCDF; include/arrays.h), split into tasks by classes (docs/spec.md,
+ * "Your own data"; the steps are at the top of src/data/files.c).
+ *
+ * Keys (all under benchmark.): train.x, train.y, test.x, test.y (paths; the sweep expander
+ * makes them absolute, relative to the sweep file), layout (auto|nhwc|nchw), normalize.mean
+ * and normalize.std (per-channel lists), split.classes_per_task, split.class_order
+ * (sorted|seed|[[...],...]), split.seed, scenario (task|class|domain), train_per_task,
+ * test_per_task, and data_hash (set by the expander: the content hash of the four files, so
+ * changed data changes every run's identity).
+ *
+ * Called by bench.c and the sweep expander; calls arrays, rng, config, util. */
+#ifndef CLS_FILES_H
+#define CLS_FILES_H
+
+#include <stdint.h>
+
+#include "bench.h"
+#include "config.h"
+
+/* One task's arrays in the per-process cache (bench_t tasks point into them). */
+typedef struct {
+    char name[32];
+    int n_train, n_test, nclasses;
+    float *x_train, *x_test;   /* (n, dim), C×H×W order */
+    int *y_train, *y_test;
+    int *classes;              /* (nclasses) */
+    int *class_mask;           /* (out_dim) for the task scenario, else NULL */
+} bench_task_data;
+
+/* Fills b's kind, geometry and tasks from cfg (loading and splitting the files on first use
+ * in this process). The tasks' arrays belong to the cache: b->data_shared is set, and
+ * bench_free leaves them. 0, or -1 with cls_seterr naming the file and what was expected. */
+int files_bench_fill(bench_t *b, const run_config *cfg);
+/* Loads and validates everything cfg's files benchmark needs (the same checks as a run);
+ * used at expand time so that no run is dispatched on bad data. 0 or -1 with cls_seterr. */
+int files_check(const run_config *cfg);
+/* Content hash of the four data files (FNV-1a 64 over their bytes), memoised per process by
+ * path + size + mtime. 0 or -1 with cls_seterr. */
+int files_data_hash(const run_config *cfg, uint64_t *hash);
+/* bench_spec.size of the files benchmark: tasks, mean training examples per task (after
+ * train_per_task) and classes from the (cached) data. 0 or -1 with cls_seterr. */
+int files_bench_size(const run_config *cfg, struct bench_size_s *z);
+/* Frees the cache and the memo (tests, leak checks). */
+void files_cache_free(void);
+
+#endif
