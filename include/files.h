@@ -9,13 +9,13 @@
  * test_per_task, and data_hash (set by the expander: the content hash of the four files, so
  * changed data changes every run's identity).
  *
- * Called by bench.c and the sweep expander; calls arrays, rng, config, util. */
+ * Called by bench.c (which builds the benchmark from files_get) and the sweep expander;
+ * calls arrays, rng, config, util. */
 #ifndef CLS_FILES_H
 #define CLS_FILES_H
 
 #include <stdint.h>
 
-#include "bench.h"
 #include "config.h"
 
 /* One task's arrays in the per-process cache (bench_t tasks point into them). */
@@ -28,19 +28,23 @@ typedef struct {
     int *class_mask;           /* (out_dim) for the task scenario, else NULL */
 } bench_task_data;
 
-/* Fills b's kind, geometry and tasks from cfg (loading and splitting the files on first use
- * in this process). The tasks' arrays belong to the cache: b->data_shared is set, and
- * bench_free leaves them. 0, or -1 with cls_seterr naming the file and what was expected. */
-int files_bench_fill(bench_t *b, const run_config *cfg);
+/* A loaded, split data set (in the per-process cache; valid until files_cache_free). */
+typedef struct {
+    char *key;                 /* every setting it depends on */
+    int ntasks, K, out_dim;    /* tasks, classes in the files, outputs of the scenario */
+    int c, h, w, dim;          /* image geometry (c = 0: flat vectors) and input size */
+    bench_task_data *tasks;    /* (ntasks) */
+} files_data;
+
+/* The data set cfg's files benchmark describes, loading and splitting the files on first
+ * use in this process. NULL with cls_seterr naming the file and what was expected. */
+const files_data *files_get(const run_config *cfg);
 /* Loads and validates everything cfg's files benchmark needs (the same checks as a run);
  * used at expand time so that no run is dispatched on bad data. 0 or -1 with cls_seterr. */
 int files_check(const run_config *cfg);
 /* Content hash of the four data files (FNV-1a 64 over their bytes), memoised per process by
  * path + size + mtime. 0 or -1 with cls_seterr. */
 int files_data_hash(const run_config *cfg, uint64_t *hash);
-/* bench_spec.size of the files benchmark: tasks, mean training examples per task (after
- * train_per_task) and classes from the (cached) data. 0 or -1 with cls_seterr. */
-int files_bench_size(const run_config *cfg, struct bench_size_s *z);
 /* Frees the cache and the memo (tests, leak checks). */
 void files_cache_free(void);
 

@@ -16,12 +16,13 @@ cd "$ROOT" || exit 2
 # A file may include headers of its own level or below.
 LAYERS='
 0 core     src/core/*.c include/util.h include/rng.h include/linalg.h include/config.h
-           include/metrics.h include/result.h include/stop.h include/cls_mpi.h
+           include/metrics.h include/result.h include/stop.h include/cls_mpi.h include/cpu.h
 1 nn       src/nn/*.c include/nn.h include/optim.h
-2 data     src/data/*.c include/idx.h include/data.h include/bench.h
+2 data     src/data/*.c include/idx.h include/data.h include/bench.h include/npy.h
+           include/arrays.h include/files.h
 3 analysis src/analysis/*.c include/analysis.h include/analysis_mpi.h include/pca.h
 4 models   src/models/*.c include/model.h include/registry.h include/mlp.h include/ewc.h
-           include/hsf.h include/train.h
+           include/hsf.h include/train.h include/clbase.h include/replay.h
 5 run      src/run/*.c include/run.h include/probe.h include/isolate.h
 6 sweep    src/sweep/*.c include/sweep.h include/output.h include/scheduler.h
            include/sched_options.h include/sched_proto.h include/sched_master.h

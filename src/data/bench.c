@@ -406,6 +406,55 @@ static int init_rotated_mnist(bench_t *b, const run_config *cfg) {
     return 0;
 }
 
+/* The files benchmark (files.h): the tasks point into the per-process cache. */
+static int init_files(bench_t *b, const run_config *cfg) {
+    const files_data *s = files_get(cfg);
+    if (!s) return -1;
+    b->kind = BENCH_KIND_CLASSIFICATION;
+    b->metric = "accuracy";
+    b->higher_is_better = 1;
+    b->in_dim = s->dim;
+    b->out_dim = s->out_dim;
+    b->img_c = s->c;
+    b->img_h = s->h;
+    b->img_w = s->w;
+    b->ntasks = s->ntasks;
+    b->block_size = (int)cfg_int(cfg, "benchmark.block_size");
+    b->data_shared = 1;
+    b->tasks = xcalloc((size_t)s->ntasks, sizeof(task_t));
+    for (int t = 0; t < s->ntasks; t++) {
+        const bench_task_data *d = &s->tasks[t];
+        task_t *k = &b->tasks[t];
+        snprintf(k->name, sizeof k->name, "%s", d->name);
+        k->n_train = d->n_train;
+        k->n_test = d->n_test;
+        k->x_train = d->x_train;
+        k->y_train = d->y_train;
+        k->x_test = d->x_test;
+        k->y_test = d->y_test;
+        k->classes = d->classes;
+        k->nclasses = d->nclasses;
+        k->class_mask = d->class_mask;
+    }
+    return 0;
+}
+
+/* Its true size, from the data (tasks, mean training examples per task, classes). */
+static int size_files(const run_config *cfg, bench_size *z) {
+    const char *x = cfg_get(cfg, "benchmark.train.x");
+    if (!x || !*x) return 0;   /* no data named yet: the nominal size */
+    const files_data *s = files_get(cfg);
+    if (!s) return -1;
+    z->ntasks = s->ntasks;
+    long blocks = cfg_get(cfg, "benchmark.blocks") ? cfg_int(cfg, "benchmark.blocks") : 0;
+    z->nstages = blocks > 0 ? (int)blocks : s->ntasks;
+    double n = 0;
+    for (int t = 0; t < s->ntasks; t++) n += s->tasks[t].n_train;
+    z->n_train = s->ntasks ? n / s->ntasks : 0;
+    z->out_dim = s->out_dim;
+    return 0;
+}
+
 /* ---------------------------------------------------------------- the benchmark table */
 
 /* Adding a benchmark: its param table above, its init function, and one row here. The
@@ -430,8 +479,8 @@ const bench_spec bench_specs[] = {
      .nparams = NP(rotated_params), .init = init_rotated_mnist, .data = BENCH_DATA_MNIST,
      .tasks_key = "benchmark.tasks", .train_per_task = 8495, .out_dim = 10},
     {.name = "files", .kind = BENCH_KIND_CLASSIFICATION, .params = files_params,
-     .nparams = NP(files_params), .init = files_bench_fill, .data = BENCH_DATA_FILES,
-     .ntasks = 1, .train_per_task = 5000, .size = files_bench_size},
+     .nparams = NP(files_params), .init = init_files, .data = BENCH_DATA_FILES,
+     .ntasks = 1, .train_per_task = 5000, .size = size_files},
     {.name = "teacher_student", .kind = BENCH_KIND_REGRESSION, .params = teacher_params,
      .nparams = NP(teacher_params), .init = init_teacher, .tasks_key = "benchmark.contexts",
      .batch_key = "benchmark.batch"},

@@ -16,12 +16,13 @@
  *     to files gives bit-identical runs.
  * The per-task arrays live in a per-process cache keyed by every setting above, built once
  * per rank (before run processes fork, so they share it copy-on-write); a run's bench_t
- * points into the cache instead of copying (bench_t.data_shared). Called by bench.c (run
- * time) and by the sweep expander (validation and the content hash); calls arrays, rng,
- * config and util. */
+ * points into the cache instead of copying (bench_t.data_shared, filled by bench.c). Called
+ * by bench.c (run time) and by the sweep expander (validation and the content hash); calls
+ * arrays, rng, config and util. */
 #include "files.h"
 
 #include "arrays.h"
+#include "config.h"
 #include "rng.h"
 #include "util.h"
 
@@ -163,12 +164,7 @@ fail:
 
 /* ---- the loaded, split data set (cached) ---- */
 
-typedef struct {
-    char *key;                 /* every setting it depends on */
-    int ntasks, K, out_dim;
-    int c, h, w, dim;
-    bench_task_data *tasks;    /* (ntasks) */
-} files_set;
+typedef files_data files_set;
 
 static files_set **cache;
 static int ncache;
@@ -566,47 +562,4 @@ int files_data_hash(const run_config *cfg, uint64_t *hash) {
 
 int files_check(const run_config *cfg) { return get_set(cfg) ? 0 : -1; }
 
-int files_bench_fill(bench_t *b, const run_config *cfg) {
-    const files_set *s = get_set(cfg);
-    if (!s) return -1;
-    b->kind = BENCH_KIND_CLASSIFICATION;
-    b->metric = "accuracy";
-    b->higher_is_better = 1;
-    b->in_dim = s->dim;
-    b->out_dim = s->out_dim;
-    b->img_c = s->c;
-    b->img_h = s->h;
-    b->img_w = s->w;
-    b->ntasks = s->ntasks;
-    b->block_size = (int)cfg_int(cfg, "benchmark.block_size");
-    b->data_shared = 1;
-    b->tasks = xcalloc((size_t)s->ntasks, sizeof(task_t));
-    for (int t = 0; t < s->ntasks; t++) {
-        const bench_task_data *d = &s->tasks[t];
-        task_t *k = &b->tasks[t];
-        snprintf(k->name, sizeof k->name, "%s", d->name);
-        k->n_train = d->n_train;
-        k->n_test = d->n_test;
-        k->x_train = d->x_train;
-        k->y_train = d->y_train;
-        k->x_test = d->x_test;
-        k->y_test = d->y_test;
-        k->classes = d->classes;
-        k->nclasses = d->nclasses;
-        k->class_mask = d->class_mask;
-    }
-    return 0;
-}
-
-int files_bench_size(const run_config *cfg, bench_size *z) {
-    const files_set *s = get_set(cfg);
-    if (!s) return -1;
-    z->ntasks = s->ntasks;
-    long blocks = cfg_get(cfg, "benchmark.blocks") ? cfg_int(cfg, "benchmark.blocks") : 0;
-    z->nstages = blocks > 0 ? (int)blocks : s->ntasks;
-    double n = 0;
-    for (int t = 0; t < s->ntasks; t++) n += s->tasks[t].n_train;
-    z->n_train = s->ntasks ? n / s->ntasks : 0;
-    z->out_dim = s->out_dim;
-    return 0;
-}
+const files_data *files_get(const run_config *cfg) { return get_set(cfg); }
