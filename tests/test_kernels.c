@@ -95,7 +95,8 @@ static void test_ewgn_fused_every_level(void) {
         cpu_cap(l);
         run_config c;
         make_cfg(&c, "ewgn", "mnist_fashion", "benchmark.train_per_task", "300",
-                 "benchmark.test_per_task", "100", "benchmark.block_size", "1", "seed", "5", NULL);
+                 "benchmark.test_per_task", "100", "benchmark.block_size", "1", "seed", "5",
+                 "ewgn.train.batch_size", "1", "ewgn.train.lr", "0.005", NULL);
         run_cfg(&r[l], &c);
     }
     cpu_cap(prev);
