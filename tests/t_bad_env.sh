@@ -126,7 +126,7 @@ if [ $can_mount -eq 1 ]; then
     check "  ... the previous .nc is intact and readable" ncdump -h "$full/out.nc" >/dev/null
     n_before=$(nruns "$full/out.nc" 2>/dev/null || echo 0)
     check "  ... it holds the runs finished before ($n_before)" test "$n_before" -ge 1
-    check "  ... no temporary file is left behind" test -z "$(ls "$full" | grep '\.tmp')"
+    check "  ... no temporary file is left behind" test -z "$(find "$full" -maxdepth 1 -name '*.tmp*' -print -quit)"
     mount -o remount,size=4m "$full"
     $MPIRUN -np 2 "$CLSWEEP" run "$TINY" --output "$full/out.nc" --quiet 2>/dev/null
     check "  ... after space is freed the resume completes" test $? -eq 0

@@ -3,7 +3,7 @@
 # lower layer including a higher one's header, an include loop between two modules of one
 # layer, and a file missing from its layer table (each on a temporary copy of the tree).
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 FAILED=0
 ok() { echo "ok - $1"; }
 notok() { echo "not ok - $1"; FAILED=1; }

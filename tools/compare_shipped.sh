@@ -17,7 +17,7 @@
 #   - the weight-space analysis: samples_per_task 20.
 # Needs the data sets (data/ and Fashion-MNIST) and Debian's python3 with PyYAML and netCDF4.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 OLD=${1:?usage: tools/compare_shipped.sh OLD_CLSWEEP NEW_CLSWEEP [WORKDIR]}
 NEW=${2:?usage: tools/compare_shipped.sh OLD_CLSWEEP NEW_CLSWEEP [WORKDIR]}
 WORK=${3:-$(mktemp -d /tmp/clsweep-compare.XXXXXX)}
@@ -68,7 +68,8 @@ EOF
             status=1
         fi
         t1=$(date +%s.%N)
-        eval "secs_$side=\$(echo \"\$t1 - \$t0\" | bc)"
+        secs=$(echo "$t1 - $t0" | bc)
+        if [ "$side" = old ]; then secs_old=$secs; else secs_new=$secs; fi
     done
     runs=$("$PY" -c "import netCDF4,sys; print(len(netCDF4.Dataset(sys.argv[1]).dimensions['run']))" \
            "$WORK/new/$name.nc" 2>/dev/null || echo "?")

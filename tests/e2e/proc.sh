@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers for the tests that signal or kill processes of a job (sourced after lib.sh):
 # journal records, the pid of a rank, processes left behind. Issue 17.
 # Journal records so far (the header is not one).
