@@ -274,15 +274,19 @@ static int cmd_expand(int argc, char **argv) {
     print_budgets(&s, stderr);
     /* runs per model, in the order of the sweep's models */
     fprintf(stderr, "runs per model:");
-    for (int i = 0; i < s.nruns; i++) {
-        const char *m = cfg_str(&s.runs[i].cfg, "model");
-        int first = 1, n = 0;
-        for (int j = 0; j < s.nruns; j++) {
-            if (strcmp(cfg_str(&s.runs[j].cfg, "model"), m)) continue;
-            if (j < i) first = 0;
-            n++;
+    {   /* linear: one pass, a short list of the distinct models in order of appearance */
+        const char **names = xcalloc((size_t)s.nruns + 1, sizeof *names);
+        int *counts = xcalloc((size_t)s.nruns + 1, sizeof *counts), nm = 0;
+        for (int i = 0; i < s.nruns; i++) {
+            const char *m = cfg_str(&s.runs[i].cfg, "model");
+            int j = 0;
+            while (j < nm && strcmp(names[j], m)) j++;
+            if (j == nm) names[nm++] = m;
+            counts[j]++;
         }
-        if (first) fprintf(stderr, " %s %d", m, n);
+        for (int j = 0; j < nm; j++) fprintf(stderr, " %s %d", names[j], counts[j]);
+        free(names);
+        free(counts);
     }
     fprintf(stderr, "\n%d runs (%d before deduplication), output %s\n", s.nruns, s.n_before_dedup,
             s.output);
