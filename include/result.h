@@ -18,7 +18,7 @@ typedef enum {
 } run_status;
 
 const char *run_status_name(run_status s);   /* "ok", "diverged", "failed", "unsupported" */
-int run_status_parse(const char *name);      /* -1 if unknown or "abandoned" (not final) */
+int run_status_parse(const char *name);      /* -1 if unknown */
 
 #define RESULT_NAME_MAX 48
 #define RESULT_MSG_MAX 256

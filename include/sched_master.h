@@ -1,7 +1,7 @@
 /* sched_master.h — the master's state and steps (sweep layer, internal to the scheduler):
  * setup and resume, recording results, the pending queue, the .nc rewrites, the end of a
- * sweep and its exit code (CLS_EXIT_*, stop.h). Called by scheduler.c (entry), sched_master.c (one process and
- * the MPI dispatch loop) and sched_resume.c. */
+ * sweep and its exit code (CLS_EXIT_*, stop.h). Called by scheduler.c (entry) and
+ * sched_resume.c; implemented by sched_master.c (one process and the MPI dispatch loop). */
 #ifndef CLS_SCHED_MASTER_H
 #define CLS_SCHED_MASTER_H
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Chunked dispatch (src/sweep/scheduler.c): 3,000 short runs go out several per work
+# Chunked dispatch (src/sweep/sched_master.c): 3,000 short runs go out several per work
 # message; every run is recorded exactly once with the same numbers as a one-process
 # sweep; a SIGUSR1 mid-chunk and a SIGKILL of the whole job lose nothing that the resumed
 # sweep cannot finish, and the resumed file equals the uninterrupted one.

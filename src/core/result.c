@@ -47,7 +47,7 @@ const char *run_status_name(run_status s) {
 
 int run_status_parse(const char *name) {
     if (!name) return -1;
-    for (int i = 0; i < RUN_STATUS_ABANDONED; i++)   /* abandoned is never in a file */
+    for (int i = 0; i < RUN_STATUS_COUNT; i++)
         if (!strcmp(name, status_names[i])) return i;
     return -1;
 }

@@ -135,11 +135,12 @@ static int master_take(master_t *m) {
     return m->nrequeue ? m->requeue[--m->nrequeue] : m->pending[m->next++];
 }
 
-/* A run came back abandoned: it is pending again, handed out first (unless it was
- * abandoned MAX_ABANDONED times: then it waits for the next resume). */
-static void master_requeue(master_t *m, int idx, const char *why) {
+/* A run came back abandoned: it is pending again, handed out first (unless its own run
+ * process gave it up MAX_ABANDONED times — counted when the worker is not stopping —: then
+ * it waits for the next resume). */
+static void master_requeue(master_t *m, int idx, const char *why, int count_it) {
     m->nreturned++;
-    if (++m->nabandoned[idx] < MAX_ABANDONED || cls_stop_signal) {
+    if (!count_it || ++m->nabandoned[idx] < MAX_ABANDONED || cls_stop_signal) {
         m->requeue[m->nrequeue++] = idx;
         return;
     }
@@ -290,7 +291,7 @@ int master_solo(master_t *m, analysis_group *ag) {
              * either way the run is pending again, and tried again unless we stop. */
             if (!cls_stop_signal && !m->quiet)
                 fprintf(stderr, "clsweep: run %s: %s; queued again\n", m->sw.runs[idx].id, r.message);
-            master_requeue(m, idx, r.message);
+            master_requeue(m, idx, r.message, 1);
             result_free(&r);
             continue;
         }
@@ -389,8 +390,9 @@ static int top_up(master_t *m, slot_t *s, int nslots) {
     return sent;
 }
 
+/* At the end: TAG_STOP to a worker (it returns from its loop to the collective end). */
 static void release(slot_t *s) {
-    if (s->released || s->nchunks) return;
+    if (s->released) return;
     CLS_MPI_CHECK(MPI_Send(NULL, 0, MPI_BYTE, s->rank, TAG_STOP, MPI_COMM_WORLD));
     s->released = 1;
 }
@@ -459,7 +461,7 @@ static void dispatch_result(dispatch_t *d, const MPI_Status *st) {
             m->nworkers_stopped++;
         }
         if (r.status == RUN_STATUS_ABANDONED) {
-            master_requeue(m, idx, r.message);
+            master_requeue(m, idx, r.message, !(flags & PROTO_WORKER_STOPPING));
             result_free(&r);
         } else if (d->failed) {
             result_free(&r);
