@@ -76,7 +76,7 @@ check "merge of shards with array extras equals the unsharded file" nc_equal "$T
 
 # Malformed files with clsweep's title (issue 17 item 4): status, merge and resume refuse
 # them with a message naming the file, exit 2, no crash.
-for kind in run_id_2d R_4d acc_float huge_run; do
+for kind in run_id_2d R_4d acc_float huge_run task_huge; do
     bad=$TMP/bad-$kind.nc
     "$BUILD/tests/test_ncsafety" --write-malformed $kind "$bad" || notok "write $kind"
     "$CLSWEEP" status "$bad" >/dev/null 2>"$TMP/bad.err"

@@ -4,7 +4,7 @@
  * the .nc, journal damage told apart (middle vs torn tail), and `status` listing every
  * configuration with sd (ddof 1), n and a t interval, in linear time.
  * Also `test_ncsafety --write-malformed KIND PATH` writes one malformed file for the shell
- * test tests/t_shards_merge.sh (KIND: run_id_2d, R_4d, acc_float, huge_run). */
+ * test tests/t_shards_merge.sh (KIND: run_id_2d, R_4d, acc_float, huge_run, task_huge). */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -186,17 +186,19 @@ static void test_no_link_no_foreign_file(void) {
 
 /* Writes a file with clsweep's title and every fixed variable, one of them malformed:
  * run_id_2d: run_id(run, x); R_4d: R(run, stage, task, x); acc_float: acc is float;
- * huge_run: the run dimension claims 10^9 runs (unlimited, one value written). */
+ * huge_run: the run dimension claims 10^9 runs (unlimited, one value written); task_huge:
+ * stage of length 0 and task of 3*10^9 (both unlimited, one R0 value written), so that
+ * R has no cells and only R0 is huge. */
 static int write_malformed(const char *kind, const char *path) {
     int nc, drun, dst, dt, dx;
     if (nc_create(path, NC_NETCDF4 | NC_CLOBBER, &nc) != NC_NOERR) return -1;
-    int huge = !strcmp(kind, "huge_run");
+    int huge = !strcmp(kind, "huge_run"), thuge = !strcmp(kind, "task_huge");
     nc_def_dim(nc, "run", huge ? NC_UNLIMITED : 2, &drun);
-    nc_def_dim(nc, "stage", 2, &dst);
-    nc_def_dim(nc, "task", 2, &dt);
+    nc_def_dim(nc, "stage", thuge ? NC_UNLIMITED : 2, &dst);
+    nc_def_dim(nc, "task", thuge ? NC_UNLIMITED : 2, &dt);
     nc_def_dim(nc, "x", 3, &dx);
     nc_put_att_text(nc, NC_GLOBAL, "title", strlen(OUTPUT_TITLE), OUTPUT_TITLE);
-    int accid = -1;
+    int accid = -1, r0id = -1;
     for (int i = 0; i < ncs_nfixed; i++) {
         const ncs_var *v = &ncs_fixed[i];
         int dims[4] = {drun, v->ndims == 3 ? dst : dt, dt, dx}, nd = v->ndims, var;
@@ -206,12 +208,18 @@ static int write_malformed(const char *kind, const char *path) {
         if (!strcmp(kind, "acc_float") && !strcmp(v->name, "acc")) type = NC_FLOAT;
         if (nc_def_var(nc, v->name, type, nd, dims, &var) != NC_NOERR) return -1;
         if (!strcmp(v->name, "acc")) accid = var;
+        if (!strcmp(v->name, "R0")) r0id = var;
     }
     nc_enddef(nc);
     if (huge) {
         size_t start[1] = {999999999}, count[1] = {1};
         double one = 1;
         nc_put_vara_double(nc, accid, start, count, &one);
+    }
+    if (thuge) {
+        size_t start[2] = {0, 3000000000u}, count[2] = {1, 1};
+        float one = 1;
+        nc_put_vara_float(nc, r0id, start, count, &one);
     }
     return nc_close(nc) == NC_NOERR ? 0 : -1;
 }
@@ -223,8 +231,8 @@ static void drop(const char *id, run_result *r, void *ctx) {
 }
 
 static void test_malformed_files_refused(void) {
-    static const char *const kinds[] = {"run_id_2d", "R_4d", "acc_float", "huge_run"};
-    for (int q = 0; q < 4; q++) {
+    static const char *const kinds[] = {"run_id_2d", "R_4d", "acc_float", "huge_run", "task_huge"};
+    for (int q = 0; q < 5; q++) {
         char path[512], out[512];
         snprintf(path, sizeof path, "%s/bad_%s.nc", tmpdir, kinds[q]);
         snprintf(out, sizeof out, "%s/merged_%s.nc", tmpdir, kinds[q]);

@@ -73,7 +73,7 @@ EOF
     done
     runs=$("$PY" -c "import netCDF4,sys; print(len(netCDF4.Dataset(sys.argv[1]).dimensions['run']))" \
            "$WORK/new/$name.nc" 2>/dev/null || echo "?")
-    if "$PY" tests/e2e/nc_compare.py "$WORK/old/$name.nc" "$WORK/new/$name.nc"; then
+    if "$PY" tests/e2e/nc_compare.py "$WORK/old/$name.nc" "$WORK/new/$name.nc" --strict; then
         echo "compare_shipped: $name: $runs runs, identical (old ${secs_old}s, new ${secs_new}s)"
     else
         echo "compare_shipped: $name: DIFFERENT"

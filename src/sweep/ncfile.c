@@ -377,8 +377,12 @@ static int define_file(int nc, const char *nc_path, out_layout *L) {
             NC_CHECK(nc_put_att_double(nc, id, "_FillValue", NC_DOUBLE, 1, &dnan));
         if (v->long_name) NC_CHECK(put_text(nc, id, "long_name", v->long_name));
         if (v->flags & NCS_FLAGS) {
-            NC_CHECK(put_text(nc, id, "flag_values", "ok diverged failed unsupported"));
-            NC_CHECK(put_text(nc, id, "flag_meanings", "ok diverged failed unsupported"));
+            char names[256] = "";
+            for (int st = 0; st < RUN_STATUS_COUNT; st++)
+                snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", st ? " " : "",
+                         run_status_name((run_status)st));
+            NC_CHECK(put_text(nc, id, "flag_values", names));
+            NC_CHECK(put_text(nc, id, "flag_meanings", names));
         }
         if (v->units) NC_CHECK(put_text(nc, id, "units", v->units));
         if (v->comment) NC_CHECK(put_text(nc, id, "comment", v->comment));

@@ -151,15 +151,17 @@ int ncs_open_checked(ncs_file *f, const char *path) {
         }
         NC_CHECK(nc_inq_dimlen(f->nc, *ids[d], lens[d]));
     }
-    if (f->n > (size_t)1 << 31) {
-        cls_seterr("%s: %zu runs (at most 2^31 expected)", path, f->n);
+    if (f->n > (size_t)1 << 31 || f->S > INT32_MAX || f->T > INT32_MAX) {
+        cls_seterr("%s: dimensions run/stage/task of %zu/%zu/%zu (at most 2^31 expected)", path,
+                   f->n, f->S, f->T);
         goto cleanup;
     }
     for (int i = 0; i < ncs_nfixed; i++)
         if (check_fixed(f, &ncs_fixed[i])) goto cleanup;
-    /* The largest fixed columns: R (run, stage, task) and the string pointers. */
-    if (ncs_budget(f, "variable R", f->n, f->S * (f->T ? f->T : 1), sizeof(float)) ||
-        (f->T && f->S > ((size_t)1 << 40) / f->T) ||
+    /* The fixed columns: R (run, stage, task), R0 (run, task), the per-run values and string
+     * pointers (S, T < 2^31: the products cannot overflow). */
+    if (ncs_budget(f, "variable R", f->n, f->S * f->T, sizeof(float)) ||
+        ncs_budget(f, "variable R0", f->n, f->T, sizeof(float)) ||
         ncs_budget(f, "dimension run", f->n, 8, sizeof(char *)))
         goto cleanup;
     return 0;

@@ -1,4 +1,4 @@
-"""nc_compare.py A.nc B.nc [--ignore VAR ...] [--ignore-att NAME ...]: exit 0 when two clsweep
+"""nc_compare.py A.nc B.nc [--strict] [--ignore VAR ...] [--ignore-att NAME ...]: exit 0 when two clsweep
 sweep files are the same, else print every difference and exit 1.
 
 "The same" means, read at the NetCDF level (netCDF4, no CF decoding, so nothing is hidden):
@@ -8,9 +8,10 @@ sweep files are the same, else print every difference and exit 1.
     axes are plain variables here): names, types, dimensions, attributes and values;
     floating-point values are compared bit for bit (NaN fill included), strings exactly.
 Excluded by name, because they depend on timing and nothing else: the values of the
-variable wall_seconds (its definition and attributes are still compared). --ignore VAR
-excludes more variables' values; --ignore-att NAME excludes a global attribute (e.g.
-sweep_file when the two files were written from sweep files at different paths).
+variable wall_seconds (its definition and attributes are still compared); and the global
+attribute sweep_file, the path the sweep was loaded from (two runs of one sweep from
+different directories; sweep_yaml, its text, is compared) unless --strict. --ignore VAR
+excludes more variables' values; --ignore-att NAME excludes another global attribute.
 Used by the e2e tests (tests/e2e/lib.sh nc_equal) and tools/compare_shipped.sh."""
 import sys
 
@@ -82,10 +83,14 @@ def main(argv):
         print(__doc__.strip().splitlines()[0], file=sys.stderr)
         return 2
     a_path, b_path = argv[1], argv[2]
-    ignore, ignore_att = set(TIMING_VARS), set()
+    ignore, ignore_att = set(TIMING_VARS), {"sweep_file"}
     rest = argv[3:]
     i = 0
     while i < len(rest):
+        if rest[i] == "--strict":
+            ignore_att.discard("sweep_file")
+            i += 1
+            continue
         if rest[i] == "--ignore" and i + 1 < len(rest):
             ignore.add(rest[i + 1])
         elif rest[i] == "--ignore-att" and i + 1 < len(rest):
