@@ -128,7 +128,8 @@ static double conv_ref(const float *inp, const float *w, const float *b, int s, 
 }
 
 static void test_conv2d_direct(void) {
-    const int shapes[][5] = {{3, 1, 28, 28, 8}, {2, 3, 7, 5, 4}, {2, 8, 14, 14, 16}, {1, 2, 1, 6, 3}};
+    const int shapes[][5] = {{3, 1, 28, 28, 8}, {2, 3, 7, 5, 4}, {2, 8, 14, 14, 16}, {1, 2, 1, 6, 3},
+                             {2, 1, 5, 1, 2}, {1, 1, 2, 2, 1}};
     rng_t r;
     rng_init(&r, 21, 0);
     for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++) {
