@@ -28,6 +28,8 @@ from cls_pytest import clsweep  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 METRICS = ["acc", "bwt", "fwt", "forgetting"]
+# The extras every run stores (src/core/metrics.c), after the four above, in name order.
+RUN_EXTRAS = ["bwt_plus", "plasticity", "rem"]
 
 GATED_YAML = """\
 name: gated-regime-test
@@ -182,7 +184,7 @@ def test_aggregate_markdown_table(tiny, tmp_path, capsys):
     head = [c.strip() for c in lines[0].strip("|").split("|")]
     # swept keys in the file's order, between model and runs
     assert head[0] == "model" and sorted(head[1:3]) == ["ewc.lambda", "train.lr"], head
-    assert head[3:] == ["runs", "acc", "bwt", "fwt", "forgetting"], head
+    assert head[3:] == ["runs"] + METRICS + RUN_EXTRAS, head
     assert len(lines) == 2 + 6
     cells = [[c.strip() for c in ln.strip("|").split("|")] for ln in lines[2:]]
     col = {h: i for i, h in enumerate(head)}
@@ -378,6 +380,6 @@ def test_runs_arrays_are_cut_to_the_run_shape(tiny):
         in_file = [ds[v].attrs["key"] for v in ds.variables if "key" in ds[v].attrs]
         ds.close()
         assert runs.axes == in_file and sorted(in_file) == ["ewc.lambda", "train.lr"]
-        assert runs.metrics == METRICS
+        assert runs.metrics == METRICS + RUN_EXTRAS
     finally:
         runs.close()
