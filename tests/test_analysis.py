@@ -28,6 +28,8 @@ from cls_pytest import clsweep, require_data  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 METRICS = ["acc", "bwt", "fwt", "forgetting"]
+# The extras every run stores (src/core/metrics.c), after the four above, in name order.
+RUN_EXTRAS = ["bwt_plus", "plasticity", "rem"]
 
 GATED_YAML = """\
 name: gated-regime-test
@@ -190,7 +192,7 @@ def test_aggregate_markdown_table(tiny, tmp_path, capsys):
               "train.weight_decay"]
     nk = 2 + len(budget)
     assert head[0] == "model" and sorted(head[1:1 + nk]) == sorted(["ewc.lambda", "train.lr"] + budget), head
-    assert head[1 + nk:] == ["runs", "acc", "bwt", "fwt", "forgetting"], head
+    assert head[1 + nk:] == ["runs"] + METRICS + RUN_EXTRAS, head
     assert len(lines) == 2 + 6
     cells = [[c.strip() for c in ln.strip("|").split("|")] for ln in lines[2:]]
     col = {h: i for i, h in enumerate(head)}
@@ -450,6 +452,6 @@ def test_runs_arrays_are_cut_to_the_run_shape(tiny):
         assert runs.axes == in_file and sorted(in_file) == sorted(
             ["ewc.lambda", "train.lr", "benchmark.block_size", "train.batch_size",
              "train.momentum", "train.optimizer", "train.weight_decay"])
-        assert runs.metrics == METRICS
+        assert runs.metrics == METRICS + RUN_EXTRAS
     finally:
         runs.close()
