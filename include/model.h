@@ -53,6 +53,11 @@ typedef struct {
      * batch and the examples and steps of one block under cfg, for `clsweep expand`'s budget
      * table (models with their own training keys, e.g. pah.lr, gated.batch). */
     void (*budget)(const run_config *cfg, struct train_budget *out);
+    /* Optional (NULL: every benchmark of a supported kind): NULL when the model can take
+     * benchmark b under cfg, else the reason it cannot (a shape, a scenario; static or
+     * string-literal text). The run executor checks it before init and records the run
+     * `unsupported: REASON` — never failed, never a crash. */
+    const char *(*accepts)(const bench_t *b, const run_config *cfg);
 } model_ops;
 
 /* The models of the suite (the default `models` of a sweep are those supporting the

@@ -39,6 +39,23 @@ void maxpool2_forward(float *out, int *argmax, const float *inp, int B, int C, i
 /* dinp (B, C, H, W) accumulates dout at the argmax positions. */
 void maxpool2_backward(float *dinp, const float *dout, const int *argmax, int B, int C, int H, int W);
 
+/* ---- batch normalisation, training mode (batch statistics always; no running averages) ----
+ * Per channel c over the B·HW values: out = gamma·(x − mean)/sqrt(var + eps) + beta with the
+ * biased variance (PyTorch BatchNorm2d in train mode, eps 1e-5 there). inp/out/xhat
+ * (B, C, HW); mean, rstd (C) receive the statistics (kept for the backward). */
+void batchnorm_forward(float *out, float *xhat, float *mean, float *rstd, const float *inp,
+                       const float *gamma, const float *beta, int B, int C, int HW, float eps);
+/* dinp (B, C, HW) or NULL, dgamma/dbeta (C) or NULL: all accumulate; the gradient flows
+ * through the batch statistics. xhat, rstd from the forward. */
+void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
+                        const float *xhat, const float *rstd, const float *gamma,
+                        int B, int C, int HW);
+
+/* ---- global average pooling: out (B, C) = mean over the HW values of each plane ---- */
+void gap_forward(float *out, const float *inp, int B, int C, int HW);
+/* dinp (B, C, HW) += dout / HW. */
+void gap_backward(float *dinp, const float *dout, int B, int C, int HW);
+
 /* ---- element-wise activations over n values ---- */
 typedef enum {
     ACT_IDENTITY = 0,

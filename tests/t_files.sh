@@ -45,6 +45,7 @@ benchmark:
   block_size: 5
 models: $6
 seeds: 2
+defaults: {pah.batch_size: 8, pah.backbone_lr: 0.001}   # PAH defaults: 1 slow AdamW step per epoch here
 options: {quiet: true}
 EOF
 }
@@ -67,6 +68,17 @@ ok = ok and min(diag) > 0.5
 sys.exit(0 if ok else 1)
 PYEOF
 check "every model ran (ok or unsupported with a reason), finetune learns the blobs" test $? -eq 0
+"$PY" - "$TMP/npy.nc" <<'PYEOF'
+import sys, xarray as xr
+ds = xr.open_dataset(sys.argv[1]).load()
+# pah takes 3×32×32 inputs (its channels follow the input): ok, never unsupported; it learns
+ph = ds.where(ds.model == "pah", drop=True)
+st = [str(v) for v in ph.status.values]
+diag = [float(ph.R.values[0, s, s]) for s in range(4)]
+print("pah statuses:", st, "seed-0 R[s][s]:", diag)
+sys.exit(0 if st == ["ok", "ok"] and sum(diag) / 4 > 0.4 else 1)   # chance 0.2
+PYEOF
+check "pah runs ok on 3x32x32 images and learns the blobs (mean R[s][s] > 0.4, chance 0.2)" test $? -eq 0
 
 # The same data as IDX and as NetCDF variables: the same runs, the same numbers.
 sweep "$TMP/idx.yaml" data/train_x-idx.gz data/train_y-idx.gz data/test_x-idx.gz data/test_y-idx.gz "[finetune, ewc]"

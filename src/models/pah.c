@@ -1,23 +1,37 @@
 /* pah.c — Prototype-Augmented Hypernetwork (docs/spec.md §4.5), task-incremental.
+ * Models layer: reached only through pah_ops (model.h) from the run layer and tests.
  * Facts from the authors' code (pah2025/PAH: train_hyper2d.py, networks/hypernetwork.py
  * HyperCMTL_seq_simple_2d_solved, networks/metamodules.py HyperNetwork_seq/FCBlock,
  * utils.py distillation_output_loss, config/hyper2d_solved.py):
  *
- *   backbone β: conv3×3(1→c1) ReLU maxpool2 → conv3×3(c1→c2) ReLU maxpool2 → dense → ReLU,
- *     F features (trained from scratch; the paper's pretrained ResNet/MobileNet do not exist
- *     here). PyTorch default init.
- *   prototypes: C per task, each 1×h×w; task embedding e_k = flatten (C·h·w). Semantic init
- *     = centre crop of one held-out training image per class (removed from training);
- *     random init N(0.5, 0.1) as the code's mean/std_initialization_prototypes.
+ *   backbone β: conv3×3(Cin→c1) [BN] ReLU maxpool2 → conv3×3(c1→c2) [BN] ReLU maxpool2 →
+ *     (flatten | global average pool) → dense → ReLU, F features (trained from scratch; the
+ *     paper's pretrained ResNet/MobileNet do not exist here). PyTorch default init.
+ *     Any C×H×W input: Cin follows the benchmark's channels; inputs whose sides are not
+ *     multiples of 4 are zero-padded at the bottom/right to the next multiple of 4.
+ *     pah.batchnorm: BatchNorm after each conv, always with batch statistics (the authors
+ *     leave BN in train mode, also on the prototype batches and at test time).
+ *   prototypes: C per task, each ONE channel h×w (the authors' semantic init is the channel
+ *     mean of an image crop); fed to the backbone replicated over the Cin input channels.
+ *     Task embedding e_k = flatten (C·h·w).
+ *     pah.proto_input: resize = bilinear resize to the input's H×W (flatten backbone);
+ *     native = the prototypes enter at their own h×w (padded to multiples of 4), which
+ *     needs the global-average-pool backbone (chosen automatically), as in the authors' code.
+ *     Semantic init = crop of one held-out training image per class (removed from
+ *     training): centre crop, or the authors' offsets hard-coded for 32×32 images
+ *     ((32 − h)/2, pah.crop: authors); random init N(0.5, 0.1) as the code's
+ *     mean/std_initialization_prototypes. pah.input_range: signed maps inputs x → 2x − 1
+ *     (the authors' [−1, 1]); the semantic crops are taken from the mapped images.
  *   hypernetwork Υ: Linear(C·h·w→H) LeakyReLU Linear(H→H) LeakyReLU Linear(H→C·F), no
  *     biases, Kaiming-normal (fan_in, relu) init, last layer divided by 10. Its output is the
  *     bias-free head W_k (C, F): logits = β(x)·W_kᵀ.
  *   step 1 (AdamW over everything; backbone lr 1e-4, hypernet and prototypes 1e-3):
  *     CE(f(x|k), y) + λ_sm Σ_{j old} KD(f(x|j), f_prev(x|j)).
  *   step 2 (own AdamW over the prototypes only):
- *     λ_sp Σ_{j old} mean_c KD(g(p_j^c), g_prev(p_j^c)), g(p) = head_j(β(resize(p))) with
+ *     λ_sp Σ_{j old} mean_c KD(g(p_j^c), g_prev(p_j^c)), g(p) = head_j(β(p)) with
  *     head_j = Υ(e_j) generated from the same prototypes (gradient flows both ways), and
- *     g_prev evaluated on f_prev's own (frozen) prototypes.
+ *     g_prev evaluated on f_prev's own (frozen) prototypes. Each task's C prototypes are one
+ *     backbone batch (as the authors' pass_prototypes; matters with BatchNorm).
  *   KD(s, t) = T²·Σ_c p_s log(p_s/p_t) (utils.py KL_divergence(student_soft, teacher_soft),
  *     called as distillation_output_loss(new_pred, old_pred, T)): the STUDENT comes first,
  *     i.e. the reverse of the paper's KL(f_{k-1} ‖ f_k). We keep the code's direction.
@@ -46,21 +60,28 @@
 #include "train.h"
 #include "util.h"
 
+#define PAH_BN_EPS 1e-5f   /* PyTorch BatchNorm2d default */
+
 /* Geometry and hyperparameters (everything that fixes the layout). */
 typedef struct {
     int T, C;            /* tasks, classes per task (head outputs) */
-    int H, W;            /* input image (1 channel); H, W divisible by 4 */
+    int Cin, H, W;       /* input image (Cin 0 is read as 1); any sides >= 1 */
     int c1, c2, F;       /* backbone channels and features */
-    int ph, pw;          /* prototype shape */
+    int ph, pw;          /* prototype shape (one channel) */
     int hid;             /* hypernetwork hidden width */
+    int native;          /* prototypes enter at their own size; global-average-pool backbone */
+    int bn;              /* BatchNorm (batch statistics) after each conv */
 } pah_geom;
 
-/* Forward activations of the backbone for up to cap images. */
+/* Forward activations of the backbone for up to cap images of up to Smax pixels. */
 typedef struct {
-    float *z1, *r1;      /* (N, c1, H, W) conv1 out, ReLU */
-    float *p1;           /* (N, c1, H/2, W/2) */
-    float *z2, *r2;      /* (N, c2, H/2, W/2) */
-    float *p2;           /* (N, c2·H/4·W/4) */
+    int h, w;            /* (padded) spatial size of the last forward */
+    float *z1, *y1, *xh1, *r1;   /* (N, c1, h, w) conv1 out, BN out, BN x̂, ReLU */
+    float *p1;           /* (N, c1, h/2, w/2) */
+    float *z2, *y2, *xh2, *r2;   /* (N, c2, h/2, w/2) */
+    float *p2;           /* (N, c2, h/4, w/4) */
+    float *g2;           /* (N, c2) global average pool (native) */
+    float *mu1, *rs1, *mu2, *rs2;   /* BN statistics (c1), (c2) */
     float *z3, *feat;    /* (N, F) dense out, ReLU = features */
     int *a1, *a2;        /* maxpool argmax, shapes of p1, p2 */
 } pah_acts;
@@ -74,9 +95,14 @@ typedef struct {
 typedef struct {
     pah_geom g;
     long E;                      /* C·ph·pw, embedding size */
-    long HW, HW2, HW4;           /* H·W, (H/2)(W/2), (H/4)(W/4) */
+    long in_dim;                 /* Cin·H·W: one example as the benchmark stores it */
+    int Hp, Wp;                  /* input padded to multiples of 4 */
+    int Qh, Qw;                  /* prototype as the backbone sees it (Hp, Wp unless native) */
+    long S, Smax;                /* Hp·Wp; max(Hp·Wp, Qh·Qw) */
+    long D;                      /* dense input: c2·Hp·Wp/16 (flatten) or c2 (native, GAP) */
     /* parameter layout (offsets into params) */
-    long off_c1w, off_c1b, off_c2w, off_c2b, off_fw, off_fb;   /* backbone: [0, n_backbone) */
+    long off_c1w, off_c1b, off_bn1g, off_bn1b, off_c2w, off_c2b, off_bn2g, off_bn2b;
+    long off_fw, off_fb;         /* backbone: [0, n_backbone) */
     long n_backbone;
     long off_h1, off_h2, off_h3; /* hypernet W1 (hid, E), W2 (hid, hid), W3 (C·F, hid) */
     long off_proto;              /* prototypes (T, C, ph, pw) */
@@ -84,21 +110,23 @@ typedef struct {
     float *params, *grads, *prev;   /* (nparams) each, one allocation */
     /* settings */
     float lambda_sm, lambda_sp, temp;
+    float in_scale, in_shift;    /* input map x → scale·x + shift */
     int batch, accumulate;
     act_kind act, hyper_act;     /* ReLU / LeakyReLU (smooth ones only in gradient checks) */
     optim_t opt;                 /* step 1: all parameters, lr groups */
     optim_t opt_proto;           /* step 2: prototypes only */
     /* scratch: one float allocation, one int allocation */
-    int cap;                     /* images per forward: max(batch, T·C) */
+    int cap;                     /* images per forward: max(batch, C) */
     pah_acts sa, ta;             /* student (with backward) / teacher and evaluation */
     pah_hyper hy, thy;           /* current / previous hypernetwork */
     float *col;                  /* 2·max conv col size */
-    float *dfeat, *dz3, *dp2, *dr2, *dz2, *dp1, *dr1, *dz1;   /* backward scratch, cap rows */
+    float *dfeat, *dz3, *dg2, *dp2, *dr2, *dy2, *dz2, *dp1, *dr1, *dy1, *dz1;   /* backward */
     float *dheads, *dha2, *dhh2, *dha1;                       /* (T, ·) hypernet backward */
     float *logits, *tlogits, *dlogits, *probs;                /* (cap, C) */
     float *tproto;               /* (T, C, C) g_prev(p_j) cached at block start */
-    float *pimg, *dpimg;         /* (T·C, H, W) resized prototypes and their gradient */
-    float *bx;                   /* (batch, H·W) staged inputs */
+    float *rimg, *drimg;         /* (C, max(H·W, ph·pw)) one task's resized prototypes */
+    float *pimg, *dpimg;         /* (C, Cin, Qh, Qw) one task's prototypes as backbone input */
+    float *bx;                   /* (cap, Cin, Hp, Wp) staged inputs */
     float *fbuf;                 /* the float scratch allocation */
     int *ibuf;                   /* the int scratch allocation */
     int *by;                     /* (batch) local labels */
@@ -117,7 +145,15 @@ static const param_spec pah_params[] = {
     {"pah.prototype_shape", PARAM_INTLIST, "[10,10]", NULL, 1, 256,
      "prototype shape [h,w]: each of the C class prototypes is 1×h×w (task embedding C·h·w)"},
     {"pah.init", PARAM_STR, "semantic", "semantic|random", 1, 0,
-     "prototype init: centre crop of one held-out training image per class, or N(0.5, 0.1)"},
+     "prototype init: crop (channel mean) of one held-out training image per class, or N(0.5, 0.1)"},
+    {"pah.crop", PARAM_STR, "centre", "centre|authors", 1, 0,
+     "semantic crop offsets: centred in the image, or the authors' offsets for 32×32 images ((32−h)/2)"},
+    {"pah.proto_input", PARAM_STR, "resize", "resize|native", 1, 0,
+     "prototypes resized to the input size (flatten backbone) or fed at their own size (GAP backbone)"},
+    {"pah.batchnorm", PARAM_BOOL, "false", NULL, 0, 1,
+     "BatchNorm after each conv, batch statistics always (the authors' train-mode BN)"},
+    {"pah.input_range", PARAM_STR, "unit", "unit|signed", 1, 0,
+     "inputs as given (unit) or mapped x → 2x − 1 (signed: [0,1] data to the authors' [−1,1])"},
     {"pah.lambda_sm", PARAM_FLOAT, "0.5", NULL, 0, 1e6,
      "λ_sm: weight of the output distillation to f_prev over old tasks (step 1)"},
     {"pah.lambda_sp", PARAM_FLOAT, "1", NULL, 0, 1e6,
@@ -140,18 +176,30 @@ static const param_spec pah_params[] = {
 /* ---------------------------------------------------------------------------------- */
 /* layout and allocation */
 
+static int up4(int n) { return (n + 3) / 4 * 4; }
+
 static void pah_layout(pah_t *m) {
-    const pah_geom *g = &m->g;
+    pah_geom *g = &m->g;
+    if (g->Cin < 1) g->Cin = 1;
     m->E = (long)g->C * g->ph * g->pw;
-    m->HW = (long)g->H * g->W;
-    m->HW2 = m->HW / 4;
-    m->HW4 = m->HW / 16;
-    long o = 0;
-    m->off_c1w = o; o += (long)g->c1 * 9;
+    m->in_dim = (long)g->Cin * g->H * g->W;
+    m->Hp = up4(g->H);
+    m->Wp = up4(g->W);
+    m->Qh = g->native ? up4(g->ph) : m->Hp;
+    m->Qw = g->native ? up4(g->pw) : m->Wp;
+    m->S = (long)m->Hp * m->Wp;
+    m->Smax = (long)m->Qh * m->Qw > m->S ? (long)m->Qh * m->Qw : m->S;
+    m->D = g->native ? g->c2 : g->c2 * (m->S / 16);
+    long o = 0, nb = g->bn ? 1 : 0;
+    m->off_c1w = o; o += (long)g->c1 * g->Cin * 9;
     m->off_c1b = o; o += g->c1;
+    m->off_bn1g = o; o += nb * g->c1;
+    m->off_bn1b = o; o += nb * g->c1;
     m->off_c2w = o; o += (long)g->c2 * g->c1 * 9;
     m->off_c2b = o; o += g->c2;
-    m->off_fw = o;  o += (long)g->F * g->c2 * m->HW4;
+    m->off_bn2g = o; o += nb * g->c2;
+    m->off_bn2b = o; o += nb * g->c2;
+    m->off_fw = o;  o += (long)g->F * m->D;
     m->off_fb = o;  o += g->F;
     m->n_backbone = o;
     m->off_h1 = o; o += (long)g->hid * m->E;
@@ -161,59 +209,114 @@ static void pah_layout(pah_t *m) {
     m->nparams = o;
 }
 
-static float *carve(float **p, long n) { float *r = *p; *p += n; return r; }
-static int *carve_i(int **p, long n) { int *r = *p; *p += n; return r; }
+/* Scratch carving in two passes: with base NULL it only counts. */
+typedef struct { float *fb; int *ib; long nf, ni; } carver;
+static float *carve(carver *c, long n) { float *r = c->fb ? c->fb + c->nf : NULL; c->nf += n; return r; }
+static int *carve_i(carver *c, long n) { int *r = c->ib ? c->ib + c->ni : NULL; c->ni += n; return r; }
 
-static long acts_floats(const pah_t *m, long N) {
+static void acts_carve(const pah_t *m, pah_acts *a, carver *c, long N) {
     const pah_geom *g = &m->g;
-    return N * (2 * g->c1 * m->HW + g->c1 * m->HW2 + 2 * g->c2 * m->HW2 + g->c2 * m->HW4 + 2 * g->F);
+    long s1 = m->Smax, s2 = m->Smax / 4, s4 = m->Smax / 16, nb = g->bn ? 1 : 0;
+    a->z1 = carve(c, N * g->c1 * s1);
+    a->y1 = carve(c, nb * N * g->c1 * s1);
+    a->xh1 = carve(c, nb * N * g->c1 * s1);
+    a->r1 = carve(c, N * g->c1 * s1);
+    a->p1 = carve(c, N * g->c1 * s2);
+    a->z2 = carve(c, N * g->c2 * s2);
+    a->y2 = carve(c, nb * N * g->c2 * s2);
+    a->xh2 = carve(c, nb * N * g->c2 * s2);
+    a->r2 = carve(c, N * g->c2 * s2);
+    a->p2 = carve(c, N * g->c2 * s4);
+    a->g2 = carve(c, N * g->c2);
+    a->mu1 = carve(c, g->c1);
+    a->rs1 = carve(c, g->c1);
+    a->mu2 = carve(c, g->c2);
+    a->rs2 = carve(c, g->c2);
+    a->z3 = carve(c, N * g->F);
+    a->feat = carve(c, N * g->F);
+    a->a1 = carve_i(c, N * g->c1 * s2);
+    a->a2 = carve_i(c, N * g->c2 * s4);
 }
 
-static void acts_carve(const pah_t *m, pah_acts *a, float **fp, int **ip, long N) {
+static void hyper_carve(const pah_t *m, pah_hyper *h, carver *c) {
     const pah_geom *g = &m->g;
-    a->z1 = carve(fp, N * g->c1 * m->HW);
-    a->r1 = carve(fp, N * g->c1 * m->HW);
-    a->p1 = carve(fp, N * g->c1 * m->HW2);
-    a->z2 = carve(fp, N * g->c2 * m->HW2);
-    a->r2 = carve(fp, N * g->c2 * m->HW2);
-    a->p2 = carve(fp, N * g->c2 * m->HW4);
-    a->z3 = carve(fp, N * g->F);
-    a->feat = carve(fp, N * g->F);
-    a->a1 = carve_i(ip, N * g->c1 * m->HW2);
-    a->a2 = carve_i(ip, N * g->c2 * m->HW4);
+    h->h1 = carve(c, (long)g->T * g->hid);
+    h->a1 = carve(c, (long)g->T * g->hid);
+    h->h2 = carve(c, (long)g->T * g->hid);
+    h->a2 = carve(c, (long)g->T * g->hid);
+    h->heads = carve(c, (long)g->T * g->C * g->F);
 }
 
-static void hyper_carve(const pah_t *m, pah_hyper *h, float **fp) {
+static void scratch_carve(pah_t *m, carver *c) {
     const pah_geom *g = &m->g;
-    h->h1 = carve(fp, (long)g->T * g->hid);
-    h->a1 = carve(fp, (long)g->T * g->hid);
-    h->h2 = carve(fp, (long)g->T * g->hid);
-    h->a2 = carve(fp, (long)g->T * g->hid);
-    h->heads = carve(fp, (long)g->T * g->C * g->F);
+    long N = m->cap, T = g->T, CF = (long)g->C * g->F, nb = g->bn ? 1 : 0;
+    long s1 = m->Smax, s2 = s1 / 4, s4 = s1 / 16;
+    long col = conv2d_col_size(g->Cin, m->Hp, m->Wp);
+    long cq = conv2d_col_size(g->Cin, m->Qh, m->Qw);
+    long c2a = conv2d_col_size(g->c1, m->Hp / 2, m->Wp / 2);
+    long c2b = conv2d_col_size(g->c1, m->Qh / 2, m->Qw / 2);
+    if (cq > col) col = cq;
+    if (c2a > col) col = c2a;
+    if (c2b > col) col = c2b;
+    long rsz = (long)g->H * g->W > (long)g->ph * g->pw ? (long)g->H * g->W : (long)g->ph * g->pw;
+    acts_carve(m, &m->sa, c, N);
+    acts_carve(m, &m->ta, c, N);
+    hyper_carve(m, &m->hy, c);
+    hyper_carve(m, &m->thy, c);
+    m->col = carve(c, 2 * col);
+    m->dfeat = carve(c, N * g->F);
+    m->dz3 = carve(c, N * g->F);
+    m->dg2 = carve(c, N * g->c2);
+    m->dp2 = carve(c, N * g->c2 * s4);
+    m->dr2 = carve(c, N * g->c2 * s2);
+    m->dy2 = carve(c, nb * N * g->c2 * s2);
+    m->dz2 = carve(c, N * g->c2 * s2);
+    m->dp1 = carve(c, N * g->c1 * s2);
+    m->dr1 = carve(c, N * g->c1 * s1);
+    m->dy1 = carve(c, nb * N * g->c1 * s1);
+    m->dz1 = carve(c, N * g->c1 * s1);
+    m->dheads = carve(c, T * CF);
+    m->dha2 = carve(c, T * g->hid);
+    m->dhh2 = carve(c, T * g->hid);
+    m->dha1 = carve(c, T * g->hid);
+    m->logits = carve(c, N * g->C);
+    m->tlogits = carve(c, N * g->C);
+    m->dlogits = carve(c, N * g->C);
+    m->probs = carve(c, N * g->C);
+    m->tproto = carve(c, T * g->C * g->C);
+    m->rimg = carve(c, g->C * rsz);
+    m->drimg = carve(c, g->C * rsz);
+    m->pimg = carve(c, (long)g->C * g->Cin * m->Qh * m->Qw);
+    m->dpimg = carve(c, (long)g->C * g->Cin * m->Qh * m->Qw);
+    m->bx = carve(c, N * g->Cin * m->S);
+    m->by = carve_i(c, N);
 }
 
 /* Allocates the arena and scratch for geometry g and batch size batch; parameters are
- * initialised from r (PyTorch defaults for the backbone, Kaiming/10 for the hypernet's last
- * layer; prototypes N(0.5, 0.1) — semantic init overwrites them later). */
+ * initialised from r (PyTorch defaults for the backbone, BN γ = 1 and β = 0, Kaiming/10 for
+ * the hypernet's last layer; prototypes N(0.5, 0.1) — semantic init overwrites them later). */
 static pah_t *pah_create(const pah_geom *g, int batch, rng_t *r) {
     pah_t *m = xcalloc(1, sizeof *m);
     m->g = *g;
     m->batch = batch;
     pah_layout(m);
+    g = &m->g;
     long P = m->nparams;
     m->params = xcalloc((size_t)(3 * P), sizeof(float));
     m->grads = m->params + P;
     m->prev = m->grads + P;
 
     float *w = m->params;
-    float b1 = 1.0f / sqrtf(9.0f), b2 = 1.0f / sqrtf((float)(9 * g->c1));
-    float b3 = 1.0f / sqrtf((float)(g->c2 * m->HW4));
-    rng_fill_uniform(r, w + m->off_c1w, (long)g->c1 * 9, -b1, b1);
+    float b1 = 1.0f / sqrtf((float)(9 * g->Cin)), b2 = 1.0f / sqrtf((float)(9 * g->c1));
+    float b3 = 1.0f / sqrtf((float)m->D);
+    rng_fill_uniform(r, w + m->off_c1w, (long)g->c1 * g->Cin * 9, -b1, b1);
     rng_fill_uniform(r, w + m->off_c1b, g->c1, -b1, b1);
     rng_fill_uniform(r, w + m->off_c2w, (long)g->c2 * g->c1 * 9, -b2, b2);
     rng_fill_uniform(r, w + m->off_c2b, g->c2, -b2, b2);
-    rng_fill_uniform(r, w + m->off_fw, (long)g->F * g->c2 * m->HW4, -b3, b3);
+    rng_fill_uniform(r, w + m->off_fw, (long)g->F * m->D, -b3, b3);
     rng_fill_uniform(r, w + m->off_fb, g->F, -b3, b3);
+    for (long i = m->off_bn1g; i < m->off_bn1b; i++) w[i] = 1.0f;
+    for (long i = m->off_bn2g; i < m->off_bn2b; i++) w[i] = 1.0f;
     /* Kaiming normal, fan_in, gain √2 (nonlinearity='relu', a=0) */
     rng_fill_normal(r, w + m->off_h1, (long)g->hid * m->E, 0.0f, sqrtf(2.0f / (float)m->E));
     rng_fill_normal(r, w + m->off_h2, (long)g->hid * g->hid, 0.0f, sqrtf(2.0f / (float)g->hid));
@@ -222,56 +325,20 @@ static pah_t *pah_create(const pah_geom *g, int batch, rng_t *r) {
     rng_fill_normal(r, w + m->off_proto, (long)g->T * m->E, 0.5f, 0.1f);
     memcpy(m->prev, m->params, sizeof(float) * (size_t)P);
 
-    m->cap = batch > g->T * g->C ? batch : g->T * g->C;
-    long N = m->cap, T = g->T, CF = (long)g->C * g->F;
-    long col = conv2d_col_size(1, g->H, g->W);
-    long col2 = conv2d_col_size(g->c1, g->H / 2, g->W / 2);
-    if (col2 > col) col = col2;
-    long nf = 2 * acts_floats(m, N) + 2 * (4 * T * g->hid + T * CF) + 2 * col
-              + N * (2 * g->F + g->c2 * m->HW4 + 2 * g->c2 * m->HW2 + g->c1 * m->HW2
-                     + 2 * g->c1 * m->HW)
-              + T * CF + 3 * T * g->hid + 4 * N * g->C + T * g->C * g->C
-              + 2 * T * g->C * m->HW + (long)batch * m->HW;
-    long ni = 2 * N * (g->c1 * m->HW2 + g->c2 * m->HW4) + batch;
-    m->fbuf = xcalloc((size_t)nf, sizeof(float));
-    m->ibuf = xcalloc((size_t)ni, sizeof(int));
-    float *fp = m->fbuf;
-    int *ip = m->ibuf;
-    acts_carve(m, &m->sa, &fp, &ip, N);
-    acts_carve(m, &m->ta, &fp, &ip, N);
-    hyper_carve(m, &m->hy, &fp);
-    hyper_carve(m, &m->thy, &fp);
-    m->col = carve(&fp, 2 * col);
-    m->dfeat = carve(&fp, N * g->F);
-    m->dz3 = carve(&fp, N * g->F);
-    m->dp2 = carve(&fp, N * g->c2 * m->HW4);
-    m->dr2 = carve(&fp, N * g->c2 * m->HW2);
-    m->dz2 = carve(&fp, N * g->c2 * m->HW2);
-    m->dp1 = carve(&fp, N * g->c1 * m->HW2);
-    m->dr1 = carve(&fp, N * g->c1 * m->HW);
-    m->dz1 = carve(&fp, N * g->c1 * m->HW);
-    m->dheads = carve(&fp, T * CF);
-    m->dha2 = carve(&fp, T * g->hid);
-    m->dhh2 = carve(&fp, T * g->hid);
-    m->dha1 = carve(&fp, T * g->hid);
-    m->logits = carve(&fp, N * g->C);
-    m->tlogits = carve(&fp, N * g->C);
-    m->dlogits = carve(&fp, N * g->C);
-    m->probs = carve(&fp, N * g->C);
-    m->tproto = carve(&fp, T * g->C * g->C);
-    m->pimg = carve(&fp, T * g->C * m->HW);
-    m->dpimg = carve(&fp, T * g->C * m->HW);
-    m->bx = carve(&fp, (long)batch * m->HW);
-    m->by = carve_i(&ip, batch);
-    if (fp - m->fbuf != nf || ip - m->ibuf != ni) {   /* layout bug, not a run outcome */
-        fprintf(stderr, "clsweep: internal error: pah scratch layout mismatch\n");
-        abort();
-    }
-    m->seen = xcalloc((size_t)(2 * T), sizeof(int));
-    m->old = m->seen + T;
+    m->cap = batch > g->C ? batch : g->C;
+    carver c = {0};
+    scratch_carve(m, &c);
+    m->fbuf = xcalloc((size_t)c.nf, sizeof(float));
+    m->ibuf = xcalloc((size_t)c.ni + 1, sizeof(int));
+    carver c2 = {m->fbuf, m->ibuf, 0, 0};
+    scratch_carve(m, &c2);
+    m->seen = xcalloc((size_t)(2 * g->T), sizeof(int));
+    m->old = m->seen + g->T;
     m->lambda_sm = 0.5f;
     m->lambda_sp = 1.0f;
     m->temp = 2.0f;
+    m->in_scale = 1.0f;
+    m->in_shift = 0.0f;
     m->accumulate = 1;
     m->act = ACT_RELU;
     m->hyper_act = ACT_LEAKY_RELU;
@@ -296,47 +363,94 @@ static void pah_optim_init(pah_t *m, float lr, float blr, float wd) {
 /* ---------------------------------------------------------------------------------- */
 /* forward / backward */
 
-/* Features of N images x (N, 1, H, W) with the parameters at P (params or prev). */
-static void backbone_forward(pah_t *m, const float *P, pah_acts *a, const float *x, int N) {
+/* Features of N images x (N, Cin, h, w) — h, w multiples of 4 — with the parameters at P
+ * (params or prev). */
+static void backbone_forward(pah_t *m, const float *P, pah_acts *a, const float *x, int N,
+                             int h, int w) {
     const pah_geom *g = &m->g;
-    int H = g->H, W = g->W;
-    conv2d_forward(a->z1, x, P + m->off_c1w, P + m->off_c1b, m->col, N, 1, H, W, g->c1);
-    act_forward(m->act, a->r1, a->z1, (long)N * g->c1 * m->HW);
-    maxpool2_forward(a->p1, a->a1, a->r1, N, g->c1, H, W);
-    conv2d_forward(a->z2, a->p1, P + m->off_c2w, P + m->off_c2b, m->col, N, g->c1, H / 2, W / 2, g->c2);
-    act_forward(m->act, a->r2, a->z2, (long)N * g->c2 * m->HW2);
-    maxpool2_forward(a->p2, a->a2, a->r2, N, g->c2, H / 2, W / 2);
-    dense_forward(a->z3, a->p2, P + m->off_fw, P + m->off_fb, N, (int)(g->c2 * m->HW4), g->F);
+    long s1 = (long)h * w, s2 = s1 / 4, s4 = s1 / 16;
+    a->h = h;
+    a->w = w;
+    conv2d_forward(a->z1, x, P + m->off_c1w, P + m->off_c1b, m->col, N, g->Cin, h, w, g->c1);
+    const float *pre1 = a->z1, *pre2 = a->z2;
+    if (g->bn) {
+        batchnorm_forward(a->y1, a->xh1, a->mu1, a->rs1, a->z1, P + m->off_bn1g, P + m->off_bn1b,
+                          N, g->c1, (int)s1, PAH_BN_EPS);
+        pre1 = a->y1;
+    }
+    act_forward(m->act, a->r1, pre1, (long)N * g->c1 * s1);
+    maxpool2_forward(a->p1, a->a1, a->r1, N, g->c1, h, w);
+    conv2d_forward(a->z2, a->p1, P + m->off_c2w, P + m->off_c2b, m->col, N, g->c1, h / 2, w / 2, g->c2);
+    if (g->bn) {
+        batchnorm_forward(a->y2, a->xh2, a->mu2, a->rs2, a->z2, P + m->off_bn2g, P + m->off_bn2b,
+                          N, g->c2, (int)s2, PAH_BN_EPS);
+        pre2 = a->y2;
+    }
+    act_forward(m->act, a->r2, pre2, (long)N * g->c2 * s2);
+    maxpool2_forward(a->p2, a->a2, a->r2, N, g->c2, h / 2, w / 2);
+    const float *din = a->p2;
+    if (g->native) {
+        gap_forward(a->g2, a->p2, N, g->c2, (int)s4);
+        din = a->g2;
+    } else if (g->c2 * s4 != m->D) {   /* flatten backbone on another size: a layout bug */
+        fprintf(stderr, "clsweep: internal error: pah flatten backbone on a foreign size\n");
+        abort();
+    }
+    dense_forward(a->z3, din, P + m->off_fw, P + m->off_fb, N, (int)m->D, g->F);
     act_forward(m->act, a->feat, a->z3, (long)N * g->F);
 }
 
 /* Backward of the last student forward (m->sa) from m->dfeat (N, F): accumulates into
- * m->grads; dx (N, 1, H, W) accumulates the input gradient when non-NULL. */
+ * m->grads; dx (N, Cin, h, w) accumulates the input gradient when non-NULL. */
 static void backbone_backward(pah_t *m, const float *x, int N, float *dx) {
     const pah_geom *g = &m->g;
     const pah_acts *a = &m->sa;
     const float *P = m->params;
     float *G = m->grads;
-    int H = g->H, W = g->W, D = (int)(g->c2 * m->HW4);
+    int h = a->h, w = a->w;
+    long s1 = (long)h * w, s2 = s1 / 4, s4 = s1 / 16;
     memset(m->dz3, 0, sizeof(float) * (size_t)N * g->F);
     act_backward(m->act, m->dz3, m->dfeat, a->z3, a->feat, (long)N * g->F);
-    memset(m->dp2, 0, sizeof(float) * (size_t)N * D);
-    dense_backward(m->dp2, G + m->off_fw, G + m->off_fb, m->dz3, a->p2, P + m->off_fw, N, D, g->F);
-    long n2 = (long)N * g->c2 * m->HW2;
+    long np2 = (long)N * g->c2 * s4;
+    memset(m->dp2, 0, sizeof(float) * (size_t)np2);
+    if (g->native) {
+        memset(m->dg2, 0, sizeof(float) * (size_t)N * g->c2);
+        dense_backward(m->dg2, G + m->off_fw, G + m->off_fb, m->dz3, a->g2, P + m->off_fw, N,
+                       (int)m->D, g->F);
+        gap_backward(m->dp2, m->dg2, N, g->c2, (int)s4);
+    } else {
+        dense_backward(m->dp2, G + m->off_fw, G + m->off_fb, m->dz3, a->p2, P + m->off_fw, N,
+                       (int)m->D, g->F);
+    }
+    long n2 = (long)N * g->c2 * s2;
     memset(m->dr2, 0, sizeof(float) * (size_t)n2);
-    maxpool2_backward(m->dr2, m->dp2, a->a2, N, g->c2, H / 2, W / 2);
+    maxpool2_backward(m->dr2, m->dp2, a->a2, N, g->c2, h / 2, w / 2);
     memset(m->dz2, 0, sizeof(float) * (size_t)n2);
-    act_backward(m->act, m->dz2, m->dr2, a->z2, a->r2, n2);
-    memset(m->dp1, 0, sizeof(float) * (size_t)N * g->c1 * m->HW2);
+    if (g->bn) {
+        memset(m->dy2, 0, sizeof(float) * (size_t)n2);
+        act_backward(m->act, m->dy2, m->dr2, a->y2, a->r2, n2);
+        batchnorm_backward(m->dz2, G + m->off_bn2g, G + m->off_bn2b, m->dy2, a->xh2, a->rs2,
+                           P + m->off_bn2g, N, g->c2, (int)s2);
+    } else {
+        act_backward(m->act, m->dz2, m->dr2, a->z2, a->r2, n2);
+    }
+    memset(m->dp1, 0, sizeof(float) * (size_t)N * g->c1 * s2);
     conv2d_backward(m->dp1, G + m->off_c2w, G + m->off_c2b, m->dz2, a->p1, P + m->off_c2w, m->col,
-                    N, g->c1, H / 2, W / 2, g->c2);
-    long n1 = (long)N * g->c1 * m->HW;
+                    N, g->c1, h / 2, w / 2, g->c2);
+    long n1 = (long)N * g->c1 * s1;
     memset(m->dr1, 0, sizeof(float) * (size_t)n1);
-    maxpool2_backward(m->dr1, m->dp1, a->a1, N, g->c1, H, W);
+    maxpool2_backward(m->dr1, m->dp1, a->a1, N, g->c1, h, w);
     memset(m->dz1, 0, sizeof(float) * (size_t)n1);
-    act_backward(m->act, m->dz1, m->dr1, a->z1, a->r1, n1);
-    conv2d_backward(dx, G + m->off_c1w, G + m->off_c1b, m->dz1, x, P + m->off_c1w, m->col, N, 1, H, W,
-                    g->c1);
+    if (g->bn) {
+        memset(m->dy1, 0, sizeof(float) * (size_t)n1);
+        act_backward(m->act, m->dy1, m->dr1, a->y1, a->r1, n1);
+        batchnorm_backward(m->dz1, G + m->off_bn1g, G + m->off_bn1b, m->dy1, a->xh1, a->rs1,
+                           P + m->off_bn1g, N, g->c1, (int)s1);
+    } else {
+        act_backward(m->act, m->dz1, m->dr1, a->z1, a->r1, n1);
+    }
+    conv2d_backward(dx, G + m->off_c1w, G + m->off_c1b, m->dz1, x, P + m->off_c1w, m->col, N,
+                    g->Cin, h, w, g->c1);
 }
 
 /* Heads of all T tasks from their prototypes, with the parameters at P. */
@@ -372,29 +486,63 @@ static void hyper_backward(pah_t *m) {
                    T, (int)m->E, hid);
 }
 
-/* The C prototypes of task j resized to the input size, into dst (C, 1, H, W). */
-static void proto_images(const pah_t *m, const float *P, int j, float *dst) {
+/* The C prototypes of task j as backbone input, into m->pimg (C, Cin, Qh, Qw): resized to
+ * the input's H×W (resize) or at their own size (native), replicated over the Cin channels,
+ * zero-padded at the bottom/right. */
+static void proto_images(pah_t *m, const float *P, int j) {
     const pah_geom *g = &m->g;
-    resize_bilinear_forward(dst, P + m->off_proto + (long)j * m->E, g->C, 1, g->ph, g->pw, g->H, g->W);
+    const float *img = P + m->off_proto + (long)j * m->E;
+    int h = g->ph, w = g->pw;
+    if (!g->native) {
+        resize_bilinear_forward(m->rimg, img, g->C, 1, g->ph, g->pw, g->H, g->W);
+        img = m->rimg;
+        h = g->H;
+        w = g->W;
+    }
+    long q = (long)m->Qh * m->Qw;
+    memset(m->pimg, 0, sizeof(float) * (size_t)(g->C * g->Cin * q));
+    for (int c = 0; c < g->C; c++)
+        for (int ch = 0; ch < g->Cin; ch++)
+            for (int y = 0; y < h; y++)
+                memcpy(m->pimg + ((long)c * g->Cin + ch) * q + (long)y * m->Qw,
+                       img + ((long)c * h + y) * w, sizeof(float) * (size_t)w);
+}
+
+/* Adjoint of proto_images: m->dpimg (C, Cin, Qh, Qw) → the gradient of task j's prototypes. */
+static void proto_backward(pah_t *m, int j) {
+    const pah_geom *g = &m->g;
+    float *dst = m->grads + m->off_proto + (long)j * m->E;
+    int h = g->native ? g->ph : g->H, w = g->native ? g->pw : g->W;
+    float *d = g->native ? dst : m->drimg;
+    if (!g->native) memset(m->drimg, 0, sizeof(float) * (size_t)((long)g->C * h * w));
+    long q = (long)m->Qh * m->Qw;
+    for (int c = 0; c < g->C; c++)
+        for (int ch = 0; ch < g->Cin; ch++)
+            for (int y = 0; y < h; y++) {
+                const float *s = m->dpimg + ((long)c * g->Cin + ch) * q + (long)y * m->Qw;
+                float *o = d + ((long)c * h + y) * w;
+                for (int x = 0; x < w; x++) o[x] += s[x];
+            }
+    if (!g->native) resize_bilinear_backward(dst, m->drimg, g->C, 1, g->ph, g->pw, g->H, g->W);
 }
 
 /* At the start of a stage: the previous model's heads and its outputs on its own
- * prototypes of every old task (both constant during the stage). */
+ * prototypes of every old task (both constant during the stage); one batch per task. */
 static void pah_teacher_cache(pah_t *m) {
     const pah_geom *g = &m->g;
     int C = g->C, F = g->F;
     if (!m->nold) return;
     hyper_forward(m, m->prev, &m->thy);
-    for (int i = 0; i < m->nold; i++) proto_images(m, m->prev, m->old[i], m->pimg + (long)i * C * m->HW);
-    backbone_forward(m, m->prev, &m->ta, m->pimg, m->nold * C);
     for (int i = 0; i < m->nold; i++) {
         int j = m->old[i];
-        dense_forward(m->tproto + (long)j * C * C, m->ta.feat + (long)i * C * F,
-                      m->thy.heads + (long)j * C * F, NULL, C, F, C);
+        proto_images(m, m->prev, j);
+        backbone_forward(m, m->prev, &m->ta, m->pimg, C, m->Qh, m->Qw);
+        dense_forward(m->tproto + (long)j * C * C, m->ta.feat, m->thy.heads + (long)j * C * F,
+                      NULL, C, F, C);
     }
 }
 
-/* Step 1 on a batch x (B, 1, H, W) with head labels y of task k: loss
+/* Step 1 on a batch x (B, Cin, Hp, Wp) with head labels y of task k: loss
  * CE(f(x|k), y) + λ_sm Σ_{j old} KD(f(x|j), f_prev(x|j)); gradients accumulate into m->grads.
  * Needs pah_teacher_cache for the current old tasks. ce/kd (optional) get the two parts. */
 static float pah_step1(pah_t *m, const float *x, const int *y, int B, int k, float *ce, float *kd) {
@@ -402,8 +550,8 @@ static float pah_step1(pah_t *m, const float *x, const int *y, int B, int k, flo
     int C = g->C, F = g->F;
     long CF = (long)C * F;
     hyper_forward(m, m->params, &m->hy);
-    backbone_forward(m, m->params, &m->sa, x, B);
-    if (m->nold) backbone_forward(m, m->prev, &m->ta, x, B);
+    backbone_forward(m, m->params, &m->sa, x, B, m->Hp, m->Wp);
+    if (m->nold) backbone_forward(m, m->prev, &m->ta, x, B, m->Hp, m->Wp);
     const float *feat = m->sa.feat;
     memset(m->dfeat, 0, sizeof(float) * (size_t)B * F);
     memset(m->dheads, 0, sizeof(float) * (size_t)(g->T * CF));
@@ -435,35 +583,32 @@ static float pah_step1(pah_t *m, const float *x, const int *y, int B, int k, flo
 }
 
 /* Step 2: λ_sp Σ_{j old} mean_c KD(g(p_j^c), g_prev(p_j^c)); gradients accumulate into
- * m->grads (all parameters: the caller's optimiser decides what moves). 0 without old tasks. */
+ * m->grads (all parameters: the caller's optimiser decides what moves). 0 without old tasks.
+ * Each old task's C prototypes are one backbone batch (forward and backward). */
 static float pah_step2(pah_t *m) {
     const pah_geom *g = &m->g;
     int C = g->C, F = g->F;
-    long CF = (long)C * F;
+    long CF = (long)C * F, q = (long)C * g->Cin * m->Qh * m->Qw;
     if (!m->nold) return 0.0f;
-    int N = m->nold * C;
     hyper_forward(m, m->params, &m->hy);
-    for (int i = 0; i < m->nold; i++) proto_images(m, m->params, m->old[i], m->pimg + (long)i * C * m->HW);
-    backbone_forward(m, m->params, &m->sa, m->pimg, N);
-    memset(m->dfeat, 0, sizeof(float) * (size_t)N * F);
     memset(m->dheads, 0, sizeof(float) * (size_t)(g->T * CF));
     float l = 0.0f;
     for (int i = 0; i < m->nold; i++) {
         int j = m->old[i];
-        const float *fi = m->sa.feat + (long)i * C * F, *Wj = m->hy.heads + j * CF;
-        const float *t = m->tproto + (long)j * C * C;
-        dense_forward(m->logits, fi, Wj, NULL, C, F, C);
+        const float *Wj = m->hy.heads + j * CF, *t = m->tproto + (long)j * C * C;
+        proto_images(m, m->params, j);
+        backbone_forward(m, m->params, &m->sa, m->pimg, C, m->Qh, m->Qw);
+        dense_forward(m->logits, m->sa.feat, Wj, NULL, C, F, C);
         l += kd_forward(m->logits, t, NULL, m->temp, C, C);   /* mean over the C prototypes */
         memset(m->dlogits, 0, sizeof(float) * (size_t)C * C);
         kd_backward(m->dlogits, m->logits, t, NULL, m->temp, m->lambda_sp, C, C);
-        dense_backward(m->dfeat + (long)i * C * F, m->dheads + j * CF, NULL, m->dlogits, fi, Wj, C, F, C);
+        memset(m->dfeat, 0, sizeof(float) * (size_t)C * F);
+        dense_backward(m->dfeat, m->dheads + j * CF, NULL, m->dlogits, m->sa.feat, Wj, C, F, C);
+        memset(m->dpimg, 0, sizeof(float) * (size_t)q);
+        backbone_backward(m, m->pimg, C, m->dpimg);
+        proto_backward(m, j);
     }
     hyper_backward(m);
-    memset(m->dpimg, 0, sizeof(float) * (size_t)N * m->HW);
-    backbone_backward(m, m->pimg, N, m->dpimg);
-    for (int i = 0; i < m->nold; i++)
-        resize_bilinear_backward(m->grads + m->off_proto + (long)m->old[i] * m->E,
-                                 m->dpimg + (long)i * C * m->HW, C, 1, g->ph, g->pw, g->H, g->W);
     return m->lambda_sp * l;
 }
 
@@ -516,14 +661,49 @@ static run_status pah_batch(pah_t *m, const float *x, const int *y, int B, int k
 /* ---------------------------------------------------------------------------------- */
 /* the model interface */
 
-/* Centre crop (or, when larger than the image, bilinear resize) of img (H, W) to (h, w). */
-static void crop_or_resize(float *dst, const float *img, int H, int W, int h, int w) {
+
+/* Semantic init of one prototype dst (h, w) from one stored example img (Cin, H, W): the
+ * channel mean of a crop — centred, or at the authors' offsets for 32×32 images ((32 − h)/2,
+ * clamped to the image) — mapped by the input range; bilinear resize of the channel mean
+ * when the prototype is larger than the image. */
+static void semantic_proto(const pah_t *m, float *dst, const float *img, int authors) {
+    const pah_geom *g = &m->g;
+    int H = g->H, W = g->W, h = g->ph, w = g->pw;
+    long hw = (long)H * W;
+    float *mean = m->rimg;   /* scratch of at least H·W */
+    for (long i = 0; i < hw; i++) {
+        float s = 0.0f;
+        for (int ch = 0; ch < g->Cin; ch++) s += img[ch * hw + i];
+        mean[i] = m->in_scale * (s / (float)g->Cin) + m->in_shift;
+    }
     if (h <= H && w <= W) {
         int y0 = (H - h) / 2, x0 = (W - w) / 2;
+        if (authors) {
+            y0 = (32 - h) / 2 < 0 ? 0 : (32 - h) / 2;
+            x0 = (32 - w) / 2 < 0 ? 0 : (32 - w) / 2;
+            if (y0 > H - h) y0 = H - h;
+            if (x0 > W - w) x0 = W - w;
+        }
         for (int y = 0; y < h; y++)
-            memcpy(dst + (long)y * w, img + (long)(y0 + y) * W + x0, sizeof(float) * (size_t)w);
+            memcpy(dst + (long)y * w, mean + (long)(y0 + y) * W + x0, sizeof(float) * (size_t)w);
     } else {
-        resize_bilinear_forward(dst, img, 1, 1, H, W, h, w);
+        resize_bilinear_forward(dst, mean, 1, 1, H, W, h, w);
+    }
+}
+
+/* n stored examples (rows idx[0..n) of x, or rows i0.. when idx is NULL) into m->bx
+ * (n, Cin, Hp, Wp): mapped by the input range, zero-padded at the bottom/right. */
+static void stage_inputs(pah_t *m, const float *x, const int *idx, int i0, int n) {
+    const pah_geom *g = &m->g;
+    memset(m->bx, 0, sizeof(float) * (size_t)((long)n * g->Cin * m->S));
+    for (int r = 0; r < n; r++) {
+        const float *src = x + (long)(idx ? idx[r] : i0 + r) * m->in_dim;
+        for (int ch = 0; ch < g->Cin; ch++)
+            for (int y = 0; y < g->H; y++) {
+                const float *s = src + ((long)ch * g->H + y) * g->W;
+                float *d = m->bx + ((long)r * g->Cin + ch) * m->S + (long)y * m->Wp;
+                for (int xx = 0; xx < g->W; xx++) d[xx] = m->in_scale * s[xx] + m->in_shift;
+            }
     }
 }
 
@@ -533,53 +713,46 @@ static int local_label(const task_t *t, int y) {
     return -1;
 }
 
-static model_t *pah_init(const run_config *cfg, const bench_t *b, uint64_t seed) {
-    if (b->kind != BENCH_KIND_CLASSIFICATION || b->img_c != 1 || b->img_h % 4 || b->img_w % 4 ||
-        b->img_h < 4 || b->img_w < 4) {
-        cls_seterr("pah needs single-channel images with sides divisible by 4 (got %dx%dx%d)",
-                   b->img_c, b->img_h, b->img_w);
-        return NULL;
-    }
-    const char *scen = cfg_get(cfg, "benchmark.scenario");
+/* model.h accepts hook: PAH takes image classification benchmarks of any C×H×W in the task
+ * scenario with the same number (>= 2) of classes in every task. */
+static const char *pah_accepts(const bench_t *b, const run_config *cfg) {
+    static char why[256];
+    if (b->kind != BENCH_KIND_CLASSIFICATION) return "pah is a classifier";
+    if (b->img_c < 1 || b->img_h < 1 || b->img_w < 1)
+        return "pah's CNN backbone needs image inputs (C×H×W); this benchmark's inputs are flat vectors";
+    const char *scen = cfg ? cfg_get(cfg, "benchmark.scenario") : NULL;
     if (scen && strcmp(scen, "task")) {
-        cls_seterr("pah generates one head per task and needs the task id at test time: "
-                   "use benchmark.scenario=task (got '%s')", scen);
-        return NULL;
+        snprintf(why, sizeof why, "pah generates one head per task and needs the task id at test "
+                 "time: use benchmark.scenario=task (got '%s')", scen);
+        return why;
     }
-    int C = b->tasks[0].nclasses;
+    int C = b->ntasks > 0 ? b->tasks[0].nclasses : 0;
     for (int t = 0; t < b->ntasks; t++)
-        if (b->tasks[t].nclasses != C || C < 2) {
-            cls_seterr("pah needs the same number (>= 2) of classes in every task");
-            return NULL;
-        }
-    int shape[4], ch[4];
-    if (cfg_intlist(cfg, "pah.prototype_shape", shape, 4) != 2) {
-        cls_seterr("pah.prototype_shape: expected [h,w]");
-        return NULL;
-    }
-    if (cfg_intlist(cfg, "pah.channels", ch, 4) != 2) {
-        cls_seterr("pah.channels: expected [c1,c2]");
-        return NULL;
-    }
-    pah_geom g = {
-        .T = b->ntasks, .C = C, .H = b->img_h, .W = b->img_w, .c1 = ch[0], .c2 = ch[1],
-        .F = (int)cfg_int(cfg, "pah.features"), .ph = shape[0], .pw = shape[1],
-        .hid = (int)cfg_int(cfg, "pah.hyper_hidden"),
-    };
-    rng_t init_rng;
-    rng_init(&init_rng, seed, 1);
-    pah_t *m = pah_create(&g, (int)cfg_int(cfg, "pah.batch_size"), &init_rng);
+        if (b->tasks[t].nclasses != C || C < 2)
+            return "pah needs the same number (>= 2) of classes in every task";
+    return NULL;
+}
+
+/* Reads the model's settings from cfg into m (after pah_create). */
+static void pah_settings(pah_t *m, const run_config *cfg) {
     m->lambda_sm = (float)cfg_float(cfg, "pah.lambda_sm");
     m->lambda_sp = (float)cfg_float(cfg, "pah.lambda_sp");
     m->temp = (float)cfg_float(cfg, "pah.temperature");
     m->accumulate = cfg_bool(cfg, "pah.accumulate_grads");
+    if (!strcmp(cfg_str(cfg, "pah.input_range"), "signed")) {
+        m->in_scale = 2.0f;
+        m->in_shift = -1.0f;
+    }
     pah_optim_init(m, (float)cfg_float(cfg, "pah.lr"), (float)cfg_float(cfg, "pah.backbone_lr"),
                    (float)cfg_float(cfg, "pah.weight_decay"));
-    rng_init(&m->rng, seed, 2);
+}
 
-    /* One held-out training image per class (seeded choice), always removed from training
-     * (as the original code does for both init modes); its centre crop is the semantic init. */
-    int T = g.T, semantic = !strcmp(cfg_str(cfg, "pah.init"), "semantic");
+/* One held-out training image per class (seeded choice), always removed from training
+ * (as the original code does for both init modes); its crop is the semantic init. */
+static void pah_hold_out(pah_t *m, const bench_t *b, const run_config *cfg, uint64_t seed) {
+    const pah_geom *g = &m->g;
+    int T = g->T, C = g->C, semantic = !strcmp(cfg_str(cfg, "pah.init"), "semantic");
+    int authors = !strcmp(cfg_str(cfg, "pah.crop"), "authors");
     rng_t hr;
     rng_init(&hr, seed, 3);
     m->held_out = xmalloc(sizeof(int) * (size_t)(T * C));
@@ -604,8 +777,8 @@ static model_t *pah_init(const run_config *cfg, const bench_t *b, uint64_t seed)
                 if (m->ylocal_train[t][i] == c && pick-- == 0) hit = i;
             m->held_out[t * C + c] = hit;
             if (semantic && hit >= 0)
-                crop_or_resize(m->params + m->off_proto + t * m->E + (long)c * g.ph * g.pw,
-                               tk->x_train + (long)hit * m->HW, g.H, g.W, g.ph, g.pw);
+                semantic_proto(m, m->params + m->off_proto + t * m->E + (long)c * g->ph * g->pw,
+                               tk->x_train + (long)hit * m->in_dim, authors);
         }
         for (int i = 0; i < n; i++) {
             int keep = m->ylocal_train[t][i] >= 0;
@@ -614,8 +787,38 @@ static model_t *pah_init(const run_config *cfg, const bench_t *b, uint64_t seed)
         }
         if (m->n_train[t] > maxn) maxn = m->n_train[t];
     }
-    memcpy(m->prev, m->params, sizeof(float) * (size_t)m->nparams);
     m->order = xmalloc(sizeof(int) * (size_t)maxn);
+}
+
+static model_t *pah_init(const run_config *cfg, const bench_t *b, uint64_t seed) {
+    const char *why = pah_accepts(b, cfg);
+    if (why) {
+        cls_seterr("%s", why);
+        return NULL;
+    }
+    int shape[4], ch[4];
+    if (cfg_intlist(cfg, "pah.prototype_shape", shape, 4) != 2) {
+        cls_seterr("pah.prototype_shape: expected [h,w]");
+        return NULL;
+    }
+    if (cfg_intlist(cfg, "pah.channels", ch, 4) != 2) {
+        cls_seterr("pah.channels: expected [c1,c2]");
+        return NULL;
+    }
+    pah_geom g = {
+        .T = b->ntasks, .C = b->tasks[0].nclasses, .Cin = b->img_c, .H = b->img_h, .W = b->img_w,
+        .c1 = ch[0], .c2 = ch[1], .F = (int)cfg_int(cfg, "pah.features"), .ph = shape[0],
+        .pw = shape[1], .hid = (int)cfg_int(cfg, "pah.hyper_hidden"),
+        .native = !strcmp(cfg_str(cfg, "pah.proto_input"), "native"),
+        .bn = cfg_bool(cfg, "pah.batchnorm"),
+    };
+    rng_t init_rng;
+    rng_init(&init_rng, seed, 1);
+    pah_t *m = pah_create(&g, (int)cfg_int(cfg, "pah.batch_size"), &init_rng);
+    pah_settings(m, cfg);
+    rng_init(&m->rng, seed, 2);
+    pah_hold_out(m, b, cfg, seed);
+    memcpy(m->prev, m->params, sizeof(float) * (size_t)m->nparams);
     return (model_t *)m;
 }
 
@@ -638,12 +841,8 @@ static run_status pah_train_block(model_t *mm, const bench_t *b, int stage) {
         int nb = 0;
         for (int i0 = 0; i0 < n && st == RUN_STATUS_OK; i0 += B, nb++) {
             int bs = n - i0 < B ? n - i0 : B;
-            for (int r = 0; r < bs; r++) {
-                int idx = m->order[i0 + r];
-                memcpy(m->bx + (long)r * m->HW, t->x_train + (long)idx * m->HW,
-                       sizeof(float) * (size_t)m->HW);
-                m->by[r] = m->ylocal_train[k][idx];
-            }
+            stage_inputs(m, t->x_train, m->order + i0, 0, bs);
+            for (int r = 0; r < bs; r++) m->by[r] = m->ylocal_train[k][m->order[i0 + r]];
             st = pah_batch(m, m->bx, m->by, bs, k, &ce, &sm, &sp);
         }
         m->last_ce = ce / nb;
@@ -660,16 +859,20 @@ static run_status pah_train_block(model_t *mm, const bench_t *b, int stage) {
     return RUN_STATUS_OK;
 }
 
+/* Accuracy of task k's generated head on its test set; with BatchNorm the test set is
+ * evaluated in batches of pah.batch_size with their own statistics (the authors' train-mode
+ * BN at test time). */
 static double pah_eval(model_t *mm, const bench_t *b, int k) {
     pah_t *m = (pah_t *)mm;
     const task_t *t = &b->tasks[k];
-    int C = m->g.C, F = m->g.F;
+    int C = m->g.C, F = m->g.F, chunk = m->g.bn ? m->batch : m->cap;
     hyper_forward(m, m->params, &m->hy);
     const float *Wk = m->hy.heads + (long)k * C * F;
     long correct = 0;
-    for (int i0 = 0; i0 < t->n_test; i0 += m->cap) {
-        int bs = t->n_test - i0 < m->cap ? t->n_test - i0 : m->cap;
-        backbone_forward(m, m->params, &m->ta, t->x_test + (long)i0 * m->HW, bs);
+    for (int i0 = 0; i0 < t->n_test; i0 += chunk) {
+        int bs = t->n_test - i0 < chunk ? t->n_test - i0 : chunk;
+        stage_inputs(m, t->x_test, NULL, i0, bs);
+        backbone_forward(m, m->params, &m->ta, m->bx, bs, m->Hp, m->Wp);
         dense_forward(m->logits, m->ta.feat, Wk, NULL, bs, F, C);
         for (int i = 0; i < bs; i++) {
             const float *z = m->logits + (long)i * C;
@@ -774,4 +977,5 @@ const model_ops pah_ops = {
     .free = pah_free,
     .weights = pah_weights,
     .budget = pah_budget,
+    .accepts = pah_accepts,
 };

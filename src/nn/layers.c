@@ -252,6 +252,81 @@ void maxpool2_backward(float *dinp, const float *dout, const int *argmax, int B,
     }
 }
 
+/* ---- batch normalisation over (B, ·, HW) per channel, batch statistics (train mode) ---- */
+
+void batchnorm_forward(float *out, float *xhat, float *mean, float *rstd, const float *inp,
+                       const float *gamma, const float *beta, int B, int C, int HW, float eps) {
+    double n = (double)B * HW;
+    for (int c = 0; c < C; c++) {
+        double s = 0.0, s2 = 0.0;
+        for (int b = 0; b < B; b++) {
+            const float *x = inp + ((long)b * C + c) * HW;
+            for (int i = 0; i < HW; i++) s += x[i];
+        }
+        double mu = s / n;
+        for (int b = 0; b < B; b++) {
+            const float *x = inp + ((long)b * C + c) * HW;
+            for (int i = 0; i < HW; i++) s2 += (x[i] - mu) * (x[i] - mu);
+        }
+        float r = (float)(1.0 / sqrt(s2 / n + eps));
+        mean[c] = (float)mu;
+        rstd[c] = r;
+        for (int b = 0; b < B; b++) {
+            long o = ((long)b * C + c) * HW;
+            for (int i = 0; i < HW; i++) {
+                float xh = (inp[o + i] - (float)mu) * r;
+                xhat[o + i] = xh;
+                out[o + i] = gamma[c] * xh + beta[c];
+            }
+        }
+    }
+}
+
+void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
+                        const float *xhat, const float *rstd, const float *gamma,
+                        int B, int C, int HW) {
+    double n = (double)B * HW;
+    for (int c = 0; c < C; c++) {
+        double sd = 0.0, sdx = 0.0;
+        for (int b = 0; b < B; b++) {
+            long o = ((long)b * C + c) * HW;
+            for (int i = 0; i < HW; i++) {
+                sd += dout[o + i];
+                sdx += (double)dout[o + i] * xhat[o + i];
+            }
+        }
+        if (dgamma) dgamma[c] += (float)sdx;
+        if (dbeta) dbeta[c] += (float)sd;
+        if (!dinp) continue;
+        float k = gamma[c] * rstd[c], md = (float)(sd / n), mdx = (float)(sdx / n);
+        for (int b = 0; b < B; b++) {
+            long o = ((long)b * C + c) * HW;
+            for (int i = 0; i < HW; i++) dinp[o + i] += k * (dout[o + i] - md - xhat[o + i] * mdx);
+        }
+    }
+}
+
+/* ---- global average pooling ---- */
+
+void gap_forward(float *out, const float *inp, int B, int C, int HW) {
+    long planes = (long)B * C;
+    for (long p = 0; p < planes; p++) {
+        const float *x = inp + p * HW;
+        double s = 0.0;
+        for (int i = 0; i < HW; i++) s += x[i];
+        out[p] = (float)(s / HW);
+    }
+}
+
+void gap_backward(float *dinp, const float *dout, int B, int C, int HW) {
+    long planes = (long)B * C;
+    for (long p = 0; p < planes; p++) {
+        float g = dout[p] / (float)HW;
+        float *d = dinp + p * HW;
+        for (int i = 0; i < HW; i++) d[i] += g;
+    }
+}
+
 /* ---- activations ---- */
 
 #define LEAKY_SLOPE 0.01f

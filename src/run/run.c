@@ -52,6 +52,13 @@ void run_execute(const run_config *cfg, run_result *res) {
         res->wall_seconds = cls_now() - t_start;
         return;
     }
+    const char *why = ops->accepts ? ops->accepts(&b, cfg) : NULL;
+    if (why) {
+        result_fail(res, RUN_STATUS_UNSUPPORTED, "unsupported: %s", why);
+        bench_free(&b);
+        res->wall_seconds = cls_now() - t_start;
+        return;
+    }
     result_alloc(res, b.nstages, b.ntasks);
     model_t *m = ops->init(cfg, &b, seed);
     if (!m) {
