@@ -109,8 +109,9 @@ static void test_gate_reg(void) {
     CHECK_NEAR(gate_reg_forward(c, 3, 0, 1), rl, 1e-5, "R_L1");
     float on[2] = {0.3f, 0.7f};
     CHECK_NEAR(gate_reg_forward(on, 2, 1, 10), 0.0, 1e-7, "zero on the simplex");
-    const float ab[3][2] = {{1, 10}, {1, 0}, {0, 1}};
-    for (int k = 0; k < 3; k++) {
+    CHECK_NEAR(gate_reg_forward(c, 3, 1, 5), (rn + 5 * rl) / 6, 1e-5, "R(1:5)");
+    const float ab[4][2] = {{1, 10}, {1, 5}, {1, 0}, {0, 1}};
+    for (int k = 0; k < 4; k++) {
         float dc[3] = {0, 0, 0};
         const float scale = 0.7f;
         gate_reg_backward(dc, c, scale, 3, ab[k][0], ab[k][1]);
@@ -127,7 +128,7 @@ enum { LB = 6, LP = 3, LI = 5, LO = 4 };
 
 typedef struct {
     int cls;
-    float s;
+    float s, l1w;   /* strength, gated.l1_weight */
     float x[LB * LI], y[LB * LO], params[LP * LO * LI + LP];
     int labels[LB], mask[LO];
     float out[LB * LO], probs[LB * LO], dout[LB * LO], weff[LO * LI], g[LO * LI];
@@ -139,7 +140,7 @@ static double gloss_value(gloss *L) {
     gated_linear_forward(L->out, L->weff, L->x, W, c, LB, LP, LI, LO);
     double data = L->cls ? softmax_xent_forward(L->probs, L->out, L->labels, L->mask, LB, LO)
                          : mse_forward(L->out, L->y, LB, LO, 1);
-    return data + (double)L->s * gate_reg_forward(c, LP, 1, 10);
+    return data + (double)L->s * gate_reg_forward(c, LP, 1, L->l1w);
 }
 
 static double gloss_loss(void *p) { return gloss_value(p); }
@@ -152,15 +153,19 @@ static void gloss_grad(gloss *L, float *grad) {
     else mse_backward(L->dout, L->out, L->y, 1.0f, LB, LO, 1);
     gated_linear_backward(NULL, grad, grad + LP * LO * LI, L->g, L->dout, L->x, W, c, L->weff,
                           LB, LP, LI, LO);
-    gate_reg_backward(grad + LP * LO * LI, c, L->s, LP, 1, 10);
+    gate_reg_backward(grad + LP * LO * LI, c, L->s, LP, 1, L->l1w);
 }
 
+/* Every gated.l1_weight in use: 10 (authors' default) and 5 (their hyper-parameter figure). */
 static void test_gated_loss_gradcheck(void) {
-    for (int cls = 0; cls < 2; cls++) {
+    static const float l1ws[2] = {10.0f, 5.0f};
+    for (int cls = 0; cls < 2; cls++)
+    for (int lw = 0; lw < 2; lw++) {
         gloss L;
         memset(&L, 0, sizeof L);
         L.cls = cls;
         L.s = 0.7f;
+        L.l1w = l1ws[lw];
         rng_t r;
         rng_init(&r, 13, (uint64_t)cls);
         rng_fill_normal(&r, L.x, LB * LI, 0, 1);
@@ -174,9 +179,9 @@ static void test_gated_loss_gradcheck(void) {
         gloss_grad(&L, grad);
         const char *kind = cls ? "cross-entropy" : "half-MSE";
         char what[64];
-        snprintf(what, sizeof what, "gated loss (%s + s*R) dW", kind);
+        snprintf(what, sizeof what, "gated loss (%s + s*R, l1 %g) dW", kind, (double)L.l1w);
         gradcheck(what, gloss_loss, &L, L.params, LP * LO * LI, grad, gated_gc(2e-2));
-        snprintf(what, sizeof what, "gated loss (%s + s*R) dc", kind);
+        snprintf(what, sizeof what, "gated loss (%s + s*R, l1 %g) dc", kind, (double)L.l1w);
         gradcheck(what, gloss_loss, &L, c, LP, grad + LP * LO * LI, gated_gc(2e-2));
     }
 }
@@ -287,6 +292,31 @@ static void test_determinism(void) {
     for (int i = 0; i < 3; i++) result_free(&r[i]);
 }
 
+/* gated.l1_weight reaches the regulariser: same seed, L1 weight 10 (default) and 5 give
+ * different gate trajectories; the default equals an explicit 10. */
+static void test_l1_weight(void) {
+    const char *w[3] = {NULL, "10", "5"};
+    run_result r[3];
+    for (int i = 0; i < 3; i++) {
+        run_config c;
+        make_cfg(&c, "gated", "teacher_student", "benchmark.blocks", "2", "benchmark.block_size",
+                 "200", "gated.adapt_steps", "0", "gated.strength", "0.3", "seed", "5",
+                 w[i] ? "gated.l1_weight" : "seed", w[i] ? w[i] : "5", NULL);
+        run_cfg(&r[i], &c);
+        CHECK(r[i].status == RUN_STATUS_OK, "status %s", run_status_name(r[i].status));
+    }
+    const result_extra *g[3];
+    for (int i = 0; i < 3; i++) g[i] = result_find(&r[i], "gates");
+    if (g[0] && g[1] && g[2]) {
+        size_t n = sizeof(double) * 2 * 2;
+        CHECK(!memcmp(g[0]->data, g[1]->data, n), "default l1_weight is not 10");
+        CHECK(memcmp(g[1]->data, g[2]->data, n) != 0, "l1_weight 5 and 10 give identical gates");
+        printf("#   gates after block 2: l1 10 (%.4f, %.4f), l1 5 (%.4f, %.4f)\n", g[1]->data[2],
+               g[1]->data[3], g[2]->data[2], g[2]->data[3]);
+    }
+    for (int i = 0; i < 3; i++) result_free(&r[i]);
+}
+
 static void test_divergence_is_a_status(void) {
     run_config c;
     run_result r;
@@ -364,6 +394,7 @@ int main(void) {
     RUN_TEST(test_gated_loss_gradcheck);
     RUN_TEST(test_flexible_vs_forgetful);
     RUN_TEST(test_determinism);
+    RUN_TEST(test_l1_weight);
     RUN_TEST(test_divergence_is_a_status);
     RUN_TEST(test_curves_unsupported);
     RUN_TEST(test_classification);

@@ -4,6 +4,13 @@
  *     logits = W(x)·x + b   (C),
  * and only the WGN (W1, b1, W2, b2) and the bias b are trained, with EWC on the WGN
  * parameters after each task (the empirical Fisher of the ewc baseline).
+ * Readings the paper leaves open are options (issue 22): ewgn.bias — the main bias b trained
+ * and left out of EWC (free, the default), trained and consolidated with the WGN
+ * (consolidated: EWC then covers the whole arena, b being its last C entries), or absent
+ * (none: b stays 0); ewgn.fisher — the empirical Fisher (labels = the training labels, the
+ * default) or the true Fisher (each Fisher example's label drawn from the model's own
+ * predictive distribution p(·|x) over the task's classes; van de Ven 2025, "On the
+ * computation of the Fisher Information in continual learning").
  *
  * Batch 1 (the paper's setting) is the hot path and exploits two structural facts:
  *  - logit c is Σ_d g(z_cd)·x_d, so a pixel with x_d = 0 needs neither z_cd nor any
@@ -32,7 +39,8 @@
  *   b2  (D, C)
  *   W1t (D, H)     input layer of the WGN, stored transposed (input-major) for the same reason;
  *   b1  (H)
- *   b   (C)        bias of the main network — not part of the WGN, not consolidated.
+ *   b   (C)        bias of the main network — not part of the WGN; consolidated only with
+ *                  ewgn.bias: consolidated.
  * Initialisation as PyTorch's nn.Linear (U(±1/√fan_in) for weights and WGN biases); b = 0. */
 #include <cblas.h>
 #include <math.h>
@@ -59,12 +67,14 @@
 #define EWGN_CHUNK 64          /* rows per batched pass: bounds the (chunk, D·C) buffer */
 #define EWGN_STAT_SAMPLES 200  /* test examples per task for the generated-weight statistics */
 
+enum { EWGN_BIAS_FREE, EWGN_BIAS_CONSOLIDATED, EWGN_BIAS_NONE };
+
 typedef struct {
     int D, C, H;
     act_kind act;
     train_settings ts;
     long off_w2, off_b2, off_w1, off_b1, off_b;  /* arena layout (see the top of the file) */
-    long n_wgn;               /* = off_b: the WGN parameters, covered by EWC */
+    long n_wgn;               /* = off_b: the WGN parameters */
     long nparams;
     float *params;            /* (nparams) */
     float *grads;             /* (nparams), same allocation as params */
@@ -72,9 +82,12 @@ typedef struct {
     int fast;                 /* plain SGD at batch 1: fused sparse step */
     /* EWC on the WGN */
     int use_ewc, fisher_samples;
+    int bias_mode;            /* EWGN_BIAS_*: ewgn.bias */
+    int true_fisher;          /* 1: Fisher labels sampled from p(·|x) (ewgn.fisher: true) */
+    long n_ewc;               /* parameters under EWC: n_wgn, or nparams with the bias */
     ewc_t ewc;
     int prox;                 /* 1: proximal (implicit) penalty step, stable for any λ */
-    float *shrink;            /* (n_wgn) one penalty-only step is θ −= shrink·(θ − θ*) */
+    float *shrink;            /* (n_ewc) one penalty-only step is θ −= shrink·(θ − θ*) */
     long *last;               /* (D) fused step up to which pixel block d is current */
     long clock;               /* fused steps since the last consolidation */
     /* single-sample state (the last fwd1) */
@@ -109,6 +122,12 @@ static const param_spec ewgn_params[] = {
     {"ewgn.ewc_step", PARAM_STR, "proximal", "gradient|proximal", 1, 0,
      "EWC penalty step: proximal θ ← θ* + (θ − lr·∇ − θ*)/(1 + lr·λ·F) (stable for any λ) or "
      "gradient (explicit, as ewc; diverges once lr·λ·F > 2)"},
+    {"ewgn.bias", PARAM_STR, "free", "free|consolidated|none", 1, 0,
+     "main-network bias b: free (trained, not under EWC), consolidated (trained and under EWC "
+     "with the WGN) or none (no bias, b = 0)"},
+    {"ewgn.fisher", PARAM_STR, "empirical", "empirical|true", 1, 0,
+     "Fisher labels: empirical (the training labels) or true (sampled from the model's "
+     "predictive distribution over the task's classes)"},
 };
 
 /* ------------------------------------------------------------------ set-up */
@@ -134,6 +153,7 @@ static void ewgn_alloc(ewgn_t *m, int D, int C, int H, act_kind act, int maxn) {
     m->off_b = m->off_b1 + H;
     m->n_wgn = m->off_b;
     m->nparams = m->off_b + C;
+    m->n_ewc = m->n_wgn;
     m->params = xcalloc((size_t)(2 * m->nparams), sizeof(float));
     m->grads = m->params + m->nparams;
     const long CH = (long)C * H, K = EWGN_CHUNK;
@@ -489,9 +509,9 @@ static void flush(ewgn_t *m) {
 /* After a consolidation: the per-parameter shrink of one penalty step (gradient step: c;
  * proximal: c/(1 + c), c = lr·λ·F), and a fresh clock. */
 static void after_consolidation(ewgn_t *m) {
-    if (!m->shrink) m->shrink = xmalloc(sizeof(float) * (size_t)m->n_wgn);
+    if (!m->shrink) m->shrink = xmalloc(sizeof(float) * (size_t)m->n_ewc);
     const float lrl = m->ts.lr * m->ewc.lambda;
-    for (long i = 0; i < m->n_wgn; i++) {
+    for (long i = 0; i < m->n_ewc; i++) {
         const float c = lrl * m->ewc.fisher[i];
         m->shrink[i] = m->prox ? c / (1.0f + c) : c;
     }
@@ -595,7 +615,10 @@ EWGN_HOT EWGN_INLINE run_status step_fast_body(ewgn_t *m, const float *x, int y,
         axpy_decay(P + m->off_b1, A + m->off_b1, S + m->off_b1, dh, lr, prox, H);
     else
         axpy_decay(P + m->off_b1, NULL, NULL, dh, lr, 0, H);
-    for (int c = 0; c < C; c++) P[m->off_b + c] -= lr * m->dlog[c];
+    if (m->bias_mode == EWGN_BIAS_CONSOLIDATED && ewc)
+        axpy_decay(P + m->off_b, A + m->off_b, S + m->off_b, m->dlog, lr, prox, C);
+    else if (m->bias_mode != EWGN_BIAS_NONE)
+        axpy_decay(P + m->off_b, NULL, NULL, m->dlog, lr, 0, C);
     if (ewc) {
         m->clock++;
         for (int j = 0; j < m->nnz; j++) m->last[m->nz[j]] = m->clock;
@@ -645,30 +668,55 @@ static run_status step_generic(ewgn_t *m, const float *x, const int *y, const in
         cls_seterr("non-finite training loss");
         return RUN_STATUS_DIVERGED;
     }
+    if (m->bias_mode == EWGN_BIAS_NONE)
+        memset(m->grads + m->off_b, 0, sizeof(float) * (size_t)m->C);
     if (m->use_ewc && !m->prox) ewc_penalty_grad(&m->ewc, m->params, m->grads);
     optim_step(&m->opt, m->params, m->grads);
     if (lazy_active(m) && m->prox) {
         float *P = m->params;
         const float *A = m->ewc.anchor, *S = m->shrink;
-        for (long i = 0; i < m->n_wgn; i++) P[i] -= S[i] * (P[i] - A[i]);
+        for (long i = 0; i < m->n_ewc; i++) P[i] -= S[i] * (P[i] - A[i]);
     }
     return RUN_STATUS_OK;
 }
 
-/* Empirical diagonal Fisher of task t on the WGN parameters (as the ewc baseline: squared
- * per-example gradient of −log p(y|x), the same examples), then the new anchor. */
+/* A label drawn from the model's predictive distribution softmax(logits) of the last fwd1,
+ * over the classes of mask (NULL: all): inverse CDF of one uniform draw, in double. */
+static int sample_label(const ewgn_t *m, const int *mask, rng_t *r) {
+    double mx = -INFINITY, se = 0;
+    int last = -1;
+    for (int c = 0; c < m->C; c++)
+        if ((!mask || mask[c]) && m->logits[c] > mx) mx = m->logits[c];
+    for (int c = 0; c < m->C; c++)
+        if (!mask || mask[c]) se += exp((double)m->logits[c] - mx);
+    double u = (double)rng_uniform(r) * se, acc = 0;
+    for (int c = 0; c < m->C; c++) {
+        if (mask && !mask[c]) continue;
+        last = c;
+        acc += exp((double)m->logits[c] - mx);
+        if (u < acc) return c;
+    }
+    return last;   /* u rounded up to the total */
+}
+
+/* Diagonal Fisher of task t on the EWC-covered parameters (the WGN, and b with ewgn.bias:
+ * consolidated): squared per-example gradient of −log p(y|x) over fisher_samples training
+ * examples, y the training label (empirical Fisher, as the ewc baseline) or drawn from
+ * p(·|x) (true Fisher, a one-sample estimate per example); then the new anchor. */
 static void consolidate(ewgn_t *m, const bench_t *b, int task) {
     const task_t *t = &b->tasks[task];
     ewc_begin(&m->ewc);
     memset(m->grads, 0, sizeof(float) * (size_t)m->nparams);
-    rng_t r;
+    rng_t r, rl;
     rng_init(&r, b->seed ^ 0xF15E5EEDULL, 100 + (uint64_t)task);
+    rng_init(&rl, b->seed ^ 0x7F15E5EDULL, 300 + (uint64_t)task);   /* labels: own stream */
     for (int s = 0; s < m->fisher_samples; s++) {
         int i = (int)rng_below(&r, (uint32_t)t->n_train);
         fwd1(m, t->x_train + (long)i * m->D, 1);
-        loss1(m, t->y_train[i], t->class_mask, 1.0f);
+        int y = m->true_fisher ? sample_label(m, t->class_mask, &rl) : t->y_train[i];
+        loss1(m, y, t->class_mask, 1.0f);
         bwd1(m, m->grads);
-        ewc_add_sample(&m->ewc, m->grads);   /* the first n_wgn entries: b is not covered */
+        ewc_add_sample(&m->ewc, m->grads);   /* the first n_ewc entries */
         clear1(m, m->grads);
     }
     ewc_end(&m->ewc, m->params);
@@ -699,9 +747,15 @@ static model_t *ewgn_init(const run_config *cfg, const bench_t *b, uint64_t seed
     train_optim_init(&m->opt, &m->ts, m->nparams);
     m->fast = m->ts.batch_size == 1 && m->ts.optimizer == OPTIM_SGD && m->ts.momentum == 0 &&
               m->ts.weight_decay == 0;
+    const char *bm = cfg_str(cfg, "ewgn.bias");
+    m->bias_mode = !strcmp(bm, "consolidated") ? EWGN_BIAS_CONSOLIDATED
+                   : !strcmp(bm, "none")       ? EWGN_BIAS_NONE
+                                               : EWGN_BIAS_FREE;
+    m->n_ewc = m->bias_mode == EWGN_BIAS_CONSOLIDATED ? m->nparams : m->n_wgn;
+    m->true_fisher = !strcmp(cfg_str(cfg, "ewgn.fisher"), "true");
     float lambda = (float)cfg_float(cfg, "ewgn.lambda");
     m->use_ewc = lambda > 0;
-    if (m->use_ewc) ewc_init(&m->ewc, m->n_wgn, lambda, 1.0f);
+    if (m->use_ewc) ewc_init(&m->ewc, m->n_ewc, lambda, 1.0f);
     m->fisher_samples = (int)cfg_int(cfg, "ewgn.fisher_samples");
     m->prox = !strcmp(cfg_str(cfg, "ewgn.ewc_step"), "proximal");
     return (model_t *)m;
