@@ -2,7 +2,8 @@
  * (Kolmogorov–Smirnov and χ² tests on many draws at fixed seeds), determinism of the draws
  * (the same file expands to the same runs, so a resumed sweep draws the same points), draws
  * per model over the keys it reads, discrete axes and zip groups under random search, and
- * exclude redraws. Malformed distributions are in tests/sweeps_bad/search-*.yaml. */
+ * exclude redraws. Malformed distributions are in tests/sweeps_bad/search-*.yaml. Also the
+ * successive-halving decision rule (search_prune.h) on runs of known quality. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 
 #include "rng.h"
 #include "search.h"
+#include "search_prune.h"
 #include "sweep.h"
 #include "test.h"
 #include "util.h"
@@ -289,11 +291,105 @@ static void test_exclude_and_zip(void) {
     sweep_free(&s);
 }
 
+/* ---------------------------------------------------------------- halving decisions */
+
+/* 27 runs of known quality q_i = i/27 (higher better): the synchronous rule keeps exactly the
+ * best 9, then 3, then 1, whatever order the arrays come in. */
+static void test_prune_sync(void) {
+    prune_opts o = {3, 1, 1};
+    enum { N = 27 };
+    double v[N];
+    uint64_t id[N];
+    int keep[N], alive[N], order[N];
+    for (int i = 0; i < N; i++) order[i] = i;
+    rng_t r;
+    rng_init(&r, 99, 0);
+    rng_shuffle(&r, order, N);   /* arrays in a scrambled order */
+    for (int i = 0; i < N; i++) {
+        v[i] = (double)order[i] / N;
+        id[i] = 1000 + (uint64_t)(N - order[i]);
+        alive[i] = 1;
+    }
+    int expect[3] = {9, 3, 1};
+    for (int rung = 0; rung < 3; rung++) {
+        double rv[N];
+        uint64_t rid[N];
+        int map[N], n = 0;
+        for (int i = 0; i < N; i++)
+            if (alive[i]) {
+                rv[n] = v[i];
+                rid[n] = id[i];
+                map[n++] = i;
+            }
+        prune_sync_decide(&o, rv, rid, n, keep);
+        int kept = 0;
+        for (int j = 0; j < n; j++) {
+            alive[map[j]] = keep[j];
+            kept += keep[j];
+        }
+        CHECK(kept == expect[rung], "rung %d kept %d of %d, expected %d", rung, kept, n,
+              expect[rung]);
+        for (int i = 0; i < N; i++)
+            CHECK(alive[i] == (order[i] >= N - expect[rung]), "rung %d: run of quality %d/27 %s",
+                  rung, order[i], alive[i] ? "survived" : "pruned");
+    }
+    /* Ties by id, NaN never kept, at least one kept; minimising keeps the lowest. */
+    double t[4] = {0.5, 0.5, NAN, 0.1};
+    uint64_t ti[4] = {7, 3, 1, 2};
+    prune_sync_decide(&o, t, ti, 4, keep);
+    CHECK(keep[1] && !keep[0] && !keep[2] && !keep[3], "ties: keep %d %d %d %d", keep[0],
+          keep[1], keep[2], keep[3]);
+    prune_opts lo = {3, 1, 0};
+    prune_sync_decide(&lo, t, ti, 4, keep);
+    CHECK(keep[3] && !keep[0] && !keep[1] && !keep[2], "minimise: keep %d %d %d %d", keep[0],
+          keep[1], keep[2], keep[3]);
+    double nan1 = NAN;
+    prune_sync_decide(&o, &nan1, ti, 1, keep);
+    CHECK(!keep[0], "a NaN run is kept");
+    CHECK(prune_keep_count(&o, 2) == 1 && prune_keep_count(&o, 6) == 2, "keep counts");
+    CHECK(!prune_is_rung(&o, 0, 5) && prune_is_rung(&o, 1, 5) && prune_is_rung(&o, 4, 5) &&
+              !prune_is_rung(&o, 5, 5), "rungs: stages 1..nstages-1");
+    prune_opts late = {3, 2, 1};
+    CHECK(!prune_is_rung(&late, 1, 5) && prune_is_rung(&late, 2, 5), "min_stages 2");
+}
+
+/* Asynchronous: the first arrival continues; a run continues iff fewer than
+ * max(1, floor(n/eta)) earlier arrivals beat it; the outcome depends on arrival order. */
+static void test_prune_async(void) {
+    prune_opts o = {3, 1, 1};
+    double vals[9];
+    int n = 0, cont = 0;
+    for (int i = 0; i < 9; i++) {   /* worst first: each arrival is the best so far */
+        double v = (double)i / 9;
+        cont += prune_async_continue(&o, vals, n, v);
+        vals[n++] = v;
+    }
+    CHECK(cont == 9, "ascending arrivals: %d of 9 continue, expected all", cont);
+    n = cont = 0;
+    int first = 0;
+    for (int i = 8; i >= 0; i--) {  /* best first: only arrivals within the top count go on */
+        double v = (double)i / 9;
+        int c = prune_async_continue(&o, vals, n, v);
+        if (i == 8) first = c;
+        cont += c;
+        vals[n++] = v;
+    }
+    /* Arrival k (1-based) continues iff k-1 < max(1, floor(k/3)): k = 1, and none after
+     * (k = 2: 1 < 1 no; k = 3: 2 < 1 no; k = 6: 5 < 2 no; k = 9: 8 < 3 no). */
+    CHECK(first == 1 && cont == 1, "descending arrivals: %d continue (first %d)", cont, first);
+    CHECK(!prune_async_continue(&o, vals, 0, NAN), "a NaN arrival continues");
+    double two[2] = {0.9, NAN};
+    CHECK(prune_async_continue(&o, two, 2, 0.95) && !prune_async_continue(&o, two, 2, 0.5),
+          "3 arrivals keep 1: the best continues, a worse does not");
+}
+
 int main(void) {
     RUN_TEST(test_continuous_ks);
     RUN_TEST(test_discrete_chi2);
     RUN_TEST(test_sweep_draws);
     RUN_TEST(test_determinism);
     RUN_TEST(test_exclude_and_zip);
+    RUN_TEST(test_prune_sync);
+    RUN_TEST(test_prune_async);
     TEST_EXIT();
 }
