@@ -4,7 +4,8 @@
  * (list; default: every model supporting the benchmark kind), seeds (count N → 0..N−1, or a
  * list), defaults (map of dotted keys), train (map of train.* settings), grid (map: key →
  * list | {linspace: [a, b, n]} | {logspace: [a, b, n]} (10^a..10^b) | {range: [a, b, step]}
- * (b exclusive)), zip (list of maps whose lists move together), exclude (list of partial
+ * (b exclusive) | {choice: [values]}, and under search: {method: random, samples: N, seed: S}
+ * the distributions of search.h), zip (list of maps whose lists move together), exclude (list of partial
  * assignments), output (path), ranks_per_run (int ≥ 1), options (map: grace_seconds,
  * flush_seconds, quiet, isolate, run_time_limit, run_memory_mb).
  *
@@ -12,6 +13,8 @@
  * (cfg_fill_defaults: defaults, model-scoped "MODEL.train.X" overrides, resolved train.*
  * values), projected onto the keys the model reads (cfg_project), and identical projected
  * configs are kept once: two spellings of the same effective setting are one run.
+ * Random search: samples points per model (drawn over the keys it reads, excluded draws
+ * redrawn), × seeds, then completed and deduplicated the same way.
  * "train.epochs" is an alias of benchmark.block_size on data-set benchmarks. */
 #ifndef CLS_SWEEP_H
 #define CLS_SWEEP_H

@@ -23,6 +23,8 @@
 #include "files.h"
 #include "config.h"
 #include "model.h"
+#include "rng.h"
+#include "search.h"
 #include "util.h"
 
 #define MAX_RUNS 1000000      /* seeds × models × points, before excludes */
@@ -37,6 +39,8 @@ typedef struct {
     int group;                /* axes of one group (a grid key, or a zip entry) move together */
     int nvals;
     char **vals;              /* (nvals) canonical text */
+    int is_dist;              /* random search: drawn from dist, nvals = 0 */
+    search_dist dist;
 } axis_t;
 
 typedef struct {
@@ -73,11 +77,14 @@ typedef struct {
     int nmodels;
     long long *seeds;
     int nseeds;
+    int random;               /* search: {method: random} */
+    long samples;             /* its samples per model */
+    uint64_t search_seed;
 } parse_t;
 
 static const char *const top_keys[] = {"name", "benchmark", "models", "seeds", "defaults",
                                        "train", "grid", "zip", "exclude", "output",
-                                       "ranks_per_run", "options"};
+                                       "ranks_per_run", "options", "search"};
 #define NTOP (int)(sizeof top_keys / sizeof top_keys[0])
 
 /* The options: map. Adding an option is one row here and its field in sweep_t (a double
@@ -416,7 +423,46 @@ static int val_set_add(val_set *set, char *const *vals, int n, const char *val) 
     return -1;
 }
 
-/* {linspace: [a, b, n]} | {logspace: [a, b, n]} | {range: [a, b, step]} → values of ax. */
+static int axis_values(const parse_t *p, axis_t *ax, const yaml_node_t *v);
+
+/* {DIST: [a, b(, q)]} (random search, DIST from search.h) → ax->dist; k is the DIST key. */
+static int axis_distribution(const parse_t *p, axis_t *ax, const yaml_node_t *k,
+                             const yaml_node_t *v, int kind) {
+    const char *name = search_dist_name(kind), *form = search_dist_form(kind);
+    if (!p->random)
+        return fail(p, k, "%s draws random values: it needs random search (search: {method: "
+                    "random, samples: N}); a grid takes lists or linspace/logspace/range", name);
+    if (ax->spec->type != PARAM_INT && ax->spec->type != PARAM_FLOAT)
+        return fail(p, k, "%s needs a numeric key, but %s is not a number: use {choice: "
+                    "[values]}", name, ax->key);
+    int n = search_dist_nargs(kind);
+    if (v->type != YAML_SEQUENCE_NODE || seq_size(v) != n)
+        return fail(p, v, "%s expects %s, got %s", name, form,
+                    v->type == YAML_SEQUENCE_NODE ? "a list of a different length"
+                                                  : kind_name(v));
+    double x[3];
+    for (int i = 0; i < n; i++) {
+        const yaml_node_t *e = seq_item(p, v, i);
+        if (e->type != YAML_SCALAR_NODE || parse_num(text(e), &x[i]))
+            return fail(p, e, "%s expects numbers %s, got %s", name, form,
+                        e->type == YAML_SCALAR_NODE ? text(e) : kind_name(e));
+    }
+    char why[512];
+    int bad;
+    if (search_dist_make(&ax->dist, kind, x, ax->spec->type == PARAM_INT, why, sizeof why, &bad))
+        return fail(p, bad >= 0 ? seq_item(p, v, bad) : v, "%s for %s", why, ax->key);
+    /* Both ends must be valid values of the key (its range). */
+    for (int i = 0; i < 2; i++) {
+        char val[VAL_MAX];
+        if (param_canonicalise(ax->spec, text(seq_item(p, v, i)), val, VAL_MAX))
+            return fail_here(p, seq_item(p, v, i));
+    }
+    ax->is_dist = 1;
+    return 0;
+}
+
+/* {linspace: [a, b, n]} | {logspace: [a, b, n]} | {range: [a, b, step]} → values of ax;
+ * under random search also {choice: [values]} and the distributions of search.h. */
 static int axis_generate(const parse_t *p, axis_t *ax, const yaml_node_t *m) {
     static const char *const gens[] = {"linspace", "logspace", "range"};
     char what[160];
@@ -424,15 +470,23 @@ static int axis_generate(const parse_t *p, axis_t *ax, const yaml_node_t *m) {
     if (check_mapping(p, m, what)) return -1;
     if (map_size(m) != 1)
         return fail(p, m, "expected a list of values or one of {linspace: [a, b, n]}, "
-                    "{logspace: [a, b, n]}, {range: [a, b, step]} for %s", ax->key);
+                    "{logspace: [a, b, n]}, {range: [a, b, step]}%s for %s",
+                    p->random ? ", {choice: [values]}, {uniform: [a, b]}, ..." : "", ax->key);
     const yaml_node_t *k = node_at(p, m->data.mapping.pairs.start[0].key);
     const yaml_node_t *v = node_at(p, m->data.mapping.pairs.start[0].value);
     int g = -1;
     for (int i = 0; i < 3; i++)
         if (!strcmp(text(k), gens[i])) g = i;
+    if (g < 0 && !strcmp(text(k), "choice")) {
+        if (v->type != YAML_SEQUENCE_NODE)
+            return fail(p, v, "choice expects a list of values, got %s", kind_name(v));
+        return axis_values(p, ax, v);
+    }
+    if (g < 0 && search_dist_kind(text(k)) >= 0)
+        return axis_distribution(p, ax, k, v, search_dist_kind(text(k)));
     if (g < 0)
         return fail(p, k, "unknown generator '%s' for %s: expected one of linspace, logspace, "
-                    "range", text(k), ax->key);
+                    "range, choice, %s", text(k), ax->key, search_dist_names);
     const char *form = g == 2 ? "[a, b, step]" : "[a, b, n]";
     if (ax->spec->type != PARAM_INT && ax->spec->type != PARAM_FLOAT)
         return fail(p, k, "%s needs a numeric key, but %s is not a number: list its values",
@@ -845,6 +899,48 @@ static int parse_defaults(parse_t *p) {
     return 0;
 }
 
+/* search: {method: grid|random, samples: N, seed: S}. Random search needs samples. */
+static int parse_search(parse_t *p) {
+    const yaml_node_t *v = top_get(p, "search");
+    if (!v) return 0;
+    if (check_mapping(p, v, "search")) return -1;
+    const yaml_node_t *samples = NULL, *method = NULL;
+    for (yaml_node_pair_t *a = v->data.mapping.pairs.start; a < v->data.mapping.pairs.top; a++) {
+        const yaml_node_t *k = node_at(p, a->key), *val = node_at(p, a->value);
+        long long x;
+        if (!strcmp(text(k), "method")) {
+            method = val;
+            if (want_scalar(p, val, "grid or random")) return -1;
+            if (strcmp(text(val), "grid") && strcmp(text(val), "random"))
+                return fail(p, val, "unknown search method '%s': expected one of grid, random",
+                            text(val));
+            p->random = !strcmp(text(val), "random");
+        } else if (!strcmp(text(k), "samples")) {
+            samples = val;
+            if (val->type != YAML_SCALAR_NODE || parse_ll(text(val), &x) || x < 1 ||
+                x > MAX_RUNS)
+                return fail(p, val, "expected search.samples to be an integer in [1, %d], got "
+                            "%s", MAX_RUNS, val->type == YAML_SCALAR_NODE ? text(val)
+                                                                         : kind_name(val));
+            p->samples = (long)x;
+        } else if (!strcmp(text(k), "seed")) {
+            if (val->type != YAML_SCALAR_NODE || parse_ll(text(val), &x) || x < 0)
+                return fail(p, val, "expected search.seed to be an integer >= 0, got %s",
+                            val->type == YAML_SCALAR_NODE ? text(val) : kind_name(val));
+            p->search_seed = (uint64_t)x;
+        } else {
+            return fail(p, k, "unknown search setting '%s': expected one of method, samples, "
+                        "seed", text(k));
+        }
+    }
+    if (p->random && !samples)
+        return fail(p, v, "random search needs samples: N (the points drawn per model)");
+    if (!p->random && samples)
+        return fail(p, samples, "samples applies to random search: add method: random%s",
+                    method ? " (method is grid)" : "");
+    return 0;
+}
+
 static int parse_grid(parse_t *p) {
     const yaml_node_t *v = top_get(p, "grid");
     if (!v) return 0;
@@ -876,6 +972,10 @@ static int parse_zip(parse_t *p) {
             const yaml_node_t *val = node_at(p, a->value);
             if (add_axis(p, node_at(p, a->key), val, g)) return -1;
             const axis_t *ax = &p->axes[p->naxes - 1], *ax0 = &p->axes[first];
+            if (ax->is_dist)
+                return fail(p, val, "'%s' is drawn from a distribution: the lists of a zip "
+                            "group move together, so a zip takes lists (put it under grid)",
+                            ax->key);
             if (ax->nvals != ax0->nvals)
                 return fail(p, val, "zip group of unequal lengths: '%s' has %d values but '%s' "
                             "has %d (the lists of a zip group move together)", ax->key,
@@ -964,6 +1064,9 @@ static int parse_exclude(parse_t *p) {
                 free(buf);
                 return -1;
             }
+            if (p->axes[axis].is_dist)
+                return fail(p, k, "exclude key '%s' is drawn from a distribution: exclude names "
+                            "keys with listed values (a list or {choice: [...]})", text(k));
             char out[VAL_MAX];
             if (value_text(p, spec, val, out, "")) return -1;
             const axis_t *ax = &p->axes[axis];
@@ -1150,8 +1253,11 @@ static void warn_unread_axes(const parse_t *p, sweep_t *s) {
                       ax->node->start_mark.column + 1, ax->key);
         for (int m = 0; m < p->nmodels; m++)
             cls_strappend(&buf, &len, &cap, "%s%s", m ? ", " : "", p->models[m]->name);
-        cls_strappend(&buf, &len, &cap, ") on %s: its %d values change no run", p->bench->name,
-                      ax->nvals);
+        if (ax->is_dist)
+            cls_strappend(&buf, &len, &cap, ") on %s: its draws change no run", p->bench->name);
+        else
+            cls_strappend(&buf, &len, &cap, ") on %s: its %d values change no run",
+                          p->bench->name, ax->nvals);
         add_warning(s, buf);
     }
 }
@@ -1203,7 +1309,149 @@ static int prepare_files(parse_t *p, run_config *cfg) {
     return 0;
 }
 
+/* Projects cfg (complete, for model m) onto what m reads and appends it to s->runs unless an
+ * identical run is there (seen/used: an open-addressing set of hashes, cap a power of two at
+ * least twice the runs). Takes cfg. */
+static void add_run(const parse_t *p, sweep_t *s, run_config *cfg, const model_ops *m,
+                    uint64_t *seen, unsigned char *used, size_t cap) {
+    cfg_project(cfg, m->name, p->bench->name);
+    uint64_t h = cfg_hash(cfg);
+    s->n_before_dedup++;
+    size_t slot = (size_t)h & (cap - 1);
+    while (used[slot] && seen[slot] != h) slot = (slot + 1) & (cap - 1);
+    if (used[slot]) {
+        cfg_free(cfg);
+        return;
+    }
+    used[slot] = 1;
+    seen[slot] = h;
+    sweep_run *r = &s->runs[s->nruns++];
+    r->cfg = *cfg;
+    r->hash = h;
+    snprintf(r->id, sizeof r->id, "%016llx", (unsigned long long)h);
+    /* An unsupported run only records its status: cheap, and the model's cost function need
+     * not understand benchmarks it does not support. */
+    if (!(m->kinds & p->bench->kind)) r->cost = 0.0;
+    else r->cost = m->cost ? m->cost(&r->cfg) : 1.0;
+}
+
+/* Random search: search.samples points per model, drawn over the axes that model reads, from
+ * Philox (search.seed, stream of (model, sample)); an excluded draw is redrawn, at most
+ * MAX_REDRAWS times in a row. Then seeds × models × samples, as the grid does. */
+#define MAX_REDRAWS 1000
+static int group_read(const parse_t *p, int g, const model_ops *m) {
+    for (int a = 0; a < p->naxes; a++)
+        if (p->axes[a].group == g && param_model_reads(m->name, p->bench->name, p->axes[a].key))
+            return 1;
+    return 0;
+}
+
+/* Whether an exclude entry matches the draw idx; entries naming a group that model m does not
+ * read cannot decide its draw and are skipped (its runs do not vary along that key). */
+static int excluded_draw(const parse_t *p, const int *idx, const int *read) {
+    for (int e = 0; e < p->nex; e++) {
+        int all = 1;
+        for (int j = 0; j < p->ex[e].npairs && all; j++) {
+            const axis_t *ax = &p->axes[p->ex[e].pairs[j].axis];
+            all = read[ax->group] && same_value(ax->vals[idx[ax->group]], p->ex[e].pairs[j].val);
+        }
+        if (all) return 1;
+    }
+    return 0;
+}
+
+/* Draws sample i for model m into vals[naxes] (NULL for an axis m does not read). */
+static int draw_sample(const parse_t *p, const model_ops *m, long i, char **vals, int *idx,
+                       int *read) {
+    rng_t r;
+    rng_init(&r, p->search_seed, search_stream(m->name, i));
+    for (int g = 0; g < p->ngroups; g++) read[g] = group_read(p, g, m);
+    for (int t = 0; t < MAX_REDRAWS; t++) {
+        for (int g = 0; g < p->ngroups; g++)
+            idx[g] = read[g] && p->group_n[g] ? (int)rng_below(&r, (uint32_t)p->group_n[g]) : 0;
+        if (excluded_draw(p, idx, read)) continue;
+        for (int a = 0; a < p->naxes; a++) {
+            const axis_t *ax = &p->axes[a];
+            free(vals[a]);
+            vals[a] = NULL;
+            if (!read[ax->group]) continue;
+            if (!ax->is_dist) {
+                vals[a] = xstrdup(ax->vals[idx[ax->group]]);
+                continue;
+            }
+            char raw[64], val[VAL_MAX];
+            search_dist_draw(&ax->dist, &r, raw, sizeof raw);
+            if (param_canonicalise(ax->spec, raw, val, VAL_MAX))
+                return fail_here(p, ax->node);
+            vals[a] = xstrdup(val);
+        }
+        return 0;
+    }
+    return fail(p, p->exclude_node ? p->exclude_node : p->root, "no runs left for model %s: "
+                "exclude removed %d draws in a row (the space left is empty or nearly so)",
+                m->name, MAX_REDRAWS);
+}
+
+static int expand_random(parse_t *p, sweep_t *s) {
+    if ((long long)p->samples * p->nseeds * p->nmodels > MAX_RUNS)
+        return fail(p, p->root, "the sweep expands to more than %d runs", MAX_RUNS);
+    size_t nd = (size_t)p->nmodels * (size_t)p->samples * (size_t)(p->naxes + 1);
+    char **vals = xcalloc(nd, sizeof(char *));
+    int *idx = xmalloc(sizeof(int) * (size_t)(p->ngroups + 1));
+    int *read = xmalloc(sizeof(int) * (size_t)(p->ngroups + 1));
+    size_t total = (size_t)p->nseeds * (size_t)p->nmodels * (size_t)p->samples, cap = 16;
+    while (cap < 2 * total) cap *= 2;
+    uint64_t *seen = xmalloc(sizeof(uint64_t) * cap);
+    unsigned char *used = xcalloc(cap, 1);
+    int rc = -1;
+    for (int mi = 0; mi < p->nmodels; mi++)
+        for (long i = 0; i < p->samples; i++)
+            if (draw_sample(p, p->models[mi], i,
+                            vals + ((size_t)mi * (size_t)p->samples + (size_t)i) *
+                                       (size_t)(p->naxes + 1), idx, read))
+                goto cleanup;
+    s->runs = xmalloc(sizeof(sweep_run) * total);
+    for (int si = 0; si < p->nseeds; si++) {
+        char seed[32];
+        snprintf(seed, sizeof seed, "%lld", p->seeds[si]);
+        for (int mi = 0; mi < p->nmodels; mi++) {
+            const model_ops *m = p->models[mi];
+            for (long i = 0; i < p->samples; i++) {
+                char **v = vals + ((size_t)mi * (size_t)p->samples + (size_t)i) *
+                                      (size_t)(p->naxes + 1);
+                run_config cfg;
+                cfg_copy(&cfg, &p->base);
+                for (int a = 0; a < p->naxes; a++)
+                    if (v[a]) cfg_set(&cfg, p->axes[a].key, v[a]);
+                cfg_set(&cfg, "seed", seed);
+                if (cfg_fill_defaults(&cfg, m->name, p->bench->name)) {
+                    cfg_free(&cfg);
+                    fail_here(p, p->root);
+                    goto cleanup;
+                }
+                if (m->kinds & p->bench->kind && prepare_files(p, &cfg)) {
+                    cfg_free(&cfg);
+                    goto cleanup;
+                }
+                add_run(p, s, &cfg, m, seen, used, cap);
+            }
+        }
+    }
+    record_axes(p, s);
+    warn_unread_axes(p, s);
+    rc = 0;
+cleanup:
+    for (size_t k = 0; k < nd; k++) free(vals[k]);
+    free(vals);
+    free(idx);
+    free(read);
+    free(seen);
+    free(used);
+    return rc;
+}
+
 static int expand(parse_t *p, sweep_t *s) {
+    if (p->random) return expand_random(p, s);
     long long npoints = 1;
     for (int g = 0; g < p->ngroups; g++) {
         npoints *= p->group_n[g];
@@ -1254,25 +1502,7 @@ static int expand(parse_t *p, sweep_t *s) {
                     cfg_free(&cfg);
                     goto cleanup;
                 }
-                cfg_project(&cfg, m->name, p->bench->name);
-                uint64_t h = cfg_hash(&cfg);
-                s->n_before_dedup++;
-                size_t slot = (size_t)h & (cap - 1);
-                while (used[slot] && seen[slot] != h) slot = (slot + 1) & (cap - 1);
-                if (used[slot]) {
-                    cfg_free(&cfg);
-                    continue;
-                }
-                used[slot] = 1;
-                seen[slot] = h;
-                sweep_run *r = &s->runs[s->nruns++];
-                r->cfg = cfg;
-                r->hash = h;
-                snprintf(r->id, sizeof r->id, "%016llx", (unsigned long long)h);
-                /* An unsupported run only records its status: cheap, and the model's cost
-                 * function need not understand benchmarks it does not support. */
-                if (!(m->kinds & p->bench->kind)) r->cost = 0.0;
-                else r->cost = m->cost ? m->cost(&r->cfg) : 1.0;
+                add_run(p, s, &cfg, m, seen, used, cap);
             }
         }
     }
@@ -1438,7 +1668,7 @@ int sweep_load_text(sweep_t *s, const char *path, const char *yaml_text) {
     }
     if (check_tags(&p) || parse_top_keys(&p) || parse_benchmark(&p) || parse_scalars(&p, s) ||
         parse_models(&p) || parse_seeds(&p) || parse_train(&p) || parse_defaults(&p) ||
-        parse_grid(&p) || parse_zip(&p) || parse_exclude(&p) || expand(&p, s))
+        parse_search(&p) || parse_grid(&p) || parse_zip(&p) || parse_exclude(&p) || expand(&p, s))
         goto cleanup;
     rc = 0;
 cleanup:
