@@ -226,19 +226,26 @@ static char *ensure_stream(const run_config *cfg, const bench_t *b, const char *
 /* The run configuration as JSON, typed by the registry. */
 static int write_config(const run_config *cfg, const char *path) {
     json_t *o = json_object();
-    const char *model = cfg_get(cfg, "model");
+    const char *tt = cfg_get(cfg, "program.types");
+    json_t *types = tt ? json_loads(tt, 0, NULL) : NULL;
     for (int i = 0; i < cfg->n; i++) {
         const char *k = cfg->e[i].key, *v = cfg->e[i].val;
-        const param_spec *sp = param_find(k, model);
+        /* the program's own params by program.types (a worker rank has no registry entry
+         * for them); the others by the registry */
+        const char *pt = json_string_value(json_object_get(types, k));
+        const param_spec *sp = pt ? NULL : param_find(k, NULL);
+        int ty = pt ? (!strcmp(pt, "int") ? PARAM_INT : !strcmp(pt, "float") ? PARAM_FLOAT
+                       : !strcmp(pt, "bool") ? PARAM_BOOL : PARAM_STR)
+                    : sp ? (int)sp->type : PARAM_STR;
         json_t *jv = NULL;
-        if (!strcmp(k, "program.command")) jv = json_loads(v, 0, NULL);
-        else if (!strcmp(k, "seed")) jv = json_integer(strtoll(v, NULL, 10));
-        else if (sp && sp->type == PARAM_INT) jv = json_integer(strtoll(v, NULL, 10));
-        else if (sp && sp->type == PARAM_FLOAT) jv = json_real(strtod(v, NULL));
-        else if (sp && sp->type == PARAM_BOOL) jv = json_boolean(!strcmp(v, "true"));
-        else if (sp && sp->type == PARAM_INTLIST) jv = json_loads(v, 0, NULL);
+        if (!strcmp(k, "program.command") || !strcmp(k, "program.types")) jv = json_loads(v, 0, NULL);
+        else if (!strcmp(k, "seed") || ty == PARAM_INT) jv = json_integer(strtoll(v, NULL, 10));
+        else if (ty == PARAM_FLOAT) jv = json_real(strtod(v, NULL));
+        else if (ty == PARAM_BOOL) jv = json_boolean(!strcmp(v, "true"));
+        else if (ty == PARAM_INTLIST) jv = json_loads(v, 0, NULL);
         json_object_set_new(o, k, jv ? jv : json_string(v));
     }
+    json_decref(types);
     int rc = json_dump_file(o, path, JSON_INDENT(1) | JSON_SORT_KEYS);
     json_decref(o);
     if (rc) cls_seterr("%s: cannot write the run configuration", path);
@@ -460,7 +467,9 @@ static model_t *ext_init(const run_config *cfg, const bench_t *b, uint64_t seed)
         snprintf(m->why, sizeof m->why, "%s", cls_geterr());
     } else {
         read_report(m, rpath);
-        if (!m->why[0] && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+        int clean = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+        if (!clean && !strncmp(m->why, "no report file", 14)) m->why[0] = 0;
+        if (!m->why[0] && !clean) {
             char tail[200];
             log_tail(lpath, tail, sizeof tail);
             if (WIFSIGNALED(st))

@@ -1461,7 +1461,8 @@ static int parse_program(parse_t *p, const yaml_node_t *k, const yaml_node_t *v)
     if (!kind) kind = BENCH_KIND_CLASSIFICATION;
     int np = params ? map_size(params) : 0;
     if (params && check_mapping(p, params, "program params")) goto bad;
-    param_spec *specs = xcalloc((size_t)np + 2, sizeof *specs);
+    param_spec *specs = xcalloc((size_t)np + 3, sizeof *specs);
+    json_t *types = json_object();
     char hex[32];
     snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
     char *cmdtext = json_dumps(argv, JSON_COMPACT);
@@ -1493,7 +1494,7 @@ static int parse_program(parse_t *p, const yaml_node_t *k, const yaml_node_t *v)
                  text(pk));
             goto bad_specs;
         }
-        param_spec *sp = &specs[i + 2];
+        param_spec *sp = &specs[i + 3];
         const char *t = text(ty);
         sp->type = !strcmp(t, "int") ? PARAM_INT : !strcmp(t, "float") ? PARAM_FLOAT
                    : !strcmp(t, "bool") ? PARAM_BOOL : !strcmp(t, "str") ? PARAM_STR : (param_type)-1;
@@ -1502,6 +1503,7 @@ static int parse_program(parse_t *p, const yaml_node_t *k, const yaml_node_t *v)
             goto bad_specs;
         }
         sp->key = xstrdup(text(pk));
+        json_object_set_new(types, sp->key, json_string(t));
         sp->lo = -1e300;
         sp->hi = 1e300;
         sp->help = "a program parameter";
@@ -1510,13 +1512,18 @@ static int parse_program(parse_t *p, const yaml_node_t *k, const yaml_node_t *v)
         if (value_text(p, sp, def, out, "")) goto bad_specs;
         sp->def = xstrdup(out);
     }
-    int rc = model_register_program(name, kind, specs, np + 2);
+    /* the types travel with the run, for ranks that never parsed this file */
+    specs[2] = (param_spec){"program.types", PARAM_STR, json_dumps(types, JSON_COMPACT | JSON_SORT_KEYS),
+                            NULL, 0, 0, "the types of the program's params (JSON)"};
+    json_decref(types);
+    int rc = model_register_program(name, kind, specs, np + 3);
     if (rc) fail(p, k, "program %s: %s", name, cls_geterr());
     free(specs);
     json_decref(argv);
     free(dir);
     return rc;
 bad_specs:
+    json_decref(types);
     free(specs);
 bad:
     json_decref(argv);
