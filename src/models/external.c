@@ -17,6 +17,7 @@
  *   L <stage> <step> <loss>          a per-step loss (checked, counted, not stored yet)
  */
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
@@ -419,6 +420,29 @@ static char *client_dir(void) {
     return xstrdup(out);
 }
 
+/* Removes the run directories ("clsweep-run-<pid>-*" in tmp) of run processes that are gone
+ * (killed for a time or memory limit before they could clean up). Only the files this
+ * module writes are removed. */
+static void collect_stale_runs(const char *tmp) {
+    DIR *d = opendir(tmp);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        int pid = 0;
+        if (sscanf(e->d_name, "clsweep-run-%d-", &pid) != 1 || pid <= 0) continue;
+        if (kill(pid, 0) == 0 || errno != ESRCH) continue;
+        char p[4096];
+        const char *files[] = {"config.json", "report.txt", "program.log"};
+        for (int i = 0; i < 3; i++) {
+            snprintf(p, sizeof p, "%s/%s/%s", tmp, e->d_name, files[i]);
+            unlink(p);
+        }
+        snprintf(p, sizeof p, "%s/%s", tmp, e->d_name);
+        rmdir(p);
+    }
+    closedir(d);
+}
+
 static model_t *ext_init(const run_config *cfg, const bench_t *b, uint64_t seed) {
     (void)seed;
     const char *cmd = cfg_get(cfg, "program.command");
@@ -438,7 +462,8 @@ static model_t *ext_init(const run_config *cfg, const bench_t *b, uint64_t seed)
         json_decref(argv);
         return NULL;
     }
-    snprintf(run, sizeof run, "%s/clsweep-run-XXXXXX", tmpd ? tmpd : "/tmp");
+    collect_stale_runs(tmpd ? tmpd : "/tmp");
+    snprintf(run, sizeof run, "%s/clsweep-run-%d-XXXXXX", tmpd ? tmpd : "/tmp", (int)getpid());
     if (!mkdtemp(run)) {
         cls_seterr("cannot create a run directory in %s: %s", tmpd ? tmpd : "/tmp", strerror(errno));
         free(man);
