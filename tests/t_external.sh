@@ -17,7 +17,7 @@ for i in range(len(ds.model)):
     key = str(ds.prior__mode.values[i]) if m == "prior" else m
     got[key] = (str(ds.status.values[i]), str(ds.message.values[i]), i)
 want = {"finetune": ("ok", ""), "ok": ("ok", ""), "crash": ("failed", "stage 1 (task 2-3): the program exited with status 3"),
-        "hang": ("failed", "time limit"), "garbage": ("failed", "stage 1 (task 2-3): report line"),
+        "hang": ("failed", "stage 1 (task 2-3): the program ran into the run's time limit"), "garbage": ("failed", "stage 1 (task 2-3): report line"),
         "shape": ("failed", "expected 5 task metrics"), "nan": ("diverged", "non-finite")}
 bad = [k for k, (st, frag) in want.items() if k not in got or got[k][0] != st or frag not in got[k][1]]
 for k in bad:
@@ -31,8 +31,8 @@ if abs(float(ds.acc.values[i]) - sum(last) / len(last)) > 1e-6:
     bad.append("acc"); print("acc", float(ds.acc.values[i]), last)
 if not (0 <= R.min() and R.max() <= 1) or float(ds.ext_classes_seen.values[i]) != 10:
     bad.append("R"); print("R", R, ds.ext_classes_seen.values[i])
-# partial rows are kept: the crashing program reported stage 0
-if not math.isfinite(float(ds.R.values[got["crash"][2]][0][0])):
+# partial rows are kept: the crashing and the hanging program reported stage 0
+if not all(math.isfinite(float(ds.R.values[got[k][2]][0][0])) for k in ("crash", "hang")):
     bad.append("partial"); print("partial", ds.R.values[got["crash"][2]])
 sys.exit(1 if bad else 0)
 PYEOF

@@ -33,6 +33,7 @@
 #include "bench.h"
 #include "model.h"
 #include "npy.h"
+#include "stop.h"
 #include "util.h"
 
 struct model {
@@ -342,7 +343,7 @@ static void log_tail(const char *path, char *out, size_t n) {
 /* Starts argv with the run's environment; waits; returns the wait status or -1. */
 static int run_program(json_t *argv, const char *dir, const char *manifest_path,
                        const char *config_path, const char *report_path, const char *log_path,
-                       const char *client_dir, const char *threads) {
+                       const char *client_dir, const char *threads, int *why) {
     size_t n = json_array_size(argv);
     if (!n) {
         cls_seterr("program.command is empty");
@@ -390,12 +391,30 @@ static int run_program(json_t *argv, const char *dir, const char *manifest_path,
         _exit(127);
     }
     free(av);
+    /* Waits, polling: a stop request (the run is abandoned) or the run's deadline
+     * (CLSWEEP_RUN_DEADLINE, monotonic seconds, set by the isolated run process; kill the
+     * program shortly before it so that the rows reported so far are kept) ends it. */
+    const char *dls = getenv("CLSWEEP_RUN_DEADLINE");
+    double deadline = dls ? strtod(dls, NULL) : 0;
     int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) {
+    *why = 0;
+    for (;;) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid) break;
+        if (r < 0 && errno != EINTR) {
             cls_seterr("waitpid: %s", strerror(errno));
             return -1;
         }
+        double now = cls_now();
+        int late = deadline > 0 && now > deadline - 1.0;
+        if (late || stop_should_abandon()) {
+            kill(pid, SIGKILL);
+            while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+            *why = late ? 1 : 2;
+            break;
+        }
+        usleep(20000);
+    }
     return status;
 }
 
@@ -482,10 +501,10 @@ static model_t *ext_init(const run_config *cfg, const bench_t *b, uint64_t seed)
     m->R = xmalloc(sizeof(double) * (size_t)(b->nstages + 1) * (size_t)b->ntasks);
     for (long i = 0; i < (long)(b->nstages + 1) * b->ntasks; i++) m->R[i] = NAN;
     m->have = xcalloc((size_t)b->nstages + 1, sizeof(int));
-    int st = -1;
+    int st = -1, killed = 0;
     if (!write_config(cfg, cpath)) {
         char *cd = client_dir();
-        st = run_program(argv, run, man, cpath, rpath, lpath, cd, thr);
+        st = run_program(argv, run, man, cpath, rpath, lpath, cd, thr, &killed);
         free(cd);
     }
     if (st == -1) {
@@ -494,7 +513,10 @@ static model_t *ext_init(const run_config *cfg, const bench_t *b, uint64_t seed)
         read_report(m, rpath);
         int clean = WIFEXITED(st) && WEXITSTATUS(st) == 0;
         if (!clean && !strncmp(m->why, "no report file", 14)) m->why[0] = 0;
-        if (!m->why[0] && !clean) {
+        if (killed && !m->why[0]) {
+            snprintf(m->why, sizeof m->why, killed == 1 ? "the program ran into the run's time "
+                     "limit and was killed" : "stop requested: the program was killed");
+        } else if (!m->why[0] && !clean) {
             char tail[200];
             log_tail(lpath, tail, sizeof tail);
             if (WIFSIGNALED(st))
