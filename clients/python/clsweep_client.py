@@ -1,4 +1,4 @@
-"""clsweep_client — the stdlib-only client of an external-program model (docs/extending.md).
+"""clsweep_client — the stdlib-only client (Python ≥ 3.6) of an external-program model (docs/extending.md).
 
 clsweep starts the program with CLSWEEP_STREAM (the stream.json manifest of the run's task
 stream), CLSWEEP_CONFIG (the resolved run configuration, JSON) and CLSWEEP_REPORT (the report
@@ -44,13 +44,15 @@ def config():
         return json.load(f)
 
 
-def load(path):
-    """A .npy file as a numpy array when numpy is importable, else (shape, array.array)."""
-    try:
-        import numpy
-        return numpy.load(path)
-    except ImportError:
-        pass
+def load(path, raw=False):
+    """A .npy file as a numpy array when numpy is importable (and raw is false), else
+    (shape, array.array) read with the standard library only."""
+    if not raw:
+        try:
+            import numpy
+            return numpy.load(path)
+        except ImportError:
+            pass
     with open(path, "rb") as f:
         if f.read(6) != b"\x93NUMPY":
             raise ValueError(path + ": not a .npy file")

@@ -15,7 +15,7 @@ T = s["ntasks"]
 def evaluate():
     row = []
     for t in range(T):
-        _, y = load(s["tasks"][t]["test_y"])
+        _, y = load(s["tasks"][t]["test_y"], raw=True)
         guess = seen.most_common(1)[0][0] if seen else -1
         row.append(sum(1 for v in y if v == guess) / len(y) + cfg["prior.bonus"])
     return row
@@ -23,7 +23,7 @@ def evaluate():
 
 report(-1, evaluate())
 for stage, t in enumerate(s["stage_task"]):
-    _, y = load(s["tasks"][t]["train_y"])
+    _, y = load(s["tasks"][t]["train_y"], raw=True)
     seen.update(y)
     loss(stage, 0, 1.0)
     if mode == "crash" and stage == 1:
