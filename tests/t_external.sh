@@ -31,6 +31,8 @@ if abs(float(ds.acc.values[i]) - sum(last) / len(last)) > 1e-6:
     bad.append("acc"); print("acc", float(ds.acc.values[i]), last)
 if not (0 <= R.min() and R.max() <= 1) or float(ds.ext_classes_seen.values[i]) != 10:
     bad.append("R"); print("R", R, ds.ext_classes_seen.values[i])
+if list(ds.ext_loss.values[i]) != [1.0] * len(R):
+    bad.append("loss"); print("ext_loss", ds.ext_loss.values[i])
 # partial rows are kept: the crashing and the hanging program reported stage 0
 if not all(math.isfinite(float(ds.R.values[got[k][2]][0][0])) for k in ("crash", "hang")):
     bad.append("partial"); print("partial", ds.R.values[got["crash"][2]])

@@ -14,7 +14,7 @@
  * row fails the run at the stage it belongs to. Report lines (text, one per line):
  *   R <stage> <m_0> ... <m_{T-1}>   metric of every task after stage (stage -1: before training)
  *   X <name> <value>                 a scalar extra (stored as ext_<name>)
- *   L <stage> <step> <loss>          a per-step loss (checked, counted, not stored yet)
+ *   L <stage> <step> <loss>          a per-step loss (its mean per stage: extra ext_loss)
  */
 #include <errno.h>
 #include <dirent.h>
@@ -45,7 +45,8 @@ struct model {
     int nextras;
     char (*xname)[64];
     double *xval;
-    long nlosses;
+    double *loss_sum;   /* (nstages) sum and count of the L lines of each stage */
+    long *loss_n;
 };
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n) {
@@ -310,11 +311,14 @@ static void read_report(model_t *m, const char *path) {
             long a, b2;
             double v;
             int used = 0;
-            if (sscanf(s + 2, "%ld %ld %lf %n", &a, &b2, &v, &used) < 3 || s[2 + used]) {
-                snprintf(m->why, sizeof m->why, "report line %d: expected 'L stage step loss'", ln);
+            if (sscanf(s + 2, "%ld %ld %lf %n", &a, &b2, &v, &used) < 3 || s[2 + used] ||
+                a < 0 || a >= m->nstages) {
+                snprintf(m->why, sizeof m->why, "report line %d: expected 'L stage step loss' "
+                         "with 0 <= stage < %d", ln, m->nstages);
                 break;
             }
-            m->nlosses++;
+            m->loss_sum[a] += v;
+            m->loss_n[a]++;
         } else {
             snprintf(m->why, sizeof m->why, "report line %d: malformed: '%.60s' (expected R, X "
                      "or L)", ln, s);
@@ -501,6 +505,8 @@ static model_t *ext_init(const run_config *cfg, const bench_t *b, uint64_t seed)
     m->R = xmalloc(sizeof(double) * (size_t)(b->nstages + 1) * (size_t)b->ntasks);
     for (long i = 0; i < (long)(b->nstages + 1) * b->ntasks; i++) m->R[i] = NAN;
     m->have = xcalloc((size_t)b->nstages + 1, sizeof(int));
+    m->loss_sum = xcalloc((size_t)b->nstages, sizeof(double));
+    m->loss_n = xcalloc((size_t)b->nstages, sizeof(long));
     int st = -1, killed = 0;
     if (!write_config(cfg, cpath)) {
         char *cd = client_dir();
@@ -555,6 +561,13 @@ static double ext_eval_task(model_t *m, const bench_t *b, int t) {
     return m->R[(long)m->cur * m->ntasks + t];
 }
 
+static void ext_after_stage(model_t *m, const bench_t *b, int stage, run_result *res) {
+    if (!m->loss_n[stage]) return;
+    double *l = result_array(res, "ext_loss", "mean training loss the program reported for the stage",
+                             "stage", b->nstages, NULL, 0);
+    l[stage] = m->loss_sum[stage] / (double)m->loss_n[stage];
+}
+
 static void ext_report(model_t *m, const bench_t *b, run_result *res) {
     (void)b;
     for (int i = 0; i < m->nextras; i++) {
@@ -568,6 +581,8 @@ static void ext_free(model_t *m) {
     if (!m) return;
     free(m->R);
     free(m->have);
+    free(m->loss_sum);
+    free(m->loss_n);
     free(m->xname);
     free(m->xval);
     free(m);
@@ -581,6 +596,7 @@ const model_ops external_ops = {
     .init = ext_init,
     .train_block = ext_train_block,
     .eval_task = ext_eval_task,
+    .after_stage = ext_after_stage,
     .report = ext_report,
     .free = ext_free,
 };
