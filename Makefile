@@ -17,6 +17,8 @@ YAML_CFLAGS      ?= $(call pc,--cflags,yaml-0.1)
 YAML_LIBS        ?= $(or $(call pc,--libs,yaml-0.1),-lyaml)
 NETCDF_CFLAGS    ?= $(or $(call pc,--cflags,netcdf),$(shell nc-config --cflags 2>/dev/null))
 NETCDF_LIBS      ?= $(or $(call pc,--libs,netcdf),$(shell nc-config --libs 2>/dev/null),-lnetcdf)
+JSON_CFLAGS      ?= $(call pc,--cflags,jansson)
+JSON_LIBS        ?= $(or $(call pc,--libs,jansson),-ljansson)
 ZLIB_LIBS        ?= $(or $(call pc,--libs,zlib),-lz)
 SCALAPACK_LIBS   ?= $(or $(call pc,--libs,scalapack-openmpi),-lscalapack-openmpi)
 MPI_CFLAGS       ?= $(shell $(MPICC) --showme:compile 2>/dev/null)
@@ -26,8 +28,8 @@ WARN     = -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototy
 OPT     ?= -O2 -march=x86-64-v2 -g
 CFLAGS  ?= $(OPT)
 ALL_CFLAGS = $(WARN) $(CFLAGS) -D_GNU_SOURCE -Iinclude \
-             $(BLAS_CFLAGS) $(YAML_CFLAGS) $(NETCDF_CFLAGS) $(MPI_CFLAGS)
-LIBS     = $(SCALAPACK_LIBS) $(NETCDF_LIBS) $(YAML_LIBS) $(BLAS_LIBS) $(ZLIB_LIBS) $(MPI_LIBS) -lm
+             $(BLAS_CFLAGS) $(YAML_CFLAGS) $(NETCDF_CFLAGS) $(JSON_CFLAGS) $(MPI_CFLAGS)
+LIBS     = $(SCALAPACK_LIBS) $(NETCDF_LIBS) $(YAML_LIBS) $(JSON_LIBS) $(BLAS_LIBS) $(ZLIB_LIBS) $(MPI_LIBS) -lm
 LDFLAGS ?=
 
 LIB_SRC  = $(sort $(wildcard src/*/*.c))

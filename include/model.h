@@ -67,6 +67,14 @@ extern const model_ops *const model_table[];
 extern const int model_count;
 /* The ops of a model (suite or test-only) by name, or NULL. */
 const model_ops *model_find(const char *name);
+/* The ops that run cfg: model_find of its "model", or for a program model's run (it has
+ * "program.command") the program template, even on a rank that never registered it. */
+const model_ops *model_find_run(const run_config *cfg);
+/* Registers a program model (a sweep's `programs:`, external.c) named name, supporting
+ * kinds, reading params (copied; their strings must outlive the process). 0, or -1 with
+ * cls_seterr when the name is taken. Not thread-safe: called while parsing a sweep. */
+int model_register_program(const char *name, unsigned kinds, const param_spec *params,
+                           int nparams);
 /* "finetune, ewc, ..." (static buffer). */
 const char *model_names(void);
 

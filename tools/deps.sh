@@ -25,7 +25,7 @@ done
 
 packages=(gcc make pkg-config zlib1g-dev
           libopenmpi-dev openmpi-bin libscalapack-openmpi-dev libopenblas-dev
-          libyaml-dev libnetcdf-dev netcdf-bin
+          libyaml-dev libjansson-dev libnetcdf-dev netcdf-bin
           python3-xarray python3-netcdf4 python3-matplotlib python3-pytest
           python3-scipy python3-pandas
           chromium fonts-dejavu-core
@@ -59,6 +59,7 @@ EOF
         pkg-config --exists scalapack-openmpi || pkg-config --exists scalapack ||
             missing+=("ScaLAPACK (scalapack-openmpi/scalapack .pc)")
         pkg-config --exists yaml-0.1 || missing+=("libyaml (yaml-0.1 .pc)")
+        pkg-config --exists jansson || missing+=("jansson (jansson .pc; libjansson-dev: run config JSON of external programs)")
         pkg-config --exists netcdf || command -v nc-config >/dev/null 2>&1 || missing+=("netCDF (netcdf .pc or nc-config)")
         pkg-config --exists zlib || missing+=("zlib (zlib .pc)")
     fi

@@ -52,15 +52,66 @@ extern const model_ops crashtest_ops;
 static const model_ops *const test_model_table[] = {&crashtest_ops};
 #define TEST_MODEL_COUNT (int)(sizeof test_model_table / sizeof test_model_table[0])
 
-/* Model i of the suite followed by the test-only models. */
+/* Program models (`programs:` of a sweep, external.c), registered by the sweep parser. */
+extern const model_ops external_ops;
+static model_ops **prog_table;
+static int prog_count;
+#define ALL_MODELS (model_count + TEST_MODEL_COUNT + prog_count)
+
+/* Model i of the suite followed by the test-only models, then the program models. */
 static const model_ops *model_at(int i) {
-    return i < model_count ? model_table[i] : test_model_table[i - model_count];
+    if (i < model_count) return model_table[i];
+    if (i < model_count + TEST_MODEL_COUNT) return test_model_table[i - model_count];
+    return prog_table[i - model_count - TEST_MODEL_COUNT];
 }
 
 const model_ops *model_find(const char *name) {
-    for (int i = 0; i < model_count + TEST_MODEL_COUNT; i++)
+    for (int i = 0; i < ALL_MODELS; i++)
         if (!strcmp(model_at(i)->name, name)) return model_at(i);
     return NULL;
+}
+
+const model_ops *model_find_run(const run_config *cfg) {
+    const char *name = cfg_get(cfg, "model");
+    if (!name) return NULL;
+    /* A program model's run carries its command: a worker rank that never parsed the sweep
+     * file runs it with the template ops. */
+    if (cfg_get(cfg, "program.command")) {
+        const model_ops *m = model_find(name);
+        return m && m->init == external_ops.init ? m : &external_ops;
+    }
+    return model_find(name);
+}
+
+int model_register_program(const char *name, unsigned kinds, const param_spec *params,
+                           int nparams) {
+    const model_ops *old = model_find(name);
+    model_ops *m = NULL;
+    for (int i = 0; old && i < prog_count; i++)
+        if (prog_table[i] == old) m = prog_table[i];   /* a sweep parsed again: replace */
+    if (old && !m) {
+        cls_seterr("'%s' is already a built-in model: choose another name", name);
+        return -1;
+    }
+    if (m) {
+        m->kinds = kinds;
+        param_spec *p = xmalloc(sizeof *p * (size_t)(nparams ? nparams : 1));
+        memcpy(p, params, sizeof *p * (size_t)nparams);
+        m->params = p;   /* the old list stays allocated: specs may still be referenced */
+        m->nparams = nparams;
+        return 0;
+    }
+    m = xmalloc(sizeof *m);
+    *m = external_ops;
+    m->name = xstrdup(name);
+    m->kinds = kinds;
+    param_spec *p = xmalloc(sizeof *p * (size_t)(nparams ? nparams : 1));
+    memcpy(p, params, sizeof *p * (size_t)nparams);
+    m->params = p;
+    m->nparams = nparams;
+    prog_table = xrealloc(prog_table, sizeof *prog_table * (size_t)(prog_count + 1));
+    prog_table[prog_count++] = m;
+    return 0;
 }
 
 const char *model_names(void) {
@@ -99,7 +150,7 @@ const param_spec *param_find(const char *key, const char *model) {
         const model_ops *m = model_find(owner);
         return find_in(m->params, m->nparams, rest);
     }
-    for (int i = 0; i < model_count + TEST_MODEL_COUNT; i++) {
+    for (int i = 0; i < ALL_MODELS; i++) {
         const model_ops *m = model_at(i);
         if (model && strcmp(m->name, model)) continue;
         if ((s = find_in(m->params, m->nparams, key))) return s;

@@ -58,6 +58,11 @@ static void run_child(int fd, const run_config *cfg, const run_limits *lim, pid_
         setrlimit(RLIMIT_AS, &rl);
     }
     cls_set_oom_exit(RUN_EXIT_OOM);
+    if (lim->time_limit > 0) {   /* for models that run a program (external.c): its deadline */
+        char dl[64];
+        snprintf(dl, sizeof dl, "%.17g", cls_now() + lim->time_limit);
+        setenv("CLSWEEP_RUN_DEADLINE", dl, 1);
+    }
     run_result r;
     run_execute(cfg, &r);
     if (r.status == RUN_STATUS_ABANDONED && cls_stop_signal)   /* say who got the signal */

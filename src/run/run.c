@@ -29,7 +29,7 @@ void run_execute(const run_config *cfg, run_result *res) {
     double t_start = cls_now();
     result_init(res);
     const char *mname = cfg_get(cfg, "model");
-    const model_ops *ops = mname ? model_find(mname) : NULL;
+    const model_ops *ops = mname ? model_find_run(cfg) : NULL;
     if (!ops) {
         result_fail(res, RUN_STATUS_FAILED, "unknown model '%s'", mname ? mname : "(none)");
         return;

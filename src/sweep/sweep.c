@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <jansson.h>
 #include <yaml.h>
 
 #include "bench.h"
@@ -25,6 +26,7 @@
 #include "model.h"
 #include "rng.h"
 #include "search.h"
+#include "safefile.h"
 #include "util.h"
 
 #define MAX_RUNS 1000000      /* seeds × models × points, before excludes */
@@ -84,7 +86,7 @@ typedef struct {
 
 static const char *const top_keys[] = {"name", "benchmark", "models", "seeds", "defaults",
                                        "train", "grid", "zip", "exclude", "output",
-                                       "ranks_per_run", "options", "search"};
+                                       "ranks_per_run", "options", "search", "programs"};
 #define NTOP (int)(sizeof top_keys / sizeof top_keys[0])
 
 /* The options: map. Adding an option is one row here and its field in sweep_t (a double
@@ -1617,6 +1619,157 @@ static int check_depth(const char *path, const char *text) {
     return rc;
 }
 
+/* ---------------------------------------------------------------- programs */
+
+/* FNV-1a over the bytes of file path into *h; 1 when it is a readable regular file. */
+static int hash_file(const char *path, uint64_t *h) {
+    struct stat st;
+    if (stat(path, &st) || !S_ISREG(st.st_mode)) return 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    unsigned char buf[65536];
+    size_t k;
+    while ((k = fread(buf, 1, sizeof buf, f)) > 0)
+        for (size_t i = 0; i < k; i++) *h = (*h ^ buf[i]) * 1099511628211ull;
+    fclose(f);
+    return 1;
+}
+
+/* One program model: name → {command: [argv...], kinds: [...], params: {key: {type, default}}}.
+ * Each argv element naming an existing file relative to the sweep file's directory becomes
+ * its absolute path and its bytes enter program.hash, so editing the script changes the run
+ * identity. */
+static int parse_program(parse_t *p, const yaml_node_t *k, const yaml_node_t *v) {
+    const char *name = text(k);
+    if (bad_name(name) || strchr(name, '.'))
+        return fail(p, k, "program name '%s': expected letters, digits, '_' or '-'", name);
+    if (check_mapping(p, v, "a program")) return -1;
+    const yaml_node_t *cmd = NULL, *kinds = NULL, *params = NULL;
+    for (yaml_node_pair_t *a = v->data.mapping.pairs.start; a < v->data.mapping.pairs.top; a++) {
+        const char *key = text(node_at(p, a->key));
+        yaml_node_t *val = node_at(p, a->value);
+        if (!strcmp(key, "command")) cmd = val;
+        else if (!strcmp(key, "kinds")) kinds = val;
+        else if (!strcmp(key, "params")) params = val;
+        else return fail(p, node_at(p, a->key), "unknown key '%s' in program %s: expected "
+                         "command, kinds, params", key, name);
+    }
+    if (!cmd || cmd->type != YAML_SEQUENCE_NODE || !seq_size(cmd))
+        return fail(p, cmd ? cmd : k, "program %s: expected 'command: [program, arg, ...]' "
+                    "(an argv list; no shell)", name);
+    char *dir = sf_dir_of(p->path);
+    json_t *argv = json_array();
+    uint64_t h = 1469598103934665603ull;
+    for (int i = 0; i < seq_size(cmd); i++) {
+        yaml_node_t *e = seq_item(p, cmd, i);
+        if (want_scalar(p, e, "a command word")) goto bad;
+        char path[4096];
+        const char *w = text(e);
+        if (w[0] == '/') snprintf(path, sizeof path, "%s", w);
+        else snprintf(path, sizeof path, "%s/%s", dir, w);
+        char *abs = (i > 0 || strchr(w, '/')) && hash_file(path, &h) ? realpath(path, NULL) : NULL;
+        json_array_append_new(argv, json_string(abs ? abs : w));
+        free(abs);
+    }
+    unsigned kind = 0;
+    for (int i = 0; kinds && i < seq_size(kinds); i++) {
+        yaml_node_t *e = seq_item(p, kinds, i);
+        if (want_scalar(p, e, "a benchmark kind")) goto bad;
+        if (!strcmp(text(e), "classification")) kind |= BENCH_KIND_CLASSIFICATION;
+        else if (!strcmp(text(e), "regression")) kind |= BENCH_KIND_REGRESSION;
+        else if (!strcmp(text(e), "reconstruction")) kind |= BENCH_KIND_RECONSTRUCTION;
+        else {
+            fail(p, e, "unknown kind '%s': expected classification, regression or "
+                 "reconstruction", text(e));
+            goto bad;
+        }
+    }
+    if (kinds && kinds->type != YAML_SEQUENCE_NODE) {
+        fail(p, kinds, "expected a list of kinds like [classification]");
+        goto bad;
+    }
+    if (!kind) kind = BENCH_KIND_CLASSIFICATION;
+    int np = params ? map_size(params) : 0;
+    if (params && check_mapping(p, params, "program params")) goto bad;
+    param_spec *specs = xcalloc((size_t)np + 3, sizeof *specs);
+    json_t *types = json_object();
+    char hex[32];
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
+    char *cmdtext = json_dumps(argv, JSON_COMPACT);
+    specs[0] = (param_spec){"program.command", PARAM_STR, cmdtext, NULL, 0, 0,
+                            "the program's argv (JSON)"};
+    specs[1] = (param_spec){"program.hash", PARAM_STR, xstrdup(hex), NULL, 0, 0,
+                            "content hash of the program's files"};
+    for (int i = 0; i < np; i++) {
+        yaml_node_pair_t *a = params->data.mapping.pairs.start + i;
+        const yaml_node_t *pk = node_at(p, a->key), *pv = node_at(p, a->value);
+        size_t nl = strlen(name);
+        if (strncmp(text(pk), name, nl) || text(pk)[nl] != '.' || !text(pk)[nl + 1]) {
+            fail(p, pk, "program param '%s': expected '%s.<key>'", text(pk), name);
+            goto bad_specs;
+        }
+        if (check_mapping(p, pv, "a program param")) goto bad_specs;
+        const yaml_node_t *ty = NULL, *def = NULL;
+        for (yaml_node_pair_t *b = pv->data.mapping.pairs.start; b < pv->data.mapping.pairs.top; b++) {
+            const char *kk = text(node_at(p, b->key));
+            if (!strcmp(kk, "type")) ty = node_at(p, b->value);
+            else if (!strcmp(kk, "default")) def = node_at(p, b->value);
+            else {
+                fail(p, node_at(p, b->key), "unknown key '%s': expected type, default", kk);
+                goto bad_specs;
+            }
+        }
+        if (!ty || !def || ty->type != YAML_SCALAR_NODE) {
+            fail(p, pv, "program param '%s': expected {type: int|float|bool|str, default: V}",
+                 text(pk));
+            goto bad_specs;
+        }
+        param_spec *sp = &specs[i + 3];
+        const char *t = text(ty);
+        sp->type = !strcmp(t, "int") ? PARAM_INT : !strcmp(t, "float") ? PARAM_FLOAT
+                   : !strcmp(t, "bool") ? PARAM_BOOL : !strcmp(t, "str") ? PARAM_STR : (param_type)-1;
+        if ((int)sp->type < 0) {
+            fail(p, ty, "unknown type '%s': expected int, float, bool or str", t);
+            goto bad_specs;
+        }
+        sp->key = xstrdup(text(pk));
+        json_object_set_new(types, sp->key, json_string(t));
+        sp->lo = -1e300;
+        sp->hi = 1e300;
+        sp->help = "a program parameter";
+        sp->def = "";
+        char out[VAL_MAX];
+        if (value_text(p, sp, def, out, "")) goto bad_specs;
+        sp->def = xstrdup(out);
+    }
+    /* the types travel with the run, for ranks that never parsed this file */
+    specs[2] = (param_spec){"program.types", PARAM_STR, json_dumps(types, JSON_COMPACT | JSON_SORT_KEYS),
+                            NULL, 0, 0, "the types of the program's params (JSON)"};
+    json_decref(types);
+    int rc = model_register_program(name, kind, specs, np + 3);
+    if (rc) fail(p, k, "program %s: %s", name, cls_geterr());
+    free(specs);
+    json_decref(argv);
+    free(dir);
+    return rc;
+bad_specs:
+    json_decref(types);
+    free(specs);
+bad:
+    json_decref(argv);
+    free(dir);
+    return -1;
+}
+
+static int parse_programs(parse_t *p) {
+    const yaml_node_t *v = top_get(p, "programs");
+    if (!v) return 0;
+    if (check_mapping(p, v, "programs")) return -1;
+    for (yaml_node_pair_t *a = v->data.mapping.pairs.start; a < v->data.mapping.pairs.top; a++)
+        if (parse_program(p, node_at(p, a->key), node_at(p, a->value))) return -1;
+    return 0;
+}
+
 int sweep_load_text(sweep_t *s, const char *path, const char *yaml_text) {
     memset(s, 0, sizeof *s);
     s->path = xstrdup(path);
@@ -1667,8 +1820,9 @@ int sweep_load_text(sweep_t *s, const char *path, const char *yaml_text) {
         goto cleanup;
     }
     if (check_tags(&p) || parse_top_keys(&p) || parse_benchmark(&p) || parse_scalars(&p, s) ||
-        parse_models(&p) || parse_seeds(&p) || parse_train(&p) || parse_defaults(&p) ||
-        parse_search(&p) || parse_grid(&p) || parse_zip(&p) || parse_exclude(&p) || expand(&p, s))
+        parse_programs(&p) || parse_models(&p) || parse_seeds(&p) || parse_train(&p) ||
+        parse_defaults(&p) || parse_search(&p) || parse_grid(&p) || parse_zip(&p) ||
+        parse_exclude(&p) || expand(&p, s))
         goto cleanup;
     rc = 0;
 cleanup:
