@@ -252,7 +252,9 @@ def test_aggregate_paired_comparisons(tiny, diverge, tmp_path):
     seeds, a, b = st.pair_by_seed(ref, e, "forgetting")
     assert seeds == [0, 1]
     p = st.Paired(a, b)
-    row = [r for r in rows if r.startswith("| ewc (ewc.lambda=100, train.lr=0.05) |")]
+    # the configuration label lists the swept and the recorded training-budget keys
+    row = [r for r in rows if r.startswith("| ewc (") and "ewc.lambda=100," in r.split("|")[1]
+           and "train.lr=0.05" in r.split("|")[1]]
     assert len(row) == 1, rows
     cells = [c.strip() for c in row[0].strip("|").split("|")]
     assert cells[1] == "2"
@@ -331,7 +333,8 @@ def test_paired_direction_is_the_metrics_own(classification, tmp_path):
     assert "(lower forgetting is better)" in md
     rows = read_csv(tmp_path / "f.csv")
     best = min(rows, key=lambda r: num(r["forgetting_mean"]))
-    assert f"forgetting against finetune (train.lr={cr_fmt(best['train.lr'])})" in md
+    head = [ln for ln in md.splitlines() if "forgetting against finetune (" in ln]
+    assert head and f"train.lr={cr_fmt(best['train.lr'])}" in head[0], md
     assert aggregate.main([str(classification), "-o", str(tmp_path / "a"), "-q"]) == 0
     assert "(higher acc is better)" in (tmp_path / "a.md").read_text()
 

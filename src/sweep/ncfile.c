@@ -378,7 +378,7 @@ static int define_file(int nc, const char *nc_path, out_layout *L) {
         if (v->long_name) NC_CHECK(put_text(nc, id, "long_name", v->long_name));
         if (v->flags & NCS_FLAGS) {
             char names[256] = "";
-            for (int st = 0; st < RUN_STATUS_COUNT; st++)
+            for (int st = 0; st < RUN_STATUS_ABANDONED; st++)   /* abandoned: never stored */
                 snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", st ? " " : "",
                          run_status_name((run_status)st));
             NC_CHECK(put_text(nc, id, "flag_values", names));
