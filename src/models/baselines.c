@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clbase.h"
 #include "ewc.h"
 #include "mlp.h"
 #include "model.h"
@@ -324,14 +325,7 @@ static void baseline_free(model_t *mm) {
 
 /* Relative cost: one classification example of the 784-256-256 MLP = 1 unit; a generated
  * example (teacher_student) 0.1; a curves3d row 0.05 (the small autoencoder). */
-static double baseline_cost(const run_config *cfg) {
-    bench_size z;
-    if (bench_size_of(cfg, &z)) return 1.0;
-    double blocks = z.nstages, bs = z.block_size;
-    if (!z.epochs) return blocks * bs * z.stream_batch * 0.1;
-    if (z.kind == BENCH_KIND_RECONSTRUCTION) return blocks * bs * z.n_train * 0.05;
-    return blocks * bs * z.n_train;
-}
+static double baseline_cost(const run_config *cfg) { return clb_cost(cfg, 1.0); }
 
 #define NP(a) (int)(sizeof a / sizeof a[0])
 const model_ops finetune_ops = {
