@@ -22,12 +22,18 @@
 #include <stdint.h>
 #include "config.h"
 
+/* A run. Its effective configuration (model, seed, benchmark.*, model keys) is kept in the
+ * sweep's compact store (runstore.h, issue 23: ~60 bytes + 4 per key and run): read it with
+ * sweep_get / sweep_str, or rebuild it with sweep_cfg. */
 typedef struct {
-    run_config cfg;     /* effective config: model, seed, benchmark.*, model keys */
-    uint64_t hash;      /* cfg_hash(&cfg) */
+    uint64_t hash;      /* cfg_hash of its configuration */
     char id[17];        /* hash as 16 hex digits */
     double cost;        /* model cost estimate, for longest-first */
+    uint32_t keyset;    /* where the store keeps its configuration */
+    uint64_t off;
 } sweep_run;
+
+struct runstore;
 
 typedef struct {
     char *path;          /* the sweep file */
@@ -52,6 +58,8 @@ typedef struct {
     int n_before_dedup;  /* points before deduplication */
     int nruns;
     sweep_run *runs;     /* unique runs, in expansion order */
+    int runs_cap;
+    struct runstore *store;  /* their configurations */
 } sweep_t;
 
 /* Parses and expands the sweep file at path. Returns 0, or -1 with cls_seterr set to
@@ -61,6 +69,23 @@ int sweep_load(sweep_t *s, const char *path);
 /* Same, from text in memory; path is only used in messages. */
 int sweep_load_text(sweep_t *s, const char *path, const char *text);
 void sweep_free(sweep_t *s);
+
+/* Run configurations (src/sweep/runstore.c). sweep_get: the value of key in run i's
+ * configuration, or NULL when it does not hold key; the text lives as long as s. sweep_str:
+ * the same for a key the run must hold (else an internal error: abort, as cfg_str).
+ * sweep_cfg: run i's configuration rebuilt (out uninitialised; cfg_free it).
+ * sweep_cfg_string: cfg_to_string of it ("k1=v1 k2=v2", caller frees). sweep_nkeys/key/val:
+ * its entries in key order. */
+const char *sweep_get(const sweep_t *s, int i, const char *key);
+const char *sweep_str(const sweep_t *s, int i, const char *key);
+void sweep_cfg(const sweep_t *s, int i, run_config *out);
+char *sweep_cfg_string(const sweep_t *s, int i);
+int sweep_nkeys(const sweep_t *s, int i);
+const char *sweep_key(const sweep_t *s, int i, int j);
+const char *sweep_val(const sweep_t *s, int i, int j);
+/* Appends a run of configuration cfg (copied) with hash = cfg_hash(cfg) and cost; no
+ * deduplication. For the expansion and for code that builds a sweep_t itself (tests). */
+void sweep_add_run(sweep_t *s, const run_config *cfg, uint64_t hash, double cost);
 /* With on = 1, sweeps loaded afterwards have quiet = 0 whatever their options say (the
  * CLI's --progress). Process-wide; default off. */
 void sweep_force_progress(int on);

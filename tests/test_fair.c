@@ -27,7 +27,7 @@ static int load(sweep_t *s, const char *text) {
 }
 
 static const char *get(const sweep_t *s, int i, const char *key) {
-    const char *v = cfg_get(&s->runs[i].cfg, key);
+    const char *v = sweep_get(s, i, key);
     return v ? v : "(absent)";
 }
 
@@ -41,7 +41,7 @@ static int run_of(const sweep_t *s, const char *m) {
 /* No train.* value of any run is an unresolved auto/0/-1. */
 static void check_resolved(const sweep_t *s, const char *what) {
     for (int i = 0; i < s->nruns; i++) {
-        const char *o = cfg_get(&s->runs[i].cfg, "train.optimizer");
+        const char *o = sweep_get(s, i, "train.optimizer");
         if (!o) continue;
         CHECK(strcmp(o, "auto"), "%s run %d: train.optimizer auto", what, i);
         CHECK(atof(get(s, i, "train.lr")) > 0, "%s run %d: train.lr %s", what, i,
@@ -122,7 +122,10 @@ static void test_equal_budgets(void) {
     train_budget ref, tb;
     int n = 0;
     for (int i = 0; i < s.nruns; i++) {
-        model_budget(&s.runs[i].cfg, &tb);
+        run_config cfg;
+        sweep_cfg(&s, i, &cfg);
+        model_budget(&cfg, &tb);
+        cfg_free(&cfg);
         if (n++ == 0) {
             ref = tb;
             continue;
@@ -151,7 +154,10 @@ static void test_equal_budgets(void) {
         CHECK(!strcmp(get(&s, e, "train.batch_size"), "1") && !strcmp(get(&s, e, "train.lr"), "0.005"),
               "ewgn's override: %s %s", get(&s, e, "train.batch_size"), get(&s, e, "train.lr"));
         CHECK(!strcmp(get(&s, e, "ewgn.train.lr"), "(absent)"), "scoped key left in the config");
-        model_budget(&s.runs[e].cfg, &tb);
+        run_config cfg;
+        sweep_cfg(&s, e, &cfg);
+        model_budget(&cfg, &tb);
+        cfg_free(&cfg);
         CHECK(tb.steps == 1000 && tb.examples == 1000, "ewgn batch 1: %g steps", tb.steps);
     }
     sweep_free(&s);

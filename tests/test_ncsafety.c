@@ -20,6 +20,7 @@
 #include "ncschema.h"
 #include "output.h"
 #include "result.h"
+#include "runstore.h"
 #include "sweep.h"
 #include "test.h"
 #include "util.h"
@@ -37,27 +38,25 @@ static void make_sweep(sweep_t *s, int n, int nmodels, int seeds) {
     s->naxes = 1;
     s->axes = xmalloc(sizeof *s->axes);
     s->axes[0] = xstrdup("x.a");
-    s->nruns = s->n_before_dedup = n;
-    s->runs = xcalloc((size_t)n, sizeof *s->runs);
+    s->n_before_dedup = n;
     for (int k = 0; k < n; k++) {
-        sweep_run *r = &s->runs[k];
+        run_config cfg;
         char m[32], a[32], sd[32];
         snprintf(m, sizeof m, "m%d", (k / seeds) % nmodels);
         snprintf(a, sizeof a, "%d", k / seeds / nmodels);
         snprintf(sd, sizeof sd, "%d", k % seeds);
-        cfg_init(&r->cfg);
-        cfg_set(&r->cfg, "model", m);
-        cfg_set(&r->cfg, "seed", sd);
-        cfg_set(&r->cfg, "benchmark.name", "b");
-        cfg_set(&r->cfg, "x.a", a);
-        r->hash = cfg_hash(&r->cfg);
-        snprintf(r->id, sizeof r->id, "%016llx", (unsigned long long)r->hash);
-        r->cost = 1;
+        cfg_init(&cfg);
+        cfg_set(&cfg, "model", m);
+        cfg_set(&cfg, "seed", sd);
+        cfg_set(&cfg, "benchmark.name", "b");
+        cfg_set(&cfg, "x.a", a);
+        sweep_add_run(s, &cfg, cfg_hash(&cfg), 1);
+        cfg_free(&cfg);
     }
 }
 
 static void free_sweep(sweep_t *s) {
-    for (int i = 0; i < s->nruns; i++) cfg_free(&s->runs[i].cfg);
+    runstore_free(s->store);
     free(s->axes[0]);
     free(s->axes);
     free(s->runs);

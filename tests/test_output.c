@@ -16,6 +16,7 @@
 #include "config.h"
 #include "output.h"
 #include "result.h"
+#include "runstore.h"
 #include "sweep.h"
 #include "test.h"
 #include "util.h"
@@ -65,9 +66,7 @@ static void sample_sweep(sweep_t *s) {
     s->axes[0] = xstrdup("ewc.lambda");
     s->axes[1] = xstrdup("train.lr");
     s->axes[2] = xstrdup("pah.prototype_shape");
-    s->nruns = 3;
     s->n_before_dedup = 3;
-    s->runs = xcalloc(3, sizeof *s->runs);
     const char *kv[3][10] = {
         {"model", "ewc", "seed", "0", "benchmark.name", "split_mnist", "ewc.lambda", "100",
          "train.lr", "0.01"},
@@ -77,17 +76,16 @@ static void sample_sweep(sweep_t *s) {
          NULL, NULL},
     };
     for (int i = 0; i < 3; i++) {
-        sweep_run *r = &s->runs[i];
-        cfg_init(&r->cfg);
-        for (int k = 0; k < 10 && kv[i][k]; k += 2) cfg_set(&r->cfg, kv[i][k], kv[i][k + 1]);
-        r->hash = cfg_hash(&r->cfg);
-        snprintf(r->id, sizeof r->id, "%016llx", (unsigned long long)r->hash);
-        r->cost = 1;
+        run_config cfg;
+        cfg_init(&cfg);
+        for (int k = 0; k < 10 && kv[i][k]; k += 2) cfg_set(&cfg, kv[i][k], kv[i][k + 1]);
+        sweep_add_run(s, &cfg, cfg_hash(&cfg), 1);
+        cfg_free(&cfg);
     }
 }
 
 static void sample_sweep_free(sweep_t *s) {
-    for (int i = 0; i < s->nruns; i++) cfg_free(&s->runs[i].cfg);
+    runstore_free(s->store);
     for (int a = 0; a < s->naxes; a++) free(s->axes[a]);
     free(s->axes);
     free(s->runs);
@@ -142,7 +140,7 @@ static int write_sample(const char *path) {
         fprintf(stderr, "test_output: %s\n", cls_geterr());
     } else {
         for (int i = 0; i < 2; i++) {
-            char *c = cfg_to_string(&s.runs[i].cfg);
+            char *c = sweep_cfg_string(&s, i);
             printf("run_id %d %s\nconfig %d %s\n", i, s.runs[i].id, i, c);
             free(c);
         }
@@ -607,7 +605,13 @@ static void test_netcdf_empty_and_nested(void) {
     run_result res[2];
     sample_results(res);
     run_result *const one[3] = {NULL, &res[1], NULL};
-    cfg_set(&s.runs[1].cfg, "seed", "5000000000"); /* seeds do not fit in 32 bits */
+    {   /* seeds do not fit in 32 bits (run 1 stored again with that seed, same id) */
+        run_config c;
+        sweep_cfg(&s, 1, &c);
+        cfg_set(&c, "seed", "5000000000");
+        runstore_put(s.store, &c, &s.runs[1].keyset, &s.runs[1].off);
+        cfg_free(&c);
+    }
     CHECK(output_write(path, &s, one) == 0, "rewrite: %s", cls_geterr());
     n = 0;
     CHECK(output_read(path, count_runs, &n) == 0 && n == 1, "read one: %d", n);

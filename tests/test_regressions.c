@@ -162,8 +162,10 @@ static void test_fuzz_properties(void) {
             for (int k = 0; k < s.nruns; k++) {
                 char *buf;
                 size_t len;
-                run_config back;
-                cfg_pack(&s.runs[k].cfg, &buf, &len);
+                run_config back, cfg;
+                sweep_cfg(&s, k, &cfg);
+                cfg_pack(&cfg, &buf, &len);
+                cfg_free(&cfg);
                 CHECK(cfg_unpack(&back, buf, len) == 0 && cfg_hash(&back) == s.runs[k].hash,
                       "sweep %zu run %d: config round trip", i, k);
                 cfg_free(&back);

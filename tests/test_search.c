@@ -162,7 +162,7 @@ static int load(sweep_t *s, const char *text) {
 }
 
 static const char *get(const sweep_t *s, int i, const char *key) {
-    const char *v = cfg_get(&s->runs[i].cfg, key);
+    const char *v = sweep_get(s, i, key);
     return v ? v : "(absent)";
 }
 
@@ -245,7 +245,7 @@ static void test_determinism(void) {
     for (int i = 0; i < d.nruns; i++)
         if (!strcmp(get(&d, i, "model"), "finetune")) {
             fin++;
-            CHECK(!cfg_get(&d.runs[i].cfg, "ewc.lambda") && !cfg_get(&d.runs[i].cfg, "si.c"),
+            CHECK(!sweep_get(&d, i, "ewc.lambda") && !sweep_get(&d, i, "si.c"),
                   "finetune run carries another model's key");
         }
     CHECK(fin == 16, "finetune runs %d", fin);

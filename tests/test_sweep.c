@@ -25,14 +25,14 @@ static int load(sweep_t *s, const char *text) {
 }
 
 static const char *get(const sweep_t *s, int i, const char *key) {
-    const char *v = cfg_get(&s->runs[i].cfg, key);
+    const char *v = sweep_get(s, i, key);
     return v ? v : "(absent)";
 }
 
 static int count_runs(const sweep_t *s, const char *key, const char *val) {
     int n = 0;
     for (int i = 0; i < s->nruns; i++) {
-        const char *v = cfg_get(&s->runs[i].cfg, key);
+        const char *v = sweep_get(s, i, key);
         if (v && !strcmp(v, val)) n++;
     }
     return n;
@@ -70,12 +70,19 @@ static void test_cartesian(void) {
         CHECK(!strcmp(get(&s, i, "seed"), "0"), "seed %s", get(&s, i, "seed"));
         CHECK(!strcmp(get(&s, i, "benchmark.name"), "teacher_student"), "bench %s",
               get(&s, i, "benchmark.name"));
-        CHECK(s.runs[i].hash == cfg_hash(&s.runs[i].cfg), "hash of run %d", i);
+        run_config cfg;
+        sweep_cfg(&s, i, &cfg);
+        char *txt = sweep_cfg_string(&s, i), *ref = cfg_to_string(&cfg);
+        CHECK(!strcmp(txt, ref), "run %d: sweep_cfg_string %s vs %s", i, txt, ref);
+        free(txt);
+        free(ref);
+        CHECK(s.runs[i].hash == cfg_hash(&cfg), "hash of run %d", i);
         char id[17];
         snprintf(id, sizeof id, "%016llx", (unsigned long long)s.runs[i].hash);
         CHECK(!strcmp(id, s.runs[i].id), "id %s vs %s", s.runs[i].id, id);
         const model_ops *m = model_find("ewc");
-        double cost = m->cost ? m->cost(&s.runs[i].cfg) : 1.0;
+        double cost = m->cost ? m->cost(&cfg) : 1.0;
+        cfg_free(&cfg);
         CHECK(s.runs[i].cost == cost && cost > 0, "cost %g vs %g", s.runs[i].cost, cost);
     }
     sweep_free(&s);
@@ -221,7 +228,7 @@ static void test_dedup(void) {
           count_runs(&s, "model", "finetune"));
     for (int i = 0; i < s.nruns; i++) {
         int ft = !strcmp(get(&s, i, "model"), "finetune");
-        CHECK(ft == !cfg_get(&s.runs[i].cfg, "ewc.lambda"),
+        CHECK(ft == !sweep_get(&s, i, "ewc.lambda"),
               "ewc.lambda present iff the model reads it (run %d, %s)", i, get(&s, i, "model"));
         for (int j = 0; j < i; j++)
             CHECK(strcmp(s.runs[i].id, s.runs[j].id), "duplicate id %s", s.runs[i].id);
@@ -253,8 +260,8 @@ static void test_kind_scoped_keys(void) {
     CHECK(s.n_before_dedup == 6 && s.nruns == 2, "split_mnist: %d points, %d runs (want 6, 2)",
           s.n_before_dedup, s.nruns);
     for (int i = 0; i < s.nruns; i++)
-        CHECK(!cfg_get(&s.runs[i].cfg, "gated.tau_ratio") && !cfg_get(&s.runs[i].cfg, "gated.dt") &&
-                  cfg_get(&s.runs[i].cfg, "gated.lr_c") && cfg_get(&s.runs[i].cfg, "gated.features"),
+        CHECK(!sweep_get(&s, i, "gated.tau_ratio") && !sweep_get(&s, i, "gated.dt") &&
+                  sweep_get(&s, i, "gated.lr_c") && sweep_get(&s, i, "gated.features"),
               "classification run %d: teacher-student keys absent, classification keys present", i);
     sweep_free(&s);
     if (load(&s, "benchmark: teacher_student\nmodels: [gated]\n"
@@ -262,8 +269,8 @@ static void test_kind_scoped_keys(void) {
         return;
     CHECK(s.nruns == 3, "teacher_student: %d runs (want 3)", s.nruns);
     for (int i = 0; i < s.nruns; i++)
-        CHECK(cfg_get(&s.runs[i].cfg, "gated.tau_ratio") && !cfg_get(&s.runs[i].cfg, "gated.lr_c") &&
-                  !cfg_get(&s.runs[i].cfg, "gated.batch"),
+        CHECK(sweep_get(&s, i, "gated.tau_ratio") && !sweep_get(&s, i, "gated.lr_c") &&
+                  !sweep_get(&s, i, "gated.batch"),
               "teacher-student run %d: classification keys absent", i);
     sweep_free(&s);
     CHECK(param_model_reads("gated", "teacher_student", "gated.tau_ratio") &&
@@ -360,8 +367,8 @@ static void test_defaults_override(void) {
         const param_spec *g = param_find("ewc.gamma", "ewc");
         CHECK(g && !strcmp(get(&s, i, "ewc.gamma"), g->def), "default gamma %s",
               get(&s, i, "ewc.gamma"));
-        CHECK(cfg_get(&s.runs[i].cfg, "benchmark.contexts") != NULL, "benchmark default missing");
-        CHECK(cfg_get(&s.runs[i].cfg, "benchmark.scenario") == NULL,
+        CHECK(sweep_get(&s, i, "benchmark.contexts") != NULL, "benchmark default missing");
+        CHECK(sweep_get(&s, i, "benchmark.scenario") == NULL,
               "another benchmark's key leaked in");
     }
     sweep_free(&s);

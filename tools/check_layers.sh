@@ -27,11 +27,12 @@ LAYERS='
 6 sweep    src/sweep/*.c include/sweep.h include/search.h include/search_prune.h include/output.h include/scheduler.h
            include/sched_options.h include/sched_proto.h include/sched_master.h
            include/sched_worker.h include/runindex.h include/ncschema.h include/safefile.h
+           include/runstore.h include/projcache.h
 7 cli      src/cli/*.c
 '
 
 # Headers implemented by a source file of another name: one module.
-MODULES='analysis_mpi:analysis model:registry'
+MODULES='analysis_mpi:analysis model:registry runstore:sweep'
 
 declare -A LEVEL NAME MODULE
 for m in $MODULES; do MODULE[${m%%:*}]=${m#*:}; done

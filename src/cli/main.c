@@ -119,20 +119,28 @@ static int same_budget(const train_budget *a, const train_budget *b) {
 }
 
 /* Whether run r's model can run the sweep's benchmark (else it is recorded unsupported). */
-static int supported(const sweep_run *r) {
-    const model_ops *m = model_find(cfg_str(&r->cfg, "model"));
-    const bench_spec *b = bench_find(cfg_str(&r->cfg, "benchmark.name"));
-    return m && b && (m->kinds & (unsigned)b->kind);
+static int supported(const sweep_t *s, int i) {
+    /* the store interns texts: equal names are equal pointers, so the last answer is reused */
+    static const char *last_m, *last_b;
+    static int last;
+    const char *mn = sweep_str(s, i, "model"), *bn = sweep_str(s, i, "benchmark.name");
+    if (mn == last_m && bn == last_b) return last;
+    const model_ops *m = model_find(mn);
+    const bench_spec *b = bench_find(bn);
+    last_m = mn;
+    last_b = bn;
+    return last = m && b && (m->kinds & (unsigned)b->kind);
 }
 
-/* The benchmark.* part of a configuration: runs with equal text see the same data. */
-static char *bench_point(const run_config *c) {
+/* The benchmark.* part of run r's configuration: runs with equal text see the same data. */
+static char *bench_point(const sweep_t *s, int r) {
     char *buf = NULL;
     size_t len = 0, cap = 0;
     cls_strappend(&buf, &len, &cap, "%s", "");
-    for (int i = 0; i < c->n; i++)
-        if (!strncmp(c->e[i].key, "benchmark.", 10))
-            cls_strappend(&buf, &len, &cap, "%s%s=%s", len ? " " : "", c->e[i].key, c->e[i].val);
+    for (int i = 0; i < sweep_nkeys(s, r); i++)
+        if (!strncmp(sweep_key(s, r, i), "benchmark.", 10))
+            cls_strappend(&buf, &len, &cap, "%s%s=%s", len ? " " : "", sweep_key(s, r, i),
+                          sweep_val(s, r, i));
     return buf;
 }
 
@@ -144,9 +152,12 @@ static int print_budgets(const sweep_t *s, FILE *f) {
     train_budget *tb = xcalloc((size_t)s->nruns + 1, sizeof *tb);
     int nrows = 0, nwarn = 0;
     for (int i = 0; i < s->nruns; i++) {
-        if (!supported(&s->runs[i])) continue;
-        model_budget(&s->runs[i].cfg, &tb[i]);
-        const char *m = cfg_str(&s->runs[i].cfg, "model");
+        if (!supported(s, i)) continue;
+        run_config cfg;
+        sweep_cfg(s, i, &cfg);
+        model_budget(&cfg, &tb[i]);
+        cfg_free(&cfg);
+        const char *m = sweep_str(s, i, "model");
         int j = 0;
         while (j < nrows && !(!strcmp(rows[j].model, m) && same_budget(&rows[j].tb, &tb[i]))) j++;
         if (j == nrows) {
@@ -172,8 +183,8 @@ static int print_budgets(const sweep_t *s, FILE *f) {
     char **done = xcalloc((size_t)s->nruns + 1, sizeof *done);
     int ndone = 0;
     for (int i = 0; i < s->nruns; i++) {
-        if (!supported(&s->runs[i]) || !tb[i].optimizer[0]) continue;
-        char *pt = bench_point(&s->runs[i].cfg);
+        if (!supported(s, i) || !tb[i].optimizer[0]) continue;
+        char *pt = bench_point(s, i);
         int seen = 0;
         for (int d = 0; d < ndone && !seen; d++) seen = !strcmp(done[d], pt);
         if (seen) {
@@ -182,15 +193,15 @@ static int print_budgets(const sweep_t *s, FILE *f) {
         }
         done[ndone++] = pt;
         double lo = tb[i].examples, hi = tb[i].examples;
-        const char *mlo = cfg_str(&s->runs[i].cfg, "model"), *mhi = mlo;
+        const char *mlo = sweep_str(s, i, "model"), *mhi = mlo;
         for (int k = i + 1; k < s->nruns; k++) {
-            if (!supported(&s->runs[k]) || !tb[k].optimizer[0]) continue;
-            char *q = bench_point(&s->runs[k].cfg);
+            if (!supported(s, k) || !tb[k].optimizer[0]) continue;
+            char *q = bench_point(s, k);
             int same = !strcmp(q, pt);
             free(q);
             if (!same) continue;
-            if (tb[k].examples < lo) lo = tb[k].examples, mlo = cfg_str(&s->runs[k].cfg, "model");
-            if (tb[k].examples > hi) hi = tb[k].examples, mhi = cfg_str(&s->runs[k].cfg, "model");
+            if (tb[k].examples < lo) lo = tb[k].examples, mlo = sweep_str(s, k, "model");
+            if (tb[k].examples > hi) hi = tb[k].examples, mhi = sweep_str(s, k, "model");
         }
         if (lo != hi) {
             fprintf(f, "warning: the models of this sweep see different data per block: %s %.0f "
@@ -210,7 +221,7 @@ static int print_budgets(const sweep_t *s, FILE *f) {
 static int key_varies(const sweep_t *s, const char *key) {
     const char *first = NULL;
     for (int i = 0; i < s->nruns; i++) {
-        const char *v = cfg_get(&s->runs[i].cfg, key);
+        const char *v = sweep_get(s, i, key);
         if (!v) continue;
         if (!first) first = v;
         else if (strcmp(v, first)) return 1;
@@ -223,8 +234,8 @@ static void print_swept(const sweep_t *s) {
     const char **keys = xcalloc(1, sizeof *keys);
     int nkeys = 0;
     for (int i = 0; i < s->nruns; i++)
-        for (int e = 0; e < s->runs[i].cfg.n; e++) {
-            const char *k = s->runs[i].cfg.e[e].key;
+        for (int e = 0; e < sweep_nkeys(s, i); e++) {
+            const char *k = sweep_key(s, i, e);
             int seen = !strcmp(k, "model");
             for (int j = 0; j < nkeys && !seen; j++) seen = !strcmp(keys[j], k);
             if (seen || !key_varies(s, k)) continue;
@@ -232,9 +243,9 @@ static void print_swept(const sweep_t *s) {
             keys[nkeys++] = k;
         }
     for (int i = 0; i < s->nruns; i++) {
-        printf("%s %-9s", s->runs[i].id, cfg_str(&s->runs[i].cfg, "model"));
+        printf("%s %-9s", s->runs[i].id, sweep_str(s, i, "model"));
         for (int j = 0; j < nkeys; j++) {
-            const char *v = cfg_get(&s->runs[i].cfg, keys[j]);
+            const char *v = sweep_get(s, i, keys[j]);
             if (v) printf(" %s=%s", keys[j], v);
         }
         printf("\n");
@@ -266,9 +277,15 @@ static int cmd_expand(int argc, char **argv) {
         print_swept(&s);
     } else {
         for (int i = 0; i < s.nruns; i++) {
-            char *c = cfg_to_string(&s.runs[i].cfg);
-            printf("%s %s\n", s.runs[i].id, c);
-            free(c);
+            /* one line per run, written from the compact store without a copy */
+            fputs(s.runs[i].id, stdout);
+            for (int j = 0; j < sweep_nkeys(&s, i); j++) {
+                fputc(' ', stdout);
+                fputs(sweep_key(&s, i, j), stdout);
+                fputc('=', stdout);
+                fputs(sweep_val(&s, i, j), stdout);
+            }
+            fputc('\n', stdout);
         }
     }
     print_budgets(&s, stderr);
@@ -278,7 +295,7 @@ static int cmd_expand(int argc, char **argv) {
         const char **names = xcalloc((size_t)s.nruns + 1, sizeof *names);
         int *counts = xcalloc((size_t)s.nruns + 1, sizeof *counts), nm = 0;
         for (int i = 0; i < s.nruns; i++) {
-            const char *m = cfg_str(&s.runs[i].cfg, "model");
+            const char *m = sweep_str(&s, i, "model");
             int j = 0;
             while (j < nm && strcmp(names[j], m)) j++;
             if (j == nm) names[nm++] = m;

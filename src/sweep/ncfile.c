@@ -331,7 +331,7 @@ static void layout_names(out_layout *L) {
         A->numeric = 1;
         for (int k = 0; k < L->n; k++) {
             double v;
-            const char *txt = cfg_get(&s->runs[L->runs[k]].cfg, key);
+            const char *txt = sweep_get(s, L->runs[k], key);
             if (txt && !parse_number(txt, &v)) A->numeric = 0;
         }
     }
@@ -444,8 +444,8 @@ static int write_fixed(int nc, const char *nc_path, const out_layout *L, int i) 
             const run_result *r = L->results[L->runs[k]];
             const char *t = "";
             if (v->src == NCS_RUN_ID) t = sr->id;
-            else if (v->src == NCS_CFG_TEXT) t = cfg_get(&sr->cfg, v->key);
-            else if (v->src == NCS_CFG_ALL) t = owned[k] = cfg_to_string(&sr->cfg);
+            else if (v->src == NCS_CFG_TEXT) t = sweep_get(L->s, L->runs[k], v->key);
+            else if (v->src == NCS_CFG_ALL) t = owned[k] = sweep_cfg_string(L->s, L->runs[k]);
             else if (v->src == NCS_RES_STATUS) t = run_status_name(r->status);
             else if (v->src == NCS_RES_TEXT) t = CFIELD(r, v, char);
             strs[k] = t ? t : "";
@@ -470,10 +470,9 @@ static int write_fixed(int nc, const char *nc_path, const out_layout *L, int i) 
         if (v->type == NC_INT64) ll = xmalloc((size_t)n * sizeof *ll);
         buf = d;
         for (int k = 0; k < n; k++) {
-            const sweep_run *sr = &L->s->runs[L->runs[k]];
             const run_result *r = L->results[L->runs[k]];
             if (v->src == NCS_CFG_SEED && ll) {
-                const char *t = cfg_get(&sr->cfg, v->key);
+                const char *t = sweep_get(L->s, L->runs[k], v->key);
                 char *end = NULL;
                 errno = 0;
                 ll[k] = t ? strtoll(t, &end, 10) : -1;
@@ -523,7 +522,7 @@ static int write_axes_extras(int nc, const char *nc_path, const out_layout *L) {
     for (int a = 0; a < L->naxes; a++) {
         const nc_axisdef *A = &L->ax[a];
         for (int k = 0; k < n; k++) {
-            const char *v = cfg_get(&L->s->runs[L->runs[k]].cfg, A->key);
+            const char *v = sweep_get(L->s, L->runs[k], A->key);
             if (A->numeric && (!v || !parse_number(v, &dbuf[k]))) dbuf[k] = NAN;
             strs[k] = v ? v : "";
         }

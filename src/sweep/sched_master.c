@@ -283,7 +283,9 @@ int master_solo(master_t *m, analysis_group *ag) {
     while (master_left(m) > 0 && !cls_stop_signal) {
         if (stop_launcher_gone()) master_orphaned(m);
         int idx = master_take(m);
-        const run_config *cfg = &m->sw.runs[idx].cfg;
+        run_config cfgv;
+        sweep_cfg(&m->sw, idx, &cfgv);
+        const run_config *cfg = &cfgv;
         run_result r;
         run_isolated(cfg, &lim, &r);
         if (r.status == RUN_STATUS_ABANDONED) {
@@ -293,9 +295,11 @@ int master_solo(master_t *m, analysis_group *ag) {
                 fprintf(stderr, "clsweep: run %s: %s; queued again\n", m->sw.runs[idx].id, r.message);
             master_requeue(m, idx, r.message, 1);
             result_free(&r);
+            cfg_free(&cfgv);
             continue;
         }
         analysis_apply(ag, cfg, &r);
+        cfg_free(&cfgv);
         if (master_record(m, idx, &r) || maybe_write(m)) {
             fprintf(stderr, "clsweep: error: %s\n", cls_geterr());
             return CLS_EXIT_ERROR;
@@ -335,16 +339,20 @@ static int chunk_size(const master_t *m, int nslots) {
  * would wait — spinning — for the whole run. */
 static char *send_chunk(master_t *m, int worker, int k, MPI_Request *req) {
     int *idx = xmalloc(sizeof(int) * (size_t)k);
+    run_config *cfgv = xmalloc(sizeof(*cfgv) * (size_t)k);
     const run_config **cfg = xmalloc(sizeof(*cfg) * (size_t)k);
     for (int j = 0; j < k; j++) {
         idx[j] = master_take(m);
-        cfg[j] = &m->sw.runs[idx[j]].cfg;
+        sweep_cfg(&m->sw, idx[j], &cfgv[j]);   /* rebuilt from the compact store */
+        cfg[j] = &cfgv[j];
     }
     run_limits lim = master_limits(m);
     size_t n;
     char *msg = proto_work_pack(&lim, k, idx, cfg, &n);
+    for (int j = 0; j < k; j++) cfg_free(&cfgv[j]);
     free(idx);
     free(cfg);
+    free(cfgv);
     m->nchunks++;
     if (k > m->max_chunk) m->max_chunk = k;
     CLS_MPI_CHECK(MPI_Isend(msg, (int)n, MPI_BYTE, worker, TAG_WORK, MPI_COMM_WORLD, req));

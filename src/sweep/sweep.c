@@ -25,6 +25,8 @@
 #include "config.h"
 #include "model.h"
 #include "rng.h"
+#include "projcache.h"
+#include "runstore.h"
 #include "search.h"
 #include "safefile.h"
 #include "util.h"
@@ -82,6 +84,7 @@ typedef struct {
     int random;               /* search: {method: random} */
     long samples;             /* its samples per model */
     uint64_t search_seed;
+    projcache *proj;          /* memo of cfg_project's registry look-ups (issue 23) */
 } parse_t;
 
 static const char *const top_keys[] = {"name", "benchmark", "models", "seeds", "defaults",
@@ -1229,7 +1232,7 @@ static void record_axes(const parse_t *p, sweep_t *s) {
         int swept = 0, held = 0;
         for (int a = 0; a < s->naxes && !swept; a++) swept = !strcmp(s->axes[a], budget_keys[k]);
         for (int r = 0; r < s->nruns && !swept && !held; r++)
-            held = cfg_get(&s->runs[r].cfg, budget_keys[k]) != NULL;
+            held = sweep_get(s, r, budget_keys[k]) != NULL;
         if (held) s->axes[s->naxes++] = xstrdup(budget_keys[k]);
     }
 }
@@ -1316,7 +1319,7 @@ static int prepare_files(parse_t *p, run_config *cfg) {
  * least twice the runs). Takes cfg. */
 static void add_run(const parse_t *p, sweep_t *s, run_config *cfg, const model_ops *m,
                     uint64_t *seen, unsigned char *used, size_t cap) {
-    cfg_project(cfg, m->name, p->bench->name);
+    projcache_project(p->proj, cfg, m->name);   /* = cfg_project(cfg, m->name, bench) */
     uint64_t h = cfg_hash(cfg);
     s->n_before_dedup++;
     size_t slot = (size_t)h & (cap - 1);
@@ -1327,14 +1330,11 @@ static void add_run(const parse_t *p, sweep_t *s, run_config *cfg, const model_o
     }
     used[slot] = 1;
     seen[slot] = h;
-    sweep_run *r = &s->runs[s->nruns++];
-    r->cfg = *cfg;
-    r->hash = h;
-    snprintf(r->id, sizeof r->id, "%016llx", (unsigned long long)h);
     /* An unsupported run only records its status: cheap, and the model's cost function need
      * not understand benchmarks it does not support. */
-    if (!(m->kinds & p->bench->kind)) r->cost = 0.0;
-    else r->cost = m->cost ? m->cost(&r->cfg) : 1.0;
+    double cost = !(m->kinds & p->bench->kind) ? 0.0 : m->cost ? m->cost(cfg) : 1.0;
+    sweep_add_run(s, cfg, h, cost);   /* into the compact store (runstore.c) */
+    cfg_free(cfg);
 }
 
 /* Random search: search.samples points per model, drawn over the axes that model reads, from
@@ -1413,6 +1413,7 @@ static int expand_random(parse_t *p, sweep_t *s) {
                                        (size_t)(p->naxes + 1), idx, read))
                 goto cleanup;
     s->runs = xmalloc(sizeof(sweep_run) * total);
+    s->runs_cap = (int)total;
     for (int si = 0; si < p->nseeds; si++) {
         char seed[32];
         snprintf(seed, sizeof seed, "%lld", p->seeds[si]);
@@ -1453,6 +1454,7 @@ cleanup:
 }
 
 static int expand(parse_t *p, sweep_t *s) {
+    p->proj = projcache_new(p->bench->name);
     if (p->random) return expand_random(p, s);
     long long npoints = 1;
     for (int g = 0; g < p->ngroups; g++) {
@@ -1483,6 +1485,7 @@ static int expand(parse_t *p, sweep_t *s) {
     seen = xmalloc(sizeof(uint64_t) * cap);
     used = xcalloc(cap, 1);
     s->runs = xmalloc(sizeof(sweep_run) * total);
+    s->runs_cap = (int)total;
     for (int si = 0; si < p->nseeds; si++) {
         char seed[32];
         snprintf(seed, sizeof seed, "%lld", p->seeds[si]);
@@ -1522,6 +1525,7 @@ cleanup:
 /* ---------------------------------------------------------------- entry points */
 
 static void parse_free(parse_t *p) {
+    projcache_free(p->proj);
     cfg_free(&p->base);
     for (int i = 0; i < p->nfixed; i++) free(p->fixed[i].key);
     free(p->fixed);
@@ -1917,7 +1921,7 @@ void sweep_free(sweep_t *s) {
     free(s->axes);
     for (int i = 0; i < s->nwarnings; i++) free(s->warnings[i]);
     free(s->warnings);
-    for (int i = 0; i < s->nruns; i++) cfg_free(&s->runs[i].cfg);
     free(s->runs);
+    runstore_free(s->store);
     memset(s, 0, sizeof *s);
 }

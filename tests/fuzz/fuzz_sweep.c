@@ -23,7 +23,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         for (int i = 0; i < s.nruns; i++) {
             char *buf;
             size_t len;
-            cfg_pack(&s.runs[i].cfg, &buf, &len);
+            run_config cfg;
+            sweep_cfg(&s, i, &cfg);
+            cfg_pack(&cfg, &buf, &len);
+            cfg_free(&cfg);
             run_config back;
             if (cfg_unpack(&back, buf, len)) abort();
             if (cfg_hash(&back) != s.runs[i].hash) abort();
