@@ -36,7 +36,7 @@ expect_error "100,000 nested '[': refused with file:line:column" \
 expect_error "100 nested block mappings: refused" "deepmap.yaml:[0-9]+:[0-9]+: nesting deeper" 20 \
     expand "$TMP/deepmap.yaml"
 
-# A 40,000-value explicit list and a 100,000-value one (the most an axis may have): accepted,
+# A 40,000-value explicit list and a 100,000-value one: accepted,
 # each value kept once (duplicates are found with a hash set, not pairwise).
 list_sweep() {  # list_sweep N FILE [EXTRA VALUE]
     { printf 'benchmark: split_mnist\nmodels: [ewc]\ngrid:\n  ewc.lambda: ['
@@ -51,9 +51,16 @@ check "a 100,000-value list expands (exit $?)" grep -q '^100000 runs' "$TMP/l100
 list_sweep 40000 "$TMP/dup.yaml" 39999
 expect_error "a repeat at the end of a 40,000-value list is found, with its location" \
     "dup.yaml:4:[0-9]+: value 39999 appears twice in the values of ewc.lambda" 120 expand "$TMP/dup.yaml"
+# The per-axis cap is the run cap (10^6; it was 10^5): 100,001 values expand, a range of more
+# than 10^6 values is refused with the reason.
 list_sweep 100000 "$TMP/l100k1.yaml" 100001
-expect_error "100,001 values: over the per-axis cap" "too many values for ewc.lambda" 120 \
-    expand "$TMP/l100k1.yaml"
+timeout -k 5 300 "$CLSWEEP" expand "$TMP/l100k1.yaml" >/dev/null 2>"$TMP/l100k1.err"
+check "a 100,001-value list expands (exit $?)" grep -q '^100001 runs' "$TMP/l100k1.err"
+printf 'benchmark: split_mnist\nmodels: [ewc]\ngrid:\n  ewc.lambda: {range: [0, 1000001, 1]}\n' \
+    >"$TMP/r1m.yaml"
+expect_error "a range of 1,000,001 values: over the cap, which is explained" \
+    "r1m.yaml:4:[0-9]+: range \\[0, 1e\\+06, 1\\] has more than 1000000 values \\(the most runs a sweep may expand to\\)" \
+    20 expand "$TMP/r1m.yaml"
 
 # 100,000 keys in one mapping: refused at key 1001 (the checks of a mapping are pairwise).
 { printf 'benchmark: split_mnist\nmodels: [ewc]\ndefaults:\n'; seq -f '  k%.0f: 1' 1 100000; } >"$TMP/keys.yaml"

@@ -21,6 +21,11 @@ struct projcache {
     char *bench;
     pc_slot *slot;
     size_t cap, n;       /* cap: a power of two, kept at least twice n */
+    /* the configuration projected last: its model, keys and answers (the next one of an
+     * expansion mostly has the same keys, compared with strcmp instead of hashed) */
+    char *lmodel;
+    char **lkey;
+    int *lreads, ln, lcap;
 };
 
 projcache *projcache_new(const char *bench_name) {
@@ -39,6 +44,10 @@ void projcache_free(projcache *pc) {
     }
     free(pc->slot);
     free(pc->bench);
+    for (int i = 0; i < pc->ln; i++) free(pc->lkey[i]);
+    free(pc->lkey);
+    free(pc->lreads);
+    free(pc->lmodel);
     free(pc);
 }
 
@@ -77,9 +86,27 @@ static int reads(projcache *pc, const char *model, const char *key) {
 }
 
 void projcache_project(projcache *pc, run_config *c, const char *model) {
-    for (int i = c->n - 1; i >= 0; i--) {
-        const char *k = c->e[i].key;
-        if (!strcmp(k, "model") || !strcmp(k, "seed") || !strcmp(k, "benchmark.name")) continue;
-        if (!reads(pc, model, k)) cfg_unset(c, k);
+    int fast = pc->lmodel && !strcmp(pc->lmodel, model);
+    if (!fast) {
+        free(pc->lmodel);
+        pc->lmodel = xstrdup(model);
     }
+    if (c->n > pc->lcap) {
+        pc->lcap = c->n;
+        pc->lkey = xrealloc(pc->lkey, sizeof(char *) * (size_t)pc->lcap);
+        pc->lreads = xrealloc(pc->lreads, sizeof(int) * (size_t)pc->lcap);
+    }
+    for (int i = 0; i < c->n; i++) {
+        const char *k = c->e[i].key;
+        if (fast && i < pc->ln && !strcmp(pc->lkey[i], k)) continue;  /* same answer */
+        fast = 0;
+        if (i < pc->ln) free(pc->lkey[i]);
+        pc->lkey[i] = xstrdup(k);
+        pc->lreads[i] = !strcmp(k, "model") || !strcmp(k, "seed") ||
+                        !strcmp(k, "benchmark.name") || reads(pc, model, k);
+    }
+    for (int i = c->n; i < pc->ln; i++) free(pc->lkey[i]);
+    pc->ln = c->n;
+    for (int i = c->n - 1; i >= 0; i--)
+        if (!pc->lreads[i]) cfg_unset(c, c->e[i].key);
 }

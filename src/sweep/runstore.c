@@ -42,6 +42,10 @@ struct runstore {
     uint32_t *vals;
     uint64_t nvals, vals_cap;
     size_t bytes_texts;
+    /* the run stored last: the next run of an expansion mostly repeats its keys and values */
+    int have_last;
+    uint32_t last_ks;
+    uint64_t last_off;
 };
 
 static uint64_t fnv(const void *p, size_t n) {
@@ -170,17 +174,33 @@ static uint32_t keyset_id(runstore *st, const uint32_t *key, int n) {
     return id;
 }
 
+/* Fast path (issue 23): a run with the key set of the run stored last compares its keys and
+ * values with that run's texts (strcmp) and hashes only the texts that differ. */
 void runstore_put(runstore *st, const run_config *cfg, uint32_t *keyset, uint64_t *off) {
-    uint32_t stack[256], *key = cfg->n <= 256 ? stack : xmalloc(sizeof(uint32_t) * (size_t)cfg->n);
-    for (int j = 0; j < cfg->n; j++) key[j] = text_id(st, cfg->e[j].key);
-    *keyset = keyset_id(st, key, cfg->n);
-    if (key != stack) free(key);
+    int same = st->have_last && st->sets[st->last_ks].n == cfg->n;
+    for (int j = 0; j < cfg->n && same; j++)
+        same = !strcmp(st->sets[st->last_ks].text[j], cfg->e[j].key);
+    if (same) {
+        *keyset = st->last_ks;
+    } else {
+        uint32_t stack[256], *key = cfg->n <= 256 ? stack : xmalloc(sizeof(uint32_t) * (size_t)cfg->n);
+        for (int j = 0; j < cfg->n; j++) key[j] = text_id(st, cfg->e[j].key);
+        *keyset = keyset_id(st, key, cfg->n);
+        if (key != stack) free(key);
+    }
     while (st->nvals + (uint64_t)cfg->n > st->vals_cap) {
         st->vals_cap = st->vals_cap ? st->vals_cap * 2 : 4096;
         st->vals = xrealloc(st->vals, sizeof(uint32_t) * (size_t)st->vals_cap);
     }
     *off = st->nvals;
-    for (int j = 0; j < cfg->n; j++) st->vals[st->nvals++] = text_id(st, cfg->e[j].val);
+    for (int j = 0; j < cfg->n; j++) {
+        uint32_t prev = same ? st->vals[st->last_off + (uint64_t)j] : 0;
+        st->vals[st->nvals++] = same && !strcmp(st->texts[prev], cfg->e[j].val)
+                                    ? prev : text_id(st, cfg->e[j].val);
+    }
+    st->have_last = 1;
+    st->last_ks = *keyset;
+    st->last_off = *off;
 }
 
 int runstore_nkeys(const runstore *st, uint32_t ks) { return st->sets[ks].n; }

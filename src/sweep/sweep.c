@@ -32,7 +32,8 @@
 #include "util.h"
 
 #define MAX_RUNS 1000000      /* seeds × models × points, before excludes */
-#define MAX_AXIS_VALUES 100000
+/* An axis cannot have more values than the sweep may have runs (issue 23: was 10^5). */
+#define MAX_AXIS_VALUES MAX_RUNS
 #define VAL_MAX 1024          /* canonical value text */
 #define REL_TOL 1e-9          /* exclude: numbers compare with this relative tolerance */
 
@@ -399,7 +400,8 @@ static int axis_push(const parse_t *p, axis_t *ax, const char *val, const yaml_n
     if (check_last && ax->nvals && !strcmp(ax->vals[ax->nvals - 1], val))
         return fail(p, at, "value %s appears twice in the values of %s", val, ax->key);
     if (ax->nvals >= MAX_AXIS_VALUES)
-        return fail(p, at, "too many values for %s (at most %d)", ax->key, MAX_AXIS_VALUES);
+        return fail(p, at, "too many values for %s (at most %d, the most runs a sweep may "
+                    "expand to)", ax->key, MAX_AXIS_VALUES);
     if ((ax->nvals & (ax->nvals - 1)) == 0)  /* 0, 1, 2, 4, ...: full */
         ax->vals = xrealloc(ax->vals, sizeof(char *) * (size_t)(ax->nvals ? 2 * ax->nvals : 1));
     ax->vals[ax->nvals++] = xstrdup(val);
@@ -511,8 +513,9 @@ static int axis_generate(const parse_t *p, axis_t *ax, const yaml_node_t *m) {
     long n;
     if (g < 2) {
         if (x[2] != floor(x[2]) || x[2] < 1 || x[2] > MAX_AXIS_VALUES)
-            return fail(p, seq_item(p, v, 2), "%s: n must be an integer in [1, %d], got %s",
-                        gens[g], MAX_AXIS_VALUES, text(seq_item(p, v, 2)));
+            return fail(p, seq_item(p, v, 2), "%s: n must be an integer in [1, %d] (the most "
+                        "runs a sweep may expand to), got %s", gens[g], MAX_AXIS_VALUES,
+                        text(seq_item(p, v, 2)));
         n = (long)x[2];
     } else {
         double step = x[2];
@@ -523,8 +526,8 @@ static int axis_generate(const parse_t *p, axis_t *ax, const yaml_node_t *m) {
             return fail(p, v, "range [%g, %g, %g] is empty: step must go from a towards b "
                         "(b is exclusive)", a, b, step);
         if (cnt > MAX_AXIS_VALUES)
-            return fail(p, v, "range [%g, %g, %g] has more than %d values", a, b, step,
-                        MAX_AXIS_VALUES);
+            return fail(p, v, "range [%g, %g, %g] has more than %d values (the most runs a "
+                        "sweep may expand to)", a, b, step, MAX_AXIS_VALUES);
         n = (long)cnt;
     }
     for (long i = 0; i < n; i++) {
@@ -556,8 +559,8 @@ static int axis_values(const parse_t *p, axis_t *ax, const yaml_node_t *v) {
     int n = seq_size(v);
     if (n == 0) return fail(p, v, "empty list of values for %s", ax->key);
     if (n > MAX_AXIS_VALUES)
-        return fail(p, v, "too many values for %s: %d (at most %d)", ax->key, n,
-                    MAX_AXIS_VALUES);
+        return fail(p, v, "too many values for %s: %d (at most %d, the most runs a sweep may "
+                    "expand to)", ax->key, n, MAX_AXIS_VALUES);
     val_set set = {NULL, 16};
     while (set.cap < 2 * (size_t)n) set.cap *= 2;
     set.slot = xcalloc(set.cap, sizeof(int));
