@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # perf/run.sh [BUILD_DIR] [--isa "native avx2"] [--wall] [--rounds N] [--no-torch] [--no-rss]
-#             [--no-sched] — `make bench`:
+#             [--no-sched] [--no-million] [--million-full] — `make bench`:
 # for each ISA setting of --isa (default "native avx2"), runs every performance program
 # (BUILD_DIR/perf/perf_*) and the PyTorch reference (perf/torch_reference.py, Debian
 # python3-torch: tools/deps.sh --bench) with one BLAS/OMP thread, prints their full output,
@@ -8,7 +8,8 @@
 # roofline bound that applies (sgemm peak or triad bandwidth, both measured by
 # perf_roofline in the same run), FLOPs and bytes per unit, the fraction of the bound,
 # PyTorch's throughput, the ratio, the target and met/not met; then the peak RSS of one
-# `clsweep single` run per model and the scheduler benchmarks (perf/sched.sh), once.
+# `clsweep single` run per model and the scheduler benchmarks (perf/sched.sh), once; then the
+# million-run benchmark (perf/million.sh: 20,000 no-op runs; --million-full: 10^6).
 #
 # ISA settings: "native" = what the CPU has; scalar|sse|avx2|avx512 caps both sides as on a
 # machine with that ISA: CLSWEEP_ISA (clsweep's kernels), OPENBLAS_CORETYPE (OpenBLAS's
@@ -29,6 +30,8 @@ ROUNDS=3
 TORCH=1
 RSS=1
 SCHED=1
+MILLION=1
+MILLION_ARGS=
 ISAS="native avx2"
 while [ $# -gt 0 ]; do
     case $1 in
@@ -38,6 +41,8 @@ while [ $# -gt 0 ]; do
         --no-torch) TORCH=0 ;;
         --no-rss) RSS=0 ;;
         --no-sched) SCHED=0 ;;
+        --no-million) MILLION=0 ;;
+        --million-full) MILLION_ARGS=--full ;;
         -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
         -*) echo "perf/run.sh: unknown option '$1'" >&2; exit 2 ;;
         *) BUILD=$1 ;;
@@ -152,6 +157,12 @@ if [ $SCHED -eq 1 ] && [ -x "$BUILD/clsweep" ]; then
     echo
     echo "## scheduler (perf/sched.sh)"
     perf/sched.sh "$BUILD" 2>&1 | tee "$OUT/sched.txt"
+fi
+# A million runs (issue 23): expansion, dispatch rate, master RSS, file sizes.
+if [ $MILLION -eq 1 ] && [ -x "$BUILD/clsweep" ]; then
+    echo
+    echo "## a million runs (perf/million.sh $MILLION_ARGS)"
+    perf/million.sh "$BUILD" $MILLION_ARGS 2>&1 | tee "$OUT/million.txt"
 fi
 
 echo

@@ -265,7 +265,47 @@ def main():
             v = kv[key]
             met = "—" if ok is None else ("yes" if ok(v) else "**no**")
             print(f"| {label} | {fmt(v)} | {unit} | {target or '—'} | {met} |")
+    million_table(os.path.join(d, "million.txt"))
     return 0
+
+
+def million_table(path):
+    """The million-run row (perf/million.sh, issue 23): targets are for 10^6 runs."""
+    if not os.path.exists(path):
+        return
+    kv = {}
+    with open(path) as f:
+        for line in f:
+            if line.startswith("million_") and "=" in line:
+                k, v = line.strip().split("=", 1)
+                try:
+                    kv[k] = float(v)
+                except ValueError:
+                    pass
+    if "million_runs" not in kv:
+        return
+    n = int(kv["million_runs"])
+    full = n >= 1000000
+    rows = [
+        ("expand, wall", "million_expand_s", "s", lambda v: v <= 5, "≤ 5 s at 10⁶"),
+        ("expand, user CPU", "million_expand_user_s", "s", None, ""),
+        ("expand, peak RSS", "million_expand_rss_mib", "MiB", lambda v: v <= 300, "≤ 300 MB at 10⁶"),
+        ("dispatch rate, 1 master + 2 workers, whole sweep", "million_rate", "runs/s",
+         lambda v: v >= 10000, "≥ 10,000"),
+        ("master peak RSS", "million_master_rss_mib", "MiB", lambda v: v <= 1000, "≤ 1 GB at 10⁶"),
+        (".nc file", "million_nc_mib", "MiB", None, ""),
+        ("journal", "million_journal_mib", "MiB", None, ""),
+    ]
+    print()
+    print(f"| {n:,} no-op runs{'' if full else ' (quick size; --million-full for 10⁶)'} "
+          "| value | unit | target | met |")
+    print("|---|---:|---|---|---|")
+    for label, key, unit, ok, target in rows:
+        if key not in kv:
+            continue
+        v = kv[key]
+        met = "—" if ok is None or not full and unit != "runs/s" else ("yes" if ok(v) else "**no**")
+        print(f"| {label} | {fmt(v)} | {unit} | {target or '—'} | {met} |")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "cls_mpi.h"
@@ -263,6 +264,9 @@ static int master_finish(master_t *m) {
             fprintf(stderr, "clsweep: scheduler: master CPU while dispatching %.3f s = %.2f%% of "
                             "%.3f s; %d work message(s), up to %d run(s) each\n", m->loop_cpu,
                     100.0 * m->loop_cpu / m->loop_wall, m->loop_wall, m->nchunks, m->max_chunk);
+        struct rusage ru;   /* issue 23: the master's memory at a million runs */
+        if (!getrusage(RUSAGE_SELF, &ru))
+            fprintf(stderr, "clsweep: scheduler: master peak RSS %ld MiB\n", ru.ru_maxrss / 1024);
     }
     return CLS_EXIT_OK;
 }
