@@ -425,6 +425,8 @@ cleanup:
     return -1;
 }
 
+#define CFG_SLICE 16384
+
 /* Writes fixed variable i for every finished run. 0 or -1 with cls_seterr. */
 static int write_fixed(int nc, const char *nc_path, const out_layout *L, int i) {
     const ncs_var *v = &ncs_fixed[i];
@@ -434,23 +436,36 @@ static int write_fixed(int nc, const char *nc_path, const out_layout *L, int i) 
     size_t per = v->ndims == 3 ? S * T : v->ndims == 2 ? T : 1;
     void *buf = NULL;
     char **owned = NULL;
+    int nowned = 0;
     long long *ll = NULL;
     if (v->type == NC_STRING) {
-        const char **strs = xcalloc((size_t)n, sizeof *strs);
+        /* The configuration texts (~400 bytes a run) are built and written CFG_SLICE runs
+         * at a time, not all at once (issue 23: 0.4 GB at 10^6 runs). */
+        int slice = v->src == NCS_CFG_ALL && n > CFG_SLICE ? CFG_SLICE : n;
+        const char **strs = xcalloc((size_t)(slice > 0 ? slice : 1), sizeof *strs);
         buf = strs;
-        if (v->src == NCS_CFG_ALL) owned = xcalloc((size_t)n, sizeof *owned);
-        for (int k = 0; k < n; k++) {
-            const sweep_run *sr = &L->s->runs[L->runs[k]];
-            const run_result *r = L->results[L->runs[k]];
-            const char *t = "";
-            if (v->src == NCS_RUN_ID) t = sr->id;
-            else if (v->src == NCS_CFG_TEXT) t = sweep_get(L->s, L->runs[k], v->key);
-            else if (v->src == NCS_CFG_ALL) t = owned[k] = sweep_cfg_string(L->s, L->runs[k]);
-            else if (v->src == NCS_RES_STATUS) t = run_status_name(r->status);
-            else if (v->src == NCS_RES_TEXT) t = CFIELD(r, v, char);
-            strs[k] = t ? t : "";
+        if (v->src == NCS_CFG_ALL) owned = xcalloc((size_t)(slice > 0 ? slice : 1), sizeof *owned);
+        for (int k0 = 0; k0 == 0 || k0 < n; k0 += slice) {
+            int kn = n - k0 < slice ? n - k0 : slice;
+            for (int j = 0; j < kn; j++) {
+                int k = k0 + j;
+                const sweep_run *sr = &L->s->runs[L->runs[k]];
+                const run_result *r = L->results[L->runs[k]];
+                const char *t = "";
+                if (v->src == NCS_RUN_ID) t = sr->id;
+                else if (v->src == NCS_CFG_TEXT) t = sweep_get(L->s, L->runs[k], v->key);
+                else if (v->src == NCS_CFG_ALL) t = owned[nowned++] = sweep_cfg_string(L->s, L->runs[k]);
+                else if (v->src == NCS_RES_STATUS) t = run_status_name(r->status);
+                else if (v->src == NCS_RES_TEXT) t = CFIELD(r, v, char);
+                strs[j] = t ? t : "";
+            }
+            start[0] = (size_t)k0;
+            count[0] = (size_t)kn;
+            NC_CHECK(nc_put_vara_string(nc, L->varid[i], start, count, strs));
+            for (int j = 0; j < nowned; j++) free(owned[j]);
+            nowned = 0;
+            if (slice <= 0) break;
         }
-        NC_CHECK(nc_put_vara_string(nc, L->varid[i], start, count, strs));
     } else if (v->type == NC_FLOAT) {
         float *f = xmalloc((size_t)n * per * sizeof *f);
         buf = f;
@@ -505,8 +520,7 @@ static int write_fixed(int nc, const char *nc_path, const out_layout *L, int i) 
     }
     status = 0;
 cleanup:
-    if (owned)
-        for (int k = 0; k < n; k++) free(owned[k]);
+    for (int k = 0; k < nowned; k++) free(owned[k]);
     free(owned);
     free(ll);
     free(buf);
