@@ -11,7 +11,7 @@
 # N: 20,000 by default (quick), 1,000,000 with --full; CLSWEEP_BENCH_MILLION_N overrides both.
 # Prints "million_* key=value" summary lines for perf/table.py. Needs /usr/bin/time.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 BUILD=build
 N=20000
 for a in "$@"; do
