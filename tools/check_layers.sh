@@ -27,7 +27,7 @@ LAYERS='
 6 sweep    src/sweep/*.c include/sweep.h include/search.h include/search_prune.h include/output.h include/scheduler.h
            include/sched_options.h include/sched_proto.h include/sched_master.h
            include/sched_worker.h include/runindex.h include/ncschema.h include/safefile.h
-           include/exclude.h
+           include/exclude.h include/ncguard.h
 7 cli      src/cli/*.c
 '
 

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ncguard.h"
 #include "ncschema.h"
 #include "util.h"
 
@@ -369,7 +370,7 @@ int output_status(const char *path, FILE *out) {
     memset(&c, 0, sizeof c);
     int status = -1;
     char *name = NULL, *version = NULL;
-    if (ncs_open_checked(&c.f, path)) return -1;
+    if (ncg_check(path, NCG_FULL) || ncs_open_checked(&c.f, path)) return -1; /* ncguard.h */
     if (group_runs(&c)) goto cleanup;
     int total = -1;
     if (nc_get_att_int(c.f.nc, NC_GLOBAL, "n_runs_total", &total) != NC_NOERR) total = -1;
