@@ -23,6 +23,7 @@ sc() {
 }
 
 sc "jobs/submit" jobs/submit
+sc "jobs/clsweep-launch" jobs/clsweep-launch
 # The rendered scripts, with every optional part filled in (setup lines, extra options).
 mkdir -p "$TMP/r"
 render() {  # render NAME SUBMIT-ARGS...: the --dry-run scripts into $TMP/r/NAME-N.sh

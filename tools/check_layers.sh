@@ -28,6 +28,7 @@ LAYERS='
            include/sched_options.h include/sched_proto.h include/sched_master.h
            include/sched_worker.h include/runindex.h include/ncschema.h include/safefile.h
            include/runstore.h include/projcache.h
+           include/exclude.h include/ncguard.h
 7 cli      src/cli/*.c
 '
 

@@ -231,17 +231,24 @@ static int key_varies(const sweep_t *s, const char *key) {
 
 /* expand --swept: per run its id, model and the keys that vary; then runs per model. */
 static void print_swept(const sweep_t *s) {
-    const char **keys = xcalloc(1, sizeof *keys);
-    int nkeys = 0;
+    const char **keys = xcalloc(1, sizeof *keys), **fixed = xcalloc(1, sizeof *fixed);
+    int nkeys = 0, nfixed = 0;   /* fixed: keys found not to vary (each key checked once) */
     for (int i = 0; i < s->nruns; i++)
         for (int e = 0; e < sweep_nkeys(s, i); e++) {
             const char *k = sweep_key(s, i, e);
             int seen = !strcmp(k, "model");
             for (int j = 0; j < nkeys && !seen; j++) seen = !strcmp(keys[j], k);
-            if (seen || !key_varies(s, k)) continue;
+            for (int j = 0; j < nfixed && !seen; j++) seen = !strcmp(fixed[j], k);
+            if (seen) continue;
+            if (!key_varies(s, k)) {
+                fixed = xrealloc(fixed, sizeof *fixed * (size_t)(nfixed + 1));
+                fixed[nfixed++] = k;
+                continue;
+            }
             keys = xrealloc(keys, sizeof *keys * (size_t)(nkeys + 1));
             keys[nkeys++] = k;
         }
+    free(fixed);
     for (int i = 0; i < s->nruns; i++) {
         printf("%s %-9s", s->runs[i].id, sweep_str(s, i, "model"));
         for (int j = 0; j < nkeys; j++) {

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ncguard.h"
 #include "ncschema.h"
 #include "output.h"
 #include "util.h"
@@ -22,7 +23,7 @@
 static int part_sweep(const char *path, char **yaml, char **file) {
     int nc;
     *yaml = *file = NULL;
-    if (ncs_open(path, &nc)) return -1; /* the shared title check */
+    if (ncg_check(path, NCG_FULL) || ncs_open(path, &nc)) return -1; /* ncguard.h; the title check */
     *yaml = ncs_text_att(nc, NC_GLOBAL, "sweep_yaml");
     *file = ncs_text_att(nc, NC_GLOBAL, "sweep_file");
     nc_close(nc);

@@ -55,6 +55,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "ncguard.h"
 #include "ncschema.h"
 #include "safefile.h"
 #include "util.h"
@@ -578,7 +579,7 @@ int output_is_ours(const char *path) {
     struct stat st;
     if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode)) return 0;
     int nc;
-    if (ncs_open(path, &nc)) return 0;
+    if (ncg_check(path, NCG_OPEN) || ncs_open(path, &nc)) return 0; /* damaged: ncguard.h */
     nc_close(nc);
     return 1;
 }

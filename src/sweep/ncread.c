@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "ncguard.h"
 #include "ncschema.h"
 #include "util.h"
 
@@ -450,8 +451,16 @@ static int build_result(const ncs_file *f, const fixed_cols *c, const read_extra
     return 0;
 }
 
+/* A file clsweep did not just write: read first in a forked child (ncguard.c), so that a
+ * crash inside libhdf5 on a damaged file is an error naming it. */
 int output_read(const char *path, void (*fn)(const char *run_id, run_result *r, void *ctx),
                 void *ctx) {
+    if (ncg_check(path, NCG_FULL)) return -1;
+    return output_read_unguarded(path, fn, ctx);
+}
+
+int output_read_unguarded(const char *path,
+                          void (*fn)(const char *run_id, run_result *r, void *ctx), void *ctx) {
     ncs_file f;
     fixed_cols c;
     read_extra *ex = NULL;

@@ -17,8 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ncguard.h"
 #include "ncschema.h"
 #include "util.h"
+
+/* The statuses a file can hold: every status before RUN_STATUS_ABANDONED (abandoned is never
+ * stored; a status appended before it is counted and printed without further change). A
+ * stored string that names no stored status counts as "unknown" (slot NSTORED). */
+#define NSTORED ((int)RUN_STATUS_ABANDONED)
 
 /* ---- a string → int hash table (open addressing, keys not owned) ---- */
 typedef struct {
@@ -94,7 +100,7 @@ typedef struct {
     double sum, sumsq;  /* over ok runs with a finite acc (shifted by the first, for accuracy) */
     double shift;
     int nacc, nruns;
-    int count[RUN_STATUS_COUNT + 1]; /* by status; the last: unknown */
+    int count[NSTORED + 1]; /* by stored status; the last: unknown */
 } cfg_group;
 
 /* The config string without its model= and seed= entries (new string). */
@@ -121,7 +127,7 @@ typedef struct {
     signed char *hib;
     int nmodels;
     const char **models;     /* (nmodels) */
-    int *mcount;             /* (nmodels, RUN_STATUS_COUNT + 1) */
+    int *mcount;             /* (nmodels, NSTORED + 1) */
     int *mgroups;            /* (nmodels) configurations per model */
     int ngroups;
     cfg_group *groups;
@@ -250,7 +256,7 @@ static int group_runs(status_ctx *c) {
         }
         cfg_group *g = &c->groups[*gi];
         int sv = run_status_parse(c->st[k]);
-        g->count[sv >= 0 ? sv : RUN_STATUS_COUNT]++;
+        g->count[sv >= 0 && sv < NSTORED ? sv : NSTORED]++;
         g->nruns++;
         if (sv == RUN_STATUS_OK && isfinite(c->acc[k])) {
             if (!g->nacc) g->shift = c->acc[k]; /* shifted sums: no cancellation */
@@ -264,13 +270,13 @@ static int group_runs(status_ctx *c) {
     map_free(&groups);
     for (int g = 0; g < c->ngroups; g++) free(keys[g]);
     free(keys);
-    c->mcount = xcalloc((size_t)(c->nmodels ? c->nmodels : 1) * (RUN_STATUS_COUNT + 1), sizeof *c->mcount);
+    c->mcount = xcalloc((size_t)(c->nmodels ? c->nmodels : 1) * (NSTORED + 1), sizeof *c->mcount);
     c->mgroups = xcalloc((size_t)(c->nmodels ? c->nmodels : 1), sizeof *c->mgroups);
     map_init(&c->tokens, 64);
     for (int g = 0; g < c->ngroups; g++) {
         const cfg_group *G = &c->groups[g];
         c->mgroups[G->model]++;
-        for (int s = 0; s <= RUN_STATUS_COUNT; s++) c->mcount[G->model * (RUN_STATUS_COUNT + 1) + s] += G->count[s];
+        for (int s = 0; s <= NSTORED; s++) c->mcount[G->model * (NSTORED + 1) + s] += G->count[s];
         count_tokens(c, G);
     }
     return 0;
@@ -296,9 +302,9 @@ static char *other_runs(const cfg_group *g) {
     char *out = NULL;
     size_t len = 0, cap = 0;
     cls_strappend(&out, &len, &cap, "%s", "");
-    for (int s = 0; s <= RUN_STATUS_COUNT; s++) {
+    for (int s = 0; s <= NSTORED; s++) {
         if (s == RUN_STATUS_OK || !g->count[s]) continue;
-        const char *name = s < RUN_STATUS_COUNT ? run_status_name((run_status)s) : "unknown";
+        const char *name = s < NSTORED ? run_status_name((run_status)s) : "unknown";
         cls_strappend(&out, &len, &cap, "%s%s \xc3\x97%d", len ? ", " : "", name, g->count[s]);
     }
     if (g->count[RUN_STATUS_OK] > g->nacc)
@@ -364,7 +370,7 @@ int output_status(const char *path, FILE *out) {
     memset(&c, 0, sizeof c);
     int status = -1;
     char *name = NULL, *version = NULL;
-    if (ncs_open_checked(&c.f, path)) return -1;
+    if (ncg_check(path, NCG_FULL) || ncs_open_checked(&c.f, path)) return -1; /* ncguard.h */
     if (group_runs(&c)) goto cleanup;
     int total = -1;
     if (nc_get_att_int(c.f.nc, NC_GLOBAL, "n_runs_total", &total) != NC_NOERR) total = -1;
@@ -376,14 +382,14 @@ int output_status(const char *path, FILE *out) {
     fprintf(out, " runs finished (clsweep %s)\n", version && version[0] ? version : "?");
     if (n) {
         fprintf(out, "\n%-16s", "model");
-        for (int sv = 0; sv < RUN_STATUS_COUNT; sv++) fprintf(out, " %11s", run_status_name((run_status)sv));
+        for (int sv = 0; sv < NSTORED; sv++) fprintf(out, " %11s", run_status_name((run_status)sv));
         fprintf(out, " %11s\n", "total");
         for (int mi = 0; mi < c.nmodels; mi++) {
             int tot = 0;
-            const int *cnt = &c.mcount[mi * (RUN_STATUS_COUNT + 1)];
+            const int *cnt = &c.mcount[mi * (NSTORED + 1)];
             fprintf(out, "%-16s", c.models[mi]);
-            for (int sv = 0; sv < RUN_STATUS_COUNT; sv++) fprintf(out, " %11d", cnt[sv]);
-            for (int sv = 0; sv <= RUN_STATUS_COUNT; sv++) tot += cnt[sv];
+            for (int sv = 0; sv < NSTORED; sv++) fprintf(out, " %11d", cnt[sv]);
+            for (int sv = 0; sv <= NSTORED; sv++) tot += cnt[sv];
             fprintf(out, " %11d\n", tot);
         }
     }

@@ -23,6 +23,7 @@
 #include "bench.h"
 #include "files.h"
 #include "config.h"
+#include "exclude.h"
 #include "model.h"
 #include "rng.h"
 #include "projcache.h"
@@ -77,6 +78,7 @@ typedef struct {
     int ngroups;
     ex_entry *ex;
     int nex;
+    exclude_index *exidx;     /* the entries indexed by value (src/sweep/exclude.c) */
     const yaml_node_t *exclude_node;
     const model_ops **models;
     int nmodels;
@@ -1001,36 +1003,44 @@ static int some_model_reads(const parse_t *p, const char *key) {
     return 0;
 }
 
-/* Refuses exclude entry ex (node m) if it can match no point: its values are each on their
- * axis (checked by the caller), but values of axes that move together (one zip group) must
- * occur at one position of the group. Groups are independent, so that is the only way. */
+/* Adds exclude entry ex (node m) to the index, or refuses it if it can match no point: its
+ * values are each on their axis (checked by the caller), but values of axes that move
+ * together (one zip group) must occur at one position of the group. Groups are independent,
+ * so that is the only way. */
 static int exclude_can_match(const parse_t *p, const ex_entry *ex, const yaml_node_t *m) {
-    for (int a = 0; a < ex->npairs; a++) {
-        int g = p->axes[ex->pairs[a].axis].group, first = 1, found = 0;
-        for (int b = 0; b < a; b++)   /* each group once: at its first pair */
-            if (p->axes[ex->pairs[b].axis].group == g) first = 0;
-        if (!first) continue;
-        for (int i = 0; i < p->group_n[g] && !found; i++) {
-            found = 1;
-            for (int b = a; b < ex->npairs && found; b++) {
-                const axis_t *ax = &p->axes[ex->pairs[b].axis];
-                if (ax->group == g) found = same_value(ax->vals[i], ex->pairs[b].val);
-            }
-        }
-        if (found) continue;
-        char *buf = NULL;
-        size_t len = 0, cap = 0;
-        cls_strappend(&buf, &len, &cap, "%s", "");
-        for (int b = a; b < ex->npairs; b++)
-            if (p->axes[ex->pairs[b].axis].group == g)
-                cls_strappend(&buf, &len, &cap, "%s%s: %s", len ? ", " : "",
-                              p->axes[ex->pairs[b].axis].key, ex->pairs[b].val);
-        fail(p, m, "exclude entry can never match: %s are zipped together and never occur at "
-             "the same position of their zip group", buf);
-        free(buf);
-        return -1;
-    }
-    return 0;
+    int *axis = xmalloc(sizeof(int) * (size_t)ex->npairs), a;
+    const char **val = xmalloc(sizeof(char *) * (size_t)ex->npairs);
+    for (int j = 0; j < ex->npairs; j++) axis[j] = ex->pairs[j].axis, val[j] = ex->pairs[j].val;
+    int rc = exclude_add(p->exidx, ex->npairs, axis, val, &a);
+    free(axis);
+    free(val);
+    if (rc == 0) return 0;
+    int g = p->axes[ex->pairs[a].axis].group;
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    cls_strappend(&buf, &len, &cap, "%s", "");
+    for (int b = a; b < ex->npairs; b++)
+        if (p->axes[ex->pairs[b].axis].group == g)
+            cls_strappend(&buf, &len, &cap, "%s%s: %s", len ? ", " : "",
+                          p->axes[ex->pairs[b].axis].key, ex->pairs[b].val);
+    fail(p, m, "exclude entry can never match: %s are zipped together and never occur at "
+         "the same position of their zip group", buf);
+    free(buf);
+    return -1;
+}
+
+/* The index of the exclude entries over the sweep's axes (values borrowed from p->axes). */
+static exclude_index *exclude_index_new(const parse_t *p) {
+    int *group = xmalloc(sizeof(int) * (size_t)(p->naxes + 1)), *nvals = xmalloc(sizeof(int) * (size_t)(p->naxes + 1));
+    char *const **vals = xmalloc(sizeof *vals * (size_t)(p->naxes + 1));
+    for (int a = 0; a < p->naxes; a++)
+        group[a] = p->axes[a].group, nvals[a] = p->axes[a].nvals, vals[a] = p->axes[a].vals;
+    exclude_index *x = exclude_new(p->ngroups, p->group_n, p->naxes, group, (char *const *const *)vals,
+                                   nvals, same_value, parse_num);
+    free(group);
+    free(nvals);
+    free(vals);
+    return x;
 }
 
 static int parse_exclude(parse_t *p) {
@@ -1040,6 +1050,7 @@ static int parse_exclude(parse_t *p) {
     if (v->type != YAML_SEQUENCE_NODE)
         return fail(p, v, "expected exclude to be a list of mappings like - {a: 1, b: 2}, got "
                     "%s", kind_name(v));
+    p->exidx = exclude_index_new(p);
     for (int i = 0; i < seq_size(v); i++) {
         const yaml_node_t *m = seq_item(p, v, i);
         if (check_mapping(p, m, "an exclude entry")) return -1;
@@ -1078,10 +1089,7 @@ static int parse_exclude(parse_t *p) {
             char out[VAL_MAX];
             if (value_text(p, spec, val, out, "")) return -1;
             const axis_t *ax = &p->axes[axis];
-            int found = 0;
-            for (int j = 0; j < ax->nvals; j++)
-                if (same_value(ax->vals[j], out)) found = 1;
-            if (!found) {
+            if (!exclude_count(p->exidx, axis, out)) {
                 char *buf = NULL;
                 size_t len = 0, cap = 0;
                 cls_strappend(&buf, &len, &cap, "%s", "");
@@ -1208,15 +1216,7 @@ static void point_index(const parse_t *p, long flat, int *idx) {
 }
 
 static int excluded(const parse_t *p, const int *idx) {
-    for (int e = 0; e < p->nex; e++) {
-        int all = 1;
-        for (int j = 0; j < p->ex[e].npairs && all; j++) {
-            const axis_t *ax = &p->axes[p->ex[e].pairs[j].axis];
-            all = same_value(ax->vals[idx[ax->group]], p->ex[e].pairs[j].val);
-        }
-        if (all) return 1;
-    }
-    return 0;
+    return p->exidx && exclude_match(p->exidx, idx, NULL);
 }
 
 /* The keys of every run that carry its training budget: recorded as NetCDF variables even
@@ -1354,15 +1354,7 @@ static int group_read(const parse_t *p, int g, const model_ops *m) {
 /* Whether an exclude entry matches the draw idx; entries naming a group that model m does not
  * read cannot decide its draw and are skipped (its runs do not vary along that key). */
 static int excluded_draw(const parse_t *p, const int *idx, const int *read) {
-    for (int e = 0; e < p->nex; e++) {
-        int all = 1;
-        for (int j = 0; j < p->ex[e].npairs && all; j++) {
-            const axis_t *ax = &p->axes[p->ex[e].pairs[j].axis];
-            all = read[ax->group] && same_value(ax->vals[idx[ax->group]], p->ex[e].pairs[j].val);
-        }
-        if (all) return 1;
-    }
-    return 0;
+    return p->exidx && exclude_match(p->exidx, idx, read);
 }
 
 /* Draws sample i for model m into vals[naxes] (NULL for an axis m does not read). */
@@ -1544,6 +1536,7 @@ static void parse_free(parse_t *p) {
         free(p->ex[i].pairs);
     }
     free(p->ex);
+    exclude_free(p->exidx);
     free(p->models);
     free(p->seeds);
 }

@@ -10,7 +10,13 @@
  *     length, little-endian) + the byte written there. The empty input is the valid file.
  * The bytes are written to a regular temporary file; output_read and output_status read it,
  * and when output_read accepts it, output_merge (sweep re-parsed from the file) writes it
- * again, which must succeed unless the stored sweep text is refused. */
+ * again, which must succeed unless the stored sweep text is refused.
+ *
+ * Damage inside libhdf5's own structures can crash the library itself (H5HG_read on a
+ * damaged global heap: corpus/nc/crash-global-heap). The readers read such files first in a
+ * forked child (src/sweep/ncguard.c), so the crash, or the child's sanitizer report (printed
+ * to the log, with ncguard.c's child_read in its stack), ends only the child and the reader
+ * refuses the file: handled, not a finding. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
