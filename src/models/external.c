@@ -347,7 +347,8 @@ static void log_tail(const char *path, char *out, size_t n) {
 /* Starts argv with the run's environment; waits; returns the wait status or -1. */
 static int run_program(json_t *argv, const char *dir, const char *manifest_path,
                        const char *config_path, const char *report_path, const char *log_path,
-                       const char *client_dir, const char *threads, int *why) {
+                       const char *client_dir, const char *threads, const char *pdir,
+                       int *why) {
     size_t n = json_array_size(argv);
     if (!n) {
         cls_seterr("program.command is empty");
@@ -359,9 +360,21 @@ static int run_program(json_t *argv, const char *dir, const char *manifest_path,
         av[i] = (char *)(s ? s : "");
     }
     av[n] = NULL;
+    /* words naming files relative to the sweep file's directory (as the parser hashed them) */
+    char **own = xcalloc(n + 1, sizeof *own);
+    for (size_t i = 0; pdir && i < n; i++) {
+        struct stat st;
+        if (av[i][0] == '/' || !(i > 0 || strchr(av[i], '/'))) continue;
+        size_t L = strlen(pdir) + strlen(av[i]) + 2;
+        own[i] = xmalloc(L);
+        snprintf(own[i], L, "%s/%s", pdir, av[i]);
+        if (!stat(own[i], &st) && S_ISREG(st.st_mode)) av[i] = own[i];
+    }
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
+        for (size_t i = 0; i < n; i++) free(own[i]);
+        free(own);
         free(av);
         cls_seterr("fork: %s", strerror(errno));
         return -1;
@@ -394,6 +407,8 @@ static int run_program(json_t *argv, const char *dir, const char *manifest_path,
         fprintf(stderr, "clsweep: cannot execute '%s': %s\n", av[0], strerror(errno));
         _exit(127);
     }
+    for (size_t i = 0; i < n; i++) free(own[i]);
+    free(own);
     free(av);
     /* Waits, polling: a stop request (the run is abandoned) or the run's deadline
      * (CLSWEEP_RUN_DEADLINE, monotonic seconds, set by the isolated run process; kill the
@@ -510,7 +525,8 @@ static model_t *ext_init(const run_config *cfg, const bench_t *b, uint64_t seed)
     int st = -1, killed = 0;
     if (!write_config(cfg, cpath)) {
         char *cd = client_dir();
-        st = run_program(argv, run, man, cpath, rpath, lpath, cd, thr, &killed);
+        st = run_program(argv, run, man, cpath, rpath, lpath, cd, thr,
+                         cfg_get(cfg, "program.dir"), &killed);
         free(cd);
     }
     if (st == -1) {
