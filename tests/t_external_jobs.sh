@@ -56,4 +56,23 @@ done
 "$CLSWEEP" merge "$TMP/merged.nc" "$TMP/part0.nc" "$TMP/part1.nc" 2>"$TMP/merge.err"
 check "merge of two shards exits 0" test $? -eq 0
 check "the merged file equals a one-job run" nc_equal "$TMP/ref.nc" "$TMP/merged.nc"
+
+# clsweep params / single know the sweep's programs and plugins (--sweep).
+"$CLSWEEP" params --sweep "$B/x.yaml" prior > "$TMP/pp" 2>&1
+check "params --sweep lists a program's keys" grep -q "^  prior.bonus  *float" "$TMP/pp"
+"$CLSWEEP" params --sweep "$B/x.yaml" > "$TMP/pall" 2>&1
+check "params --sweep lists built-ins and the program" \
+    bash -c "grep -q '^model finetune' '$TMP/pall' && grep -q '^model prior (program)' '$TMP/pall'"
+"$CLSWEEP" single --sweep "$B/x.yaml" --model prior --set prior.bonus=0.5 > "$TMP/single" 2>&1
+check "single --sweep runs one run of a program" \
+    bash -c "grep -q '^acc ' '$TMP/single' && grep -q '^ext_classes_seen 10' '$TMP/single'"
+"$CLSWEEP" single --sweep "$B/x.yaml" --model prior --set prior.nope=1 > "$TMP/single2" 2>&1
+check "single --sweep refuses a key the program does not have" \
+    bash -c "test $? -eq 2 && grep -q \"unknown key 'prior.nope'\" '$TMP/single2'"
+if [ $have_cc = 1 ]; then
+    "$CLSWEEP" params --sweep "$B/x.yaml" l2mlp > "$TMP/pl" 2>&1
+    check "params --sweep lists a plugin's keys" grep -q "^  l2mlp.lambda  *float  *default 1 " "$TMP/pl"
+    "$CLSWEEP" single --sweep "$B/x.yaml" --model l2mlp --seed 1 --set l2mlp.hidden=16 > "$TMP/ps" 2>&1
+    check "single --sweep runs one run of a plugin" grep -q '^plugin_last_loss ' "$TMP/ps"
+fi
 finish
