@@ -3,8 +3,8 @@
 # libclsweep, clsweep and clsweep.pc; examples/c_plugin builds out of tree against that
 # pkg-config file; the plugin runs in a sweep next to a built-in model with one process and
 # under mpirun -np 3, landing in the NetCDF with correct R and metrics; a rerun is
-# bit-identical; a SIGKILLed sweep resumes to the same file; a crashing plugin fails only its
-# runs; a wrong-ABI and a missing-symbol plugin are refused clearly at expand time; moving the
+# bit-identical; a SIGKILLed sweep resumes to the same file; a crashing, failing or hanging
+# plugin fails only its runs; a wrong-ABI and a missing-symbol plugin are refused clearly at expand time; moving the
 # project directory keeps the run ids, rebuilding the .so changes the plugin's.
 source "$(dirname "$0")/e2e/lib.sh"
 command -v cc >/dev/null || { echo "ok - SKIP no C compiler"; finish; }
@@ -96,6 +96,16 @@ sleep 1
 $MPIRUN -np 3 "$CLSWEEP" run "$Y" --output "$out" --quiet 2>>"$TMP/k.err"
 check "resumed after SIGKILL: the sweep completes" test $? -eq 0
 check "killed-and-resumed file equals the uninterrupted one" nc_equal "$TMP/solo.nc" "$out"
+
+# A plugin that hangs is ended by the run's time limit; the other runs finish.
+sed -e 's/boom.mode: \[ok, segv, fail\]/boom.mode: [hang]/' -e 's/run_time_limit: 30/run_time_limit: 8/' \
+    "$Y" > "$proj/hang.yaml"
+"$CLSWEEP" run "$proj/hang.yaml" --output "$TMP/hang.nc" --quiet 2>"$TMP/hang.err"
+check "a hanging plugin: the sweep completes" test $? -eq 0
+"$PY" -c "import sys, xarray as xr; ds = xr.open_dataset(sys.argv[1]); [print(m, s, g) for m, s, g in zip(ds.model.values, ds.status.values, ds.message.values)]" \
+    "$TMP/hang.nc" > "$TMP/hang.txt"
+check "a hanging plugin fails with the time limit, the others are ok" \
+    bash -c "grep -q '^boom failed .*time limit exceeded' '$TMP/hang.txt' && test \$(grep -c ' ok ' '$TMP/hang.txt') -eq 3"
 
 # Refused plugins: clear errors at expand time, with file:line:column, the .so and the cause.
 refused() {  # refused NAME LIBNAME PATTERN

@@ -1,8 +1,10 @@
 /* crash.c — a test plugin (tests/t_plugin.sh) that predicts nothing useful and, with
  * crash.mode=segv, dereferences NULL in its second stage: its run must fail cleanly (the
- * isolated child dies) while the sweep's other runs finish. mode=fail reports an error. */
+ * isolated child dies) while the sweep's other runs finish. mode=fail reports an error;
+ * mode=hang never returns from stage 1 (the run's time limit must end it). */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <clsweep/plugin.h>
 
@@ -20,6 +22,7 @@ static int train(void *mm, clsweep_run *r, const clsweep_stream *s, int stage) {
     st *m = mm;
     (void)s;
     if (stage == 1 && !strcmp(m->mode, "segv")) *(volatile int *)(size_t)m->mode[15] = 1;
+    while (stage == 1 && !strcmp(m->mode, "hang")) sleep(1);
     if (stage == 1 && !strcmp(m->mode, "fail")) {
         m->h->error(r, "deliberate failure in stage 1");
         return CLSWEEP_FAILED;
@@ -31,7 +34,7 @@ static double eval(void *m, clsweep_run *r, const clsweep_stream *s, int t) {
     return 0.1 * t;
 }
 static void release(void *m) { free(m); }
-static const clsweep_param params[] = {{"mode", CLSWEEP_STR, "ok", 0, 0, "ok|segv|fail"}};
+static const clsweep_param params[] = {{"mode", CLSWEEP_STR, "ok", 0, 0, "ok|segv|fail|hang"}};
 static const clsweep_plugin desc = {
     .abi = CLSWEEP_PLUGIN_ABI, .size = sizeof(clsweep_plugin), .name = "crashy", .version = "1",
     .kinds = CLSWEEP_KIND_CLASSIFICATION, .params = params, .nparams = 1,
