@@ -107,6 +107,11 @@ check "a hanging plugin: the sweep completes" test $? -eq 0
 check "a hanging plugin fails with the time limit, the others are ok" \
     bash -c "grep -q '^boom failed .*time limit exceeded' '$TMP/hang.txt' && test \$(grep -c ' ok ' '$TMP/hang.txt') -eq 3"
 
+# A run whose .so changed after expansion (its plugin.hash no longer matches) is refused.
+"$CLSWEEP" single --sweep "$Y" --model l2mlp --set plugin.hash=0123456789abcdef > "$TMP/stale" 2>&1
+check "a run of a changed .so fails, naming both hashes" \
+    grep -q "^status: failed: init: plugin .*libl2mlp.so: its content hash is [0-9a-f]*, the run was expanded with 0123456789abcdef" "$TMP/stale"
+
 # Refused plugins: clear errors at expand time, with file:line:column, the .so and the cause.
 refused() {  # refused NAME LIBNAME PATTERN
     printf 'benchmark: split_mnist\nmodels: [finetune, plugin:%s]\n' "$2" > "$proj/$1.yaml"
