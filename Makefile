@@ -42,7 +42,7 @@ TOOL_BIN = $(TOOL_SRC:tools/%.c=$(BUILD)/tools/%)
 PERF_SRC = $(sort $(wildcard perf/*.c))
 PERF_BIN = $(PERF_SRC:perf/%.c=$(BUILD)/perf/%)
 
-.PHONY: all deps data check test asan check-asan bench clean
+.PHONY: all deps data check test asan check-asan bench clean install
 all: $(BUILD)/clsweep $(TEST_BIN) $(TOOL_BIN)
 
 $(BUILD)/%.o: %.c $(wildcard include/*.h)
@@ -102,6 +102,27 @@ bench: all $(PERF_BIN)
 
 clean:
 	rm -rf build build-asan
+
+# Installs clsweep, libclsweep.a, the plugin header clsweep/plugin.h, clsweep.pc (pkg-config:
+# a plugin builds with `pkg-config --cflags clsweep`) and the Python client of external
+# programs, under DESTDIR/PREFIX (docs/extending.md).
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DATADIR    ?= $(PREFIX)/share
+install: $(BUILD)/clsweep $(BUILD)/libclsweep.a
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/clsweep \
+	           $(DESTDIR)$(DATADIR)/clsweep/python
+	install -m 755 $(BUILD)/clsweep $(DESTDIR)$(BINDIR)/clsweep
+	install -m 644 $(BUILD)/libclsweep.a $(DESTDIR)$(LIBDIR)/libclsweep.a
+	install -m 644 include/clsweep/plugin.h $(DESTDIR)$(INCLUDEDIR)/clsweep/plugin.h
+	install -m 644 clients/python/clsweep_client.py $(DESTDIR)$(DATADIR)/clsweep/python/
+	printf '%s\n' 'prefix=$(PREFIX)' 'includedir=$(INCLUDEDIR)' 'libdir=$(LIBDIR)' '' \
+	    'Name: clsweep' 'Description: clsweep plugin interface (clsweep/plugin.h) and library' \
+	    "Version: $$(sed -n 's/^#define CLS_VERSION "\(.*\)"/\1/p' include/util.h)" \
+	    'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lclsweep' \
+	    'Libs.private: $(strip $(LIBS))' > $(DESTDIR)$(LIBDIR)/pkgconfig/clsweep.pc
 
 # ---- reliability (docs/reliability.md) ----
 # Fuzzing with libFuzzer (clang; Debian: clang, libclang-rt-14-dev): every harness in

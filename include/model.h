@@ -75,6 +75,12 @@ const model_ops *model_find_run(const run_config *cfg);
  * cls_seterr when the name is taken. Not thread-safe: called while parsing a sweep. */
 int model_register_program(const char *name, unsigned kinds, const param_spec *params,
                            int nparams);
+/* Registers m (a C plugin's ops, plugin.c; m must outlive the process), replacing a program
+ * or plugin of the same name. 0, or -1 with cls_seterr when it is a built-in model's name. */
+int model_register_ops(model_ops *m);
+/* The program and plugin models registered so far (for listings): count and the i-th. */
+int model_extra_count(void);
+const model_ops *model_extra_at(int i);
 /* "finetune, ewc, ..." (static buffer). */
 const char *model_names(void);
 

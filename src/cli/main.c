@@ -31,11 +31,15 @@ static void usage(FILE *f) {
             "        list the runs (resolved configurations; --swept: only the keys that vary)\n"
             "        and the training budget per model\n"
             "  clsweep single --model M --benchmark B [--seed N] [--set key=value ...]\n"
-            "        one model run; prints R and the metrics\n"
+            "  clsweep single --sweep SWEEP.yaml --model M [--benchmark B] [--seed N] [--set ...]\n"
+            "        one model run; prints R and the metrics (--sweep: M may be a program or\n"
+            "        plugin declared there; without --benchmark, M's first run of the sweep)\n"
             "  clsweep status FILE.nc         summarise a result file\n"
             "  clsweep merge OUT.nc PART.nc... [--sweep SWEEP.yaml] [--force]\n"
             "        combine the files of --shard jobs into one (exit 3: runs missing)\n"
-            "  clsweep params [MODEL|BENCHMARK]  list the configuration keys, defaults, choices\n"
+            "  clsweep params [--sweep SWEEP.yaml] [MODEL|BENCHMARK]\n"
+            "        list the configuration keys, defaults, choices (--sweep: with the\n"
+            "        programs and plugins it declares)\n"
             "\nexit codes: 0 done, 2 error, 3 interrupted (resumable)\n",
             CLS_VERSION);
 }
@@ -351,18 +355,49 @@ static void print_result(const run_config *cfg, const run_result *r) {
     }
 }
 
+/* `--sweep FILE` of single and params: loads the sweep so that its programs and plugins are
+ * models (sweep_load registers them). 1 when given and loaded, 0 when absent, -1 on error. */
+static int load_sweep_models(int argc, char **argv, const char *cmd, sweep_t *sw) {
+    memset(sw, 0, sizeof *sw);
+    for (int i = 0; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--sweep")) {
+            if (sweep_load(sw, argv[i + 1])) {
+                fprintf(stderr, "clsweep %s: %s\n", cmd, cls_geterr());
+                return -1;
+            }
+            return 1;
+        }
+    return 0;
+}
+
 static int cmd_single(int argc, char **argv) {
     const char *model = NULL, *bench = NULL;
     run_config cfg;
     cfg_init(&cfg);
     int rc = 2;
+    sweep_t sw;
+    int have_sweep = load_sweep_models(argc, argv, "single", &sw);
+    if (have_sweep < 0) return 2;
     /* --model and --benchmark first: what a --set key means depends on them */
     for (int i = 0; i + 1 < argc; i++) {
         if (!strcmp(argv[i], "--model")) model = argv[i + 1];
         else if (!strcmp(argv[i], "--benchmark")) bench = argv[i + 1];
     }
+    if (have_sweep && model && !bench) {   /* the model's first run of the sweep */
+        for (int r = 0; r < sw.nruns && !bench; r++)
+            if (!strcmp(cfg_get(&sw.runs[r].cfg, "model"), model)) {
+                cfg_free(&cfg);
+                cfg_copy(&cfg, &sw.runs[r].cfg);
+                bench = cfg_get(&sw.runs[r].cfg, "benchmark.name");   /* sw outlives cfg */
+            }
+        if (!bench) {
+            fprintf(stderr, "clsweep single: the sweep has no run of model '%s'\n", model);
+            goto done;
+        }
+    }
     for (int i = 0; i < argc; i++) {
-        if ((!strcmp(argv[i], "--model") || !strcmp(argv[i], "--benchmark")) && i + 1 < argc) i++;
+        if ((!strcmp(argv[i], "--model") || !strcmp(argv[i], "--benchmark") ||
+             !strcmp(argv[i], "--sweep")) && i + 1 < argc) i++;
         else if (!strcmp(argv[i], "--seed") && i + 1 < argc) cfg_set(&cfg, "seed", argv[++i]);
         else if (!strcmp(argv[i], "--set") && i + 1 < argc) {
             char *kv = argv[++i], *eq = strchr(kv, '=');
@@ -433,6 +468,7 @@ static int cmd_single(int argc, char **argv) {
     result_free(&r);
 done:
     cfg_free(&cfg);
+    if (have_sweep) sweep_free(&sw);
     data_cache_free();
     return rc;
 }
@@ -445,8 +481,20 @@ static void print_params(const param_spec *p, int n) {
 }
 
 static int cmd_params(int argc, char **argv) {
+    sweep_t sw;
+    int have_sweep = load_sweep_models(argc, argv, "params", &sw);
+    if (have_sweep < 0) return 2;
+    if (have_sweep) {
+        sweep_free(&sw);   /* its programs and plugins stay registered */
+        argc -= 2;
+        for (int i = 0; i < argc; i++)   /* drop "--sweep FILE" */
+            if (!strcmp(argv[i], "--sweep")) {
+                memmove(argv + i, argv + i + 2, sizeof *argv * (size_t)(argc - i));
+                break;
+            }
+    }
     if (argc > 1) {
-        fprintf(stderr, "usage: clsweep params [MODEL|BENCHMARK]\n");
+        fprintf(stderr, "usage: clsweep params [--sweep SWEEP.yaml] [MODEL|BENCHMARK]\n");
         return 2;
     }
     if (argc == 1 && !model_find(argv[0])) {
@@ -467,6 +515,12 @@ static int cmd_params(int argc, char **argv) {
         const model_ops *m = model_table[i];
         if (argc > 0 && strcmp(argv[0], m->name)) continue;
         printf("model %s\n", m->name);
+        print_params(m->params, m->nparams);
+    }
+    for (int i = 0; i < model_extra_count(); i++) {   /* the sweep's programs and plugins */
+        const model_ops *m = model_extra_at(i);
+        if (argc > 0 && strcmp(argv[0], m->name)) continue;
+        printf("model %s (%s)\n", m->name, m->nparams && !strcmp(m->params[0].key, "plugin.path") ? "plugin" : "program");
         print_params(m->params, m->nparams);
     }
     if (argc == 0) {

@@ -25,12 +25,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench.h"
+#include "files.h"
 #include "model.h"
 #include "npy.h"
 #include "stop.h"
@@ -55,15 +58,25 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n) {
     return h;
 }
 
-/* The identity of the stream: every benchmark.* key and the seed. */
-static uint64_t stream_hash(const run_config *cfg) {
+/* The identity of the stream: every benchmark.* key and the seed, and for the files
+ * benchmark the content hash of its data files (benchmark.data_hash as the expander set it,
+ * or computed here when the run has none, e.g. `clsweep single`), so new data in the same
+ * paths never reuses an old stream. -1 with cls_seterr when the data cannot be hashed. */
+static int stream_hash(const run_config *cfg, uint64_t *out) {
     uint64_t h = 1469598103934665603ull;
     for (int i = 0; i < cfg->n; i++)
         if (!strncmp(cfg->e[i].key, "benchmark.", 10) || !strcmp(cfg->e[i].key, "seed")) {
             h = fnv(h, cfg->e[i].key, strlen(cfg->e[i].key) + 1);
             h = fnv(h, cfg->e[i].val, strlen(cfg->e[i].val) + 1);
         }
-    return h;
+    const char *bn = cfg_get(cfg, "benchmark.name"), *dh = cfg_get(cfg, "benchmark.data_hash");
+    if (bn && !strcmp(bn, "files") && (!dh || !*dh)) {
+        uint64_t fh;
+        if (files_data_hash(cfg, &fh)) return -1;
+        h = fnv(h, &fh, sizeof fh);
+    }
+    *out = h;
+    return 0;
 }
 
 static int write_arr(const char *dir, const char *name, npy_dtype dt, int isz, int nd,
@@ -180,50 +193,181 @@ static void rm_dir(const char *dir) {
     rmdir(dir);
 }
 
-/* The stream directory of b under cache (created once: temp dir, then rename). Returns the
- * manifest path (caller frees) or NULL with cls_seterr. */
-static char *ensure_stream(const run_config *cfg, const bench_t *b, const char *cache) {
+/* ---- the stream cache (docs/extending.md, "Stream cache") ----
+ * $TMPDIR/clsweep-streams-<uid> (or $CLSWEEP_STREAM_CACHE): created 0700; an existing one
+ * must be a real directory (not a symbolic link) of this user that nobody else can write.
+ * Each stream directory is written under a temporary name and renamed into place; a run
+ * holds a shared flock on its stream.json while its program runs (and touches its mtime);
+ * after writing a new stream, entries are evicted least recently used first until the cache
+ * holds at most $CLSWEEP_STREAM_CACHE_MB MiB (default 2048), skipping streams in use. */
+
+static int secure_cache_dir(const char *cache) {
+    if (mkdir(cache, 0700) && errno == ENOENT) {
+        if (cls_mkdir_parents(cache)) return -1;
+        (void)mkdir(cache, 0700);
+    }
+    struct stat st;
+    const char *bad = NULL;
+    if (lstat(cache, &st)) {
+        cls_seterr("stream cache %s: cannot create: %s", cache, strerror(errno));
+        return -1;
+    }
+    if (S_ISLNK(st.st_mode)) bad = "is a symbolic link";
+    else if (!S_ISDIR(st.st_mode)) bad = "is not a directory";
+    else if (st.st_uid != getuid()) bad = "is owned by another user";
+    else if (st.st_mode & 022) bad = "is writable by group or others";
+    if (bad) {
+        cls_seterr("stream cache %s %s (uid %d, mode %04o): refused; expected a directory of "
+                   "uid %d with mode 0700 (remove it, or set CLSWEEP_STREAM_CACHE)", cache, bad,
+                   (int)st.st_uid, (unsigned)(st.st_mode & 07777), (int)getuid());
+        return -1;
+    }
+    return 0;
+}
+
+/* Opens man with a shared lock (the stream is in use) and marks it used now: the fd, or -1
+ * when it is gone (evicted meanwhile). */
+static int lock_stream(const char *man) {
+    int fd = open(man, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return -1;
+    struct stat st;
+    while (flock(fd, LOCK_SH) && errno == EINTR) {}
+    if (fstat(fd, &st) || st.st_nlink == 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return -1;
+    }
+    (void)futimens(fd, NULL);
+    return fd;
+}
+
+/* Bytes of the regular files directly in dir. */
+static long long dir_bytes(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    long long n = 0;
+    struct dirent *e;
+    char p[4600];
+    struct stat st;
+    while ((e = readdir(d))) {
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        if (!lstat(p, &st) && S_ISREG(st.st_mode)) n += (long long)st.st_size;
+    }
+    closedir(d);
+    return n;
+}
+
+typedef struct { char name[64]; double used; long long bytes; } cache_entry;
+
+static int by_use(const void *a, const void *b) {
+    const cache_entry *x = a, *y = b;
+    return (x->used > y->used) - (x->used < y->used);
+}
+
+/* Removes stream directory cache/name unless a run holds it: locked exclusively, renamed
+ * away (new runs write a fresh one), its files unlinked (a run that opened stream.json
+ * before sees nlink 0 and starts again). 1 when removed. */
+static int evict_one(const char *cache, const char *name) {
+    char dir[4200], man[4300], gone[4200];
+    snprintf(dir, sizeof dir, "%s/%s", cache, name);
+    snprintf(man, sizeof man, "%s/stream.json", dir);
+    int fd = open(man, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB)) {
+        close(fd);
+        return 0;   /* in use */
+    }
+    snprintf(gone, sizeof gone, "%s/.evict-%s-%d", cache, name, (int)getpid());
+    int rc = rename(dir, gone) == 0;
+    if (rc) rm_dir(gone);
+    if (fd >= 0) close(fd);
+    return rc;
+}
+
+/* LRU eviction down to the size cap; keep (just written) stays. Leftover temporaries of
+ * writers that died more than an hour ago go too. */
+static void evict_streams(const char *cache, const char *keep) {
+    const char *mb = getenv("CLSWEEP_STREAM_CACHE_MB");
+    double cap = (mb && *mb ? strtod(mb, NULL) : 2048.0) * 1048576.0;
+    DIR *d = opendir(cache);
+    if (!d) return;
+    cache_entry *v = NULL;
+    int n = 0;
+    long long total = 0;
+    struct dirent *e;
+    double now = (double)time(NULL);
+    while ((e = readdir(d))) {
+        char p[4200], m[4300];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", cache, e->d_name);
+        if (lstat(p, &st) || !S_ISDIR(st.st_mode)) continue;
+        if ((!strncmp(e->d_name, ".tmp-stream-", 12) || !strncmp(e->d_name, ".evict-", 7)) &&
+            now - (double)st.st_mtime > 3600) {
+            rm_dir(p);
+            continue;
+        }
+        if (strncmp(e->d_name, "stream-", 7) || strlen(e->d_name) >= 64) continue;
+        snprintf(m, sizeof m, "%s/stream.json", p);
+        double used = lstat(m, &st) ? 0 : (double)st.st_mtim.tv_sec + 1e-9 * st.st_mtim.tv_nsec;
+        v = xrealloc(v, sizeof *v * (size_t)(n + 1));
+        snprintf(v[n].name, sizeof v[n].name, "%s", e->d_name);
+        v[n].used = used;
+        total += v[n].bytes = dir_bytes(p);
+        n++;
+    }
+    closedir(d);
+    qsort(v, (size_t)n, sizeof *v, by_use);
+    for (int i = 0; i < n && (double)total > cap; i++)
+        if (strcmp(v[i].name, keep) && evict_one(cache, v[i].name)) total -= v[i].bytes;
+    free(v);
+}
+
+/* The stream directory of b under cache (written once: temp dir, then rename), locked
+ * shared in *lock_fd (close it when the program is done). Returns the manifest path (caller
+ * frees) or NULL with cls_seterr. */
+static char *ensure_stream(const run_config *cfg, const bench_t *b, const char *cache,
+                           int *lock_fd) {
     if (strlen(cache) > 2000) {
         cls_seterr("stream cache path too long");
         return NULL;
     }
-    char final[4096], man[4200], tmp[4096];
-    snprintf(final, sizeof final, "%s/stream-%016llx", cache,
-             (unsigned long long)stream_hash(cfg));
+    uint64_t sh;
+    if (secure_cache_dir(cache) || stream_hash(cfg, &sh)) return NULL;
+    char final[4096], man[4200], tmp[4096], name[64];
+    snprintf(name, sizeof name, "stream-%016llx", (unsigned long long)sh);
+    snprintf(final, sizeof final, "%s/%s", cache, name);
     snprintf(man, sizeof man, "%s/stream.json", final);
-    struct stat st;
-    if (!lstat(man, &st) && S_ISREG(st.st_mode)) return xstrdup(man);
-    if (cls_mkdir_p(cache)) return NULL;
-    snprintf(tmp, sizeof tmp, "%s/.tmp-stream-XXXXXX", cache);
-    if (!mkdtemp(tmp)) {
-        cls_seterr("%s: cannot create a temporary stream directory: %s", cache, strerror(errno));
-        return NULL;
-    }
-    json_t *m = manifest(b);
-    json_t *tasks = json_object_get(m, "tasks");
-    for (int t = 0; t < b->ntasks; t++)
-        if (write_task(b, t, tmp, tasks)) {
-            json_decref(m);
+    for (int attempt = 0; attempt < 5; attempt++) {
+        if ((*lock_fd = lock_stream(man)) >= 0) return xstrdup(man);
+        snprintf(tmp, sizeof tmp, "%s/.tmp-stream-XXXXXX", cache);
+        if (!mkdtemp(tmp)) {
+            cls_seterr("%s: cannot create a temporary stream directory: %s", cache,
+                       strerror(errno));
+            return NULL;
+        }
+        json_t *m = manifest(b);
+        json_t *tasks = json_object_get(m, "tasks");
+        for (int t = 0; t < b->ntasks; t++)
+            if (write_task(b, t, tmp, tasks)) {
+                json_decref(m);
+                rm_dir(tmp);
+                return NULL;
+            }
+        char mp[4200];
+        snprintf(mp, sizeof mp, "%s/stream.json", tmp);
+        int rc = json_dump_file(m, mp, JSON_INDENT(1) | JSON_SORT_KEYS);
+        json_decref(m);
+        if (rc) {
+            cls_seterr("%s: cannot write the stream manifest", mp);
             rm_dir(tmp);
             return NULL;
         }
-    char mp[4200];
-    snprintf(mp, sizeof mp, "%s/stream.json", tmp);
-    int rc = json_dump_file(m, mp, JSON_INDENT(1) | JSON_SORT_KEYS);
-    json_decref(m);
-    if (rc) {
-        cls_seterr("%s: cannot write the stream manifest", mp);
-        rm_dir(tmp);
-        return NULL;
-    }
-    if (rename(tmp, final)) {
-        rm_dir(tmp);   /* another run made it first */
-        if (lstat(man, &st) || !S_ISREG(st.st_mode)) {
-            cls_seterr("%s: cannot create the stream directory: %s", final, strerror(errno));
-            return NULL;
+        if (rename(tmp, final)) rm_dir(tmp);   /* another run made it first */
+        if ((*lock_fd = lock_stream(man)) >= 0) {
+            evict_streams(cache, name);
+            return xstrdup(man);
         }
     }
-    return xstrdup(man);
+    cls_seterr("%s: cannot create the stream directory (evicted while being created?)", final);
+    return NULL;
 }
 
 /* The run configuration as JSON, typed by the registry. */
@@ -347,7 +491,8 @@ static void log_tail(const char *path, char *out, size_t n) {
 /* Starts argv with the run's environment; waits; returns the wait status or -1. */
 static int run_program(json_t *argv, const char *dir, const char *manifest_path,
                        const char *config_path, const char *report_path, const char *log_path,
-                       const char *client_dir, const char *threads, int *why) {
+                       const char *client_dir, const char *threads, const char *pdir,
+                       int *why) {
     size_t n = json_array_size(argv);
     if (!n) {
         cls_seterr("program.command is empty");
@@ -359,9 +504,21 @@ static int run_program(json_t *argv, const char *dir, const char *manifest_path,
         av[i] = (char *)(s ? s : "");
     }
     av[n] = NULL;
+    /* words naming files relative to the sweep file's directory (as the parser hashed them) */
+    char **own = xcalloc(n + 1, sizeof *own);
+    for (size_t i = 0; pdir && i < n; i++) {
+        struct stat st;
+        if (av[i][0] == '/' || !(i > 0 || strchr(av[i], '/'))) continue;
+        size_t L = strlen(pdir) + strlen(av[i]) + 2;
+        own[i] = xmalloc(L);
+        snprintf(own[i], L, "%s/%s", pdir, av[i]);
+        if (!stat(own[i], &st) && S_ISREG(st.st_mode)) av[i] = own[i];
+    }
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
+        for (size_t i = 0; i < n; i++) free(own[i]);
+        free(own);
         free(av);
         cls_seterr("fork: %s", strerror(errno));
         return -1;
@@ -394,6 +551,8 @@ static int run_program(json_t *argv, const char *dir, const char *manifest_path,
         fprintf(stderr, "clsweep: cannot execute '%s': %s\n", av[0], strerror(errno));
         _exit(127);
     }
+    for (size_t i = 0; i < n; i++) free(own[i]);
+    free(own);
     free(av);
     /* Waits, polling: a stop request (the run is abandoned) or the run's deadline
      * (CLSWEEP_RUN_DEADLINE, monotonic seconds, set by the isolated run process; kill the
@@ -480,7 +639,8 @@ static model_t *ext_init(const run_config *cfg, const bench_t *b, uint64_t seed)
     const char *cenv = getenv("CLSWEEP_STREAM_CACHE");
     if (cenv) snprintf(cache, sizeof cache, "%s", cenv);
     else snprintf(cache, sizeof cache, "%s/clsweep-streams-%d", tmpd ? tmpd : "/tmp", (int)getuid());
-    char *man = ensure_stream(cfg, b, cache);
+    int lock_fd = -1;
+    char *man = ensure_stream(cfg, b, cache, &lock_fd);
     if (!man) {
         json_decref(argv);
         return NULL;
@@ -489,6 +649,7 @@ static model_t *ext_init(const run_config *cfg, const bench_t *b, uint64_t seed)
     snprintf(run, sizeof run, "%s/clsweep-run-%d-XXXXXX", tmpd ? tmpd : "/tmp", (int)getpid());
     if (!mkdtemp(run)) {
         cls_seterr("cannot create a run directory in %s: %s", tmpd ? tmpd : "/tmp", strerror(errno));
+        if (lock_fd >= 0) close(lock_fd);
         free(man);
         json_decref(argv);
         return NULL;
@@ -510,7 +671,8 @@ static model_t *ext_init(const run_config *cfg, const bench_t *b, uint64_t seed)
     int st = -1, killed = 0;
     if (!write_config(cfg, cpath)) {
         char *cd = client_dir();
-        st = run_program(argv, run, man, cpath, rpath, lpath, cd, thr, &killed);
+        st = run_program(argv, run, man, cpath, rpath, lpath, cd, thr,
+                         cfg_get(cfg, "program.dir"), &killed);
         free(cd);
     }
     if (st == -1) {
@@ -543,6 +705,7 @@ static model_t *ext_init(const run_config *cfg, const bench_t *b, uint64_t seed)
         rmdir(run);
     }
     free(man);
+    if (lock_fd >= 0) close(lock_fd);
     json_decref(argv);
     m->cur = 0;
     return m;

@@ -52,8 +52,10 @@ extern const model_ops crashtest_ops;
 static const model_ops *const test_model_table[] = {&crashtest_ops};
 #define TEST_MODEL_COUNT (int)(sizeof test_model_table / sizeof test_model_table[0])
 
-/* Program models (`programs:` of a sweep, external.c), registered by the sweep parser. */
+/* Program models (`programs:` of a sweep, external.c) and C plugins (plugin.c), registered
+ * by the sweep parser. */
 extern const model_ops external_ops;
+const model_ops *plugin_find_run(const run_config *cfg);
 static model_ops **prog_table;
 static int prog_count;
 #define ALL_MODELS (model_count + TEST_MODEL_COUNT + prog_count)
@@ -76,6 +78,7 @@ const model_ops *model_find_run(const run_config *cfg) {
     if (!name) return NULL;
     /* A program model's run carries its command: a worker rank that never parsed the sweep
      * file runs it with the template ops. */
+    if (cfg_get(cfg, "plugin.path")) return plugin_find_run(cfg);   /* plugin.c */
     if (cfg_get(cfg, "program.command")) {
         const model_ops *m = model_find(name);
         return m && m->init == external_ops.init ? m : &external_ops;
@@ -87,9 +90,13 @@ int model_register_program(const char *name, unsigned kinds, const param_spec *p
                            int nparams) {
     const model_ops *old = model_find(name);
     model_ops *m = NULL;
+    int slot = -1;
     for (int i = 0; old && i < prog_count; i++)
-        if (prog_table[i] == old) m = prog_table[i];   /* a sweep parsed again: replace */
-    if (old && !m) {
+        if (prog_table[i] == old) {   /* a sweep parsed again: replace */
+            slot = i;
+            if (old->init == external_ops.init) m = prog_table[i];
+        }
+    if (old && slot < 0) {
         cls_seterr("'%s' is already a built-in model: choose another name", name);
         return -1;
     }
@@ -109,10 +116,33 @@ int model_register_program(const char *name, unsigned kinds, const param_spec *p
     memcpy(p, params, sizeof *p * (size_t)nparams);
     m->params = p;
     m->nparams = nparams;
+    if (slot >= 0) {   /* it was a plugin */
+        prog_table[slot] = m;
+        return 0;
+    }
     prog_table = xrealloc(prog_table, sizeof *prog_table * (size_t)(prog_count + 1));
     prog_table[prog_count++] = m;
     return 0;
 }
+
+int model_register_ops(model_ops *m) {
+    const model_ops *old = model_find(m->name);
+    for (int i = 0; old && i < prog_count; i++)
+        if (prog_table[i] == old) {   /* a sweep parsed again: the new one replaces it */
+            prog_table[i] = m;
+            return 0;
+        }
+    if (old) {
+        cls_seterr("'%s' is already a built-in model: choose another name", m->name);
+        return -1;
+    }
+    prog_table = xrealloc(prog_table, sizeof *prog_table * (size_t)(prog_count + 1));
+    prog_table[prog_count++] = m;
+    return 0;
+}
+
+int model_extra_count(void) { return prog_count; }
+const model_ops *model_extra_at(int i) { return i >= 0 && i < prog_count ? prog_table[i] : NULL; }
 
 const char *model_names(void) {
     static char buf[512];

@@ -25,6 +25,7 @@
 #include "config.h"
 #include "exclude.h"
 #include "model.h"
+#include "plugin_load.h"
 #include "rng.h"
 #include "projcache.h"
 #include "runstore.h"
@@ -770,6 +771,14 @@ static int parse_bench_settings(parse_t *p, const yaml_node_t *v, const char *pr
     return 0;
 }
 
+/* The absolute directory of the sweep file (programs and plugins are relative to it). */
+static char *abs_dir_of(const char *path) {
+    char *dir = sf_dir_of(path), *abs = realpath(dir, NULL);
+    if (!abs) return dir;
+    free(dir);
+    return abs;
+}
+
 static int parse_models(parse_t *p) {
     const yaml_node_t *v = top_get(p, "models");
     if (!v) {
@@ -792,7 +801,14 @@ static int parse_models(parse_t *p) {
     for (int i = 0; i < seq_size(v); i++) {
         const yaml_node_t *e = seq_item(p, v, i);
         if (want_scalar(p, e, "a model name")) return -1;
-        const model_ops *m = model_find(text(e));
+        const char *mname = text(e);
+        if (!strncmp(mname, "plugin:", 7)) {   /* a C plugin (plugin.c), relative to the file */
+            char *dir = abs_dir_of(p->path);
+            int rc = plugin_declare(dir, mname + 7, NULL, &mname);
+            free(dir);
+            if (rc) return fail(p, e, "%s", cls_geterr());
+        }
+        const model_ops *m = model_find(mname);
         if (!m)
             return fail(p, e, "unknown model '%s': expected one of %s", text(e), model_names());
         for (int j = 0; j < p->nmodels; j++)
@@ -1323,7 +1339,7 @@ static int prepare_files(parse_t *p, run_config *cfg) {
 static void add_run(const parse_t *p, sweep_t *s, run_config *cfg, const model_ops *m,
                     uint64_t *seen, unsigned char *used, size_t cap) {
     projcache_project(p->proj, cfg, m->name);   /* = cfg_project(cfg, m->name, bench) */
-    uint64_t h = cfg_hash(cfg);
+    uint64_t h = model_identity_hash(cfg);   /* cfg_hash without location-only keys */
     s->n_before_dedup++;
     size_t slot = (size_t)h & (cap - 1);
     while (used[slot] && seen[slot] != h) slot = (slot + 1) & (cap - 1);
@@ -1636,28 +1652,41 @@ static int hash_file(const char *path, uint64_t *h) {
 }
 
 /* One program model: name → {command: [argv...], kinds: [...], params: {key: {type, default}}}.
- * Each argv element naming an existing file relative to the sweep file's directory becomes
- * its absolute path and its bytes enter program.hash, so editing the script changes the run
- * identity. */
+ * Each argv element naming an existing file relative to the sweep file's directory stays as
+ * written (external.c resolves it against program.dir, which is not in the run id) and its
+ * bytes enter program.hash, so editing the script changes the run identity and moving the
+ * project directory does not. Or name → {plugin: path/libx.so}: a C plugin (plugin.c). */
 static int parse_program(parse_t *p, const yaml_node_t *k, const yaml_node_t *v) {
     const char *name = text(k);
     if (bad_name(name) || strchr(name, '.'))
         return fail(p, k, "program name '%s': expected letters, digits, '_' or '-'", name);
     if (check_mapping(p, v, "a program")) return -1;
-    const yaml_node_t *cmd = NULL, *kinds = NULL, *params = NULL;
+    const yaml_node_t *cmd = NULL, *kinds = NULL, *params = NULL, *plug = NULL;
     for (yaml_node_pair_t *a = v->data.mapping.pairs.start; a < v->data.mapping.pairs.top; a++) {
         const char *key = text(node_at(p, a->key));
         yaml_node_t *val = node_at(p, a->value);
-        if (!strcmp(key, "command")) cmd = val;
+        if (!strcmp(key, "plugin")) plug = val;
+        else if (!strcmp(key, "command")) cmd = val;
         else if (!strcmp(key, "kinds")) kinds = val;
         else if (!strcmp(key, "params")) params = val;
         else return fail(p, node_at(p, a->key), "unknown key '%s' in program %s: expected "
-                         "command, kinds, params", key, name);
+                         "command, kinds, params (or plugin)", key, name);
+    }
+    if (plug) {   /* a C plugin: its kinds and params come from the .so (plugin.c) */
+        if (cmd || kinds || params)
+            return fail(p, cmd ? cmd : kinds ? kinds : params, "program %s: a plugin declares "
+                        "its own kinds and params: give either 'plugin:' or 'command:'", name);
+        if (want_scalar(p, plug, "the path of a plugin .so")) return -1;
+        char *adir = abs_dir_of(p->path);
+        const char *model;
+        int rc = plugin_declare(adir, text(plug), name, &model);
+        free(adir);
+        return rc ? fail(p, plug, "program %s: %s", name, cls_geterr()) : 0;
     }
     if (!cmd || cmd->type != YAML_SEQUENCE_NODE || !seq_size(cmd))
         return fail(p, cmd ? cmd : k, "program %s: expected 'command: [program, arg, ...]' "
                     "(an argv list; no shell)", name);
-    char *dir = sf_dir_of(p->path);
+    char *dir = abs_dir_of(p->path);
     json_t *argv = json_array();
     uint64_t h = 1469598103934665603ull;
     for (int i = 0; i < seq_size(cmd); i++) {
@@ -1667,9 +1696,10 @@ static int parse_program(parse_t *p, const yaml_node_t *k, const yaml_node_t *v)
         const char *w = text(e);
         if (w[0] == '/') snprintf(path, sizeof path, "%s", w);
         else snprintf(path, sizeof path, "%s/%s", dir, w);
-        char *abs = (i > 0 || strchr(w, '/')) && hash_file(path, &h) ? realpath(path, NULL) : NULL;
-        json_array_append_new(argv, json_string(abs ? abs : w));
-        free(abs);
+        /* a file stays as written (relative to program.dir): the run id must not change
+         * when the project directory moves; its bytes enter program.hash */
+        if (i > 0 || strchr(w, '/')) hash_file(path, &h);
+        json_array_append_new(argv, json_string(w));
     }
     unsigned kind = 0;
     for (int i = 0; kinds && i < seq_size(kinds); i++) {
@@ -1691,7 +1721,7 @@ static int parse_program(parse_t *p, const yaml_node_t *k, const yaml_node_t *v)
     if (!kind) kind = BENCH_KIND_CLASSIFICATION;
     int np = params ? map_size(params) : 0;
     if (params && check_mapping(p, params, "program params")) goto bad;
-    param_spec *specs = xcalloc((size_t)np + 3, sizeof *specs);
+    param_spec *specs = xcalloc((size_t)np + 4, sizeof *specs);
     json_t *types = json_object();
     char hex[32];
     snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
@@ -1746,7 +1776,9 @@ static int parse_program(parse_t *p, const yaml_node_t *k, const yaml_node_t *v)
     specs[2] = (param_spec){"program.types", PARAM_STR, json_dumps(types, JSON_COMPACT | JSON_SORT_KEYS),
                             NULL, 0, 0, "the types of the program's params (JSON)"};
     json_decref(types);
-    int rc = model_register_program(name, kind, specs, np + 3);
+    specs[np + 3] = (param_spec){"program.dir", PARAM_STR, xstrdup(dir), NULL, 0, 0,
+                                 "the directory command files are relative to (not in the run id)"};
+    int rc = model_register_program(name, kind, specs, np + 4);
     if (rc) fail(p, k, "program %s: %s", name, cls_geterr());
     free(specs);
     json_decref(argv);
