@@ -1286,13 +1286,9 @@ static int prepare_files(parse_t *p, run_config *cfg) {
             return fail(p, at, "benchmark files needs %s (a .npy, IDX or PATH.nc:VARIABLE file)",
                         keys[i] + strlen("benchmark."));
         }
-        if (v[0] != '/' && absdir) {
-            size_t n = strlen(absdir) + strlen(v) + 2;
-            char *full = xmalloc(n);
-            snprintf(full, n, "%s/%s", absdir, v);
-            cfg_set(cfg, keys[i], full);
-            free(full);
-        }
+        char *full = files_resolve(v, absdir);   /* one path or a list of per-task files */
+        cfg_set(cfg, keys[i], full);
+        free(full);
     }
     free(absdir);
     uint64_t h;
