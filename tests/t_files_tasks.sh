@@ -102,6 +102,9 @@ sys.exit(0 if same and len(ra) == 4 else 1)
 PYEOF
 check "per-task files with local labels give R bit-identical to the class split" test $? -eq 0
 "$CLSWEEP" expand "$TMP/sw/tasks.yaml" 2>/dev/null | awk 'NF > 2 {print $1}' | sort >"$TMP/ids1"
+(cd "$TMP/sw" && "$CLSWEEP" expand tasks.yaml 2>/dev/null) | awk 'NF > 2 {print $1}' | sort >"$TMP/ids0"
+check "run ids do not depend on the working directory (paths resolved before defaults)" \
+    cmp -s "$TMP/ids0" "$TMP/ids1"
 "$PY" -c "import numpy as np, sys; y = np.load(sys.argv[1]); y[0] = 1 - y[0]; np.save(sys.argv[1], y)" \
     "$D/tasks/test2_y.npy"
 "$CLSWEEP" expand "$TMP/sw/tasks.yaml" 2>/dev/null | awk 'NF > 2 {print $1}' | sort >"$TMP/ids2"

@@ -444,11 +444,18 @@ static char *set_key(const run_config *cfg) {
                                  "benchmark.split.class_order", "benchmark.split.seed",
                                  "benchmark.scenario", "benchmark.task_labels", "benchmark.train_per_task",
                                  "benchmark.test_per_task", "benchmark.data_hash"};
-    size_t len = 1;
+    /* the data's hash: the expander's, or (before it is set, e.g. when cfg_fill_defaults asks
+     * for the data's size) the same hash computed here, so both share one cache entry */
+    char hex[24] = "";
+    uint64_t h;
+    const char *dh = cfgs(cfg, "benchmark.data_hash", "");
+    if (!*dh && !files_data_hash(cfg, &h)) snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
+    size_t len = 1 + strlen(hex);
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) len += strlen(cfgs(cfg, keys[i], "")) + 1;
     char *k = xmalloc(len), *p = k;
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-        p += sprintf(p, "%s\n", cfgs(cfg, keys[i], ""));
+        p += sprintf(p, "%s\n", i + 1 == sizeof keys / sizeof keys[0] && *hex ? hex
+                                                                               : cfgs(cfg, keys[i], ""));
     return k;
 }
 
