@@ -10,7 +10,10 @@
  *     the optional per-channel normalisation (x − mean[c]) / std[c].
  *  3. The classes 0..K−1 (K = 1 + the largest training label) are split into tasks:
  *     `split.classes_per_task` consecutive classes of `split.class_order` (sorted, seed =
- *     a permutation drawn from `split.seed`, or an explicit list "[[0,1],[2,3]]").
+ *     a permutation drawn from `split.seed`, or an explicit list "[[0,1],[2,3]]"). Or, with
+ *     per-task files (each path key a list "[a, b, ...]", one file per task; build_tasks),
+ *     task t's classes are the labels of its training file (task_labels: local offsets them
+ *     by the classes of the earlier tasks), and every file is checked as in step 1.
  *  4. Per task, its examples are chosen exactly as the built-in split benchmarks choose them
  *     (same data seed, same shuffle, same order of draws), so a built-in data set converted
  *     to files gives bit-identical runs.
