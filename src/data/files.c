@@ -1,6 +1,6 @@
 /* files.c — the file-defined benchmark `files` (include/files.h): a researcher's own
  * classification data set, given as array files (.npy, IDX, NetCDF variables), split into
- * tasks by classes, in the task, class or domain scenario.
+ * tasks by classes or given as per-task files, in the task, class or domain scenario.
  *
  * What happens, in order (docs/spec.md, "Your own data"):
  *  1. The four arrays (train x/y, test x/y) are read with array_read and checked: x is uint8
