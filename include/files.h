@@ -2,11 +2,12 @@
  * files (.npy, IDX, NetCDF; include/arrays.h), split into tasks by classes (docs/spec.md,
  * "Your own data"; the steps are at the top of src/data/files.c).
  *
- * Keys (all under benchmark.): train.x, train.y, test.x, test.y (paths; the sweep expander
- * makes them absolute, relative to the sweep file), layout (auto|nhwc|nchw), normalize.mean
+ * Keys (all under benchmark.): train.x, train.y, test.x, test.y (paths, or in all four a list
+ * "[a, b, ...]" of one file per task; the sweep expander makes them absolute, relative to the
+ * sweep file), task_labels (per-task files: global|local), layout (auto|nhwc|nchw), normalize.mean
  * and normalize.std (per-channel lists), split.classes_per_task, split.class_order
  * (sorted|seed|[[...],...]), split.seed, scenario (task|class|domain), train_per_task,
- * test_per_task, and data_hash (set by the expander: the content hash of the four files, so
+ * test_per_task, and data_hash (set by the expander: the content hash of the data files, so
  * changed data changes every run's identity).
  *
  * Called by bench.c (which builds the benchmark from files_get) and the sweep expander;
@@ -45,6 +46,9 @@ int files_check(const run_config *cfg);
 /* Content hash of the four data files (FNV-1a 64 over their bytes), memoised per process by
  * path + size + mtime. 0 or -1 with cls_seterr. */
 int files_data_hash(const run_config *cfg, uint64_t *hash);
+/* value (one path or a list "[a, b]") with every relative path prefixed by dir + "/";
+ * malloc'd. A malformed list is returned unchanged (files_check reports it). */
+char *files_resolve(const char *value, const char *dir);
 /* Frees the cache and the memo (tests, leak checks). */
 void files_cache_free(void);
 

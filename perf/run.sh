@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # perf/run.sh [BUILD_DIR] [--isa "native avx2"] [--wall] [--rounds N] [--no-torch] [--no-rss]
 #             [--no-sched] [--no-million] [--million-full] — `make bench`:
+#             [--no-sched] [--no-vdv] — `make bench`:
 # for each ISA setting of --isa (default "native avx2"), runs every performance program
 # (BUILD_DIR/perf/perf_*) and the PyTorch reference (perf/torch_reference.py, Debian
 # python3-torch: tools/deps.sh --bench) with one BLAS/OMP thread, prints their full output,
@@ -32,6 +33,7 @@ RSS=1
 SCHED=1
 MILLION=1
 MILLION_ARGS=
+VDV=1
 ISAS="native avx2"
 while [ $# -gt 0 ]; do
     case $1 in
@@ -43,6 +45,7 @@ while [ $# -gt 0 ]; do
         --no-sched) SCHED=0 ;;
         --no-million) MILLION=0 ;;
         --million-full) MILLION_ARGS=--full ;;
+        --no-vdv) VDV=0 ;;
         -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
         -*) echo "perf/run.sh: unknown option '$1'" >&2; exit 2 ;;
         *) BUILD=$1 ;;
@@ -150,6 +153,20 @@ gated|--model gated --benchmark teacher_student
 pah|--model pah --benchmark split_mnist --set benchmark.block_size=1
 hsf|--model hsf --benchmark curves3d --set benchmark.block_size=5
 EOF
+fi
+
+# clsweep vs van de Ven et al.'s reference implementation on the same Split-MNIST runs
+# (tools/vandeven_ratio.sh: the two alternate; CPU and wall ratio). Needs the reference's
+# git mirror and python3-torch; --no-torch or --no-vdv leaves it out.
+if [ $TORCH -eq 1 ] && [ $VDV -eq 1 ] && [ -x "$BUILD/clsweep" ]; then
+    echo
+    echo "## clsweep vs the reference implementation (tools/vandeven_ratio.sh)"
+    if git --git-dir="${VDV_GIT:-/work/.mirror/GMvandeVen+continual-learning/repo}" rev-parse -q \
+        --verify e6d795a >/dev/null 2>&1; then
+        tools/vandeven_ratio.sh "$OUT/vandeven_ratio.txt" "0" "none er" 2>&1
+    else
+        echo "skipped: no git mirror of GMvandeVen/continual-learning (set VDV_GIT)"
+    fi
 fi
 
 # The scheduler (wall clock: dispatch, CPU share, parallel efficiency, makespan).

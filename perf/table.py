@@ -266,6 +266,13 @@ def main():
             met = "—" if ok is None else ("yes" if ok(v) else "**no**")
             print(f"| {label} | {fmt(v)} | {unit} | {target or '—'} | {met} |")
     million_table(os.path.join(d, "million.txt"))
+    vdv = os.path.join(d, "vandeven_ratio.txt")   # tools/vandeven_ratio.sh
+    if os.path.exists(vdv):
+        print()
+        print("| clsweep vs van de Ven et al.'s reference code (same runs, alternating) | value | unit | notes |")
+        print("|---|---:|---|---|")
+        for name, (v, unit, notes) in parse(vdv).items():
+            print(f"| {name} | {fmt(v)} | {unit} | {notes} |")
     return 0
 
 

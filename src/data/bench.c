@@ -59,7 +59,8 @@ static const param_spec files_params[] = {
     P_NAME, P_BLOCKS("0"), P_EPOCHS, P_SUBSETS,
     {"benchmark.train.x", PARAM_STR, "", NULL, 0, 0,
      "training inputs: .npy, IDX (.gz) or PATH.nc:VARIABLE; (N, D), (N, H, W), (N, H, W, C) or "
-     "(N, C, H, W), uint8 or float"},
+     "(N, C, H, W), uint8 or float; or a list of one file per task (then train.y, test.x, test.y "
+     "too)"},
     {"benchmark.train.y", PARAM_STR, "", NULL, 0, 0, "training labels (N,), integer, 0..K-1"},
     {"benchmark.test.x", PARAM_STR, "", NULL, 0, 0, "test inputs (same format as train.x)"},
     {"benchmark.test.y", PARAM_STR, "", NULL, 0, 0, "test labels"},
@@ -76,8 +77,11 @@ static const param_spec files_params[] = {
     {"benchmark.scenario", PARAM_STR, "task", "task|class|domain", 1, 0,
      "task: only the task's classes compete; class: all classes; domain: one shared head "
      "(label = position of the class in its task)"},
+    {"benchmark.task_labels", PARAM_STR, "global", "global|local", 1, 0,
+     "per-task files: labels as in the files (global), or 0..k-1 in each task (local: offset by "
+     "the classes of the earlier tasks)"},
     {"benchmark.data_hash", PARAM_STR, "", NULL, 0, 0,
-     "content hash of the four data files (set by the sweep expander)"},
+     "content hash of the data files (set by the sweep expander)"},
 };
 
 static const param_spec teacher_params[] = {

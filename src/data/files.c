@@ -1,6 +1,6 @@
 /* files.c — the file-defined benchmark `files` (include/files.h): a researcher's own
  * classification data set, given as array files (.npy, IDX, NetCDF variables), split into
- * tasks by classes, in the task, class or domain scenario.
+ * tasks by classes or given as per-task files, in the task, class or domain scenario.
  *
  * What happens, in order (docs/spec.md, "Your own data"):
  *  1. The four arrays (train x/y, test x/y) are read with array_read and checked: x is uint8
@@ -10,7 +10,10 @@
  *     the optional per-channel normalisation (x − mean[c]) / std[c].
  *  3. The classes 0..K−1 (K = 1 + the largest training label) are split into tasks:
  *     `split.classes_per_task` consecutive classes of `split.class_order` (sorted, seed =
- *     a permutation drawn from `split.seed`, or an explicit list "[[0,1],[2,3]]").
+ *     a permutation drawn from `split.seed`, or an explicit list "[[0,1],[2,3]]"). Or, with
+ *     per-task files (each path key a list "[a, b, ...]", one file per task; build_tasks),
+ *     task t's classes are the labels of its training file (task_labels: local offsets them
+ *     by the classes of the earlier tasks), and every file is checked as in step 1.
  *  4. Per task, its examples are chosen exactly as the built-in split benchmarks choose them
  *     (same data seed, same shuffle, same order of draws), so a built-in data set converted
  *     to files gives bit-identical runs.
@@ -91,6 +94,71 @@ static int file_hash(const char *path, uint64_t *out) {
 }
 
 /* ---- parsing helpers for list-valued settings ---- */
+
+/* The files one path setting names: one path, or a list "[a, b, c]" (per-task files; the
+ * sweep parser stores a YAML list as this flow text). Entries are trimmed; none may be empty
+ * or hold ',', '[' or ']'. Returns the count (items malloc'd, each an xstrdup) or -1. */
+static int path_list(const char *v, const char *key, char ***items) {
+    *items = NULL;
+    while (*v == ' ' || *v == '\t') v++;
+    if (*v != '[') {
+        *items = xmalloc(sizeof(char *));
+        (*items)[0] = xstrdup(v);
+        return 1;
+    }
+    int n = 0;
+    const char *p = v + 1;
+    for (;;) {
+        while (*p == ' ' || *p == '\t') p++;
+        const char *e = p;
+        while (*e && !strchr(",[]", *e)) e++;
+        const char *end = e;
+        while (end > p && (end[-1] == ' ' || end[-1] == '\t')) end--;
+        if (end == p || (*e != ',' && *e != ']')) goto bad;
+        *items = xrealloc(*items, sizeof(char *) * (size_t)(n + 1));
+        (*items)[n] = xmalloc((size_t)(end - p) + 1);
+        memcpy((*items)[n], p, (size_t)(end - p));
+        (*items)[n++][end - p] = 0;
+        if (*e == ']') {
+            for (e++; *e == ' ' || *e == '\t'; e++) {}
+            if (*e) goto bad;
+            return n;
+        }
+        p = e + 1;
+    }
+bad:
+    cls_seterr("%s: expected a file or a list of per-task files [a.npy, b.npy] (no empty entry, "
+               "no nested list; a path in a list may not hold ',', '[' or ']')", key);
+    for (int i = 0; i < n; i++) free((*items)[i]);
+    free(*items);
+    *items = NULL;
+    return -1;
+}
+
+static void list_free(char **items, int n) {
+    for (int i = 0; items && i < n; i++) free(items[i]);
+    free(items);
+}
+
+char *files_resolve(const char *value, const char *dir) {
+    char **it;
+    int n = path_list(value, "benchmark", &it);
+    if (n < 0) return xstrdup(value);   /* files_check reports it */
+    size_t cap = 3;
+    for (int i = 0; i < n; i++) cap += strlen(it[i]) + (dir ? strlen(dir) : 0) + 3;
+    char *out = xmalloc(cap), *o = out;
+    int list = value[strspn(value, " \t")] == '[';
+    if (list) *o++ = '[';
+    for (int i = 0; i < n; i++) {
+        if (i) o += sprintf(o, ", ");
+        if (it[i][0] != '/' && dir) o += sprintf(o, "%s/", dir);
+        o += sprintf(o, "%s", it[i]);
+    }
+    if (list) *o++ = ']';
+    *o = 0;
+    list_free(it, n);
+    return out;
+}
 
 /* Numbers in text like "[0.5, 0.5, 0.5]" or "0.5": up to max into out; count, or -1. */
 static int parse_floats(const char *s, double *out, int max) {
@@ -377,40 +445,80 @@ static char *set_key(const run_config *cfg) {
                                  "benchmark.test.y", "benchmark.layout", "benchmark.normalize.mean",
                                  "benchmark.normalize.std", "benchmark.split.classes_per_task",
                                  "benchmark.split.class_order", "benchmark.split.seed",
-                                 "benchmark.scenario", "benchmark.train_per_task",
+                                 "benchmark.scenario", "benchmark.task_labels", "benchmark.train_per_task",
                                  "benchmark.test_per_task", "benchmark.data_hash"};
-    size_t len = 1;
+    /* the data's hash: the expander's, or (before it is set, e.g. when cfg_fill_defaults asks
+     * for the data's size) the same hash computed here, so both share one cache entry */
+    char hex[24] = "";
+    uint64_t h;
+    const char *dh = cfgs(cfg, "benchmark.data_hash", "");
+    if (!*dh && !files_data_hash(cfg, &h)) snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
+    size_t len = 1 + strlen(hex);
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) len += strlen(cfgs(cfg, keys[i], "")) + 1;
     char *k = xmalloc(len), *p = k;
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-        p += sprintf(p, "%s\n", cfgs(cfg, keys[i], ""));
+        p += sprintf(p, "%s\n", i + 1 == sizeof keys / sizeof keys[0] && *hex ? hex
+                                                                               : cfgs(cfg, keys[i], ""));
     return k;
 }
 
-static files_set *build(const run_config *cfg) {
-    const char *layout = cfgs(cfg, "benchmark.layout", "auto");
-    double mean[64], sd[64];
-    int nm = parse_floats(cfgs(cfg, "benchmark.normalize.mean", ""), mean, 64);
-    int ns = parse_floats(cfgs(cfg, "benchmark.normalize.std", ""), sd, 64);
-    if (nm < 0 || ns < 0 || nm != ns) {
-        cls_seterr("benchmark.normalize: mean and std must be lists of the same length "
-                   "(one value, or one per channel)");
-        return NULL;
-    }
-    for (int i = 0; i < ns; i++)
-        if (!(sd[i] > 0) || !isfinite(mean[i])) {
-            cls_seterr("benchmark.normalize: std must be > 0 and mean finite");
+/* The tasks' data from their classes: task t's examples come from tr[t]/te[t] (per-task
+ * files) or tr[0]/te[0] (a class split), drawn from one selection stream in task order
+ * (training, then test), exactly as the built-in split benchmarks draw them. yn[t] / tyn[t]:
+ * the label files named in errors. */
+static files_set *fill_tasks(const run_config *cfg, split_arrays *tr, split_arrays *te,
+                             int per_task, int **cls, const int *ncls, int ntask, int K,
+                             char **yn, char **tyn) {
+    const char *scen = cfgs(cfg, "benchmark.scenario", "task");
+    int domain = !strcmp(scen, "domain"), masked = !strcmp(scen, "task");
+    if (domain)
+        for (int t = 1; t < ntask; t++)
+            if (ncls[t] != ncls[0]) {
+                cls_seterr("benchmark.scenario domain needs the same number of classes in every "
+                           "task (task 0 has %d, task %d has %d)", ncls[0], t, ncls[t]);
+                return NULL;
+            }
+    files_set *s = xcalloc(1, sizeof *s);
+    s->ntasks = ntask;
+    s->K = K;
+    s->out_dim = domain ? ncls[0] : K;
+    s->c = tr[0].c;
+    s->h = tr[0].h;
+    s->w = tr[0].w;
+    s->dim = tr[0].dim;
+    s->tasks = xcalloc((size_t)ntask, sizeof *s->tasks);
+    int ntr = (int)strtol(cfgs(cfg, "benchmark.train_per_task", "0"), NULL, 10);
+    int nte = (int)strtol(cfgs(cfg, "benchmark.test_per_task", "0"), NULL, 10);
+    rng_t r;
+    rng_init(&r, FILES_DATA_SEED, 1);   /* the built-in split benchmarks' selection stream */
+    for (int t = 0; t < ntask; t++) {
+        bench_task_data *d = &s->tasks[t];
+        int f = per_task ? t : 0;
+        take(&tr[f], cls[t], ncls[t], ntr, &r, domain, &d->x_train, &d->y_train, &d->n_train);
+        take(&te[f], cls[t], ncls[t], nte, &r, domain, &d->x_test, &d->y_test, &d->n_test);
+        d->nclasses = ncls[t];
+        d->classes = xmalloc(sizeof(int) * (size_t)ncls[t]);
+        for (int c = 0; c < ncls[t]; c++) d->classes[c] = domain ? c : cls[t][c];
+        if (masked) {
+            d->class_mask = xcalloc((size_t)s->out_dim, sizeof(int));
+            for (int c = 0; c < ncls[t]; c++) d->class_mask[cls[t][c]] = 1;
+        }
+        if (ncls[t] == 2) snprintf(d->name, sizeof d->name, "%d-%d", cls[t][0], cls[t][1]);
+        else snprintf(d->name, sizeof d->name, "t%d", t);
+        if (d->n_train == 0 || d->n_test == 0) {
+            cls_seterr("%s: task %d (classes %d...) has no %s examples",
+                       d->n_train ? tyn[f] : yn[f], t, cls[t][0],
+                       d->n_train ? "test" : "training");
+            set_free(s);
             return NULL;
         }
-    const char *p[4];
-    for (int i = 0; i < 4; i++) {
-        p[i] = cfg_get(cfg, path_keys[i]);
-        if (!p[i] || !*p[i]) {
-            cls_seterr("benchmark 'files' needs %s (a .npy, IDX or PATH.nc:VARIABLE file)",
-                       path_keys[i]);
-            return NULL;
-        }
     }
+    return s;
+}
+
+/* The class split of one (x, y) pair (split.classes_per_task, split.class_order). */
+static files_set *build_split(const run_config *cfg, char **p, const char *layout,
+                              const double *mean, const double *sd, int nm) {
     split_arrays tr, te;
     memset(&te, 0, sizeof te);
     files_set *s = NULL;
@@ -473,55 +581,151 @@ static files_set *build(const run_config *cfg) {
         }
         free(perm);
     }
-    const char *scen = cfgs(cfg, "benchmark.scenario", "task");
-    int domain = !strcmp(scen, "domain"), masked = !strcmp(scen, "task");
-    if (domain)
-        for (int t = 1; t < ntask; t++)
-            if (ncls[t] != ncls[0]) {
-                cls_seterr("benchmark.scenario domain needs the same number of classes in every "
-                           "task (task 0 has %d, task %d has %d)", ncls[0], t, ncls[t]);
-                goto out;
-            }
-    s = xcalloc(1, sizeof *s);
-    s->ntasks = ntask;
-    s->K = K;
-    s->out_dim = domain ? ncls[0] : K;
-    s->c = tr.c;
-    s->h = tr.h;
-    s->w = tr.w;
-    s->dim = tr.dim;
-    s->tasks = xcalloc((size_t)ntask, sizeof *s->tasks);
-    int ntr = (int)strtol(cfgs(cfg, "benchmark.train_per_task", "0"), NULL, 10);
-    int nte = (int)strtol(cfgs(cfg, "benchmark.test_per_task", "0"), NULL, 10);
-    rng_t r;
-    rng_init(&r, FILES_DATA_SEED, 1);   /* the built-in split benchmarks' selection stream */
-    for (int t = 0; t < ntask; t++) {
-        bench_task_data *d = &s->tasks[t];
-        take(&tr, cls[t], ncls[t], ntr, &r, domain, &d->x_train, &d->y_train, &d->n_train);
-        take(&te, cls[t], ncls[t], nte, &r, domain, &d->x_test, &d->y_test, &d->n_test);
-        d->nclasses = ncls[t];
-        d->classes = xmalloc(sizeof(int) * (size_t)ncls[t]);
-        for (int c = 0; c < ncls[t]; c++) d->classes[c] = domain ? c : cls[t][c];
-        if (masked) {
-            d->class_mask = xcalloc((size_t)s->out_dim, sizeof(int));
-            for (int c = 0; c < ncls[t]; c++) d->class_mask[cls[t][c]] = 1;
-        }
-        if (ncls[t] == 2) snprintf(d->name, sizeof d->name, "%d-%d", cls[t][0], cls[t][1]);
-        else snprintf(d->name, sizeof d->name, "t%d", t);
-        if (d->n_train == 0 || d->n_test == 0) {
-            cls_seterr("%s: task %d (classes %d...) has no %s examples", d->n_train ? p[3] : p[1],
-                       t, cls[t][0], d->n_train ? "test" : "training");
-            set_free(s);
-            s = NULL;
-            goto out;
-        }
-    }
+    s = fill_tasks(cfg, &tr, &te, 0, cls, ncls, ntask, K, &p[1], &p[3]);
 out:
     for (int t = 0; cls && t < ntask; t++) free(cls[t]);
     free(cls);
     free(ncls);
     pair_free(&tr);
     pair_free(&te);
+    return s;
+}
+
+/* Per-task files: task t is the pair (train.x[t], train.y[t]) / (test.x[t], test.y[t]); its
+ * classes are the labels of its training file (task_labels: local offsets them by the classes
+ * of the earlier tasks). Every file is checked as in a class split, and all must have the
+ * inputs' shape of task 0's training file. */
+static files_set *build_tasks(const run_config *cfg, char ***L, int n, const char *layout,
+                              const double *mean, const double *sd, int nm) {
+    if (strcmp(cfgs(cfg, "benchmark.split.class_order", "sorted"), "sorted") ||
+        strcmp(cfgs(cfg, "benchmark.split.classes_per_task", "2"), "2")) {
+        cls_seterr("benchmark.split does not apply to per-task files (each task's classes are "
+                   "the labels of its training file): leave split out");
+        return NULL;
+    }
+    const char *tl = cfgs(cfg, "benchmark.task_labels", "global");
+    int local = !strcmp(tl, "local");
+    if (!local && strcmp(tl, "global")) {
+        cls_seterr("benchmark.task_labels: '%s' (expected global or local)", tl);
+        return NULL;
+    }
+    split_arrays *tr = xcalloc((size_t)n, sizeof *tr), *te = xcalloc((size_t)n, sizeof *te);
+    int **cls = xcalloc((size_t)n, sizeof *cls), *ncls = xcalloc((size_t)n, sizeof *ncls);
+    files_set *s = NULL;
+    int K = 0, off = 0;
+    for (int t = 0; t < n; t++) {
+        if (load_pair(&tr[t], L[0][t], L[1][t], layout, mean, sd, nm) ||
+            load_pair(&te[t], L[2][t], L[3][t], layout, mean, sd, nm))
+            goto out;
+        for (int k = 0; k < 2; k++) {
+            const split_arrays *a = k ? &te[t] : &tr[t];
+            if (a->c != tr[0].c || a->h != tr[0].h || a->w != tr[0].w || a->dim != tr[0].dim) {
+                cls_seterr("%s: inputs have shape C×H×W = %d×%d×%d (D %d) but task 0's training "
+                           "inputs %s %d×%d×%d (D %d) (expected the same in every file)",
+                           L[2 * k][t], a->c, a->h, a->w, a->dim, L[0][0], tr[0].c, tr[0].h,
+                           tr[0].w, tr[0].dim);
+                goto out;
+            }
+        }
+        int kt = 0;
+        for (int i = 0; i < tr[t].n; i++)
+            if (tr[t].y32[i] + 1 > kt) kt = tr[t].y32[i] + 1;
+        if (kt == 0) {
+            cls_seterr("%s: no examples (expected at least one per task)", L[1][t]);
+            goto out;
+        }
+        if (local && (long)off + kt > FILES_MAX_CLASSES) {
+            cls_seterr("%s: more than %d classes over all tasks", L[1][t], FILES_MAX_CLASSES);
+            goto out;
+        }
+        char *has = xcalloc((size_t)kt, 1);   /* the labels as in the files */
+        for (int i = 0; i < tr[t].n; i++) has[tr[t].y32[i]] = 1;
+        for (int i = 0; i < te[t].n; i++) {
+            int l = te[t].y32[i];
+            if (l >= kt || !has[l]) {
+                cls_seterr("%s: label %d at index %d is not a class of task %d's training file "
+                           "%s (expected one of its labels%s)", L[3][t], l, i, t, L[1][t],
+                           local ? ", counted from 0 in each task" : "");
+                free(has);
+                goto out;
+            }
+        }
+        int lo = local ? off : 0, hi = lo + kt;   /* this task's labels now lie in [lo, hi) */
+        cls[t] = xmalloc(sizeof(int) * (size_t)kt);
+        for (int c = 0; c < kt; c++)
+            if (has[c]) cls[t][ncls[t]++] = lo + c;
+        free(has);
+        for (int i = 0; local && i < tr[t].n; i++) tr[t].y32[i] += off;
+        for (int i = 0; local && i < te[t].n; i++) te[t].y32[i] += off;
+        if (hi > K) K = hi;
+        off += kt;
+    }
+    if (K < 2) {
+        cls_seterr("%s: fewer than 2 classes over all tasks", L[1][0]);
+        goto out;
+    }
+    s = fill_tasks(cfg, tr, te, 1, cls, ncls, n, K, L[1], L[3]);
+out:
+    for (int t = 0; t < n; t++) {
+        pair_free(&tr[t]);
+        pair_free(&te[t]);
+        free(cls[t]);
+    }
+    free(tr);
+    free(te);
+    free(cls);
+    free(ncls);
+    return s;
+}
+
+static files_set *build(const run_config *cfg) {
+    const char *layout = cfgs(cfg, "benchmark.layout", "auto");
+    double mean[64], sd[64];
+    int nm = parse_floats(cfgs(cfg, "benchmark.normalize.mean", ""), mean, 64);
+    int ns = parse_floats(cfgs(cfg, "benchmark.normalize.std", ""), sd, 64);
+    if (nm < 0 || ns < 0 || nm != ns) {
+        cls_seterr("benchmark.normalize: mean and std must be lists of the same length "
+                   "(one value, or one per channel)");
+        return NULL;
+    }
+    for (int i = 0; i < ns; i++)
+        if (!(sd[i] > 0) || !isfinite(mean[i])) {
+            cls_seterr("benchmark.normalize: std must be > 0 and mean finite");
+            return NULL;
+        }
+    char **L[4] = {NULL, NULL, NULL, NULL};
+    int n[4] = {0, 0, 0, 0}, lists = 0;
+    files_set *s = NULL;
+    for (int i = 0; i < 4; i++) {
+        const char *v = cfg_get(cfg, path_keys[i]);
+        if (!v || !*v) {
+            cls_seterr("benchmark 'files' needs %s (a .npy, IDX or PATH.nc:VARIABLE file)",
+                       path_keys[i]);
+            goto out;
+        }
+        lists |= (v[strspn(v, " \t")] == '[') << i;
+        if ((n[i] = path_list(v, path_keys[i], &L[i])) < 0) goto out;
+    }
+    if (lists && lists != 15) {
+        int one = 0, many = 0;
+        while (lists >> one & 1) one++;
+        while (!(lists >> many & 1)) many++;
+        cls_seterr("%s is one file but %s a list of per-task files (expected a list of one file "
+                   "per task in each of train.x, train.y, test.x, test.y, or one file in each)",
+                   path_keys[one], path_keys[many]);
+        goto out;
+    }
+    for (int i = 1; i < 4; i++)
+        if (n[i] != n[0]) {
+            cls_seterr("%s lists %d files but %s %d (expected one file per task in each)",
+                       path_keys[i], n[i], path_keys[0], n[0]);
+            goto out;
+        }
+    s = lists ? build_tasks(cfg, L, n[0], layout, mean, sd, nm)
+              : build_split(cfg, (char *[]){L[0][0], L[1][0], L[2][0], L[3][0]}, layout, mean, sd,
+                            nm);
+out:
+    for (int i = 0; i < 4; i++) list_free(L[i], n[i] > 0 ? n[i] : 0);
     return s;
 }
 
@@ -552,9 +756,18 @@ int files_data_hash(const run_config *cfg, uint64_t *hash) {
                        path_keys[i]);
             return -1;
         }
-        uint64_t fh;
-        if (file_hash(p, &fh)) return -1;
-        h = cls_fnv1a(h, &fh, sizeof fh);
+        char **it;
+        int n = path_list(p, path_keys[i], &it);
+        if (n < 0) return -1;
+        for (int j = 0; j < n; j++) {
+            uint64_t fh;
+            if (file_hash(it[j], &fh)) {
+                list_free(it, n);
+                return -1;
+            }
+            h = cls_fnv1a(h, &fh, sizeof fh);
+        }
+        list_free(it, n);
     }
     *hash = h;
     return 0;

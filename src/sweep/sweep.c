@@ -1286,14 +1286,11 @@ static void warn_unread_axes(const parse_t *p, sweep_t *s) {
     }
 }
 
-/* The files benchmark: data paths made absolute (relative ones are relative to the sweep
- * file), the content hash of the data files recorded in benchmark.data_hash (so changed data
- * changes every run's identity), and the data loaded and validated once, so that no run is
- * dispatched on bad data. Errors are located at the benchmark entry. */
-static int prepare_files(parse_t *p, run_config *cfg) {
-    if (strcmp(p->bench->name, "files")) return 0;
-    const yaml_node_t *at = top_get(p, "benchmark");
-    if (!at) at = p->root;
+/* The files benchmark's data paths made absolute (relative ones are relative to the sweep
+ * file; one path or a list of per-task files). Before cfg_fill_defaults, which reads the data's
+ * size: a run's resolved values never depend on the working directory. */
+static void files_paths(const parse_t *p, run_config *cfg) {
+    if (strcmp(p->bench->name, "files")) return;
     static const char *const keys[4] = {"benchmark.train.x", "benchmark.train.y",
                                         "benchmark.test.x", "benchmark.test.y"};
     char dir[4096] = ".";
@@ -1303,20 +1300,30 @@ static int prepare_files(parse_t *p, run_config *cfg) {
     char *absdir = realpath(dir, NULL);
     for (int i = 0; i < 4; i++) {
         const char *v = cfg_get(cfg, keys[i]);
-        if (!v || !*v) {
-            free(absdir);
-            return fail(p, at, "benchmark files needs %s (a .npy, IDX or PATH.nc:VARIABLE file)",
-                        keys[i] + strlen("benchmark."));
-        }
-        if (v[0] != '/' && absdir) {
-            size_t n = strlen(absdir) + strlen(v) + 2;
-            char *full = xmalloc(n);
-            snprintf(full, n, "%s/%s", absdir, v);
-            cfg_set(cfg, keys[i], full);
-            free(full);
-        }
+        if (!v || !*v) continue;   /* prepare_files reports it (for the models that run) */
+        char *full = files_resolve(v, absdir);   /* one path or a list of per-task files */
+        cfg_set(cfg, keys[i], full);
+        free(full);
     }
     free(absdir);
+}
+
+/* The files benchmark (paths resolved by files_paths): the content hash of the data files
+ * recorded in benchmark.data_hash (so changed data changes every run's identity), and the
+ * data loaded and validated once, so that no run is dispatched on bad data. Errors are
+ * located at the benchmark entry. */
+static int prepare_files(parse_t *p, run_config *cfg) {
+    if (strcmp(p->bench->name, "files")) return 0;
+    const yaml_node_t *at = top_get(p, "benchmark");
+    if (!at) at = p->root;
+    static const char *const keys[4] = {"benchmark.train.x", "benchmark.train.y",
+                                        "benchmark.test.x", "benchmark.test.y"};
+    for (int i = 0; i < 4; i++) {
+        const char *v = cfg_get(cfg, keys[i]);
+        if (!v || !*v)
+            return fail(p, at, "benchmark files needs %s (a .npy, IDX or PATH.nc:VARIABLE file)",
+                        keys[i] + strlen("benchmark."));
+    }
     uint64_t h;
     char why[1024];
     if (files_data_hash(cfg, &h)) {
@@ -1438,6 +1445,7 @@ static int expand_random(parse_t *p, sweep_t *s) {
                 for (int a = 0; a < p->naxes; a++)
                     if (v[a]) cfg_set(&cfg, p->axes[a].key, v[a]);
                 cfg_set(&cfg, "seed", seed);
+                files_paths(p, &cfg);
                 if (cfg_fill_defaults(&cfg, m->name, p->bench->name)) {
                     cfg_free(&cfg);
                     fail_here(p, p->root);
@@ -1509,6 +1517,7 @@ static int expand(parse_t *p, sweep_t *s) {
                 for (int a = 0; a < p->naxes; a++)
                     cfg_set(&cfg, p->axes[a].key, p->axes[a].vals[idx[p->axes[a].group]]);
                 cfg_set(&cfg, "seed", seed);
+                files_paths(p, &cfg);
                 if (cfg_fill_defaults(&cfg, m->name, p->bench->name)) {
                     cfg_free(&cfg);
                     fail_here(p, p->root);
