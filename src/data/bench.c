@@ -37,6 +37,9 @@ static const param_spec mnist_fashion_params[] = {
     {"benchmark.scenario", PARAM_STR, "class", "class|task", 1, 0,
      "class: one joint 20-way head, all classes compete (argmax over 20); task: each task "
      "scored (and trained) among its own 10 classes, as the split benchmarks' task scenario"},
+    {"benchmark.task_scores", PARAM_BOOL, "false", NULL, 0, 0,
+     "class scenario: also score the same trained model with each task among its own 10 "
+     "classes, stored as the extra R_task (stage, task) and retention_task"},
 };
 static const param_spec split_params[] = {
     P_NAME, P_BLOCKS("0"), P_EPOCHS, P_SUBSETS,
@@ -176,6 +179,10 @@ static int init_mnist_fashion(bench_t *b, const run_config *cfg) {
         take_examples(tr, all10, 10, ntr, off, NULL, &r, 1, t);
         take_examples(te, all10, 10, nte, off, NULL, &r, 0, t);
         task_classes(t, all10, 10, off, 20, masked);
+        if (!masked && cfg_bool(cfg, "benchmark.task_scores")) {
+            t->score_mask = xcalloc(20, sizeof(int));
+            for (int c = 0; c < 10; c++) t->score_mask[c + off] = 1;
+        }
     }
     return 0;
 }
@@ -570,6 +577,7 @@ void bench_free(bench_t *b) {
         task_t *t = &b->tasks[k];
         free(t->x_train); free(t->x_test); free(t->y_train); free(t->y_test);
         free(t->t_train); free(t->t_test); free(t->class_mask); free(t->classes);
+        free(t->score_mask);
         free(t->teacher);
     }
     free(b->tasks);
