@@ -1025,6 +1025,30 @@ static void ewgn_free(model_t *mm) {
 /* Cost in the unit of the baselines (blocks × epochs × examples): measured on this project's
  * machine, an EWGN example (H = 32, C = 20, batch 1) costs about 1.5 finetune examples at
  * batch 1; the work scales with H·C. The Fisher adds fisher_samples examples per block. */
+/* model.h accepts hook: any classification benchmark whose generator fits in memory. The
+ * WGN has D·C·(H + 1) + D·H + H + C parameters, held with their gradients, the EWC state
+ * (Fisher, anchor, accumulator, shrink) and a batched scratch of EWGN_CHUNK·D·C floats;
+ * over EWGN_MAX_GIB the run is unsupported, with the size in the reason, instead of an
+ * allocation failure or swapping. */
+#define EWGN_MAX_GIB 8.0
+static const char *ewgn_accepts(const bench_t *b, const run_config *cfg) {
+    static char why[256];
+    if (b->kind != BENCH_KIND_CLASSIFICATION) return "ewgn is a classifier";
+    if (b->in_dim < 1 || b->out_dim < 2)
+        return "ewgn needs inputs (D >= 1) and at least 2 classes";
+    const char *hs = cfg ? cfg_get(cfg, "ewgn.hidden") : NULL;
+    double H = hs ? atof(hs) : 32, D = b->in_dim, C = b->out_dim;
+    double np = D * C * (H + 1) + D * H + H + C;
+    double gib = (6.0 * np + EWGN_CHUNK * D * C + 2.0 * D * C) * sizeof(float) / 1073741824.0;
+    if (gib > EWGN_MAX_GIB) {
+        snprintf(why, sizeof why, "ewgn would need %.1f GiB for D = %d inputs × C = %d classes "
+                 "× H = %.0f (over %.0f GiB; lower ewgn.hidden or use smaller inputs)", gib,
+                 b->in_dim, b->out_dim, H, EWGN_MAX_GIB);
+        return why;
+    }
+    return NULL;
+}
+
 static double ewgn_cost(const run_config *cfg) {
     bench_size z;
     if (bench_size_of(cfg, &z)) return 1.0;
@@ -1040,6 +1064,7 @@ const model_ops ewgn_ops = {
     .params = ewgn_params,
     .nparams = (int)(sizeof ewgn_params / sizeof ewgn_params[0]),
     .cost = ewgn_cost,
+    .accepts = ewgn_accepts,
     .init = ewgn_init,
     .train_block = ewgn_train_block,
     .eval_task = ewgn_eval,
