@@ -90,6 +90,7 @@ typedef struct bench_size_s {
     double n_train;      /* training examples per task (nominal, after train_per_task) */
     int stream_batch;    /* generated streams: examples drawn per step; else 0 */
     int out_dim;         /* classification: classes; else 0 */
+    int img_c, img_h, img_w;  /* image geometry of the inputs (0: flat vectors or unknown) */
 } bench_size;
 
 extern const bench_spec bench_specs[];

@@ -4,8 +4,14 @@
 #include <math.h>
 #include <string.h>
 
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
 #include "bench.h"
 #include "data.h"
+#include "files.h"
+#include "npy.h"
 #include "test.h"
 #include "test_run.h"
 
@@ -145,7 +151,72 @@ static void test_unsupported_runs(void) {
     }
 }
 
+/* n images h×w×c (NHWC, uint8) of 4 classes into xp/yp. */
+static void write_images(const char *xp, const char *yp, int n, int h, int w, int c) {
+    long px = (long)h * w * c;
+    uint8_t *x = calloc((size_t)(n * px), 1);
+    int64_t *y = malloc(sizeof(int64_t) * (size_t)n);
+    for (int i = 0; i < n; i++) {
+        y[i] = i % 4;
+        for (long j = 0; j < px; j++) x[i * px + j] = (uint8_t)((7 * i + 3 * j) % 251);
+    }
+    unlink(xp);
+    unlink(yp);
+    npy_array ax = {NPY_U8, 1, 4, {n, h, w, c}, n * px, x};
+    npy_array ay = {NPY_I64, 8, 1, {n}, n, y};
+    CHECK(npy_write(&ax, xp) == 0 && npy_write(&ay, yp) == 0, "write: %s", cls_geterr());
+    free(x);
+    free(y);
+}
+
+static double pah_cost_of(const char *dir, int h, int w, int c, const char *proto_input) {
+    char px[300], py[300];
+    snprintf(px, sizeof px, "%s/x_%d_%d_%d.npy", dir, h, w, c);
+    snprintf(py, sizeof py, "%s/y_%d_%d_%d.npy", dir, h, w, c);
+    write_images(px, py, 40, h, w, c);
+    files_cache_free();
+    run_config cf;
+    make_cfg(&cf, "pah", "files", "benchmark.train.x", px, "benchmark.train.y", py,
+             "benchmark.test.x", px, "benchmark.test.y", py, "benchmark.split.classes_per_task",
+             "2", "benchmark.scenario", "task", "pah.proto_input", proto_input, NULL);
+    bench_size z;
+    CHECK(bench_size_of(&cf, &z) == 0, "size: %s", cls_geterr());
+    CHECK(z.img_c == c && z.img_h == h && z.img_w == w, "geometry %d×%d×%d", z.img_c, z.img_h, z.img_w);
+    double cost = model_find("pah")->cost(&cf);
+    cfg_free(&cf);
+    return cost;
+}
+
+/* pah_cost follows the actual input: the MNIST value is the 28×28×1 formula; a 32×32×3 set
+ * costs more than a 28×28×1 one with the same examples (conv1 ×3 channels, larger maps), a
+ * 14×14 one less, 30×30 as its padded 32×32, and the native (GAP) backbone less than resize
+ * by the dense layer on the flattened map. */
+static void test_pah_cost_geometry(void) {
+    run_config c;
+    make_cfg(&c, "pah", "split_mnist", "benchmark.train_per_task", "1000", NULL);
+    double mn = model_find("pah")->cost(&c);
+    double macs = 784.0 * 9 * 8 + 196.0 * 9 * 8 * 16 + 49.0 * 16 * 64;
+    CHECK_NEAR(mn, 5 * 1 * 1000 * 4.0 * macs / 8.0e5, 1e-6 * mn, "split_mnist pah cost");
+    cfg_free(&c);
+    char dir[] = "/tmp/clsweep-fidelity-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    double c28 = pah_cost_of(dir, 28, 28, 1, "resize"), c32 = pah_cost_of(dir, 32, 32, 3, "resize");
+    double c14 = pah_cost_of(dir, 14, 14, 1, "resize"), c30 = pah_cost_of(dir, 30, 30, 3, "resize");
+    double n28 = pah_cost_of(dir, 28, 28, 1, "native");
+    printf("#   pah cost: 28x28x1 %.4g, 32x32x3 %.4g, 14x14x1 %.4g, native 28x28x1 %.4g\n", c28,
+           c32, c14, n28);
+    CHECK(c32 > 1.3 * c28, "32×32×3 %g vs 28×28×1 %g", c32, c28);
+    CHECK(c14 < 0.5 * c28, "14×14 %g vs 28×28 %g", c14, c28);
+    CHECK(c30 == c32, "30×30 pads to 32×32: %g vs %g", c30, c32);
+    CHECK(n28 < c28, "native %g vs resize %g", n28, c28);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0, "cleanup");
+    files_cache_free();
+}
+
 int main(void) {
+    RUN_TEST(test_pah_cost_geometry);
     RUN_TEST(test_accepts_hooks);
     RUN_TEST(test_unsupported_runs);
     RUN_TEST(test_task_scores);

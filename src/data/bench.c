@@ -463,6 +463,9 @@ static int size_files(const run_config *cfg, bench_size *z) {
     for (int t = 0; t < s->ntasks; t++) n += s->tasks[t].n_train;
     z->n_train = s->ntasks ? n / s->ntasks : 0;
     z->out_dim = s->out_dim;
+    z->img_c = s->c;
+    z->img_h = s->c ? s->h : 0;
+    z->img_w = s->c ? s->w : 0;
     return 0;
 }
 
@@ -530,6 +533,10 @@ int bench_size_of(const run_config *cfg, bench_size *z) {
     z->stream_batch = (int)key_or(cfg, spec->batch_key, 0);
     z->epochs = !spec->batch_key;
     z->out_dim = spec->out_dim;
+    if (spec->data & (BENCH_DATA_MNIST | BENCH_DATA_FASHION)) {
+        z->img_c = 1;
+        z->img_h = z->img_w = 28;
+    }
     if (spec->size_key) {
         z->n_train = (double)key_or(cfg, spec->size_key, 0);
     } else if (spec->train_per_task > 0) {
