@@ -27,9 +27,11 @@ static void add_retention(run_result *res, const bench_t *b) {
 
 /* benchmark.task_scores: after stage s, scores every task again with its score_mask in place
  * of its class_mask (each task among its own classes) on the same trained model, into the
- * extra R_task (stage, task). Returns 0, or 1 when a score is not finite. */
-static int add_task_scores(const model_ops *ops, model_t *m, bench_t *b, int s, run_result *res) {
-    if (!b->ntasks || !b->tasks[0].score_mask) return 0;
+ * extra R_task (stage, task). Returns 0, or 1 when a score is not finite. Not for program
+ * models (their eval_task replays the program's own scores, which no mask can change). */
+static int add_task_scores(const run_config *cfg, const model_ops *ops, model_t *m, bench_t *b,
+                           int s, run_result *res) {
+    if (!b->ntasks || !b->tasks[0].score_mask || cfg_get(cfg, "program.command")) return 0;
     double *rt = result_array(res, "R_task", "accuracy of each task among its own classes "
                               "(task-incremental scoring of the class-trained model)",
                               "stage", b->nstages, "task", b->ntasks);
@@ -117,7 +119,7 @@ void run_execute(const run_config *cfg, run_result *res) {
             res->R[(long)s * b.ntasks + t] = (float)v;
             if (!isfinite(v)) bad = 1;
         }
-        if (!bad) bad = add_task_scores(ops, m, &b, s, res);
+        if (!bad) bad = add_task_scores(cfg, ops, m, &b, s, res);
         if (bad) {
             result_fail(res, RUN_STATUS_DIVERGED, "stage %d: non-finite evaluation metric", s);
             break;
