@@ -24,6 +24,9 @@ typedef struct {
     float *t_train;        /* regression/reconstruction targets (n_train, out_dim) or NULL */
     float *t_test;         /* (n_test, out_dim) or NULL */
     int *class_mask;       /* (out_dim) 1 for this task's classes when task-incremental; else NULL */
+    int *score_mask;       /* (out_dim) the task's own classes for the extra task-masked score
+                              R_task of a class-scenario run (benchmark.task_scores); else NULL.
+                              The run executor swaps it in for class_mask to score only. */
     int *classes;          /* (nclasses) the global class ids of this task */
     int nclasses;
     float *teacher;        /* teacher_student: (out_dim, in_dim); else NULL */
@@ -87,6 +90,7 @@ typedef struct bench_size_s {
     double n_train;      /* training examples per task (nominal, after train_per_task) */
     int stream_batch;    /* generated streams: examples drawn per step; else 0 */
     int out_dim;         /* classification: classes; else 0 */
+    int img_c, img_h, img_w;  /* image geometry of the inputs (0: flat vectors or unknown) */
 } bench_size;
 
 extern const bench_spec bench_specs[];

@@ -289,7 +289,7 @@ static void test_fisher_variants(void) {
         for (int bm = 0; bm < 2; bm++) {
             ewgn_t m;
             tiny_model(&m, ACT_GAUSSIAN, D, C, H, 4);
-            m.true_fisher = v > 0;
+            m.fisher_mode = v > 0 ? EWGN_FISHER_TRUE : EWGN_FISHER_EMPIRICAL;
             m.bias_mode = bm ? EWGN_BIAS_CONSOLIDATED : EWGN_BIAS_FREE;
             m.n_ewc = bm ? m.nparams : m.n_wgn;
             m.fisher_samples = 40;
@@ -310,6 +310,171 @@ static void test_fisher_variants(void) {
     CHECK(sums[1][0] == sums[2][0], "true Fisher not deterministic");
     CHECK(sums[0][0] == sums[0][1], "the bias mode changed the WGN's Fisher");
 }
+
+/* ewgn.fisher: generated. One generated weight W_cd(x; θ) in double (the reference forward). */
+typedef struct {
+    const ewgn_t *m;
+    const float *x;
+    int row;           /* d·C + c */
+} gen_ctx;
+
+static double gen_weight_cb(void *p) {
+    const gen_ctx *g = p;
+    const ewgn_t *m = g->m;
+    const float *P = m->params;
+    const int H = m->H, d = g->row / m->C;
+    (void)d;
+    double z = P[m->off_b2 + g->row];
+    for (int k = 0; k < H; k++) {
+        double s = P[m->off_b1 + k];
+        for (int i = 0; i < m->D; i++) s += (double)P[m->off_w1 + (long)i * H + k] * g->x[i];
+        z += (double)P[m->off_w2 + (long)g->row * H + k] * (s > 0 ? s : 0);
+    }
+    return ref_g(m->act, z);
+}
+
+/* The Jacobian row ∂W_cd(x)/∂θ (arena layout) from the formulas of gen_fisher_add, written
+ * out signed: g'(z)·h_k on W2 row cd, g'(z) on b2[cd], g'(z)·W2[cd][k]·[hpre_k > 0]·x_i on
+ * W1[k][i] and the same without x_i on b1[k]; 0 on b. Needs a fwd1(m, x, 0) before. */
+static void gen_jac_row(const ewgn_t *m, const float *x, int row, float *out) {
+    const int H = m->H;
+    const float *P = m->params;
+    memset(out, 0, sizeof(float) * (size_t)m->nparams);
+    double z = P[m->off_b2 + row];
+    for (int k = 0; k < H; k++) z += (double)P[m->off_w2 + (long)row * H + k] * m->h[k];
+    float zf = (float)z, gv, gd = zf;
+    gen_act(m->act, &gv, &gd, 1);
+    for (int k = 0; k < H; k++) {
+        out[m->off_w2 + (long)row * H + k] = gd * m->h[k];
+        if (!(m->hpre[k] > 0.0f)) continue;
+        const float u = gd * P[m->off_w2 + (long)row * H + k];
+        out[m->off_b1 + k] = u;
+        for (int i = 0; i < m->D; i++) out[m->off_w1 + (long)i * H + k] = u * x[i];
+    }
+    out[m->off_b2 + row] = gd;
+}
+
+/* The generated-weight Fisher (tests/gradcheck.h): every Jacobian row of the generated
+ * weights against central differences of the double forward, each g; then gen_fisher_add
+ * (the consolidation's pass 2) against Σ_cd F_W[cd]·row_cd² built from those checked rows,
+ * with b's Fisher added when b is consolidated. */
+static void test_generated_fisher(void) {
+    const int D = 12, C = 5, H = 7;
+    for (int a = 0; a < 3; a++) {
+        ewgn_t m;
+        tiny_model(&m, gen_acts[a], D, C, H, 40 + (uint64_t)a);
+        m.n_ewc = m.nparams;   /* bias consolidated: b's entries too */
+        rng_t r;
+        rng_init(&r, 41, (uint64_t)a);
+        float x[12];
+        double mh;
+        do {
+            tiny_inputs(x, 1, D, &r);
+            ref_loss(&m, m.params, x, (int[]){0}, NULL, 1, &mh, NULL);
+        } while (mh < 0.05);
+        fwd1(&m, x, 0);
+        float *row = xmalloc(sizeof(float) * (size_t)m.nparams);
+        double *want = xcalloc((size_t)m.nparams, sizeof(double));
+        double fw[60], fb[5];
+        for (int i = 0; i < D * C; i++) fw[i] = rng_uniform(&r) < 0.2 ? 0.0 : rng_uniform(&r);
+        for (int c = 0; c < C; c++) fb[c] = 0.1 * (c + 1);
+        double worst = 0;
+        for (int k = 0; k < D * C; k++) {
+            fwd1(&m, x, 0);
+            gen_jac_row(&m, x, k, row);
+            for (long j = 0; j < m.nparams; j++) want[j] += fw[k] * (double)row[j] * row[j];
+            if (k % 4 != a) continue;   /* gradcheck a quarter of the rows (each g its own) */
+            gen_ctx g = {&m, x, k};
+            char what[64];
+            snprintf(what, sizeof what, "generated weight %d Jacobian (%s)", k, act_name(gen_acts[a]));
+            gc_opts o = GC_DEFAULTS;
+            o.tol = 1e-3;
+            gc_result res = gradcheck(what, gen_weight_cb, &g, m.params, m.nparams, row, o);
+            if (res.err > worst) worst = res.err;
+        }
+        printf("#   %s: worst Jacobian-row error %.2e over %d generated weights\n",
+               act_name(gen_acts[a]), worst, D * C / 4);
+        CHECK(worst < 1e-3, "%s: Jacobian rows: err %g", act_name(gen_acts[a]), worst);
+        for (int c = 0; c < C; c++) want[m.off_b + c] += fb[c];
+        float *acc = xcalloc((size_t)m.nparams, sizeof(float));
+        gen_fisher_add(&m, x, fw, fb, acc);
+        double scale = 0, err = 0;
+        for (long j = 0; j < m.nparams; j++) scale = fmax(scale, fabs(want[j]));
+        for (long j = 0; j < m.nparams; j++) err = fmax(err, fabs(acc[j] - want[j]) / scale);
+        printf("#   %s: generated Fisher vs Σ F_W·J²: max error %.2e (scale %.3g)\n",
+               act_name(gen_acts[a]), err, scale);
+        CHECK(err < 1e-5, "%s: generated Fisher err %g", act_name(gen_acts[a]), err);
+        free(acc);
+        free(row);
+        free(want);
+        ewgn_release(&m);
+    }
+}
+
+/* The pass-1 Fisher of the generated weights equals the mean of (∂ log p/∂W_cd)² =
+ * ((p_c − [c = y])·x_d)² over the Fisher examples (checked against the double reference
+ * logits), and a whole consolidation with it is deterministic and puts mass on the WGN. */
+static void test_generated_fisher_pass1(void) {
+    const int D = 12, C = 5, H = 7, N = 30;
+    task_t t;
+    memset(&t, 0, sizeof t);
+    float x[30 * 12];
+    int y[30];
+    rng_t r;
+    rng_init(&r, 9, 9);
+    tiny_inputs(x, N, D, &r);
+    for (int n = 0; n < N; n++) y[n] = (int)rng_below(&r, (uint32_t)C);
+    t.x_train = x; t.y_train = y; t.n_train = N;
+    bench_t b;
+    memset(&b, 0, sizeof b);
+    b.tasks = &t; b.ntasks = 1; b.seed = 3;
+    ewgn_t m;
+    tiny_model(&m, ACT_GAUSSIAN, D, C, H, 5);
+    m.fisher_samples = 25;
+    double fw[60], fb[5], want[60] = {0};
+    gen_fisher_pass1(&m, &t, 0, &b, fw, fb);
+    rng_t rs;
+    fisher_rng(&rs, &b, 0);
+    for (int s = 0; s < m.fisher_samples; s++) {
+        int i = (int)rng_below(&rs, (uint32_t)N);
+        double lg[5], mx = -INFINITY, se = 0;
+        ref_loss(&m, m.params, x + i * D, &y[i], NULL, 1, NULL, lg);
+        for (int c = 0; c < C; c++) mx = fmax(mx, lg[c]);
+        for (int c = 0; c < C; c++) se += exp(lg[c] - mx);
+        for (int c = 0; c < C; c++) {
+            double dl = exp(lg[c] - mx) / se - (c == y[i]);
+            for (int d = 0; d < D; d++) want[d * C + c] += dl * dl * x[i * D + d] * x[i * D + d];
+        }
+    }
+    double err = 0, scale = 0;
+    for (int k = 0; k < D * C; k++) {
+        want[k] /= m.fisher_samples;
+        scale = fmax(scale, want[k]);
+    }
+    for (int k = 0; k < D * C; k++) err = fmax(err, fabs(fw[k] - want[k]) / scale);
+    CHECK(err < 1e-5, "pass 1 F_W err %g", err);
+    double tr[2] = {0, 0};
+    for (int v = 0; v < 2; v++) {
+        ewgn_t g;
+        tiny_model(&g, ACT_GAUSSIAN, D, C, H, 5);
+        g.fisher_mode = EWGN_FISHER_GENERATED;
+        g.n_ewc = g.n_wgn;
+        g.fisher_samples = 25;
+        g.use_ewc = 1;
+        g.ts.lr = 0.01f;
+        ewc_init(&g.ewc, g.n_ewc, 1.0f, 1.0f);
+        consolidate(&g, &b, 0);
+        for (long i = 0; i < g.n_ewc; i++) tr[v] += g.ewc.fisher[i];
+        CHECK(g.ewc.nsamples == 25, "samples %ld", g.ewc.nsamples);
+        ewgn_release(&g);
+    }
+    CHECK(tr[0] > 0 && tr[0] == tr[1], "generated Fisher trace %g / %g", tr[0], tr[1]);
+    ewgn_release(&m);
+}
+
+/* A tiny stream with the generated-weight Fisher: EWGN keeps clearly more MNIST than with
+ * λ = 0 (same seed, same everything else). */
+static void test_generated_fisher_keeps(void);
 
 /* mnist_fashion benchmark.scenario: class (default) leaves no masks (20-way joint argmax);
  * task masks each task to its own 10 classes (MNIST 0–9, Fashion 10–19), in either order. */
@@ -368,6 +533,30 @@ static void test_ewc_keeps_more_than_finetune(void) {
            "(Fashion: %.3f / %.3f)\n", ret[0], ret[1], acc1[0], acc1[1]);
     CHECK(ret[1] > ret[0] + 10, "ewgn %.1f %% vs finetune %.1f %%", ret[1], ret[0]);
     CHECK(acc1[1] > 0.5, "ewgn still learns Fashion: %.3f", acc1[1]);
+}
+
+static void test_generated_fisher_keeps(void) {
+    REQUIRE_BOTH();
+    double ret[2] = {0, 0}, acc1[2] = {0, 0};
+    const char *lam[2] = {"0", "10000"};
+    for (int k = 0; k < 2; k++) {
+        run_config c;
+        run_result r;
+        make_cfg(&c, "ewgn", "mnist_fashion", "benchmark.block_size", "2",
+                 "benchmark.train_per_task", "600", "benchmark.test_per_task", "400",
+                 "train.batch_size", "1", "train.lr", "0.005", "ewgn.activation", "tanh",
+                 "ewgn.fisher", "generated", "ewgn.lambda", lam[k], NULL);
+        run_cfg(&r, &c);
+        CHECK(r.status == RUN_STATUS_OK, "λ %s: %s", lam[k], r.message);
+        const result_extra *e = result_find(&r, "retention");
+        if (e) ret[k] = e->data[0];
+        if (r.R && r.status == RUN_STATUS_OK) acc1[k] = r.R[3];
+        result_free(&r);
+    }
+    printf("#   generated Fisher: MNIST retention λ 0 %.1f %%, λ 1e4 %.1f %% (Fashion %.3f / %.3f)\n",
+           ret[0], ret[1], acc1[0], acc1[1]);
+    CHECK(ret[1] > ret[0] + 10, "generated Fisher %.1f %% vs λ 0 %.1f %%", ret[1], ret[0]);
+    CHECK(acc1[1] > 0.5, "still learns Fashion: %.3f", acc1[1]);
 }
 
 /* Every activation runs on a tiny stream, at batch 1 and batch 8 (the batched path), with
@@ -742,6 +931,9 @@ int main(void) {
     RUN_TEST(test_fast_step_matches_generic);
     RUN_TEST(test_true_fisher_sampling);
     RUN_TEST(test_fisher_variants);
+    RUN_TEST(test_generated_fisher);
+    RUN_TEST(test_generated_fisher_pass1);
+    RUN_TEST(test_generated_fisher_keeps);
     RUN_TEST(test_scenario_masks);
     RUN_TEST(test_gaussian_fisher_mass);
     RUN_TEST(test_learns_mnist);

@@ -37,6 +37,9 @@ static const param_spec mnist_fashion_params[] = {
     {"benchmark.scenario", PARAM_STR, "class", "class|task", 1, 0,
      "class: one joint 20-way head, all classes compete (argmax over 20); task: each task "
      "scored (and trained) among its own 10 classes, as the split benchmarks' task scenario"},
+    {"benchmark.task_scores", PARAM_BOOL, "false", NULL, 0, 0,
+     "class scenario: also score the same trained model with each task among its own 10 "
+     "classes, stored as the extra R_task (stage, task) and retention_task"},
 };
 static const param_spec split_params[] = {
     P_NAME, P_BLOCKS("0"), P_EPOCHS, P_SUBSETS,
@@ -180,6 +183,10 @@ static int init_mnist_fashion(bench_t *b, const run_config *cfg) {
         take_examples(tr, all10, 10, ntr, off, NULL, &r, 1, t);
         take_examples(te, all10, 10, nte, off, NULL, &r, 0, t);
         task_classes(t, all10, 10, off, 20, masked);
+        if (!masked && cfg_bool(cfg, "benchmark.task_scores")) {
+            t->score_mask = xcalloc(20, sizeof(int));
+            for (int c = 0; c < 10; c++) t->score_mask[c + off] = 1;
+        }
     }
     return 0;
 }
@@ -460,6 +467,9 @@ static int size_files(const run_config *cfg, bench_size *z) {
     for (int t = 0; t < s->ntasks; t++) n += s->tasks[t].n_train;
     z->n_train = s->ntasks ? n / s->ntasks : 0;
     z->out_dim = s->out_dim;
+    z->img_c = s->c;
+    z->img_h = s->c ? s->h : 0;
+    z->img_w = s->c ? s->w : 0;
     return 0;
 }
 
@@ -527,6 +537,10 @@ int bench_size_of(const run_config *cfg, bench_size *z) {
     z->stream_batch = (int)key_or(cfg, spec->batch_key, 0);
     z->epochs = !spec->batch_key;
     z->out_dim = spec->out_dim;
+    if (spec->data & (BENCH_DATA_MNIST | BENCH_DATA_FASHION)) {
+        z->img_c = 1;
+        z->img_h = z->img_w = 28;
+    }
     if (spec->size_key) {
         z->n_train = (double)key_or(cfg, spec->size_key, 0);
     } else if (spec->train_per_task > 0) {
@@ -574,6 +588,7 @@ void bench_free(bench_t *b) {
         task_t *t = &b->tasks[k];
         free(t->x_train); free(t->x_test); free(t->y_train); free(t->y_test);
         free(t->t_train); free(t->t_test); free(t->class_mask); free(t->classes);
+        free(t->score_mask);
         free(t->teacher);
     }
     free(b->tasks);

@@ -10,7 +10,8 @@
  * (none: b stays 0); ewgn.fisher — the empirical Fisher (labels = the training labels, the
  * default) or the true Fisher (each Fisher example's label drawn from the model's own
  * predictive distribution p(·|x) over the task's classes; van de Ven 2025, "On the
- * computation of the Fisher Information in continual learning").
+ * computation of the Fisher Information in continual learning"), or generated (the Fisher
+ * of the main network's generated weights W(x), mapped to the WGN: see consolidate).
  *
  * Batch 1 (the paper's setting) is the hot path and exploits two structural facts:
  *  - logit c is Σ_d g(z_cd)·x_d, so a pixel with x_d = 0 needs neither z_cd nor any
@@ -68,6 +69,7 @@
 #define EWGN_STAT_SAMPLES 200  /* test examples per task for the generated-weight statistics */
 
 enum { EWGN_BIAS_FREE, EWGN_BIAS_CONSOLIDATED, EWGN_BIAS_NONE };
+enum { EWGN_FISHER_EMPIRICAL, EWGN_FISHER_TRUE, EWGN_FISHER_GENERATED };
 
 typedef struct {
     int D, C, H;
@@ -83,7 +85,7 @@ typedef struct {
     /* EWC on the WGN */
     int use_ewc, fisher_samples;
     int bias_mode;            /* EWGN_BIAS_*: ewgn.bias */
-    int true_fisher;          /* 1: Fisher labels sampled from p(·|x) (ewgn.fisher: true) */
+    int fisher_mode;          /* EWGN_FISHER_*: ewgn.fisher */
     long n_ewc;               /* parameters under EWC: n_wgn, or nparams with the bias */
     ewc_t ewc;
     int prox;                 /* 1: proximal (implicit) penalty step, stable for any λ */
@@ -125,9 +127,10 @@ static const param_spec ewgn_params[] = {
     {"ewgn.bias", PARAM_STR, "free", "free|consolidated|none", 1, 0,
      "main-network bias b: free (trained, not under EWC), consolidated (trained and under EWC "
      "with the WGN) or none (no bias, b = 0)"},
-    {"ewgn.fisher", PARAM_STR, "empirical", "empirical|true", 1, 0,
-     "Fisher labels: empirical (the training labels) or true (sampled from the model's "
-     "predictive distribution over the task's classes)"},
+    {"ewgn.fisher", PARAM_STR, "empirical", "empirical|true|generated", 1, 0,
+     "Fisher: empirical (training labels), true (labels sampled from the model's predictive "
+     "distribution over the task's classes), or generated (the empirical Fisher of the "
+     "generated main-network weights W(x), carried to the WGN by the squared Jacobian)"},
 };
 
 /* ------------------------------------------------------------------ set-up */
@@ -699,21 +702,124 @@ static int sample_label(const ewgn_t *m, const int *mask, rng_t *r) {
     return last;   /* u rounded up to the total */
 }
 
+/* The training example of Fisher sample s of task t: one index stream per consolidation, so
+ * the passes of the generated-weight Fisher visit the same examples. */
+static void fisher_rng(rng_t *r, const bench_t *b, int task) {
+    rng_init(r, b->seed ^ 0xF15E5EEDULL, 100 + (uint64_t)task);
+}
+
+/* ewgn.fisher: generated — the Fisher computed on the generated weights, carried back to the
+ * WGN parameters (docs/spec.md §4.3). The main network's weights are W(x) (C × D): its
+ * diagonal empirical Fisher is F_W[c][d] = mean_x (∂ log p(y|x)/∂W_cd)² = mean_x
+ * ((p_c − [c = y])·x_d)² (pass 1; b's is mean_x (p_c − [c = y])², used with ewgn.bias:
+ * consolidated). It becomes a Fisher of the generator by the squared Jacobian of the
+ * generated weights, averaged over the same examples (pass 2):
+ *     F_θj = mean_x Σ_cd F_W[c][d] · (∂W_cd(x)/∂θ_j)²,
+ * the diagonal of Jᵀ diag(F_W) J. With a_cd = F_W[c][d]·g'(z_cd)² that is a_cd·h_k² for W2
+ * row (d, c), a_cd for b2, u_k·x_d² for W1[k][d] and u_k for b1[k], where u_k =
+ * [hpre_k > 0]·Σ_cd a_cd·W2[cd][k]². Every pixel's generated weight counts, also where
+ * x_d = 0 for the example at hand (the Jacobian does not depend on x_d). */
+static void gen_fisher_pass1(ewgn_t *m, const task_t *t, int task, const bench_t *b,
+                             double *fw, double *fb) {
+    const int D = m->D, C = m->C;
+    rng_t r;
+    fisher_rng(&r, b, task);
+    memset(fw, 0, sizeof(double) * (size_t)D * C);
+    memset(fb, 0, sizeof(double) * (size_t)C);
+    for (int s = 0; s < m->fisher_samples; s++) {
+        int i = (int)rng_below(&r, (uint32_t)t->n_train);
+        const float *x = t->x_train + (long)i * D;
+        fwd1(m, x, 0);
+        loss1(m, t->y_train[i], t->class_mask, 1.0f);   /* dlog = p − onehot (masked) */
+        for (int j = 0; j < m->nnz; j++) {
+            const double x2 = (double)m->xv[j] * m->xv[j];
+            double *f = fw + (long)m->nz[j] * C;
+            for (int c = 0; c < C; c++) f[c] += (double)m->dlog[c] * m->dlog[c] * x2;
+        }
+        for (int c = 0; c < C; c++) fb[c] += (double)m->dlog[c] * m->dlog[c];
+    }
+    const double inv = 1.0 / m->fisher_samples;
+    for (long k = 0; k < (long)D * C; k++) fw[k] *= inv;
+    for (int c = 0; c < C; c++) fb[c] *= inv;
+}
+
+/* Pass 2 for one example x: acc (arena layout, the EWC-covered entries) += Σ_cd fw_cd ·
+ * (∂W_cd(x)/∂θ)², fb added to b's entries when b is consolidated. Uses the first 2·D·C
+ * floats of the batched scratch Z (not in use outside a training step). */
+static void gen_fisher_add(ewgn_t *m, const float *x, const double *fw, const double *fb,
+                           float *acc) {
+    const int D = m->D, C = m->C, H = m->H;
+    const long DC = (long)D * C;
+    const float *P = m->params;
+    fwd1(m, x, 0);                      /* hpre, h, and the nonzero pixels of x */
+    float *zd = m->Z, *g = m->Z + DC;   /* z, then g'(z), of every generated weight */
+    for (long row = 0; row < DC; row++)
+        zd[row] = P[m->off_b2 + row] + dot8(P + m->off_w2 + row * H, m->h, H);
+    gen_act(m->act, g, zd, DC);
+    double *u = xcalloc((size_t)H, sizeof(double));
+    for (long row = 0; row < DC; row++) {
+        const double a = fw[row] * (double)zd[row] * zd[row];
+        if (a == 0.0) continue;
+        const float *w = P + m->off_w2 + row * H;
+        float *aw = acc + m->off_w2 + row * H;
+        for (int k = 0; k < H; k++) {
+            aw[k] += (float)(a * m->h[k] * m->h[k]);
+            u[k] += a * (double)w[k] * w[k];
+        }
+        acc[m->off_b2 + row] += (float)a;
+    }
+    for (int k = 0; k < H; k++)
+        if (!(m->hpre[k] > 0.0f)) u[k] = 0.0;
+    for (int j = 0; j < m->nnz; j++) {
+        const double x2 = (double)m->xv[j] * m->xv[j];
+        float *aw = acc + m->off_w1 + (long)m->nz[j] * H;
+        for (int k = 0; k < H; k++) aw[k] += (float)(u[k] * x2);
+    }
+    for (int k = 0; k < H; k++) acc[m->off_b1 + k] += (float)u[k];
+    if (m->n_ewc > m->off_b)
+        for (int c = 0; c < C; c++) acc[m->off_b + c] += (float)fb[c];
+    free(u);
+}
+
+static void consolidate_generated(ewgn_t *m, const bench_t *b, int task) {
+    const task_t *t = &b->tasks[task];
+    double *fw = xmalloc(sizeof(double) * (size_t)m->D * m->C);
+    double *fb = xmalloc(sizeof(double) * (size_t)m->C);
+    gen_fisher_pass1(m, t, task, b, fw, fb);
+    rng_t r;
+    fisher_rng(&r, b, task);
+    for (int s = 0; s < m->fisher_samples; s++) {
+        int i = (int)rng_below(&r, (uint32_t)t->n_train);
+        gen_fisher_add(m, t->x_train + (long)i * m->D, fw, fb, m->ewc.acc);
+        m->ewc.nsamples++;
+    }
+    free(fw);
+    free(fb);
+}
+
 /* Diagonal Fisher of task t on the EWC-covered parameters (the WGN, and b with ewgn.bias:
  * consolidated): squared per-example gradient of −log p(y|x) over fisher_samples training
  * examples, y the training label (empirical Fisher, as the ewc baseline) or drawn from
- * p(·|x) (true Fisher, a one-sample estimate per example); then the new anchor. */
+ * p(·|x) (true Fisher, a one-sample estimate per example), or the generated-weight Fisher
+ * above; then the new anchor. */
 static void consolidate(ewgn_t *m, const bench_t *b, int task) {
     const task_t *t = &b->tasks[task];
     ewc_begin(&m->ewc);
+    if (m->fisher_mode == EWGN_FISHER_GENERATED) {
+        consolidate_generated(m, b, task);
+        ewc_end(&m->ewc, m->params);
+        after_consolidation(m);
+        return;
+    }
     memset(m->grads, 0, sizeof(float) * (size_t)m->nparams);
     rng_t r, rl;
-    rng_init(&r, b->seed ^ 0xF15E5EEDULL, 100 + (uint64_t)task);
+    fisher_rng(&r, b, task);
     rng_init(&rl, b->seed ^ 0x7F15E5EDULL, 300 + (uint64_t)task);   /* labels: own stream */
     for (int s = 0; s < m->fisher_samples; s++) {
         int i = (int)rng_below(&r, (uint32_t)t->n_train);
         fwd1(m, t->x_train + (long)i * m->D, 1);
-        int y = m->true_fisher ? sample_label(m, t->class_mask, &rl) : t->y_train[i];
+        int y = m->fisher_mode == EWGN_FISHER_TRUE ? sample_label(m, t->class_mask, &rl)
+                                                   : t->y_train[i];
         loss1(m, y, t->class_mask, 1.0f);
         bwd1(m, m->grads);
         ewc_add_sample(&m->ewc, m->grads);   /* the first n_ewc entries */
@@ -752,7 +858,10 @@ static model_t *ewgn_init(const run_config *cfg, const bench_t *b, uint64_t seed
                    : !strcmp(bm, "none")       ? EWGN_BIAS_NONE
                                                : EWGN_BIAS_FREE;
     m->n_ewc = m->bias_mode == EWGN_BIAS_CONSOLIDATED ? m->nparams : m->n_wgn;
-    m->true_fisher = !strcmp(cfg_str(cfg, "ewgn.fisher"), "true");
+    const char *fm = cfg_str(cfg, "ewgn.fisher");
+    m->fisher_mode = !strcmp(fm, "true")        ? EWGN_FISHER_TRUE
+                     : !strcmp(fm, "generated") ? EWGN_FISHER_GENERATED
+                                                : EWGN_FISHER_EMPIRICAL;
     float lambda = (float)cfg_float(cfg, "ewgn.lambda");
     m->use_ewc = lambda > 0;
     if (m->use_ewc) ewc_init(&m->ewc, m->n_ewc, lambda, 1.0f);
@@ -916,6 +1025,30 @@ static void ewgn_free(model_t *mm) {
 /* Cost in the unit of the baselines (blocks × epochs × examples): measured on this project's
  * machine, an EWGN example (H = 32, C = 20, batch 1) costs about 1.5 finetune examples at
  * batch 1; the work scales with H·C. The Fisher adds fisher_samples examples per block. */
+/* model.h accepts hook: any classification benchmark whose generator fits in memory. The
+ * WGN has D·C·(H + 1) + D·H + H + C parameters, held with their gradients, the EWC state
+ * (Fisher, anchor, accumulator, shrink) and a batched scratch of EWGN_CHUNK·D·C floats;
+ * over EWGN_MAX_GIB the run is unsupported, with the size in the reason, instead of an
+ * allocation failure or swapping. */
+#define EWGN_MAX_GIB 8.0
+static const char *ewgn_accepts(const bench_t *b, const run_config *cfg) {
+    static char why[256];
+    if (b->kind != BENCH_KIND_CLASSIFICATION) return "ewgn is a classifier";
+    if (b->in_dim < 1 || b->out_dim < 2)
+        return "ewgn needs inputs (D >= 1) and at least 2 classes";
+    const char *hs = cfg ? cfg_get(cfg, "ewgn.hidden") : NULL;
+    double H = hs ? atof(hs) : 32, D = b->in_dim, C = b->out_dim;
+    double np = D * C * (H + 1) + D * H + H + C;
+    double gib = (6.0 * np + EWGN_CHUNK * D * C + 2.0 * D * C) * sizeof(float) / 1073741824.0;
+    if (gib > EWGN_MAX_GIB) {
+        snprintf(why, sizeof why, "ewgn would need %.1f GiB for D = %d inputs × C = %d classes "
+                 "× H = %.0f (over %.0f GiB; lower ewgn.hidden or use smaller inputs)", gib,
+                 b->in_dim, b->out_dim, H, EWGN_MAX_GIB);
+        return why;
+    }
+    return NULL;
+}
+
 static double ewgn_cost(const run_config *cfg) {
     bench_size z;
     if (bench_size_of(cfg, &z)) return 1.0;
@@ -931,6 +1064,7 @@ const model_ops ewgn_ops = {
     .params = ewgn_params,
     .nparams = (int)(sizeof ewgn_params / sizeof ewgn_params[0]),
     .cost = ewgn_cost,
+    .accepts = ewgn_accepts,
     .init = ewgn_init,
     .train_block = ewgn_train_block,
     .eval_task = ewgn_eval,

@@ -544,6 +544,33 @@ static int gated_reads_key(const char *key, unsigned kind) {
     return 1;
 }
 
+/* model.h accepts hook: classification (frozen random features of every example) or the
+ * teacher-student stream; the paths' weights P·dout·din and the feature cache must fit in
+ * GATED_MAX_GIB, else the run is unsupported with the size in the reason. */
+#define GATED_MAX_GIB 8.0
+static const char *gated_accepts(const bench_t *b, const run_config *cfg) {
+    static char why[256];
+    if (b->kind == BENCH_KIND_RECONSTRUCTION) return "gated does not reconstruct (curves3d)";
+    if (b->in_dim < 1 || b->out_dim < 1) return "gated needs inputs and outputs (in_dim, out_dim >= 1)";
+    if (b->kind == BENCH_KIND_REGRESSION && b->stream_batch < 1)
+        return "gated's teacher-student training needs a stream batch >= 1";
+    const char *ps = cfg ? cfg_get(cfg, "gated.paths") : NULL, *fs = cfg ? cfg_get(cfg, "gated.features") : NULL;
+    double P = ps ? atof(ps) : 2, F = fs ? atof(fs) : 64;
+    double din = b->kind == BENCH_KIND_CLASSIFICATION ? F : b->in_dim, n = 0;
+    if (b->kind == BENCH_KIND_CLASSIFICATION) {
+        for (int k = 0; k < b->ntasks; k++) n += b->tasks[k].n_train + b->tasks[k].n_test;
+        n = n * F + F * b->in_dim;
+    }
+    double gib = (3.0 * P * b->out_dim * din + n) * sizeof(float) / 1073741824.0;
+    if (gib > GATED_MAX_GIB) {
+        snprintf(why, sizeof why, "gated would need %.1f GiB (%.0f paths × %d outputs × %.0f "
+                 "inputs, plus features) — over %.0f GiB; lower gated.features or gated.paths",
+                 gib, P, b->out_dim, din, GATED_MAX_GIB);
+        return why;
+    }
+    return NULL;
+}
+
 const model_ops gated_ops = {
     .name = "gated",
     .kinds = BENCH_KIND_CLASSIFICATION | BENCH_KIND_REGRESSION,
@@ -551,6 +578,7 @@ const model_ops gated_ops = {
     .nparams = NP(gated_params),
     .cost = gated_cost,
     .budget = gated_budget,
+    .accepts = gated_accepts,
     .init = gated_init,
     .train_block = gated_train_block,
     .eval_task = gated_eval,

@@ -405,12 +405,26 @@ static double hsf_cost(const run_config *cfg) {
     return z.nstages * z.block_size * (0.06 * z.n_train * steps + 110.0);
 }
 
+/* model.h accepts hook: HSF is an autoencoder over reconstruction streams (curves3d): the
+ * input and output sizes must agree, and every task needs training examples. */
+static const char *hsf_accepts(const bench_t *b, const run_config *cfg) {
+    (void)cfg;
+    if (b->kind != BENCH_KIND_RECONSTRUCTION) return "hsf reconstructs its input (curves3d)";
+    if (b->in_dim < 1 || b->in_dim != b->out_dim)
+        return "hsf is an autoencoder: the benchmark's input and output sizes differ";
+    if (b->ntasks < 1) return "hsf needs at least one task";
+    for (int k = 0; k < b->ntasks; k++)
+        if (b->tasks[k].n_train < 1) return "hsf needs training examples in every task";
+    return NULL;
+}
+
 const model_ops hsf_ops = {
     .name = "hsf",
     .kinds = BENCH_KIND_RECONSTRUCTION,
     .params = hsf_params,
     .nparams = (int)(sizeof hsf_params / sizeof hsf_params[0]),
     .cost = hsf_cost,
+    .accepts = hsf_accepts,
     .init = hsf_init,
     .train_block = hsf_train_block,
     .eval_task = hsf_eval,

@@ -952,7 +952,16 @@ static double pah_cost(const run_config *cfg) {
     int ch[4] = {8, 16, 0, 0};
     cfg_intlist(cfg, "pah.channels", ch, 4);
     double F = (double)cfg_int(cfg, "pah.features");
-    double macs = 784.0 * 9 * ch[0] + 196.0 * 9 * ch[0] * ch[1] + 49.0 * ch[1] * F;
+    /* the backbone's MACs per example at the benchmark's actual input (sides padded to
+     * multiples of 4, as pah_create does; 28×28×1 when the geometry is unknown): conv1 at
+     * Hp×Wp, conv2 at a quarter of that, then the dense layer on the flattened map (resize)
+     * or on the c2 global-average-pooled features (native) */
+    double cin = z.img_c > 0 ? z.img_c : 1;
+    double hp = z.img_h > 0 ? 4 * ((z.img_h + 3) / 4) : 28, wp = z.img_w > 0 ? 4 * ((z.img_w + 3) / 4) : 28;
+    int native = !strcmp(cfg_str(cfg, "pah.proto_input"), "native");
+    double S = hp * wp;
+    double macs = S * 9 * cin * ch[0] + S / 4 * 9 * ch[0] * ch[1] +
+                  (native ? ch[1] : S / 16 * ch[1]) * F;
     return blocks * bs * n * (4.0 * macs) / 8.0e5;
 }
 

@@ -25,6 +25,35 @@ static void add_retention(run_result *res, const bench_t *b) {
                           100.0 * last / first);
 }
 
+/* benchmark.task_scores: after stage s, scores every task again with its score_mask in place
+ * of its class_mask (each task among its own classes) on the same trained model, into the
+ * extra R_task (stage, task). Returns 0, or 1 when a score is not finite. Not for program
+ * models (their eval_task replays the program's own scores, which no mask can change). */
+static int add_task_scores(const run_config *cfg, const model_ops *ops, model_t *m, bench_t *b,
+                           int s, run_result *res) {
+    if (!b->ntasks || !b->tasks[0].score_mask || cfg_get(cfg, "program.command")) return 0;
+    double *rt = result_array(res, "R_task", "accuracy of each task among its own classes "
+                              "(task-incremental scoring of the class-trained model)",
+                              "stage", b->nstages, "task", b->ntasks);
+    int bad = 0;
+    for (int t = 0; t < b->ntasks; t++) {
+        int *keep = b->tasks[t].class_mask;
+        b->tasks[t].class_mask = b->tasks[t].score_mask;
+        double v = ops->eval_task(m, b, t);
+        b->tasks[t].class_mask = keep;
+        rt[(long)s * b->ntasks + t] = v;
+        if (!isfinite(v)) bad = 1;
+    }
+    if (!bad && s == b->nstages - 1 && s > 0) {
+        int t0 = b->stage_task[0];
+        double first = rt[t0], last = rt[(long)s * b->ntasks + t0];
+        if (first > 0)
+            result_set_scalar(res, "retention_task", "100 * R_task[last][first task] / "
+                              "R_task[0][first task] (%)", 100.0 * last / first);
+    }
+    return bad;
+}
+
 void run_execute(const run_config *cfg, run_result *res) {
     double t_start = cls_now();
     result_init(res);
@@ -90,6 +119,7 @@ void run_execute(const run_config *cfg, run_result *res) {
             res->R[(long)s * b.ntasks + t] = (float)v;
             if (!isfinite(v)) bad = 1;
         }
+        if (!bad) bad = add_task_scores(cfg, ops, m, &b, s, res);
         if (bad) {
             result_fail(res, RUN_STATUS_DIVERGED, "stage %d: non-finite evaluation metric", s);
             break;
