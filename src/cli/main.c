@@ -385,10 +385,10 @@ static int cmd_single(int argc, char **argv) {
     }
     if (have_sweep && model && !bench) {   /* the model's first run of the sweep */
         for (int r = 0; r < sw.nruns && !bench; r++)
-            if (!strcmp(cfg_get(&sw.runs[r].cfg, "model"), model)) {
+            if (!strcmp(sweep_get(&sw, r, "model"), model)) {
                 cfg_free(&cfg);
-                cfg_copy(&cfg, &sw.runs[r].cfg);
-                bench = cfg_get(&sw.runs[r].cfg, "benchmark.name");   /* sw outlives cfg */
+                sweep_cfg(&sw, r, &cfg);
+                bench = sweep_get(&sw, r, "benchmark.name");   /* sw outlives cfg */
             }
         if (!bench) {
             fprintf(stderr, "clsweep single: the sweep has no run of model '%s'\n", model);
