@@ -81,6 +81,10 @@ static void curve_point(train_curve *h, struct model *m, const bench_t *b) {
 int run_curve_begin(run_curve *c, const run_config *cfg, const model_ops *ops, model_t *m,
                     const bench_t *b) {
     memset(c, 0, sizeof *c);
+    int hooked = 0;   /* only models whose loop calls train_curve_tick declare eval.every */
+    for (int i = 0; i < ops->nparams && !hooked; i++)
+        hooked = !strcmp(ops->params[i].key, "eval.every");
+    if (!hooked) return 0;
     long every = cfg_get(cfg, "eval.every") ? cfg_int(cfg, "eval.every") : 0;
     if (every <= 0 || b->ntasks < 1) return 0;
     long k = cfg_get(cfg, "eval.subset") ? cfg_int(cfg, "eval.subset") : 256;
