@@ -71,6 +71,7 @@ BOOKKEEPING = {
     "ws_pc2": "PCA coordinates (drawn by analysis/plot_weightspace, not averaged)",
     "curve_stage": "stage of each anytime-curve point (a coordinate of R_curve)",
     "curve_step": "step of each anytime-curve point (a coordinate of R_curve)",
+    "curve_truncated": "1 when a run had more curve points than stored (a flag)",
 }
 # Values that are codes, not measurements: masked before any mean, counted and shown.
 SENTINELS = {

@@ -18,8 +18,9 @@ typedef struct {
     bench_t sub;               /* b with each task's test set cut to the subset */
     task_t *tasks;             /* (ntasks) sub's tasks */
     float **own;               /* (2 * ntasks) the subset arrays this curve allocated */
-    int *own_y;                /* (ntasks * subset) labels of the subsets */
+    int **own_y;               /* (ntasks) the subsets' labels this curve allocated */
     int stage;                 /* the stage being trained */
+    int truncated;             /* points were dropped (CURVE_MAX_POINTS) */
     int np, cap, T;
     double *R;                 /* (cap, T) */
     int *pstage;               /* (cap) */

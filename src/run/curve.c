@@ -17,6 +17,9 @@
 #include "util.h"
 
 #define CURVE_SEED_KEY 0x414E5954494D45ULL   /* "ANYTIME": the subsets' Philox key */
+/* At most this many points per run (memory and file size stay bounded whatever eval.every
+ * and the stream's length): later points are dropped and curve_truncated is stored. */
+#define CURVE_MAX_POINTS 20000
 
 static int cmp_int(const void *a, const void *b) {
     int x = *(const int *)a, y = *(const int *)b;
@@ -49,7 +52,7 @@ static void curve_subset(run_curve *c, const bench_t *b, int t, int k) {
         dst->t_test = c->own[2 * t + 1] = y;
     }
     if (src->y_test) {
-        int *y = c->own_y + (size_t)t * (size_t)k;
+        int *y = c->own_y[t] = xmalloc(sizeof(int) * (size_t)k);
         for (int i = 0; i < k; i++) y[i] = src->y_test[idx[i]];
         dst->y_test = y;
     }
@@ -59,6 +62,10 @@ static void curve_subset(run_curve *c, const bench_t *b, int t, int k) {
 
 /* Records a point of model m: every task on its subset. */
 static void curve_take(run_curve *c, model_t *m, long step) {
+    if (c->np >= CURVE_MAX_POINTS) {
+        c->truncated = 1;
+        return;
+    }
     if (c->np == c->cap) {
         c->cap = c->cap ? 2 * c->cap : 64;
         c->R = xrealloc(c->R, sizeof(double) * (size_t)c->cap * (size_t)c->T);
@@ -96,7 +103,7 @@ int run_curve_begin(run_curve *c, const run_config *cfg, const model_ops *ops, m
     memcpy(c->tasks, b->tasks, sizeof(task_t) * (size_t)b->ntasks);
     c->sub.tasks = c->tasks;
     c->own = xcalloc(2 * (size_t)b->ntasks, sizeof(float *));
-    c->own_y = xmalloc(sizeof(int) * (size_t)b->ntasks * (size_t)k);
+    c->own_y = xcalloc((size_t)b->ntasks, sizeof(int *));
     for (int t = 0; t < b->ntasks; t++) curve_subset(c, b, t, (int)k);
     c->hook.every = (int)(every > 1000000000 ? 1000000000 : every);
     c->hook.point = curve_point;
@@ -132,6 +139,9 @@ static void curve_store(const run_curve *c, run_result *res, const bench_t *b) {
         st[p] = c->pstage[p];
         sp[p] = (double)c->pstep[p];
     }
+    if (c->truncated)
+        result_set_scalar(res, "curve_truncated", "1: the run had more than 20000 curve points; "
+                          "later ones were dropped", 1.0);
     if (res->status != RUN_STATUS_OK || b->nstages < 1) return;
     int S = b->nstages;
     long beta = 10L * c->hook.every;
@@ -157,6 +167,7 @@ void run_curve_finish(run_curve *c, run_result *res, const bench_t *b) {
     train_curve_set(NULL);
     if (c->np > 0) curve_store(c, res, b);
     for (int i = 0; i < 2 * c->T; i++) free(c->own[i]);
+    for (int i = 0; i < c->T; i++) free(c->own_y[i]);
     free(c->own);
     free(c->own_y);
     free(c->tasks);
