@@ -25,7 +25,9 @@ THE TIDY LOADER (documented in README "Analysis" and docs/workflow.md)
 One row per model run (every status: ok, diverged, failed, unsupported), columns:
   file, sweep, run_id, model, benchmark, seed, status, message, metric, higher_is_better,
   nstages, ntasks, wall_seconds; the metrics acc, bwt, fwt, forgetting and every scalar
-  extra (retention, switch_time_mean, ...); one column per parameter under its dotted key
+  extra (retention, switch_time_mean, ...), and "intransigence" when a file holds joint
+  runs (computed here against the joint run of the same sweep, benchmark configuration and
+  seed: Runs._add_intransigence, intransigence_of); one column per parameter under its dotted key
   (the swept keys and any per-run key the file records, e.g. resolved train.* values;
   params="all" adds every key of the effective configuration).
 A parameter the run's model does NOT read holds the string NOT_READ ("not read"), never
@@ -67,6 +69,9 @@ BOOKKEEPING = {
     "ws_point_task": "task label of each PCA point (a label, not a measurement)",
     "ws_pc1": "PCA coordinates (drawn by analysis/plot_weightspace, not averaged)",
     "ws_pc2": "PCA coordinates (drawn by analysis/plot_weightspace, not averaged)",
+    "curve_stage": "stage of each anytime-curve point (a coordinate of R_curve)",
+    "curve_step": "step of each anytime-curve point (a coordinate of R_curve)",
+    "curve_truncated": "1 when a run had more curve points than stored (a flag)",
 }
 # Values that are codes, not measurements: masked before any mean, counted and shown.
 SENTINELS = {
@@ -84,6 +89,9 @@ def is_bookkeeping(name):
 DIRECTIONS = {
     "acc": "R", "acc_adapted": "R", "R": "R", "R_adapted": "R", "R0": "R", "R_noise_free": "R",
     "bwt": True, "fwt": True, "forgetting": False, "retention": True,
+    "intransigence": False, "plasticity": "R", "bwt_plus": True, "rem": True,
+    "R_curve": "R", "anytime_acc": "R", "lca": "R", "stability_gap": False,
+    "gap_recovery": True, "stability_gap_stage": False, "gap_recovery_stage": True,
     "specialisation": True, "specialisation_stage": True,
     "switch_time": False, "switch_time_mean": False, "switch_time_first": False,
     "switch_time_late": False, "block_loss": False,
@@ -175,6 +183,7 @@ class Runs:
             self.sweep_names.append(ds.attrs.get("sweep_name", os.path.basename(path)))
             frames.append(self._table(fi, ds, seen))
         self.table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        self._add_intransigence()
         self.metrics = [m for m in CORE_METRICS + self.extras
                         if m in self.table and self.table[m].notna().any()]
 
@@ -226,6 +235,28 @@ class Runs:
         self.duplicates += int((~keep).sum())
         seen.update(df["run_id"])
         return df[keep]
+
+    # ---- intransigence (needs the joint reference; not stored per run) ----
+    def _add_intransigence(self):
+        """The column "intransigence" (a scalar metric, listed in self.extras) for every ok
+        run of a sweep that has an ok `joint` run of the same sweep, benchmark configuration
+        and seed (intransigence_of); NaN elsewhere. Absent when no file has a joint run."""
+        t = self.table
+        if t.empty or "model" not in t or not (t["model"] == "joint").any():
+            return
+        refs = {}
+        for i, row in t[(t["model"] == "joint") & (t["status"] == "ok")].iterrows():
+            refs.setdefault(joint_key(row), []).append(i)
+        vals = []
+        for _, row in t.iterrows():
+            cand = refs.get(joint_key(row), []) if row["status"] == "ok" else []
+            ref = best_joint(row, [t.loc[j] for j in cand])
+            vals.append(np.nan if ref is None else intransigence_of(
+                self.array(row, "R"), self.array(ref, "R"), bool(row["higher_is_better"])))
+        t["intransigence"] = vals
+        if "intransigence" not in self.extras:
+            self.extras.append("intransigence")
+        self.long_names.setdefault("intransigence", INTRANSIGENCE_LONG_NAME)
 
     # ---- per-run arrays ----
     def array_var(self, row, name):
@@ -334,6 +365,49 @@ class Runs:
     def close(self):
         for ds in self.datasets:
             ds.close()
+
+
+INTRANSIGENCE_LONG_NAME = ("intransigence (Chaudhry et al. 2018): mean over stages s of "
+                           "R_joint[s][k] - R[s][k], k the task trained at s")
+
+
+def joint_key(row):
+    """What a run shares with its joint reference: sweep, benchmark, seed and every
+    benchmark.* key of its effective configuration."""
+    cfg = config_dict(row.get("config"))
+    bench = tuple(sorted((k, v) for k, v in cfg.items() if k.startswith("benchmark.")))
+    return (row.get("sweep"), row.get("benchmark"), str(row.get("seed")), bench)
+
+
+def best_joint(row, candidates):
+    """Among joint runs of the same joint_key, the one sharing the most training and network
+    settings (train.*, mlp.*) with the run (the first of equals, in file order); None if none."""
+    if not candidates:
+        return None
+    cfg = config_dict(row.get("config"))
+
+    def score(ref):
+        rc = config_dict(ref.get("config"))
+        return sum(1 for k, v in rc.items() if k.startswith(("train.", "mlp.")) and cfg.get(k) == v)
+
+    return max(candidates, key=score)   # max keeps the first of equal scores
+
+
+def intransigence_of(R, R_joint, higher_is_better=True):
+    """Intransigence (Chaudhry et al. 2018) of a run with R (S, T) against the R of the joint
+    run of the same stream: the mean over stages s of R_joint[s][k] - R[s][k], k = s mod T
+    the task trained at stage s (clsweep's curricula cycle through the tasks); signs flipped
+    for loss metrics, so positive always means "learns the new task worse than joint
+    training". The same formula as metrics_intransigence (src/core/metrics.c). NaN when the
+    shapes differ or nothing is defined."""
+    if R is None or R_joint is None or R.shape != R_joint.shape or R.size == 0:
+        return float("nan")
+    S, T = R.shape
+    k = np.arange(S) % T
+    d = R_joint[np.arange(S), k] - R[np.arange(S), k]
+    d = d if higher_is_better else -d
+    d = d[np.isfinite(d)]
+    return float(d.mean()) if d.size else float("nan")
 
 
 def config_dict(config):

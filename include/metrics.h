@@ -48,6 +48,34 @@ double metrics_rem(double bwt_diaz);
 double metrics_intransigence(const float *R, const float *R_joint, int S, int T,
                              const int *stage_task, int higher_is_better);
 
+/* ---- the anytime curve (eval.every; src/run/curve.c) ----
+ * Rc (P, T): Rc[p*T + j] = metric on task j (on the curve's test subset) at point p, taken
+ * after pstep[p] optimiser steps of stage pstage[p]; points in time order, each stage ending
+ * with its end point; a point (stage 0, step 0) before any training may come first. */
+typedef struct {
+    double anytime;     /* mean over points p (after training began) of the mean over the
+                           tasks trained in stages ≤ pstage[p] of Rc[p][j] */
+    double lca;         /* learning-curve area (Chaudhry et al. 2019), see metrics_curve */
+    double gap;         /* stability gap (De Lange et al. 2023): mean over task switches */
+    double recovery;    /* its recovery: mean over task switches */
+} cl_curve_metrics;
+
+/* The curve metrics (higher_is_better 0 flips the signs of gap and recovery, so positive
+ * still means "worse right after the switch" and "got better again"):
+ *   LCA_β: per task k, at its first stage s_k: the mean of Z_k(0), Z_k(b) for the points of
+ *     s_k with 0 < b ≤ beta steps, where Z_k(b) = Rc[point][k] and Z_k(0) is the point just
+ *     before s_k's training (end of stage s_k − 1, or the initial point); the mean over k.
+ *     With a point every step this is Chaudhry et al.'s 1/(β+1) Σ_{b=0..β} Z_b.
+ *   stability gap at switch s ≥ 1, per old task j (trained in a stage < s, not at s):
+ *     drop_j = Rc[end of s−1][j] − min_{points of s, step > 0} Rc[.][j],
+ *     recovery_j = Rc[end of s][j] − that minimum; the mean over j is gap_stage[s] /
+ *     rec_stage[s] (NaN for stage 0 or without old tasks); gap and recovery are the means
+ *     over the switches that have one.
+ * gap_stage, rec_stage: (S) or NULL. Every value NaN when undefined. */
+void metrics_curve(cl_curve_metrics *out, double *gap_stage, double *rec_stage,
+                   const double *Rc, const int *pstage, const long *pstep, int P, int T,
+                   const int *stage_task, int S, int higher_is_better, long beta);
+
 /* Stores plasticity, bwt_plus and rem of res->R (res->nstages × res->ntasks, curriculum
  * stage_task) as scalar extras, the formula in each long name. */
 void metrics_add_extras(run_result *res, const int *stage_task);

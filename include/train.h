@@ -22,6 +22,35 @@
      "weight decay; -1 = optimiser default (AdamW 0.01, else 0)"},                         \
     {"train.momentum", PARAM_FLOAT, "0", NULL, 0, 0.999, "SGD momentum"}
 
+/* The anytime-curve keys (eval.*), for the param table of a model whose training loop calls
+ * train_curve_tick after every optimiser step (finetune, ewc and the clbase models). A model
+ * without them never has eval.* in its configuration and records no curve. */
+#define TRAIN_CURVE_PARAM_SPECS                                                            \
+    {"eval.every", PARAM_INT, "0", NULL, 0, 1e9,                                           \
+     "anytime curve: evaluate every task every N optimiser steps of a stage (and at its end) "\
+     "on eval.subset test examples per task; 0 = off"},                                    \
+    {"eval.subset", PARAM_INT, "256", NULL, 1, 1e7,                                        \
+     "anytime curve: test examples per task at each point (a fixed random subset; all when "\
+     "the task has fewer)"}
+
+/* The hook of the anytime curve. The run layer (src/run/curve.c) installs one for the
+ * duration of a run's training (one run per process at a time); a training loop calls
+ * train_curve_tick(m, b) after each optimiser step. It counts the steps of the block and,
+ * every `every` steps, calls point(c, m, b) — which only evaluates (no training RNG draw,
+ * no parameter change), so the trained model is the same with and without a curve. */
+struct model;
+typedef struct train_curve {
+    int every;                 /* steps between points; 0 = off */
+    long step;                 /* optimiser steps of the current block so far */
+    void (*point)(struct train_curve *c, struct model *m, const bench_t *b);
+} train_curve;
+/* Installs c (NULL: none). Not thread-safe; the run executor's. */
+void train_curve_set(train_curve *c);
+/* The installed hook, or NULL. */
+train_curve *train_curve_get(void);
+/* After each optimiser step of a block: counts it and takes a point when one is due. */
+void train_curve_tick(struct model *m, const bench_t *b);
+
 /* What one block of training costs in data and steps, for `clsweep expand`'s budget table
  * (model_ops.budget; train_budget_shared for models that read the train.* keys). */
 typedef struct train_budget {

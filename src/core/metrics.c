@@ -1,6 +1,8 @@
 /* metrics.c — ACC, BWT, FWT (GEM, Lopez-Paz & Ranzato 2017) and forgetting (Chaudhry et
  * al. 2018) from R, generalised to blocked curricula; plasticity, BWT+/REM (Díaz-Rodríguez et
- * al. 2018) and intransigence (Chaudhry et al. 2018) (see metrics.h). Core layer: called by
+ * al. 2018) and intransigence (Chaudhry et al. 2018); from the anytime curve: average anytime
+ * accuracy, learning-curve area (Chaudhry et al. 2019) and the stability gap (De Lange et
+ * al. 2023) (see metrics.h). Core layer: called by
  * the run executor and the aggregation. */
 #include "metrics.h"
 
@@ -104,4 +106,110 @@ void metrics_add_extras(run_result *res, const int *stage_task) {
                       metrics_bwt_plus(bd));
     result_set_scalar(res, "rem", "1-|min(BWT_D,0)|, BWT_D as for bwt_plus (Diaz-Rodriguez 2018)",
                       metrics_rem(bd));
+}
+
+/* Whether task j was trained in a stage < s. */
+static int trained_before(const int *stage_task, int s, int j) {
+    for (int k = 0; k < s; k++)
+        if (stage_task[k] == j) return 1;
+    return 0;
+}
+
+/* The anytime mean: over the points after training began, the mean over the tasks trained so
+ * far (stages ≤ the point's stage). */
+static double curve_anytime(const double *Rc, const int *pstage, const long *pstep, int P,
+                            int T, const int *stage_task, int S) {
+    double sum = 0;
+    long n = 0;
+    for (int p = 0; p < P; p++) {
+        int s = pstage[p];
+        if (s < 0 || s >= S || (s == 0 && pstep[p] <= 0)) continue;
+        double a = 0;
+        int k = 0;
+        for (int j = 0; j < T; j++)
+            if (trained_before(stage_task, s + 1, j)) {
+                a += Rc[(long)p * T + j];
+                k++;
+            }
+        if (k) {
+            sum += a / k;
+            n++;
+        }
+    }
+    return n ? sum / (double)n : NAN;
+}
+
+/* LCA_beta (metrics.h). */
+static double curve_lca(const double *Rc, const int *pstage, const long *pstep, int P, int T,
+                        const int *stage_task, int S, long beta) {
+    double sum = 0;
+    int nk = 0;
+    for (int k = 0; k < T; k++) {
+        int sk = -1;
+        for (int s = 0; s < S && sk < 0; s++)
+            if (stage_task[s] == k) sk = s;
+        if (sk < 0) continue;
+        int q = -1;   /* first point of stage sk with step > 0 */
+        for (int p = 0; p < P && q < 0; p++)
+            if (pstage[p] == sk && pstep[p] > 0) q = p;
+        if (q < 1 || pstage[q - 1] > sk || (pstage[q - 1] == sk && pstep[q - 1] > 0)) continue;
+        double z = Rc[(long)(q - 1) * T + k];
+        int nz = 1;
+        for (int p = q; p < P && pstage[p] == sk; p++)
+            if (pstep[p] <= beta) {
+                z += Rc[(long)p * T + k];
+                nz++;
+            }
+        sum += z / nz;
+        nk++;
+    }
+    return nk ? sum / nk : NAN;
+}
+
+void metrics_curve(cl_curve_metrics *out, double *gap_stage, double *rec_stage,
+                   const double *Rc, const int *pstage, const long *pstep, int P, int T,
+                   const int *stage_task, int S, int higher_is_better, long beta) {
+    out->anytime = out->lca = out->gap = out->recovery = NAN;
+    for (int s = 0; s < S; s++) {
+        if (gap_stage) gap_stage[s] = NAN;
+        if (rec_stage) rec_stage[s] = NAN;
+    }
+    if (P < 1 || T < 1 || S < 1) return;
+    out->anytime = curve_anytime(Rc, pstage, pstep, P, T, stage_task, S);
+    out->lca = curve_lca(Rc, pstage, pstep, P, T, stage_task, S, beta);
+    double sgn = higher_is_better ? 1.0 : -1.0, gsum = 0, rsum = 0;
+    int ns = 0;
+    for (int s = 1; s < S; s++) {
+        int prev_end = -1, first = -1, end = -1;
+        for (int p = 0; p < P; p++) {
+            if (pstage[p] == s - 1) prev_end = p;
+            if (pstage[p] == s && pstep[p] > 0) {
+                if (first < 0) first = p;
+                end = p;
+            }
+        }
+        if (prev_end < 0 || first < 0) continue;
+        double g = 0, r = 0;
+        int nj = 0;
+        for (int j = 0; j < T; j++) {
+            if (j == stage_task[s] || !trained_before(stage_task, s, j)) continue;
+            double worst = INFINITY;
+            for (int p = first; p <= end; p++)
+                if (pstage[p] == s && sgn * Rc[(long)p * T + j] < worst)
+                    worst = sgn * Rc[(long)p * T + j];
+            g += sgn * Rc[(long)prev_end * T + j] - worst;
+            r += sgn * Rc[(long)end * T + j] - worst;
+            nj++;
+        }
+        if (!nj) continue;
+        if (gap_stage) gap_stage[s] = g / nj;
+        if (rec_stage) rec_stage[s] = r / nj;
+        gsum += g / nj;
+        rsum += r / nj;
+        ns++;
+    }
+    if (ns) {
+        out->gap = gsum / ns;
+        out->recovery = rsum / ns;
+    }
 }

@@ -37,9 +37,10 @@ typedef struct {
     {"mlp.activation", PARAM_STR, "auto", "auto|relu|gelu|tanh|sigmoid|leaky_relu", 1, 0, \
      "hidden activation; auto = relu, gelu on curves3d"}
 
-static const param_spec finetune_params[] = {TRAIN_PARAM_SPECS, MLP_PARAM_SPECS};
+static const param_spec finetune_params[] = {TRAIN_PARAM_SPECS, MLP_PARAM_SPECS,
+                                             TRAIN_CURVE_PARAM_SPECS};
 static const param_spec ewc_params[] = {
-    TRAIN_PARAM_SPECS, MLP_PARAM_SPECS,
+    TRAIN_PARAM_SPECS, MLP_PARAM_SPECS, TRAIN_CURVE_PARAM_SPECS,
     {"ewc.lambda", PARAM_FLOAT, "1000", NULL, 0, 1e12, "EWC penalty strength λ"},
     {"ewc.fisher_samples", PARAM_INT, "200", NULL, 1, 1e7,
      "examples used for the empirical Fisher after each block"},
@@ -262,6 +263,7 @@ static run_status baseline_train_block(model_t *mm, const bench_t *b, int stage)
         for (int s = 0; s < b->block_size && st == RUN_STATUS_OK; s++, nstep++) {
             bench_sample(b, task, &m->rng, m->bx, m->by, B);
             st = step(m, b, t, B);
+            if (st == RUN_STATUS_OK) train_curve_tick(mm, b);
         }
     } else {
         int n = t->n_train;
@@ -277,6 +279,7 @@ static run_status baseline_train_block(model_t *mm, const bench_t *b, int stage)
                 int bs = n - i0 < B ? n - i0 : B;
                 for (int r = 0; r < bs; r++) stage_example(m, b, t, m->order[i0 + r], r);
                 st = step(m, b, t, bs);
+                if (st == RUN_STATUS_OK) train_curve_tick(mm, b);
             }
         }
         e--;   /* the epoch the loop was in */

@@ -175,6 +175,7 @@ static run_status clb_train_stream(clb_t *m, const bench_t *b, int stage) {
             }
         }
         st = clb_step(m, b, B);
+        if (st == RUN_STATUS_OK) train_curve_tick((model_t *)m, b);
     }
     free(tasks);
     return clb_finish_block(m, b, stage, st);
@@ -213,6 +214,7 @@ run_status clb_train_block(model_t *mm, const bench_t *b, int stage) {
                 clb_stage(m, b, m->pool_task[k], m->pool_idx[k], r);
             }
             st = clb_step(m, b, bs);
+            if (st == RUN_STATUS_OK) train_curve_tick((model_t *)m, b);
         }
     }
     return clb_finish_block(m, b, stage, st);

@@ -44,7 +44,8 @@ static model_t *joint_init(const run_config *cfg, const bench_t *b, uint64_t see
 
 static double joint_cost(const run_config *cfg) { return clb_cost(cfg, 1.0); }
 
-static const param_spec joint_params[] = {TRAIN_PARAM_SPECS, CLB_MLP_PARAM_SPECS};
+static const param_spec joint_params[] = {TRAIN_PARAM_SPECS, CLB_MLP_PARAM_SPECS,
+                                          TRAIN_CURVE_PARAM_SPECS};
 
 const model_ops joint_ops = {
     .name = "joint",

@@ -83,7 +83,7 @@ static model_t *lwf_init(const run_config *cfg, const bench_t *b, uint64_t seed)
 static double lwf_cost(const run_config *cfg) { return clb_cost(cfg, 1.4); }
 
 static const param_spec lwf_params[] = {
-    TRAIN_PARAM_SPECS, CLB_MLP_PARAM_SPECS,
+    TRAIN_PARAM_SPECS, CLB_MLP_PARAM_SPECS, TRAIN_CURVE_PARAM_SPECS,
     {"lwf.alpha", PARAM_FLOAT, "1", NULL, 0, 1e6,
      "weight α of the distillation term: loss = CE + α·KD"},
     {"lwf.temperature", PARAM_FLOAT, "2", NULL, 1e-3, 1e3, "distillation temperature T"},

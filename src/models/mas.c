@@ -92,7 +92,7 @@ static model_t *mas_init(const run_config *cfg, const bench_t *b, uint64_t seed)
 static double mas_cost(const run_config *cfg) { return clb_cost(cfg, 1.1); }
 
 static const param_spec mas_params[] = {
-    TRAIN_PARAM_SPECS, CLB_MLP_PARAM_SPECS,
+    TRAIN_PARAM_SPECS, CLB_MLP_PARAM_SPECS, TRAIN_CURVE_PARAM_SPECS,
     {"mas.lambda", PARAM_FLOAT, "1", NULL, 0, 1e12, "MAS penalty strength λ in λ·Σ Ω(θ − θ*)²"},
     {"mas.samples", PARAM_INT, "500", NULL, 0, 1e9,
      "examples of the task for the importance after each block (0 = all; teacher_student: 500)"},

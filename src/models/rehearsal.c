@@ -204,9 +204,10 @@ static void agem_report(model_t *mm, const bench_t *b, run_result *res) {
 static double er_cost(const run_config *cfg) { return clb_cost(cfg, 2.0); }
 static double derpp_cost(const run_config *cfg) { return clb_cost(cfg, 3.0); }
 
-static const param_spec er_params[] = {TRAIN_PARAM_SPECS, CLB_MLP_PARAM_SPECS, CLB_REPLAY_PARAM_SPECS};
+static const param_spec er_params[] = {TRAIN_PARAM_SPECS, CLB_MLP_PARAM_SPECS, CLB_REPLAY_PARAM_SPECS,
+                                       TRAIN_CURVE_PARAM_SPECS};
 static const param_spec derpp_params[] = {
-    TRAIN_PARAM_SPECS, CLB_MLP_PARAM_SPECS, CLB_REPLAY_PARAM_SPECS,
+    TRAIN_PARAM_SPECS, CLB_MLP_PARAM_SPECS, CLB_REPLAY_PARAM_SPECS, TRAIN_CURVE_PARAM_SPECS,
     {"derpp.alpha", PARAM_FLOAT, "0.5", NULL, 0, 1e6, "DER++ weight α of the logit MSE on the buffer"},
     {"derpp.beta", PARAM_FLOAT, "0.5", NULL, 0, 1e6, "DER++ weight β of the label CE on the buffer"},
 };

@@ -81,7 +81,7 @@ static model_t *si_init(const run_config *cfg, const bench_t *b, uint64_t seed) 
 static double si_cost(const run_config *cfg) { return clb_cost(cfg, 1.1); }
 
 static const param_spec si_params[] = {
-    TRAIN_PARAM_SPECS, CLB_MLP_PARAM_SPECS,
+    TRAIN_PARAM_SPECS, CLB_MLP_PARAM_SPECS, TRAIN_CURVE_PARAM_SPECS,
     {"si.c", PARAM_FLOAT, "1", NULL, 0, 1e12,
      "SI strength c of the surrogate loss c·Σ Ω(θ − θ*)² (van de Ven 2022: 10 task-IL, 5000 class-IL on Split-MNIST)"},
     {"si.xi", PARAM_FLOAT, "0.1", NULL, 1e-12, 1e6,

@@ -1,5 +1,6 @@
 /* train.c — resolution of the shared train.* settings (the one place their auto values are
- * decided), the budget of a block for `expand`, and small helpers. Called by the models and
+ * decided), the budget of a block for `expand`, the anytime-curve hook of the training loops
+ * (train_curve_tick; the run layer installs the evaluation), and small helpers. Called by the models and
  * the registry (cfg_fill_defaults). */
 #include "train.h"
 
@@ -84,6 +85,18 @@ void train_budget_fill(train_budget *out, const run_config *cfg, const char *opt
 void train_budget_shared(const run_config *cfg, train_budget *out) {
     train_budget_fill(out, cfg, cfg_str(cfg, "train.optimizer"), cfg_float(cfg, "train.lr"),
                       (int)cfg_int(cfg, "train.batch_size"));
+}
+
+static train_curve *g_curve;
+
+void train_curve_set(train_curve *c) { g_curve = c; }
+train_curve *train_curve_get(void) { return g_curve; }
+
+void train_curve_tick(struct model *m, const bench_t *b) {
+    train_curve *c = g_curve;
+    if (!c) return;
+    c->step++;
+    if (c->every > 0 && c->point && c->step % c->every == 0) c->point(c, m, b);
 }
 
 void train_optim_init(optim_t *o, const train_settings *t, long n) {

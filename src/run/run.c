@@ -1,5 +1,5 @@
 /* run.c — executes one model run: benchmark → model → train stage by stage → evaluate every
- * task after every stage → metrics. Model trouble becomes a status, never an abort. Run
+ * task after every stage → metrics; the anytime curve (eval.every) through curve.c. Model trouble becomes a status, never an abort. Run
  * layer (run.h): called by the isolation wrapper (isolate.c), `clsweep single`, the tests. */
 #include <math.h>
 #include <stdio.h>
@@ -8,6 +8,7 @@
 #include "run.h"
 
 #include "bench.h"
+#include "curve.h"
 #include "metrics.h"
 #include "model.h"
 #include "probe.h"
@@ -97,6 +98,8 @@ void run_execute(const run_config *cfg, run_result *res) {
         return;
     }
     for (int t = 0; t < b.ntasks; t++) res->R0[t] = (float)ops->eval_task(m, &b, t);
+    run_curve curve;   /* eval.every: the anytime curve (curve.h) */
+    run_curve_begin(&curve, cfg, ops, m, &b);
     for (int s = 0; s < b.nstages; s++) {
         if (stop_should_abandon()) {
             if (stop_launcher_gone())
@@ -107,12 +110,14 @@ void run_execute(const run_config *cfg, run_result *res) {
             break;
         }
         cls_seterr("%s", "");
+        run_curve_stage(&curve, s);
         run_status st = ops->train_block(m, &b, s);
         if (st != RUN_STATUS_OK) {
             result_fail(res, st, "stage %d (task %s): %s", s, b.tasks[b.stage_task[s]].name,
                         cls_geterr()[0] ? cls_geterr() : run_status_name(st));
             break;
         }
+        run_curve_end_stage(&curve, m);
         int bad = 0;
         for (int t = 0; t < b.ntasks; t++) {
             double v = ops->eval_task(m, &b, t);
@@ -139,6 +144,7 @@ void run_execute(const run_config *cfg, run_result *res) {
         metrics_add_extras(res, b.stage_task);
         if (ops->report) ops->report(m, &b, res);
     }
+    run_curve_finish(&curve, res, &b);
     ops->free(m);
     bench_free(&b);
     res->wall_seconds = cls_now() - t_start;
