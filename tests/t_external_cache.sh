@@ -37,8 +37,8 @@ check "cap 0: no temporaries are left" test -z "$(find "$TMP/c0" -maxdepth 1 -na
 refused() {  # refused NAME CACHE PATTERN
     rm -f "$TMP/$1.nc" "$TMP/$1.nc.journal"
     run "$2" "$TMP/$1.nc"
-    messages "$TMP/$1.nc" | grep -q "^failed .*stream cache $2 $3.*refused" ||
-        { messages "$TMP/$1.nc"; return 1; }
+    messages "$TMP/$1.nc" > "$TMP/$1.msg"
+    grep -q "^failed .*stream cache $2 $3.*refused" "$TMP/$1.msg" || { cat "$TMP/$1.msg"; return 1; }
 }
 mkdir -p "$TMP/real"
 chmod 700 "$TMP/real"
