@@ -21,6 +21,7 @@
 
 #include <stdint.h>
 #include "config.h"
+#include "prune.h"
 
 typedef struct {
     run_config cfg;     /* effective config: model, seed, benchmark.*, model keys */
@@ -50,6 +51,7 @@ typedef struct {
     char **warnings;     /* "path:line:col: ..." notes on a valid but suspicious sweep (an
                           * axis no model reads); printed by `expand` and `run` */
     int n_before_dedup;  /* points before deduplication */
+    prune_spec prune;    /* prune: successive halving at stage boundaries (prune.h) */
     int nruns;
     sweep_run *runs;     /* unique runs, in expansion order */
 } sweep_t;

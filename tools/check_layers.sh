@@ -24,7 +24,7 @@ LAYERS='
 4 models   src/models/*.c include/model.h include/registry.h include/mlp.h include/ewc.h
            include/hsf.h include/train.h include/clbase.h include/replay.h
 5 run      src/run/*.c include/run.h include/probe.h include/isolate.h
-6 sweep    src/sweep/*.c include/sweep.h include/search.h include/search_prune.h include/output.h include/scheduler.h
+6 sweep    src/sweep/*.c include/sweep.h include/search.h include/search_prune.h include/prune.h include/prune_sched.h include/output.h include/scheduler.h
            include/sched_options.h include/sched_proto.h include/sched_master.h
            include/sched_worker.h include/runindex.h include/ncschema.h include/safefile.h
 7 cli      src/cli/*.c
