@@ -7,7 +7,7 @@
  * (b exclusive) | {choice: [values]}, and under search: {method: random, samples: N, seed: S}
  * the distributions of search.h), zip (list of maps whose lists move together), exclude (list of partial
  * assignments), output (path), ranks_per_run (int ≥ 1), options (map: grace_seconds,
- * flush_seconds, quiet, isolate, run_time_limit, run_memory_mb).
+ * flush_seconds, quiet, isolate, run_time_limit, run_memory_mb), prune (prune.h).
  *
  * Expansion: seeds × models × grid × zip, minus excludes; each point is completed
  * (cfg_fill_defaults: defaults, model-scoped "MODEL.train.X" overrides, resolved train.*
