@@ -10,6 +10,7 @@
 #include "isolate.h"
 #include "prune.h"
 #include "run.h"
+#include "sched_proto.h"
 #include "sweep.h"
 #include "test.h"
 #include "util.h"
@@ -297,6 +298,25 @@ static void test_run_reports_and_stops(void) {
     sweep_free(&sw);
 }
 
+static void test_stage_messages(void) {
+    run_stage_report r = {3, 5, 1, 0.625, -1.5}, back;
+    unsigned char b[PROTO_STAGE_SIZE];
+    proto_stage_pack(b, 70000, &r);
+    CHECK(b[0] == (70000 & 255) && b[2] == 1 && b[4] == 3 && b[8] == 5, "int32 fields little-endian");
+    int32_t idx = 0;
+    proto_stage_unpack(b, &idx, &back);
+    CHECK(idx == 70000 && back.stage == 3 && back.nstages == 5 && back.higher_is_better == 1 &&
+          back.acc_seen == 0.625 && back.acc_all == -1.5, "stage report round trip");
+    unsigned char a[PROTO_DECIDE_SIZE];
+    int keep = -1;
+    proto_decision_pack(a, 12, 1);
+    proto_decision_unpack(a, &idx, &keep);
+    CHECK(idx == 12 && keep == 1, "continue");
+    proto_decision_pack(a, -1, 0);
+    proto_decision_unpack(a, &idx, &keep);
+    CHECK(idx == -1 && keep == 0, "stop, index -1");
+}
+
 int main(void) {
     RUN_TEST(test_parse_defaults_and_values);
     RUN_TEST(test_parse_errors_located);
@@ -305,5 +325,6 @@ int main(void) {
     RUN_TEST(test_resume_rebuilds_async);
     RUN_TEST(test_groups_separate);
     RUN_TEST(test_run_reports_and_stops);
+    RUN_TEST(test_stage_messages);
     TEST_EXIT();
 }

@@ -39,6 +39,7 @@ static void stage_report(run_result *res, const bench_t *b, int s, run_stage_rep
             nseen++;
         }
     }
+    memset(rep, 0, sizeof *rep);   /* padding too: it travels through a pipe */
     rep->stage = s;
     rep->nstages = b->nstages;
     rep->higher_is_better = b->higher_is_better;
