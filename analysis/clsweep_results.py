@@ -22,7 +22,7 @@ THE TIDY LOADER (documented in README "Analysis" and docs/workflow.md)
     df = cr.load(["results/a.nc", "results/b.nc"])          # pandas DataFrame
     analysis/results results/a.nc -o runs.csv                # the same as CSV (CLI)
 
-One row per model run (every status: ok, diverged, failed, unsupported), columns:
+One row per model run (every status: ok, diverged, failed, unsupported, pruned), columns:
   file, sweep, run_id, model, benchmark, seed, status, message, metric, higher_is_better,
   nstages, ntasks, wall_seconds; the metrics acc, bwt, fwt, forgetting and every scalar
   extra (retention, switch_time_mean, ...); one column per parameter under its dotted key
@@ -56,7 +56,7 @@ TITLE = "clsweep sweep results"
 CORE_METRICS = ["acc", "bwt", "fwt", "forgetting"]
 DESCRIPTORS = ["run_id", "model", "benchmark", "seed", "status", "message", "metric",
                "higher_is_better", "config"]
-STATUSES = ["ok", "diverged", "failed", "unsupported"]
+STATUSES = ["ok", "diverged", "failed", "unsupported", "pruned"]
 NOT_READ = "not read"
 
 # Extras that describe the bookkeeping of a run, not its quality: never tabulated, plotted
@@ -67,6 +67,7 @@ BOOKKEEPING = {
     "ws_point_task": "task label of each PCA point (a label, not a measurement)",
     "ws_pc1": "PCA coordinates (drawn by analysis/plot_weightspace, not averaged)",
     "ws_pc2": "PCA coordinates (drawn by analysis/plot_weightspace, not averaged)",
+    "stage_reached": "stages a pruned run completed (successive halving, a position)",
 }
 # Values that are codes, not measurements: masked before any mean, counted and shown.
 SENTINELS = {
