@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# perf/prune_vs_grid.sh [REPS] — issue 21 measurement: random search + asynchronous successive
-# halving (ASHA; in one process arrivals follow the dispatch order, so it is reproducible)
+# [SAMPLES=N] perf/prune_vs_grid.sh [REPS] — issue 21 measurement: random search +
+# asynchronous successive halving (ASHA; in one process arrivals follow the dispatch order, so it is reproducible)
 # against the full grid of about the same stage budget, over ewc, si and er on
 # Split-MNIST class-incremental (small: 1000 training / 500 test examples per task, one
 # hidden layer of 100). Per repetition r (search seed and run seed r), each method runs
@@ -10,6 +10,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 REPS=${1:-3}
+SAMPLES=${SAMPLES:-18}   # random points per model (27 + 9 + 3 + 1 + 1 stages at 27 in theory)
 PY=$(tools/find_python.sh)
 OUT=$(mktemp -d /tmp/clsweep-prune-vs-grid.XXXXXX)
 trap 'rm -rf "$OUT"' EXIT
@@ -32,7 +33,7 @@ grid:                               # 9 configurations per model, 5 stages each:
 YAML
     } >"$OUT/grid$r.yaml"
     { echo "name: halving$r"; common "$r"; cat <<YAML
-search: {method: random, samples: 27, seed: $r}   # 27 + 9 + 3 + 1 + 1 = 41 stages per model
+search: {method: random, samples: $SAMPLES, seed: $r}
 grid:
   train.lr: {loguniform: [0.005, 0.3]}
   ewc.lambda: {loguniform: [1, 1.0e6]}
@@ -67,6 +68,8 @@ for m in ("grid", "halving"):
         res.setdefault((m, "cpu"), []).append(u + s)
         res.setdefault((m, "runs"), []).append(len(st))
         res.setdefault((m, "pruned"), []).append(st.count("pruned"))
+        R = np.ma.filled(d["R"][:].astype(float), np.nan)   # (run, stage, task)
+        res.setdefault((m, "stages"), []).append(int((~np.isnan(R).all(axis=2)).sum()))
         for mm, ks in keys.items():
             idx = [i for i in range(len(st)) if model[i] == mm and st[i] == "ok"]
             if not idx:
@@ -81,6 +84,7 @@ for m in ("grid", "halving"):
         d.close()
 print()
 for m in ("grid", "halving"):
-    print(f"{m:8s} runs {res[(m,'runs')][0]}, pruned {ci(res[(m,'pruned')])}, CPU s {ci(res[(m,'cpu')])}; "
+    print(f"{m:8s} runs {res[(m,'runs')][0]}, pruned {ci(res[(m,'pruned')])}, stages trained "
+          f"{ci(res[(m,'stages')])}, CPU s {ci(res[(m,'cpu')])}; "
           + "; ".join(f"best {mm} acc {ci(res[(m, mm)])}" for mm in keys))
 PY
