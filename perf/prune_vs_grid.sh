@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # [SAMPLES=N] perf/prune_vs_grid.sh [REPS] — issue 21 measurement: random search +
 # asynchronous successive halving (ASHA; in one process arrivals follow the dispatch order,
-# so it is reproducible) against the full grid of about the same stage budget, over ewc, si and er on
-# Split-MNIST class-incremental (small: 1000 training / 500 test examples per task, one
+# so it is reproducible) against the full grid of about the same stage budget, over ewc, si
+# and er on Split-MNIST class-incremental (small: 1000 training / 500 test examples per task, one
 # hidden layer of 100). Per repetition r (search seed and run seed r), each method runs
 # in one process; CPU seconds (user + sys of clsweep and its run processes) and the best
 # configuration of each model by final acc (ok runs) are printed, then mean ± 95 % t CI over
