@@ -22,7 +22,7 @@ THE TIDY LOADER (documented in README "Analysis" and docs/workflow.md)
     df = cr.load(["results/a.nc", "results/b.nc"])          # pandas DataFrame
     analysis/results results/a.nc -o runs.csv                # the same as CSV (CLI)
 
-One row per model run (every status: ok, diverged, failed, unsupported), columns:
+One row per model run (every status: ok, diverged, failed, unsupported, pruned), columns:
   file, sweep, run_id, model, benchmark, seed, status, message, metric, higher_is_better,
   nstages, ntasks, wall_seconds; the metrics acc, bwt, fwt, forgetting and every scalar
   extra (retention, switch_time_mean, ...), and "intransigence" when a file holds joint
@@ -58,7 +58,7 @@ TITLE = "clsweep sweep results"
 CORE_METRICS = ["acc", "bwt", "fwt", "forgetting"]
 DESCRIPTORS = ["run_id", "model", "benchmark", "seed", "status", "message", "metric",
                "higher_is_better", "config"]
-STATUSES = ["ok", "diverged", "failed", "unsupported"]
+STATUSES = ["ok", "diverged", "failed", "unsupported", "pruned"]
 NOT_READ = "not read"
 
 # Extras that describe the bookkeeping of a run, not its quality: never tabulated, plotted
@@ -72,6 +72,7 @@ BOOKKEEPING = {
     "curve_stage": "stage of each anytime-curve point (a coordinate of R_curve)",
     "curve_step": "step of each anytime-curve point (a coordinate of R_curve)",
     "curve_truncated": "1 when a run had more curve points than stored (a flag)",
+    "stage_reached": "stages a pruned run completed (successive halving, a position)",
 }
 # Values that are codes, not measurements: masked before any mean, counted and shown.
 SENTINELS = {

@@ -92,7 +92,7 @@ PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#0
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">"]
 # How runs that did not finish ok are drawn (marker, colour) at their x value.
 NONOK_STYLE = {"diverged": ("X", "#B2182B"), "failed": ("v", "#4D4D4D"),
-               "unsupported": ("s", "#999999")}
+               "unsupported": ("s", "#999999"), "pruned": ("|", "#999999")}
 WRAP = 46
 
 

@@ -67,7 +67,7 @@ import clsweep_stats as st  # noqa: E402
 import plot  # noqa: E402
 
 STATUS_COLOUR = {"ok": "#1a7f37", "diverged": "#b2182b", "failed": "#6e4b00",
-                 "unsupported": "#57606a"}
+                 "unsupported": "#57606a", "pruned": "#57606a"}
 
 STYLE = """
 :root{--fg:#1f2328;--muted:#59636e;--line:#d1d9e0;--bg:#ffffff;--soft:#f6f8fa;--acc:#0072B2}
@@ -185,7 +185,8 @@ def status_section(runs):
         cells.append((str(len(mt)), len(mt)))
         rows.append(cells)
     return ('<div class="cards">' + "".join(cards) + "</div>"
-            + table_html(["model", *cr.STATUSES, "total"], rows, num=range(1, 6)))
+            + table_html(["model", *cr.STATUSES, "total"], rows,
+                         num=range(1, len(cr.STATUSES) + 2)))
 
 
 def summary_section(table, axes, metrics):

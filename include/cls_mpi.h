@@ -18,6 +18,8 @@ enum {
     TAG_RESULT = 2,      /* worker → master: one run's result */
     TAG_STOP = 3,        /* master → worker: no more work, return */
     TAG_CANCEL = 4,      /* master → worker: stopping; drop runs not yet started */
+    TAG_STAGE = 5,       /* worker → master: a run's stage report (successive halving) */
+    TAG_DECIDE = 6,      /* master → worker: continue or stop that run */
     /* analysis group (the group's communicator; src/analysis/analysis.c) */
     TAG_WS_ANALYSE = 11, /* leader → member: int32 count of pca_scalapack calls */
     TAG_WS_STOP = 12,    /* leader → member: release the grid and return */

@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "result.h"
+#include "run.h"
 
 /* How a run is executed (options of the sweep; sent with every work message, encoded
  * field by field by sched_proto). */
@@ -14,6 +15,7 @@ typedef struct {
     double time_limit;   /* seconds, 0 = none */
     double memory_mb;    /* address-space limit, 0 = none */
     int isolate;         /* run in a forked child */
+    int report_stages;   /* successive halving: runs report after each stage (prune.h) */
 } run_limits;
 
 #define RUN_EXIT_OOM 86   /* exit code of a run process that ran out of (limited) memory */
@@ -28,5 +30,11 @@ typedef struct {
  *   the process exits CLS_EXIT_INCOMPLETE) so that a hung run cannot ignore it.
  * The grace period is stop_set_grace(lim->grace)'s. */
 void run_isolated(const run_config *cfg, const run_limits *lim, run_result *res);
+
+/* run_isolated with a stage hook (run.h): the run process reports after each stage through
+ * its pipe and waits for the answer, which this process gets from hook (called here, in
+ * the rank, so the hook may talk MPI). NULL hook: run_isolated. */
+void run_isolated_staged(const run_config *cfg, const run_limits *lim, run_stage_hook hook,
+                         void *ctx, run_result *res);
 
 #endif

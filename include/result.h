@@ -10,6 +10,8 @@ typedef enum {
     RUN_STATUS_DIVERGED,      /* NaN/Inf loss or parameters */
     RUN_STATUS_FAILED,        /* error (message says why) */
     RUN_STATUS_UNSUPPORTED,   /* model does not support the benchmark kind */
+    RUN_STATUS_PRUNED,        /* stopped at a stage boundary by successive halving (prune.h):
+                               * final; R holds the stages it completed */
     RUN_STATUS_ABANDONED,     /* stopped before its end (signal, launcher gone): not a final
                                * status — never written to the journal or the NetCDF file;
                                * the run stays pending. Travels only from a run to its rank
@@ -17,7 +19,7 @@ typedef enum {
     RUN_STATUS_COUNT
 } run_status;
 
-const char *run_status_name(run_status s);   /* "ok", "diverged", "failed", "unsupported" */
+const char *run_status_name(run_status s);   /* "ok", "diverged", "failed", "unsupported", "pruned" */
 int run_status_parse(const char *name);      /* -1 if unknown */
 
 #define RESULT_NAME_MAX 48

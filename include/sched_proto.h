@@ -3,7 +3,8 @@
  * (sched_master.c) and the workers (sched_worker.c) only.
  *
  *   TAG_WORK   master → worker: a chunk of runs: int32 count, the run_limits (float64
- *              grace, float64 time_limit, float64 memory_mb, int32 isolate), then per run
+ *              grace, float64 time_limit, float64 memory_mb, int32 isolate, int32
+ *              report_stages), then per run
  *              int32 index, uint32 length, cfg_pack bytes
  *   TAG_RESULT worker → master: int32 index, uint32 flags, result_pack bytes (one message
  *              per run, in chunk order). A result of status RUN_STATUS_ABANDONED is not a
@@ -11,6 +12,11 @@
  *   TAG_STOP   master → worker: empty; the worker returns
  *   TAG_CANCEL master → worker: empty; the master is stopping: runs not yet started (the
  *              rest of a chunk, a prefetched chunk) go back as abandoned
+ *   TAG_STAGE  worker → master (successive halving, report_stages): a run's stage report,
+ *              PROTO_STAGE_SIZE bytes: int32 index, int32 stage, int32 nstages, int32
+ *              higher_is_better, float64 acc_seen, float64 acc_all; the worker then waits
+ *   TAG_DECIDE master → worker: the answer, PROTO_DECIDE_SIZE bytes: int32 index, uint32
+ *              keep (1 continue, 0 stop the run at this stage)
  * Every integer and float is little-endian whatever the host (explicit byte order, not a
  * memcpy of a struct), so ranks on different hosts agree. Variable-size payloads are
  * received after MPI_Iprobe + MPI_Get_count. */
@@ -28,9 +34,17 @@
 #define PROTO_WORKER_STOPPING 1u   /* the worker is stopping: give it no more work */
 
 /* Bytes of an encoded run_limits. */
-#define PROTO_LIMITS_SIZE 28
+#define PROTO_LIMITS_SIZE 32
 void proto_put_limits(unsigned char *p, const run_limits *l);
 void proto_get_limits(const unsigned char *p, run_limits *l);
+
+/* TAG_STAGE and TAG_DECIDE payloads. */
+#define PROTO_STAGE_SIZE 32
+#define PROTO_DECIDE_SIZE 8
+void proto_stage_pack(unsigned char *p, int32_t idx, const run_stage_report *r);
+void proto_stage_unpack(const unsigned char *p, int32_t *idx, run_stage_report *r);
+void proto_decision_pack(unsigned char *p, int32_t idx, int keep);
+void proto_decision_unpack(const unsigned char *p, int32_t *idx, int *keep);
 
 /* A TAG_WORK message for runs idx[0..k) with configurations cfg[0..k) (malloc'd; *len). */
 char *proto_work_pack(const run_limits *lim, int k, const int *idx, const run_config *const *cfg,

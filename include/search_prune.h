@@ -1,9 +1,7 @@
 /* search_prune.h — the decision rule of stage-aware successive halving (issue 21, part 2):
  * whether a run that reached a rung (a stage boundary) continues, given the metric values of
  * the runs of its group at that rung. Pure functions of their arguments, for the sweep layer.
- *
- * NOT YET WIRED: no sweep key (prune:) reaches this, the run executor does not report per
- * stage and the scheduler does not stop runs; this is the tested decision rule only. */
+ * Used by the master's book (prune.h, src/sweep/prune.c), which the prune: key drives. */
 #ifndef CLS_SEARCH_PRUNE_H
 #define CLS_SEARCH_PRUNE_H
 

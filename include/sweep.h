@@ -7,7 +7,7 @@
  * (b exclusive) | {choice: [values]}, and under search: {method: random, samples: N, seed: S}
  * the distributions of search.h), zip (list of maps whose lists move together), exclude (list of partial
  * assignments), output (path), ranks_per_run (int ≥ 1), options (map: grace_seconds,
- * flush_seconds, quiet, isolate, run_time_limit, run_memory_mb).
+ * flush_seconds, quiet, isolate, run_time_limit, run_memory_mb), prune (prune.h).
  *
  * Expansion: seeds × models × grid × zip, minus excludes; each point is completed
  * (cfg_fill_defaults: defaults, model-scoped "MODEL.train.X" overrides, resolved train.*
@@ -21,6 +21,7 @@
 
 #include <stdint.h>
 #include "config.h"
+#include "prune.h"
 
 /* A run. Its effective configuration (model, seed, benchmark.*, model keys) is kept in the
  * sweep's compact store (runstore.h, issue 23: ~60 bytes + 4 per key and run): read it with
@@ -56,6 +57,7 @@ typedef struct {
     char **warnings;     /* "path:line:col: ..." notes on a valid but suspicious sweep (an
                           * axis no model reads); printed by `expand` and `run` */
     int n_before_dedup;  /* points before deduplication */
+    prune_spec prune;    /* prune: successive halving at stage boundaries (prune.h) */
     int nruns;
     sweep_run *runs;     /* unique runs, in expansion order */
     int runs_cap;

@@ -125,7 +125,7 @@ def test_metrics(ds):
         assert "mse" in ds[v].attrs["direction"]
         assert math.isnan(ds[v].encoding["_FillValue"])
     assert "increase in loss" in ds["forgetting"].attrs["direction"]
-    assert ds["status"].attrs["flag_values"] == "ok diverged failed unsupported"
+    assert ds["status"].attrs["flag_values"] == "ok diverged failed unsupported pruned"
     assert ds["wall_seconds"].attrs["units"] == "s"
 
 

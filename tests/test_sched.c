@@ -43,15 +43,16 @@ static void test_runindex_finds_every_run(void) {
 }
 
 static void test_limits_little_endian(void) {
-    run_limits l = {60.0, 2.5, 1024.0, 1}, back;
+    run_limits l = {60.0, 2.5, 1024.0, 1, 1}, back;
     unsigned char b[PROTO_LIMITS_SIZE];
     proto_put_limits(b, &l);
     /* 60.0 = 0x404E000000000000: little-endian, the exponent byte last. */
     CHECK(b[0] == 0 && b[6] == 0x4E && b[7] == 0x40, "grace bytes %02x..%02x %02x", b[0], b[6], b[7]);
     CHECK(b[24] == 1 && b[25] == 0 && b[26] == 0 && b[27] == 0, "isolate as int32 LE");
     proto_get_limits(b, &back);
-    CHECK(back.grace == 60.0 && back.time_limit == 2.5 && back.memory_mb == 1024.0 && back.isolate == 1,
-          "round trip");
+    CHECK(b[28] == 1 && b[31] == 0, "report_stages as int32 LE");
+    CHECK(back.grace == 60.0 && back.time_limit == 2.5 && back.memory_mb == 1024.0 && back.isolate == 1 &&
+          back.report_stages == 1, "round trip");
 }
 
 static void test_work_message_round_trip_and_truncation(void) {
@@ -63,7 +64,7 @@ static void test_work_message_round_trip_and_truncation(void) {
     cfg_set(&b, "model", "ewc");
     const run_config *cfgs[2] = {&a, &b};
     int idx[2] = {7, 123456};
-    run_limits lim = {1.0, 0, 0, 0};
+    run_limits lim = {1.0, 0, 0, 0, 0};
     size_t n;
     char *msg = proto_work_pack(&lim, 2, idx, cfgs, &n);
     proto_work_reader rd;

@@ -38,7 +38,8 @@
 #define PROBE_VERSION 1u
 
 static const char *const status_names[RUN_STATUS_COUNT] = {"ok", "diverged", "failed",
-                                                            "unsupported", "abandoned"};
+                                                            "unsupported", "pruned",
+                                                            "abandoned"};
 
 const char *run_status_name(run_status s) {
     if ((int)s < 0 || s >= RUN_STATUS_COUNT) return "unknown";

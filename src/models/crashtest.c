@@ -21,6 +21,7 @@ typedef struct {
     int at_stage;
     int ws_dim;
     double work;        /* millions of multiply-adds per stage */
+    double quality, drift;   /* known quality: eval = 0.5 + 0.01 t + quality + drift * stage */
     int stage;          /* last stage trained, -1 before training */
     uint64_t seed;
 } crash_t;
@@ -32,6 +33,10 @@ static const param_spec crash_params[] = {
     {"crashtest.ws_dim", PARAM_INT, "4", NULL, 1, 100000, "columns of the synthetic weights() matrix"},
     {"crashtest.work", PARAM_FLOAT, "0", NULL, 0, 1e6,
      "compute per stage, in millions of dependent multiply-adds (scheduler benchmarks)"},
+    {"crashtest.quality", PARAM_FLOAT, "0", NULL, -1e6, 1e6,
+     "added to every evaluation: a model of known quality (successive-halving tests)"},
+    {"crashtest.drift", PARAM_FLOAT, "0", NULL, -1e6, 1e6,
+     "added to every evaluation times the stages trained (quality that changes along the stream)"},
 };
 
 static model_t *crash_init(const run_config *cfg, const bench_t *b, uint64_t seed) {
@@ -41,6 +46,8 @@ static model_t *crash_init(const run_config *cfg, const bench_t *b, uint64_t see
     m->at_stage = (int)cfg_int(cfg, "crashtest.at_stage");
     m->ws_dim = cfg_get(cfg, "crashtest.ws_dim") ? (int)cfg_int(cfg, "crashtest.ws_dim") : 4;
     m->work = cfg_get(cfg, "crashtest.work") ? cfg_float(cfg, "crashtest.work") : 0;
+    m->quality = cfg_get(cfg, "crashtest.quality") ? cfg_float(cfg, "crashtest.quality") : 0;
+    m->drift = cfg_get(cfg, "crashtest.drift") ? cfg_float(cfg, "crashtest.drift") : 0;
     m->stage = -1;
     m->seed = seed;
     return (model_t *)m;
@@ -81,8 +88,9 @@ static run_status crash_train(model_t *mm, const bench_t *b, int stage) {
 }
 
 static double crash_eval(model_t *mm, const bench_t *b, int t) {
-    (void)mm;
-    return 0.5 + 0.01 * t + (b->higher_is_better ? 0 : 0.1);
+    const crash_t *m = (const crash_t *)mm;
+    return 0.5 + 0.01 * t + (b->higher_is_better ? 0 : 0.1) + m->quality +
+           m->drift * (m->stage + 1);
 }
 
 static float *crash_weights(model_t *mm, const bench_t *b, int samples_per_task, int *rows,

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -42,7 +43,38 @@
 #define CLS_ASAN 0
 #endif
 
-static void run_child(int fd, const run_config *cfg, const run_limits *lim, pid_t parent) {
+/* Frames on the run process's pipe: a type byte, a uint64 length, the payload. 'S' is a
+ * stage report (run_stage_report, this host's layout: both ends are one program image) after
+ * which the run waits for one answer byte ('c' continue, anything else stop) on the answer
+ * socket; 'R' is the packed result, the last frame. */
+#define FRAME_HEAD 9
+
+typedef struct {
+    int out, in;   /* frames to the rank, answers from it */
+} child_chan;
+
+static int put_frame(int fd, char type, const void *p, uint64_t n) {
+    unsigned char h[FRAME_HEAD];
+    h[0] = (unsigned char)type;
+    memcpy(h + 1, &n, sizeof n);
+    return cls_write_all(fd, h, sizeof h) || cls_write_all(fd, p, (size_t)n);
+}
+
+/* The run process's stage hook: report, then wait for the rank's answer (no answer — the
+ * rank is gone or cannot say — stops the run). */
+static int child_stage(void *ctx, const run_stage_report *rep) {
+    const child_chan *c = ctx;
+    if (put_frame(c->out, 'S', rep, sizeof *rep)) return 0;
+    char a = 0;
+    for (;;) {
+        ssize_t n = read(c->in, &a, 1);
+        if (n < 0 && errno == EINTR) continue;
+        return n == 1 && a == 'c';
+    }
+}
+
+static void run_child(int fd, int ans, const run_config *cfg, const run_limits *lim,
+                      pid_t parent) {
     /* Reliability review: die with the rank. Without this a run process outlives a rank
      * that is SIGKILLed (OOM killer, a dead node's cleanup, MPI_Abort of the job) and
      * computes on as an orphan — forever for a hung run (seen with crashtest mode=hang). */
@@ -64,22 +96,22 @@ static void run_child(int fd, const run_config *cfg, const run_limits *lim, pid_
         setenv("CLSWEEP_RUN_DEADLINE", dl, 1);
     }
     run_result r;
-    run_execute(cfg, &r);
+    child_chan chan = {fd, ans};
+    run_execute_staged(cfg, &r, ans >= 0 ? child_stage : NULL, &chan);
     if (r.status == RUN_STATUS_ABANDONED && cls_stop_signal)   /* say who got the signal */
         snprintf(r.message, sizeof r.message, "the run process received signal %d and gave up "
                  "after the %g s grace period", (int)cls_stop_signal, lim->grace);
     char *buf;
     size_t len;
     result_pack(&r, &buf, &len);
-    uint64_t n = len;
-    int rc = cls_write_all(fd, &n, sizeof n) || cls_write_all(fd, buf, len);
+    int rc = put_frame(fd, 'R', buf, len);
     _exit(rc ? 1 : 0);
 }
 
 /* In this process: no limits (refused by the scheduler), a hard deadline on a stop. */
-static void run_here(const run_config *cfg, run_result *res) {
+static void run_here(const run_config *cfg, run_result *res, run_stage_hook hook, void *ctx) {
     stop_hard_deadline(1, CLS_EXIT_INCOMPLETE);
-    run_execute(cfg, res);
+    run_execute_staged(cfg, res, hook, ctx);
     stop_hard_deadline(0, CLS_EXIT_INCOMPLETE);
 }
 
@@ -107,9 +139,30 @@ static void child_failed(run_result *res, const run_limits *lim, int status, int
 }
 
 void run_isolated(const run_config *cfg, const run_limits *lim, run_result *res) {
+    run_isolated_staged(cfg, lim, NULL, NULL, res);
+}
+
+/* The frames complete in buf[*off, have): stage reports are answered through hook on ans
+ * (*off moves past them); stops at the result frame, which is read at the end. */
+static void serve_frames(const char *buf, size_t have, size_t *off, int ans,
+                         run_stage_hook hook, void *ctx) {
+    while (have - *off >= FRAME_HEAD && buf[*off] == 'S') {
+        uint64_t n;
+        memcpy(&n, buf + *off + 1, sizeof n);
+        if (n != sizeof(run_stage_report) || have - *off - FRAME_HEAD < n) return;
+        run_stage_report rep;
+        memcpy(&rep, buf + *off + FRAME_HEAD, sizeof rep);
+        *off += FRAME_HEAD + n;
+        char a = hook && ans >= 0 && hook(ctx, &rep) ? 'c' : 's';
+        if (ans >= 0) (void)!send(ans, &a, 1, MSG_NOSIGNAL);
+    }
+}
+
+void run_isolated_staged(const run_config *cfg, const run_limits *lim, run_stage_hook hook,
+                         void *ctx, run_result *res) {
     stop_set_grace(lim->grace);
     if (!lim->isolate) {
-        run_here(cfg, res);
+        run_here(cfg, res, hook, ctx);
         return;
     }
     static int asan_noted;
@@ -119,9 +172,15 @@ void run_isolated(const run_config *cfg, const run_limits *lim, run_result *res)
     }
     double t0 = cls_now();
     bench_prefetch(cfg);
-    int fds[2];
+    int fds[2], sv[2] = {-1, -1};
     if (pipe(fds)) {
-        run_here(cfg, res);   /* no pipe: run unprotected rather than not at all */
+        run_here(cfg, res, hook, ctx);   /* no pipe: run unprotected rather than not at all */
+        return;
+    }
+    if (hook && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
+        close(fds[0]);
+        close(fds[1]);
+        run_here(cfg, res, hook, ctx);
         return;
     }
     fflush(stdout);
@@ -131,16 +190,22 @@ void run_isolated(const run_config *cfg, const run_limits *lim, run_result *res)
     if (pid < 0) {
         close(fds[0]);
         close(fds[1]);
-        run_here(cfg, res);
+        if (sv[0] >= 0) {
+            close(sv[0]);
+            close(sv[1]);
+        }
+        run_here(cfg, res, hook, ctx);
         return;
     }
     if (pid == 0) {
         close(fds[0]);
-        run_child(fds[1], cfg, lim, parent);
+        if (sv[0] >= 0) close(sv[0]);
+        run_child(fds[1], sv[1], cfg, lim, parent);
     }
     close(fds[1]);
+    if (sv[1] >= 0) close(sv[1]);
     char *buf = NULL;
-    size_t have = 0, cap = 0;
+    size_t have = 0, cap = 0, off = 0;
     int timed_out = 0, forwarded = 0, abandoned = 0;
     for (;;) {
         struct pollfd pf = {fds[0], POLLIN, 0};
@@ -170,15 +235,18 @@ void run_isolated(const run_config *cfg, const run_limits *lim, run_result *res)
         if (n < 0) kill(pid, SIGKILL); /* cannot read the result: do not wait on the run */
         if (n <= 0) break;
         have += (size_t)n;
+        serve_frames(buf, have, &off, sv[0], hook, ctx);
     }
     close(fds[0]);
+    if (sv[0] >= 0) close(sv[0]);
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
     uint64_t n = 0;
-    if (have >= sizeof n) memcpy(&n, buf, sizeof n);
-    if (!timed_out && !abandoned && WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
-        have >= sizeof n && n == have - sizeof n &&
-        result_unpack(res, buf + sizeof n, (size_t)n) == 0) {
+    int framed = have - off >= FRAME_HEAD && buf[off] == 'R';
+    if (framed) memcpy(&n, buf + off + 1, sizeof n);
+    if (framed && !timed_out && !abandoned && WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+        n == have - off - FRAME_HEAD &&
+        result_unpack(res, buf + off + FRAME_HEAD, (size_t)n) == 0) {
         free(buf);
         return;
     }

@@ -55,7 +55,33 @@ static int add_task_scores(const run_config *cfg, const model_ops *ops, model_t 
     return bad;
 }
 
-void run_execute(const run_config *cfg, run_result *res) {
+/* The stage report after stage s, recorded in the "acc_seen" extra. */
+static void stage_report(run_result *res, const bench_t *b, int s, run_stage_report *rep) {
+    const float *row = res->R + (long)s * b->ntasks;
+    double seen = 0, all = 0;
+    int nseen = 0;
+    for (int t = 0; t < b->ntasks; t++) {
+        all += row[t];
+        int trained = 0;
+        for (int u = 0; u <= s && !trained; u++) trained = b->stage_task[u] == t;
+        if (trained) {
+            seen += row[t];
+            nseen++;
+        }
+    }
+    memset(rep, 0, sizeof *rep);   /* padding too: it travels through a pipe */
+    rep->stage = s;
+    rep->nstages = b->nstages;
+    rep->higher_is_better = b->higher_is_better;
+    rep->acc_seen = nseen ? seen / nseen : NAN;
+    rep->acc_all = b->ntasks ? all / b->ntasks : NAN;
+    result_array(res, "acc_seen", "mean metric over the tasks trained so far, after each stage",
+                 "stage", b->nstages, NULL, 0)[s] = rep->acc_seen;
+}
+
+void run_execute(const run_config *cfg, run_result *res) { run_execute_staged(cfg, res, NULL, NULL); }
+
+void run_execute_staged(const run_config *cfg, run_result *res, run_stage_hook hook, void *ctx) {
     double t_start = cls_now();
     result_init(res);
     const char *mname = cfg_get(cfg, "model");
@@ -131,6 +157,14 @@ void run_execute(const run_config *cfg, run_result *res) {
         }
         if (ops->after_stage) ops->after_stage(m, &b, s, res);
         run_collect_probe(cfg, ops, m, &b, s, res);
+        if (hook) {
+            run_stage_report rep;
+            stage_report(res, &b, s, &rep);
+            if (s + 1 < b.nstages && !hook(ctx, &rep)) {
+                result_fail(res, RUN_STATUS_PRUNED, "pruned after stage %d of %d", s, b.nstages);
+                break;
+            }
+        }
     }
     if (res->status == RUN_STATUS_OK) {
         cl_metrics cm;

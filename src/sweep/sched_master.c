@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "cls_mpi.h"
+#include "prune_sched.h"
 #include "sched_proto.h"
 #include "stop.h"
 #include "util.h"
@@ -73,6 +74,8 @@ int master_setup(master_t *m, const sched_options *o) {
     if (cls_mkdir_parents(m->out)) return -1;
     if (sched_resume(m)) return -1;
     if (journal_open(&m->journal, m->journal_path)) return -1;
+    /* successive halving (prune_sched.h) */
+    if (prune_master_init(&m->sw, m->results, &m->journal, o, m->quiet)) return -1;
     /* Pending runs, optionally one shard of them, longest expected first. */
     size_t cap = (size_t)(m->sw.nruns ? m->sw.nruns : 1);
     m->pending = xmalloc(sizeof(int) * cap);
@@ -107,6 +110,7 @@ run_limits master_limits(const master_t *m) {
     l.time_limit = m->sw.run_time_limit;
     l.memory_mb = m->sw.run_memory_mb;
     l.isolate = m->sw.isolate;
+    l.report_stages = m->sw.prune.enabled;
     return l;
 }
 
@@ -119,6 +123,7 @@ void master_free(master_t *m) {
             }
         free(m->results);
     }
+    prune_master_free();
     journal_close(&m->journal);
     free(m->journal_path);
     free(m->reported);
@@ -180,6 +185,7 @@ static void progress(master_t *m, int force) {
  * caller at the end of the run's chunk, before more work goes out). The .nc rewrite is
  * maybe_write's, called after the next hand-out so that workers do not wait on it. */
 static int master_record(master_t *m, int idx, run_result *r) {
+    prune_master_result(idx, r);   /* successive halving: a pruned run's form */
     if (journal_append(&m->journal, m->sw.runs[idx].id, r, 0)) return -1;
     double w = isfinite(r->wall_seconds) && r->wall_seconds >= 0 ? r->wall_seconds : 0;
     m->run_ewma = m->run_ewma < 0 ? w : 0.8 * m->run_ewma + 0.2 * w;
@@ -191,7 +197,7 @@ static int master_record(master_t *m, int idx, run_result *r) {
     if (r->status == RUN_STATUS_FAILED) m->nfail++;
     if (r->status == RUN_STATUS_DIVERGED) m->ndiv++;
     progress(m, 0);
-    return 0;
+    return prune_master_settle();
 }
 
 /* Rewrites the .nc if it is due (see WRITE_GAP_FACTOR): the rewrites cost the master at most
@@ -246,6 +252,7 @@ static int master_finish(master_t *m) {
             fprintf(stderr, "clsweep: error: %s\n", cls_geterr());
         return CLS_EXIT_ERROR;
     }
+    prune_master_summary();
     if (m->ndone < m->ntotal) {
         say_incomplete(m);
         return CLS_EXIT_INCOMPLETE;
@@ -291,7 +298,7 @@ int master_solo(master_t *m, analysis_group *ag) {
         sweep_cfg(&m->sw, idx, &cfgv);
         const run_config *cfg = &cfgv;
         run_result r;
-        run_isolated(cfg, &lim, &r);
+        run_isolated_staged(cfg, &lim, m->sw.prune.enabled ? prune_solo_hook : NULL, &idx, &r);
         if (r.status == RUN_STATUS_ABANDONED) {
             /* This process stopped (the loop ends) or only the run process got the signal:
              * either way the run is pending again, and tried again unless we stop. */
@@ -517,6 +524,11 @@ int master_mpi(master_t *m, const int *leaders, int nleaders, int size) {
     while (d.outstanding > 0) {
         if (stop_launcher_gone()) master_orphaned(m);
         dispatch_stop(&d);
+        if (prune_master_poll()) {   /* a run waits at a stage boundary: answer first */
+            backoff = 1e-5;
+            last_msg = cls_now();
+            continue;
+        }
         int flag = 0;
         MPI_Status st;
         CLS_MPI_CHECK(MPI_Iprobe(MPI_ANY_SOURCE, TAG_RESULT, MPI_COMM_WORLD, &flag, &st));

@@ -36,6 +36,7 @@ void proto_put_limits(unsigned char *p, const run_limits *l) {
     put_f64(p + 8, l->time_limit);
     put_f64(p + 16, l->memory_mb);
     put_u32(p + 24, (uint32_t)l->isolate);
+    put_u32(p + 28, (uint32_t)l->report_stages);
 }
 
 void proto_get_limits(const unsigned char *p, run_limits *l) {
@@ -43,6 +44,35 @@ void proto_get_limits(const unsigned char *p, run_limits *l) {
     l->time_limit = get_f64(p + 8);
     l->memory_mb = get_f64(p + 16);
     l->isolate = (int)(int32_t)get_u32(p + 24);
+    l->report_stages = (int)(int32_t)get_u32(p + 28);
+}
+
+void proto_stage_pack(unsigned char *p, int32_t idx, const run_stage_report *r) {
+    put_u32(p, (uint32_t)idx);
+    put_u32(p + 4, (uint32_t)r->stage);
+    put_u32(p + 8, (uint32_t)r->nstages);
+    put_u32(p + 12, (uint32_t)r->higher_is_better);
+    put_f64(p + 16, r->acc_seen);
+    put_f64(p + 24, r->acc_all);
+}
+
+void proto_stage_unpack(const unsigned char *p, int32_t *idx, run_stage_report *r) {
+    *idx = (int32_t)get_u32(p);
+    r->stage = (int32_t)get_u32(p + 4);
+    r->nstages = (int32_t)get_u32(p + 8);
+    r->higher_is_better = (int32_t)get_u32(p + 12);
+    r->acc_seen = get_f64(p + 16);
+    r->acc_all = get_f64(p + 24);
+}
+
+void proto_decision_pack(unsigned char *p, int32_t idx, int keep) {
+    put_u32(p, (uint32_t)idx);
+    put_u32(p + 4, keep ? 1u : 0u);
+}
+
+void proto_decision_unpack(const unsigned char *p, int32_t *idx, int *keep) {
+    *idx = (int32_t)get_u32(p);
+    *keep = get_u32(p + 4) != 0;
 }
 
 char *proto_work_pack(const run_limits *lim, int k, const int *idx, const run_config *const *cfg,

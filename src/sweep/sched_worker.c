@@ -9,6 +9,7 @@
 
 #include "cls_mpi.h"
 #include "isolate.h"
+#include "prune_sched.h"
 #include "sched_proto.h"
 #include "stop.h"
 #include "util.h"
@@ -74,7 +75,8 @@ static void worker_chunk(analysis_group *ag, const char *buf, size_t count) {
             result_init(&r);
             result_fail(&r, RUN_STATUS_ABANDONED, "stop requested before the run started");
         } else {
-            run_isolated(&cfg, &rd.lim, &r);
+            run_isolated_staged(&cfg, &rd.lim, rd.lim.report_stages ? prune_worker_hook : NULL,
+                                &idx, &r);
             exit_if_orphaned();
             if (r.status == RUN_STATUS_ABANDONED) result_drop_probes(&r);
             else analysis_apply(ag, &cfg, &r);

@@ -1,7 +1,7 @@
 /* search_prune.c — the decision rule of stage-aware successive halving (search_prune.h):
  * asynchronous (ASHA, Li et al. 2020: continue when in the top 1/eta of the rung so far) and
- * synchronous (top 1/eta of the complete rung, ties by run id). Pure; for the sweep layer.
- * Not yet called by the scheduler (see search_prune.h). */
+ * synchronous (top 1/eta of the complete rung, ties by run id). Pure; for the sweep layer
+ * (called by prune.c). */
 #include "search_prune.h"
 
 #include <math.h>

@@ -29,6 +29,7 @@
 #include "rng.h"
 #include "projcache.h"
 #include "runstore.h"
+#include "prune.h"
 #include "search.h"
 #include "safefile.h"
 #include "util.h"
@@ -93,7 +94,7 @@ typedef struct {
 
 static const char *const top_keys[] = {"name", "benchmark", "models", "seeds", "defaults",
                                        "train", "grid", "zip", "exclude", "output",
-                                       "ranks_per_run", "options", "search", "programs"};
+                                       "ranks_per_run", "options", "search", "programs", "prune"};
 #define NTOP (int)(sizeof top_keys / sizeof top_keys[0])
 
 /* The options: map. Adding an option is one row here and its field in sweep_t (a double
@@ -1811,6 +1812,20 @@ static int parse_programs(parse_t *p) {
     return 0;
 }
 
+/* prune: (prune.h, parsed by prune_cfg.c) once the axes are known: group_by names model,
+ * seed or a recorded key. */
+static int parse_prune(parse_t *p, sweep_t *s) {
+    yaml_node_t *v = top_get(p, "prune");
+    if (!v) return 0;
+    const char **known = xmalloc(sizeof(char *) * (size_t)(s->naxes + 2));
+    known[0] = "model";
+    known[1] = "seed";
+    for (int i = 0; i < s->naxes; i++) known[i + 2] = s->axes[i];
+    int rc = prune_parse(p->path, p->doc, v, known, s->naxes + 2, &s->prune);
+    free(known);
+    return rc;
+}
+
 int sweep_load_text(sweep_t *s, const char *path, const char *yaml_text) {
     memset(s, 0, sizeof *s);
     s->path = xstrdup(path);
@@ -1863,7 +1878,7 @@ int sweep_load_text(sweep_t *s, const char *path, const char *yaml_text) {
     if (check_tags(&p) || parse_top_keys(&p) || parse_benchmark(&p) || parse_scalars(&p, s) ||
         parse_programs(&p) || parse_models(&p) || parse_seeds(&p) || parse_train(&p) ||
         parse_defaults(&p) || parse_search(&p) || parse_grid(&p) || parse_zip(&p) ||
-        parse_exclude(&p) || expand(&p, s))
+        parse_exclude(&p) || expand(&p, s) || parse_prune(&p, s))
         goto cleanup;
     rc = 0;
 cleanup:
