@@ -262,13 +262,13 @@ static void test_run_reports_and_stops(void) {
     int rc = load_prune(&sw, "");
     CHECK(rc == 0, "%s", cls_geterr());
     if (rc) return;
-    const run_config *cp = NULL;
+    int ip = -1;
     for (int i = 0; i < sw.nruns; i++)
-        if (!strcmp(cfg_get(&sw.runs[i].cfg, "crashtest.quality"), "0.2")) cp = &sw.runs[i].cfg;
-    CHECK(cp != NULL, "the run of quality 0.2");
-    if (!cp) return;
+        if (!strcmp(sweep_get(&sw, i, "crashtest.quality"), "0.2")) ip = i;
+    CHECK(ip >= 0, "the run of quality 0.2");
+    if (ip < 0) return;
     run_config c;
-    cfg_copy(&c, cp);
+    sweep_cfg(&sw, ip, &c);
     for (int isolated = 0; isolated < 2; isolated++) {
         hook_ctx h = {0, 1, {0}, {0}};
         run_limits lim = {5, 0, 0, isolated, 1};

@@ -31,15 +31,20 @@ int prune_master_init(const sweep_t *sw, run_result **results, journal_t *j,
     bjournal = j;
     bquiet = quiet;
     int n = sw->nruns;
+    /* the run store keeps configurations packed: rebuild them for the grouping keys */
+    run_config *cfgs = xmalloc(sizeof(*cfgs) * (size_t)(n ? n : 1));
     const run_config **cfg = xmalloc(sizeof(*cfg) * (size_t)(n ? n : 1));
     uint64_t *ids = xmalloc(sizeof(uint64_t) * (size_t)(n ? n : 1));
     unsigned char *member = xmalloc((size_t)(n ? n : 1));
     for (int i = 0; i < n; i++) {
-        cfg[i] = &sw->runs[i].cfg;
+        sweep_cfg(sw, i, &cfgs[i]);
+        cfg[i] = &cfgs[i];
         ids[i] = sw->runs[i].hash;
         member[i] = !(o->shard_count > 0 && i % o->shard_count != o->shard_index);
     }
     book = prune_new(&sw->prune, cfg, ids, member, n);
+    for (int i = 0; i < n; i++) cfg_free(&cfgs[i]);
+    free(cfgs);
     free(cfg);
     free(member);
     free(book_ids);
