@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # perf/run.sh [BUILD_DIR] [--isa "native avx2"] [--wall] [--rounds N] [--no-torch] [--no-rss]
-#             [--no-sched] [--no-million] [--million-full] — `make bench`:
-#             [--no-sched] [--no-vdv] — `make bench`:
+#             [--no-sched] [--no-million] [--million-full] [--no-vdv] — `make bench`:
 # for each ISA setting of --isa (default "native avx2"), runs every performance program
 # (BUILD_DIR/perf/perf_*) and the PyTorch reference (perf/torch_reference.py, Debian
 # python3-torch: tools/deps.sh --bench) with one BLAS/OMP thread, prints their full output,

@@ -388,10 +388,11 @@ static void test_status_every_configuration(void) {
     CHECK(strstr(t, "diverged \xc3\x97" "3") && strstr(t, "failed \xc3\x97" "2"), "counts:\n%s", t);
     CHECK(strstr(t, "sample standard deviation (ddof 1)") != NULL, "sd labelled:\n%s", t);
     /* issue 17: the per-model table has one column per stored status and no "abandoned"
-     * (never stored); the row: 4 ok, 3 diverged, 2 failed, 0 unsupported, 9 in all */
+     * (never stored); the row: 4 ok, 3 diverged, 2 failed, 0 unsupported, 0 pruned, 9 in all */
     CHECK(strstr(t, "abandoned") == NULL, "no abandoned column:\n%s", t);
-    CHECK(strstr(t, "unsupported       total\n") != NULL, "header ends with unsupported, total:\n%s", t);
-    CHECK(strstr(t, "           4           3           2           0           9\n") != NULL,
+    CHECK(strstr(t, "unsupported      pruned       total\n") != NULL,
+          "header ends with unsupported, pruned, total:\n%s", t);
+    CHECK(strstr(t, "           4           3           2           0           0           9\n") != NULL,
           "counts row:\n%s", t);
     free(t);
     free_results(res, 9);

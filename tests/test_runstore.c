@@ -146,7 +146,8 @@ static void test_large_grid(void) {
     }
     size_t per_run = (runstore_bytes(s.store) + sizeof(sweep_run) * (size_t)s.nruns) / 100000;
     printf("# 10^5 runs: %zu bytes per run (store + run table)\n", per_run);
-    CHECK(per_run < 200, "%zu bytes per run", per_run);
+    /* issue 23's target: 10^6 runs expanded in <= 300 MB, the store and run table included */
+    CHECK(per_run < 300, "%zu bytes per run", per_run);
     sweep_free(&s);
 }
 
