@@ -45,7 +45,7 @@ EOF
             --quiet >/dev/null; } 2>&1 | tail -1)
         read -r rw ru rs <<<"$ref"
         read -r cw cu cs <<<"$cls"
-        sums=($(echo "${sums[0]} + $ru + $rs; ${sums[1]} + $cu + $cs; ${sums[2]} + $rw; ${sums[3]} + $cw" | bc))
+        mapfile -t sums < <(echo "${sums[0]} + $ru + $rs; ${sums[1]} + $cu + $cs; ${sums[2]} + $rw; ${sums[3]} + $cw" | bc)
         echo "# $m seed $s: reference wall $rw s cpu $(echo "$ru + $rs" | bc) s; clsweep wall $cw s cpu $(echo "$cu + $cs" | bc) s" >&2
     done
     n=$(echo "$SEEDS" | wc -w)
