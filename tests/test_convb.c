@@ -6,7 +6,7 @@
  *     differently);
  *   - the fused bias + ReLU + max-pool and its backward bit for bit equal to the separate
  *     passes (bias add, act_forward/act_backward ReLU, maxpool2_*), ties, zeros and NaN
- *     included, in both output layouts;
+ *     included, in both output layouts; the written (not accumulated) backward likewise;
  *   - a finite-difference check (tests/gradcheck.h) of a conv → fused pool → weighted sum
  *     loss through convb_backward + pool2b_backward. */
 #include <stdlib.h>
@@ -41,8 +41,9 @@ static double maxrel(const float *a, const float *b, long n) {
 
 /* convb against conv2d_*: every layout and chunking. */
 static void test_convb_matches_conv2d(void) {
-    const int shapes[3][5] = {{3, 1, 8, 28, 28}, {5, 8, 16, 14, 14}, {2, 3, 4, 6, 10}};
-    for (int si = 0; si < 3; si++) {
+    const int shapes[5][5] = {{3, 1, 8, 28, 28}, {5, 8, 16, 14, 14}, {2, 3, 4, 6, 10}, {2, 2, 3, 1, 5},
+                              {3, 2, 2, 4, 1}};   /* B, c_in, c_out, H, W; 1-wide edges */
+    for (int si = 0; si < 5; si++) {
         int B = shapes[si][0], ci = shapes[si][1], co = shapes[si][2], H = shapes[si][3],
             W = shapes[si][4];
         long HW = (long)H * W, nx = (long)B * ci * HW, nz = (long)B * co * HW, K = ci * 9;
@@ -131,6 +132,11 @@ static void test_pool2b_fused_bits(void) {
         long bad = 0;
         for (long i = 0; i < n; i++) bad += dzr[i] != dzf[i] && !(dzr[i] == 0 && dzf[i] == 0);
         CHECK(!bad, "fused backward differs at %ld of %ld values (layout %d)", bad, n, p_nchw);
+        float *dzs = fbuf(n);
+        for (long i = 0; i < n; i++) dzs[i] = 1e30f;   /* every value must be written */
+        pool2b_backward_set(dzs, dp, pf, af, B, C, H, W, p_nchw);
+        CHECK(!memcmp(dzs, dzf, sizeof(float) * (size_t)n), "pool2b_backward_set (layout %d)", p_nchw);
+        free(dzs);
         CHECK(!memcmp(dr, dzu, sizeof(float) * (size_t)n), "plain pool2b backward (layout %d)", p_nchw);
         free(pr); free(pf); free(pu); free(ar); free(af); free(au); free(prl);
         free(dpl); free(dr); free(dzr); free(dzf); free(dzu);

@@ -298,7 +298,7 @@ static void scratch_carve(pah_t *m, carver *c) {
 /* Floats of each im2col buffer: both convs of a whole batch of cap images (the input side or
  * the prototype side, whichever is larger), capped at PAH_COL_BUDGET floats but at least one
  * image (larger batches are then cut into chunks, nn.h convb_). */
-#define PAH_COL_BUDGET (32L << 10)
+#define PAH_COL_BUDGET (16L << 10)
 static long pah_colcap(const pah_t *m) {
     const pah_geom *g = &m->g;
     long s = m->Smax, one = (long)9 * g->Cin * s;

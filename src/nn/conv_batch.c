@@ -33,67 +33,80 @@ int convb_chunk(int c_in, int B, int H, int W, long cap) {
  * there is no wider variant; the level does not change these kernels. */
 #define INL static inline __attribute__((always_inline))
 
-/* One tap row of a plane: r[x] = src[x + kx − 1], 0 outside (plain loop; rows are short). */
-INL void tap_row(float *restrict r, const float *restrict src, int kx, int W) {
-    int x0 = kx == 0 ? 1 : 0, x1 = kx == 2 ? W - 1 : W;
-    const float *s = src + (kx - 1);
-    if (x0 > 0) r[0] = 0.0f;
-    if (x1 < W) r[W - 1] = 0.0f;
-    for (int x = x0; x < x1; x++) r[x] = s[x];
+/* Tap (dy, dx) = (ky − 1, kx − 1) of one H×W plane: r[y·W + x] = in[(y+dy)·W + x+dx], 0
+ * outside the plane. Within the valid rows this is ONE contiguous shifted copy (r[i] =
+ * in[i + dy·W + dx]) whose wrapped border column is then zeroed — instead of a loop per row
+ * of 7–28 floats, whose vector prologue/epilogue cost more than the copy. The first (dx < 0)
+ * or last (dx > 0) element of the range is the border column anyway and is not read (it
+ * would lie outside the plane). */
+INL void tap_plane(float *restrict r, const float *restrict in, int dy, int dx, int H, int W) {
+    int y0 = dy < 0 ? 1 : 0, y1 = dy > 0 ? H - 1 : H;
+    long a = (long)y0 * W, e = (long)y1 * W;
+    const float *s = in + (long)dy * W + dx;
+    if (dx < 0 && a < e) a++;
+    if (dx > 0 && a < e) e--;
+    for (long i = a; i < e; i++) r[i] = s[i];
+    if (dx < 0)
+        for (int y = y0; y < y1; y++) r[(long)y * W] = 0.0f;
+    if (dx > 0)
+        for (int y = y0; y < y1; y++) r[(long)y * W + W - 1] = 0.0f;
+    if (dy < 0)
+        for (int x = 0; x < W; x++) r[x] = 0.0f;
+    if (dy > 0)
+        for (int x = 0; x < W; x++) r[(long)(H - 1) * W + x] = 0.0f;
+}
+
+/* Adjoint of tap_plane: in[(y+dy)·W + x+dx] += r[y·W + x] over the valid (y, x); r's border
+ * column is zeroed first (r is the caller's scratch) so the add is one contiguous loop. */
+INL void tap_plane_add(float *restrict in, float *restrict r, int dy, int dx, int H, int W) {
+    int y0 = dy < 0 ? 1 : 0, y1 = dy > 0 ? H - 1 : H;
+    long a = (long)y0 * W, e = (long)y1 * W;
+    float *d = in + (long)dy * W + dx;
+    if (dx < 0) {
+        for (int y = y0; y < y1; y++) r[(long)y * W] = 0.0f;
+        if (a < e) a++;
+    }
+    if (dx > 0) {
+        for (int y = y0; y < y1; y++) r[(long)y * W + W - 1] = 0.0f;
+        if (a < e) e--;
+    }
+    for (long i = a; i < e; i++) d[i] += r[i];
 }
 
 /* col (c_in·9, nb·H·W), row ci·9 + ky·3 + kx, column (b − b0)·H·W + y·W + x, for the images
  * b0 .. b0+nb−1 of x (layout NCHW or CBHW with B images). */
-INL void im2col_body(float *col, const float *x, int c_in, int B, int b0, int nb, int H,
-                         int W, int x_nchw) {
+INL void im2col_body(float *col, const float *x, int c_in, int B, int b0, int nb, int H, int W,
+                     int x_nchw) {
     long HW = (long)H * W, N = (long)nb * HW;
     for (int ci = 0; ci < c_in; ci++)
         for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++) {
                 float *row = col + ((long)(ci * 3 + ky) * 3 + kx) * N;
-                for (int b = 0; b < nb; b++) {
-                    const float *in = x + plane_of(ci, b0 + b, c_in, B, x_nchw) * HW;
-                    float *rb = row + (long)b * HW;
-                    for (int y = 0; y < H; y++) {
-                        float *r = rb + (long)y * W;
-                        int iy = y + ky - 1;
-                        if (iy < 0 || iy >= H) {
-                            for (int xx = 0; xx < W; xx++) r[xx] = 0.0f;
-                            continue;
-                        }
-                        tap_row(r, in + (long)iy * W, kx, W);
-                    }
-                }
+                for (int b = 0; b < nb; b++)
+                    tap_plane(row + (long)b * HW, x + plane_of(ci, b0 + b, c_in, B, x_nchw) * HW,
+                              ky - 1, kx - 1, H, W);
             }
 }
 
-/* dx += col2im(dcol) for the images b0 .. b0+nb−1: the adjoint of im2col_chunk. */
-INL void col2im_body(float *dx, const float *dcol, int c_in, int B, int b0,
-                                          int nb, int H, int W, int x_nchw) {
+/* dx += col2im(dcol) for the images b0 .. b0+nb−1: the adjoint of im2col_chunk (dcol's
+ * border-column entries are zeroed on the way: it is scratch). */
+INL void col2im_body(float *dx, float *dcol, int c_in, int B, int b0, int nb, int H, int W,
+                     int x_nchw) {
     long HW = (long)H * W, N = (long)nb * HW;
     for (int ci = 0; ci < c_in; ci++)
         for (int b = 0; b < nb; b++) {
             float *in = dx + plane_of(ci, b0 + b, c_in, B, x_nchw) * HW;
             for (int ky = 0; ky < 3; ky++)
-                for (int kx = 0; kx < 3; kx++) {
-                    const float *row = dcol + ((long)(ci * 3 + ky) * 3 + kx) * N + (long)b * HW;
-                    int x0 = kx == 0 ? 1 : 0, x1 = kx == 2 ? W - 1 : W;
-                    for (int y = 0; y < H; y++) {
-                        int iy = y + ky - 1;
-                        if (iy < 0 || iy >= H) continue;
-                        const float *r = row + (long)y * W;
-                        float *dst = in + (long)iy * W + (kx - 1);
-                        for (int xx = x0; xx < x1; xx++) dst[xx] += r[xx];
-                    }
-                }
+                for (int kx = 0; kx < 3; kx++)
+                    tap_plane_add(in, dcol + ((long)(ci * 3 + ky) * 3 + kx) * N + (long)b * HW,
+                                  ky - 1, kx - 1, H, W);
         }
 }
 
-/* One plane: v = z + b (b = 0: plain max-pool), with relu v = v > 0 ? v : 0 per element,
- * then the obvious loop's comparisons (window order, strict >, NaN wins): the same values
- * and argmax as act_forward(ACT_RELU) followed by maxpool2_forward. */
-INL void pool_plane_body(float *restrict o, int *restrict a, const float *restrict in, float b,
-                         int relu, int H, int W) {
+/* One plane, plain max-pool: the obvious loop's comparisons (window order, strict >, NaN
+ * wins): the same values and argmax as maxpool2_forward. */
+INL void pool_plane_body(float *restrict o, int *restrict a, const float *restrict in, int H,
+                         int W) {
     int Ho = H / 2, Wo = W / 2;
     for (int oy = 0; oy < Ho; oy++) {
         const float *restrict r0 = in + (long)2 * oy * W, *restrict r1 = r0 + W;
@@ -102,18 +115,7 @@ INL void pool_plane_body(float *restrict o, int *restrict a, const float *restri
         const int base = 2 * oy * W;
         for (int ox = 0; ox < Wo; ox++) {
             const int i0 = base + 2 * ox;
-            /* relu as act_forward's (v > 0 ? v : 0: NaN becomes 0), then the compares */
             float v0 = r0[2 * ox], v1 = r0[2 * ox + 1], v2 = r1[2 * ox], v3 = r1[2 * ox + 1];
-            if (relu) {   /* the bias (0 without one) is added only with relu */
-                v0 += b;
-                v1 += b;
-                v2 += b;
-                v3 += b;
-                v0 = v0 > 0.0f ? v0 : 0.0f;
-                v1 = v1 > 0.0f ? v1 : 0.0f;
-                v2 = v2 > 0.0f ? v2 : 0.0f;
-                v3 = v3 > 0.0f ? v3 : 0.0f;
-            }
             float best = v0;
             int bi = i0;
             int take = (v1 > best) | (v1 != v1);
@@ -131,10 +133,48 @@ INL void pool_plane_body(float *restrict o, int *restrict a, const float *restri
     }
 }
 
+/* With ReLU: v = z + b, v = v > 0 ? v : 0 (act_forward's ReLU: NaN becomes 0), then the
+ * same compares; after the ReLU no value is NaN, so "NaN wins" needs no test and the loop is
+ * plain selects that GCC vectorises (with the NaN tests and a relu flag inside, it stayed
+ * scalar with branches: 38 % of a PAH batch). */
 CLS_HOT_LOOP_OPTS("no-trapping-math", "no-tree-loop-distribute-patterns")
-static void pool_plane(float *restrict o, int *restrict a, const float *restrict in, float b,
-                       int relu, int H, int W) {
-    pool_plane_body(o, a, in, b, relu, H, W);
+static void pool_plane_relu(float *restrict o, int *restrict a, const float *restrict in, float b,
+                            int H, int W) {
+    int Ho = H / 2, Wo = W / 2;
+    for (int oy = 0; oy < Ho; oy++) {
+        const float *restrict r0 = in + (long)2 * oy * W, *restrict r1 = r0 + W;
+        float *restrict orow = o + (long)oy * Wo;
+        int *restrict arow = a + (long)oy * Wo;
+        const int base = 2 * oy * W;
+        for (int ox = 0; ox < Wo; ox++) {
+            const int i0 = base + 2 * ox;
+            float v0 = r0[2 * ox] + b, v1 = r0[2 * ox + 1] + b;
+            float v2 = r1[2 * ox] + b, v3 = r1[2 * ox + 1] + b;
+            v0 = v0 > 0.0f ? v0 : 0.0f;
+            v1 = v1 > 0.0f ? v1 : 0.0f;
+            v2 = v2 > 0.0f ? v2 : 0.0f;
+            v3 = v3 > 0.0f ? v3 : 0.0f;
+            float best = v0;
+            int bi = i0;
+            int take = v1 > best;
+            best = take ? v1 : best;
+            bi = take ? i0 + 1 : bi;
+            take = v2 > best;
+            best = take ? v2 : best;
+            bi = take ? i0 + W : bi;
+            take = v3 > best;
+            best = take ? v3 : best;
+            bi = take ? i0 + W + 1 : bi;
+            orow[ox] = best;
+            arow[ox] = bi;
+        }
+    }
+}
+
+CLS_HOT_LOOP_OPTS("no-trapping-math", "no-tree-loop-distribute-patterns")
+static void pool_plane_plain(float *restrict o, int *restrict a, const float *restrict in, int H,
+                             int W) {
+    pool_plane_body(o, a, in, H, W);
 }
 
 CLS_HOT_LOOP_OPTS("no-tree-loop-distribute-patterns")
@@ -143,7 +183,7 @@ static void im2col_chunk(float *col, const float *x, int c_in, int B, int b0, in
     im2col_body(col, x, c_in, B, b0, nb, H, W, x_nchw);
 }
 
-CLS_HOT_LOOP static void col2im_chunk_add(float *dx, const float *dcol, int c_in, int B, int b0, int nb, int H,
+CLS_HOT_LOOP static void col2im_chunk_add(float *dx, float *dcol, int c_in, int B, int b0, int nb, int H,
                              int W, int x_nchw) {
     col2im_body(dx, dcol, c_in, B, b0, nb, H, W, x_nchw);
 }
@@ -214,13 +254,16 @@ void pool2b_forward(float *p, int *argmax, const float *z, const float *bias, in
     for (int c = 0; c < C; c++)
         for (int b = 0; b < B; b++) {
             long po = plane_of(c, b, C, B, p_nchw) * HWo;
-            pool_plane(p + po, argmax + po, z + ((long)c * B + b) * HW, relu && bias ? bias[c] : 0.0f,
-                       relu, H, W);
+            if (relu)
+                pool_plane_relu(p + po, argmax + po, z + ((long)c * B + b) * HW,
+                                bias ? bias[c] : 0.0f, H, W);
+            else
+                pool_plane_plain(p + po, argmax + po, z + ((long)c * B + b) * HW, H, W);
         }
 }
 
-void pool2b_backward(float *dz, const float *dp, const float *p, const int *argmax, int B, int C,
-                     int H, int W, int p_nchw) {
+static void pool2b_bwd(float *dz, const float *dp, const float *p, const int *argmax, int B,
+                       int C, int H, int W, int p_nchw, int set) {
     long HW = (long)H * W, HWo = (long)(H / 2) * (W / 2);
     for (int c = 0; c < C; c++)
         for (int b = 0; b < B; b++) {
@@ -228,7 +271,19 @@ void pool2b_backward(float *dz, const float *dp, const float *p, const int *argm
             float *d = dz + ((long)c * B + b) * HW;
             const float *g = dp + po;
             const int *a = argmax + po;
-            if (p) {
+            if (p && set) {   /* every window once: its 4 values written, no memset */
+                const float *pv = p + po;
+                int Wo = W / 2;
+                for (int oy = 0; oy < H / 2; oy++)
+                    for (int ox = 0; ox < Wo; ox++) {
+                        long i = (long)oy * Wo + ox, i0 = 2L * oy * W + 2 * ox;
+                        float v = pv[i] > 0.0f ? 0.0f + g[i] : 0.0f;   /* as 0 += g */
+                        d[i0] = a[i] == i0 ? v : 0.0f;
+                        d[i0 + 1] = a[i] == i0 + 1 ? v : 0.0f;
+                        d[i0 + W] = a[i] == i0 + W ? v : 0.0f;
+                        d[i0 + W + 1] = a[i] == i0 + W + 1 ? v : 0.0f;
+                    }
+            } else if (p) {
                 const float *pv = p + po;
                 for (long i = 0; i < HWo; i++)
                     if (pv[i] > 0.0f) d[a[i]] += g[i];
@@ -236,4 +291,14 @@ void pool2b_backward(float *dz, const float *dp, const float *p, const int *argm
                 for (long i = 0; i < HWo; i++) d[a[i]] += g[i];
             }
         }
+}
+
+void pool2b_backward(float *dz, const float *dp, const float *p, const int *argmax, int B, int C,
+                     int H, int W, int p_nchw) {
+    pool2b_bwd(dz, dp, p, argmax, B, C, H, W, p_nchw, 0);
+}
+
+void pool2b_backward_set(float *dz, const float *dp, const float *p, const int *argmax, int B,
+                         int C, int H, int W, int p_nchw) {
+    pool2b_bwd(dz, dp, p, argmax, B, C, H, W, p_nchw, 1);
 }
