@@ -160,9 +160,5 @@ void pool2b_forward(float *p, int *argmax, const float *z, const float *bias, in
  * where p > 0 (the fused ReLU's derivative). */
 void pool2b_backward(float *dz, const float *dp, const float *p, const int *argmax, int B, int C,
                      int H, int W, int p_nchw);
-/* The fused case (p non-NULL) written instead of accumulated: dz = what pool2b_backward adds
- * to zeros (H, W even: every value of dz is written; no memset needed). */
-void pool2b_backward_set(float *dz, const float *dp, const float *p, const int *argmax, int B,
-                         int C, int H, int W, int p_nchw);
 
 #endif

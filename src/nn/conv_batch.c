@@ -262,8 +262,8 @@ void pool2b_forward(float *p, int *argmax, const float *z, const float *bias, in
         }
 }
 
-static void pool2b_bwd(float *dz, const float *dp, const float *p, const int *argmax, int B,
-                       int C, int H, int W, int p_nchw, int set) {
+void pool2b_backward(float *dz, const float *dp, const float *p, const int *argmax, int B, int C,
+                     int H, int W, int p_nchw) {
     long HW = (long)H * W, HWo = (long)(H / 2) * (W / 2);
     for (int c = 0; c < C; c++)
         for (int b = 0; b < B; b++) {
@@ -271,19 +271,7 @@ static void pool2b_bwd(float *dz, const float *dp, const float *p, const int *ar
             float *d = dz + ((long)c * B + b) * HW;
             const float *g = dp + po;
             const int *a = argmax + po;
-            if (p && set) {   /* every window once: its 4 values written, no memset */
-                const float *pv = p + po;
-                int Wo = W / 2;
-                for (int oy = 0; oy < H / 2; oy++)
-                    for (int ox = 0; ox < Wo; ox++) {
-                        long i = (long)oy * Wo + ox, i0 = 2L * oy * W + 2 * ox;
-                        float v = pv[i] > 0.0f ? 0.0f + g[i] : 0.0f;   /* as 0 += g */
-                        d[i0] = a[i] == i0 ? v : 0.0f;
-                        d[i0 + 1] = a[i] == i0 + 1 ? v : 0.0f;
-                        d[i0 + W] = a[i] == i0 + W ? v : 0.0f;
-                        d[i0 + W + 1] = a[i] == i0 + W + 1 ? v : 0.0f;
-                    }
-            } else if (p) {
+            if (p) {
                 const float *pv = p + po;
                 for (long i = 0; i < HWo; i++)
                     if (pv[i] > 0.0f) d[a[i]] += g[i];
@@ -293,12 +281,3 @@ static void pool2b_bwd(float *dz, const float *dp, const float *p, const int *ar
         }
 }
 
-void pool2b_backward(float *dz, const float *dp, const float *p, const int *argmax, int B, int C,
-                     int H, int W, int p_nchw) {
-    pool2b_bwd(dz, dp, p, argmax, B, C, H, W, p_nchw, 0);
-}
-
-void pool2b_backward_set(float *dz, const float *dp, const float *p, const int *argmax, int B,
-                         int C, int H, int W, int p_nchw) {
-    pool2b_bwd(dz, dp, p, argmax, B, C, H, W, p_nchw, 1);
-}
