@@ -130,4 +130,35 @@ float gate_reg_forward(const float *c, int P, float a, float b);
 /* dc += scale · dR/dc. */
 void gate_reg_backward(float *dc, const float *c, float scale, int P, float a, float b);
 
+/* ---- batched conv 3×3 / max-pool 2×2 in the channel-major batch layout (conv_batch.c) ----
+ * CBHW: the plane of channel c of image b lies at (c·B + b)·H·W (a channel's values over the
+ * batch are one row), so each pass is one sgemm over the whole batch. x_nchw / p_nchw say
+ * whether that argument is in NCHW (plane b·C + c) instead. col buffers hold col_cap floats;
+ * with col_cap >= convb_col_size(c_in, B, H, W) the whole batch is one sgemm, otherwise it is
+ * cut into chunks of convb_chunk(...) images. */
+long convb_col_size(int c_in, int B, int H, int W);
+int convb_chunk(int c_in, int B, int H, int W, long col_cap);
+/* z (c_out, B·H·W) CBHW = conv(x) WITHOUT bias; col receives the im2col matrix. Returns 1
+ * when col then holds the whole batch (reusable by convb_backward: col_valid = 1). */
+int convb_forward(float *z, const float *x, const float *w, float *col, long col_cap,
+                  int B, int c_in, int H, int W, int c_out, int x_nchw);
+/* z (C, B·HW) += bias[c] per channel row. */
+void convb_add_bias(float *z, const float *bias, int B, int C, int HW);
+/* From dz (c_out, B·H·W) CBHW: dw (c_out, c_in, 3, 3) and db (c_out) or NULL accumulate;
+ * dx (x's layout) or NULL accumulates the input gradient. col: the forward's im2col when
+ * col_valid, else scratch (recomputed from x); dcol scratch of col_cap floats. */
+void convb_backward(float *dx, float *dw, float *db, const float *dz, const float *x,
+                    const float *w, float *col, int col_valid, float *dcol, long col_cap,
+                    int B, int c_in, int H, int W, int c_out, int x_nchw);
+/* p, argmax (C, B, H/2, W/2) CBHW (or NCHW when p_nchw) = max-pool 2×2 of z (C, B, H, W) CBHW,
+ * with, when relu, bias (C, or NULL) added and ReLU applied first (fused: the values and argmax
+ * of act_forward(ACT_RELU, z + b) then maxpool2_forward); without relu bias is ignored.
+ * argmax: index into the (c, b) plane; comparisons as maxpool2_forward's (NaN wins). */
+void pool2b_forward(float *p, int *argmax, const float *z, const float *bias, int relu, int B,
+                    int C, int H, int W, int p_nchw);
+/* dz (CBHW) += dp at the argmax positions; with p (the pooled forward output) non-NULL only
+ * where p > 0 (the fused ReLU's derivative). */
+void pool2b_backward(float *dz, const float *dp, const float *p, const int *argmax, int B, int C,
+                     int H, int W, int p_nchw);
+
 #endif

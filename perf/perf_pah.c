@@ -22,7 +22,7 @@ static pah_t *bench_model(int ph, int pw) {
 /* Multiply-adds of one backbone forward of one image. */
 static double backbone_macs(const pah_t *m) {
     const pah_geom *g = &m->g;
-    return (double)m->HW * 9 * g->c1 + (double)m->HW2 * 9 * g->c1 * g->c2 + (double)m->HW4 * g->c2 * g->F;
+    return (double)m->S * 9 * g->Cin * g->c1 + (double)(m->S / 4) * 9 * g->c1 * g->c2 + (double)m->D * g->F;
 }
 
 static void bench_train(int ph, int pw, int task) {
@@ -45,7 +45,7 @@ static void bench_train(int ph, int pw, int task) {
         double bps = steps / (cls_now() - t);
         if (bps > best) best = bps;
     }
-    double conv1 = (double)m->HW * 9 * m->g.c1, f = backbone_macs(m);
+    double conv1 = (double)m->S * 9 * m->g.Cin * m->g.c1, f = backbone_macs(m);
     double macs = B * (3 * f - conv1);                       /* student fwd + bwd */
     if (m->nold) macs += B * f + m->nold * m->g.C * 3 * f;  /* teacher fwd; prototypes fwd + bwd */
     printf("pah train batch 64, task %d (%d old), proto %2dx%-2d | %8.1f | batches/s | %.0f samples/s, ~%.2f GFLOP/s\n",
@@ -67,7 +67,7 @@ static void bench_eval(void) {
         double t = cls_now();
         for (int s = 0; s < steps; s++) {
             hyper_forward(m, m->params, &m->hy);
-            backbone_forward(m, m->params, &m->ta, x, N);
+            backbone_forward(m, m->params, &m->ta, x, N, m->Hp, m->Wp);
             dense_forward(m->logits, m->ta.feat, m->hy.heads, NULL, N, m->g.F, m->g.C);
         }
         double sps = steps * N / (cls_now() - t);

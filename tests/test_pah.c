@@ -309,6 +309,47 @@ static void test_any_shape_gradcheck(void) {
 
 /* ---- the two-step update ---- */
 
+/* The fused bias + ReLU + max-pool (the default: ReLU, no BatchNorm) gives the same step-1
+ * and step-2 losses and gradients, bit for bit, as the separate passes the gradient checks
+ * above go through (m->unfused); cutting the batch into one-image im2col chunks (col
+ * recomputed in the backward) changes only the grouping of sgemm's sums. */
+static void test_fused_and_chunked_paths(void) {
+    const int B = 4;
+    pah_t *m = tiny_pah(8, 3, 3, B, 31, 0);
+    float x[4 * 64];
+    int y[4] = {0, 1, 1, 0};
+    rng_t r;
+    rng_init(&r, 8, 0);
+    rng_fill_uniform(&r, x, B * 64, 0, 1);
+    long P = m->nparams;
+    float *g[3];
+    double l[3][2];
+    long full = m->colcap;
+    for (int v = 0; v < 3; v++) {
+        m->unfused = v == 1;
+        m->colcap = v == 2 ? convb_col_size(m->g.c1, 1, 4, 4) : full;   /* >= one image */
+        memset(m->grads, 0, sizeof(float) * (size_t)P);
+        l[v][0] = pah_step1(m, x, y, B, 2, NULL, NULL);
+        l[v][1] = pah_step2(m);
+        g[v] = xmalloc(sizeof(float) * (size_t)P);
+        memcpy(g[v], m->grads, sizeof(float) * (size_t)P);
+    }
+    m->colcap = full;
+    CHECK(l[0][0] == l[1][0] && l[0][1] == l[1][1], "losses fused %.9g %.9g, separate %.9g %.9g",
+          l[0][0], l[0][1], l[1][0], l[1][1]);
+    CHECK(!memcmp(g[0], g[1], sizeof(float) * (size_t)P), "fused and separate gradients differ");
+    double md = 0, sc = 1e-6;
+    for (long i = 0; i < P; i++) {
+        md = fmax(md, fabs((double)g[0][i] - g[2][i]));
+        sc = fmax(sc, fabs((double)g[0][i]));
+    }
+    printf("#   one-image chunks: max |Δgrad| %.2e (scale %.2e), Δloss %.2e\n", md, sc,
+           fabs(l[0][0] - l[2][0]));
+    CHECK(md <= 1e-5 * sc && fabs(l[0][0] - l[2][0]) <= 1e-5 * fabs(l[0][0]), "chunked path");
+    for (int v = 0; v < 3; v++) free(g[v]);
+    pah_free((model_t *)m);
+}
+
 static void test_prototype_step_moves_only_prototypes(void) {
     for (int acc = 0; acc < 2; acc++) {
         const int B = 3;
@@ -594,6 +635,7 @@ int main(void) {
     RUN_TEST(test_step2_loss_gradcheck);
     RUN_TEST(test_batchnorm_gap_gradcheck);
     RUN_TEST(test_any_shape_gradcheck);
+    RUN_TEST(test_fused_and_chunked_paths);
     RUN_TEST(test_prototype_step_moves_only_prototypes);
     RUN_TEST(test_teacher_uses_frozen_copy);
     RUN_TEST(test_semantic_init);

@@ -73,13 +73,18 @@ typedef struct {
     int bn;              /* BatchNorm (batch statistics) after each conv */
 } pah_geom;
 
-/* Forward activations of the backbone for up to cap images of up to Smax pixels. */
+/* Forward activations of the backbone for up to cap images of up to Smax pixels. The conv
+ * stages are channel-major over the batch (CBHW, nn.h: one sgemm per batch); p2 is NCHW,
+ * the dense layer's (N, D) rows. With ReLU and no BatchNorm (pah_fused) bias + ReLU +
+ * max-pool are one pass and z·/y·/xh·/r· other than z1, z2 are not written. */
 typedef struct {
     int h, w;            /* (padded) spatial size of the last forward */
-    float *z1, *y1, *xh1, *r1;   /* (N, c1, h, w) conv1 out, BN out, BN x̂, ReLU */
-    float *p1;           /* (N, c1, h/2, w/2) */
-    float *z2, *y2, *xh2, *r2;   /* (N, c2, h/2, w/2) */
+    float *z1, *y1, *xh1, *r1;   /* (c1, N, h, w) conv1 out (no bias when fused), BN out, x̂, act */
+    float *p1;           /* (c1, N, h/2, w/2) */
+    float *z2, *y2, *xh2, *r2;   /* (c2, N, h/2, w/2) */
     float *p2;           /* (N, c2, h/4, w/4) */
+    float *col1, *col2;  /* im2col of each conv (m->colcap floats), reused by the backward */
+    int cv1, cv2;        /* col1/col2 hold the whole batch of the last forward */
     float *g2;           /* (N, c2) global average pool (native) */
     float *mu1, *rs1, *mu2, *rs2;   /* BN statistics (c1), (c2) */
     float *z3, *feat;    /* (N, F) dense out, ReLU = features */
@@ -113,13 +118,15 @@ typedef struct {
     float in_scale, in_shift;    /* input map x → scale·x + shift */
     int batch, accumulate;
     act_kind act, hyper_act;     /* ReLU / LeakyReLU (smooth ones only in gradient checks) */
+    int unfused;                 /* tests: separate passes also where pah_fused applies */
     optim_t opt;                 /* step 1: all parameters, lr groups */
     optim_t opt_proto;           /* step 2: prototypes only */
     /* scratch: one float allocation, one int allocation */
     int cap;                     /* images per forward: max(batch, C) */
     pah_acts sa, ta;             /* student (with backward) / teacher and evaluation */
     pah_hyper hy, thy;           /* current / previous hypernetwork */
-    float *col;                  /* 2·max conv col size */
+    float *col;                  /* im2col scratch / input-gradient col (colcap floats) */
+    long colcap;                 /* floats of every col buffer: whole batch up to a budget */
     float *dfeat, *dz3, *dg2, *dp2, *dr2, *dy2, *dz2, *dp1, *dr1, *dy1, *dz1;   /* backward */
     float *dheads, *dha2, *dhh2, *dha1;                       /* (T, ·) hypernet backward */
     float *logits, *tlogits, *dlogits, *probs;                /* (cap, C) */
@@ -214,7 +221,7 @@ typedef struct { float *fb; int *ib; long nf, ni; } carver;
 static float *carve(carver *c, long n) { float *r = c->fb ? c->fb + c->nf : NULL; c->nf += n; return r; }
 static int *carve_i(carver *c, long n) { int *r = c->ib ? c->ib + c->ni : NULL; c->ni += n; return r; }
 
-static void acts_carve(const pah_t *m, pah_acts *a, carver *c, long N) {
+static void acts_carve(const pah_t *m, pah_acts *a, carver *c, long N, int own_col) {
     const pah_geom *g = &m->g;
     long s1 = m->Smax, s2 = m->Smax / 4, s4 = m->Smax / 16, nb = g->bn ? 1 : 0;
     a->z1 = carve(c, N * g->c1 * s1);
@@ -236,6 +243,8 @@ static void acts_carve(const pah_t *m, pah_acts *a, carver *c, long N) {
     a->feat = carve(c, N * g->F);
     a->a1 = carve_i(c, N * g->c1 * s2);
     a->a2 = carve_i(c, N * g->c2 * s4);
+    a->col1 = own_col ? carve(c, m->colcap) : NULL;
+    a->col2 = own_col ? carve(c, m->colcap) : NULL;
 }
 
 static void hyper_carve(const pah_t *m, pah_hyper *h, carver *c) {
@@ -251,19 +260,13 @@ static void scratch_carve(pah_t *m, carver *c) {
     const pah_geom *g = &m->g;
     long N = m->cap, T = g->T, CF = (long)g->C * g->F, nb = g->bn ? 1 : 0;
     long s1 = m->Smax, s2 = s1 / 4, s4 = s1 / 16;
-    long col = conv2d_col_size(g->Cin, m->Hp, m->Wp);
-    long cq = conv2d_col_size(g->Cin, m->Qh, m->Qw);
-    long c2a = conv2d_col_size(g->c1, m->Hp / 2, m->Wp / 2);
-    long c2b = conv2d_col_size(g->c1, m->Qh / 2, m->Qw / 2);
-    if (cq > col) col = cq;
-    if (c2a > col) col = c2a;
-    if (c2b > col) col = c2b;
     long rsz = (long)g->H * g->W > (long)g->ph * g->pw ? (long)g->H * g->W : (long)g->ph * g->pw;
-    acts_carve(m, &m->sa, c, N);
-    acts_carve(m, &m->ta, c, N);
+    acts_carve(m, &m->sa, c, N, 1);
+    acts_carve(m, &m->ta, c, N, 0);   /* forward only: its col is m->col (free until a backward) */
     hyper_carve(m, &m->hy, c);
     hyper_carve(m, &m->thy, c);
-    m->col = carve(c, 2 * col);
+    m->col = carve(c, m->colcap);
+    if (c->fb) m->ta.col1 = m->ta.col2 = m->col;
     m->dfeat = carve(c, N * g->F);
     m->dz3 = carve(c, N * g->F);
     m->dg2 = carve(c, N * g->c2);
@@ -290,6 +293,26 @@ static void scratch_carve(pah_t *m, carver *c) {
     m->dpimg = carve(c, (long)g->C * g->Cin * m->Qh * m->Qw);
     m->bx = carve(c, N * g->Cin * m->S);
     m->by = carve_i(c, N);
+}
+
+/* Floats of each im2col buffer: both convs of a whole batch of cap images (the input side or
+ * the prototype side, whichever is larger), capped at PAH_COL_BUDGET floats but at least one
+ * image (larger batches are then cut into chunks, nn.h convb_). */
+#define PAH_COL_BUDGET (16L << 10)
+static long pah_colcap(const pah_t *m) {
+    const pah_geom *g = &m->g;
+    long s = m->Smax, one = (long)9 * g->Cin * s;
+    if ((long)9 * g->c1 * (s / 4) > one) one = (long)9 * g->c1 * (s / 4);
+    long c1 = convb_col_size(g->Cin, m->cap, m->Hp, m->Wp);
+    long c2 = convb_col_size(g->c1, m->cap, m->Hp / 2, m->Wp / 2);
+    long q1 = convb_col_size(g->Cin, g->C, m->Qh, m->Qw);
+    long q2 = convb_col_size(g->c1, g->C, m->Qh / 2, m->Qw / 2);
+    long full = c1;
+    if (c2 > full) full = c2;
+    if (q1 > full) full = q1;
+    if (q2 > full) full = q2;
+    if (full > PAH_COL_BUDGET) full = PAH_COL_BUDGET;
+    return full > one ? full : one;
 }
 
 /* Allocates the arena and scratch for geometry g and batch size batch; parameters are
@@ -326,6 +349,7 @@ static pah_t *pah_create(const pah_geom *g, int batch, rng_t *r) {
     memcpy(m->prev, m->params, sizeof(float) * (size_t)P);
 
     m->cap = batch > g->C ? batch : g->C;
+    m->colcap = pah_colcap(m);
     carver c = {0};
     scratch_carve(m, &c);
     m->fbuf = xcalloc((size_t)c.nf, sizeof(float));
@@ -363,31 +387,51 @@ static void pah_optim_init(pah_t *m, float lr, float blr, float wd) {
 /* ---------------------------------------------------------------------------------- */
 /* forward / backward */
 
+/* Bias + ReLU + max-pool fused in one pass (pool2b_forward with relu): ReLU and no
+ * BatchNorm, the default; otherwise conv + bias, BatchNorm, activation and max-pool are
+ * separate passes (the smooth activations of the gradient checks, pah.batchnorm). */
+static int pah_fused(const pah_t *m) { return !m->g.bn && m->act == ACT_RELU && !m->unfused; }
+
+/* One conv stage of the backbone after its convolution (z = conv(x) without bias, CBHW):
+ * pooled p, argmax a (CBHW, or NCHW when p_nchw) from z with bias b, BN (γ at bng) and act. */
+static void stage_forward(pah_t *m, const float *P, pah_acts *a, int layer, int N, int h, int w,
+                          int p_nchw) {
+    const pah_geom *g = &m->g;
+    int C = layer == 1 ? g->c1 : g->c2;
+    float *z = layer == 1 ? a->z1 : a->z2, *y = layer == 1 ? a->y1 : a->y2;
+    float *xh = layer == 1 ? a->xh1 : a->xh2, *r = layer == 1 ? a->r1 : a->r2;
+    float *p = layer == 1 ? a->p1 : a->p2, *mu = layer == 1 ? a->mu1 : a->mu2;
+    float *rs = layer == 1 ? a->rs1 : a->rs2;
+    int *am = layer == 1 ? a->a1 : a->a2;
+    long ob = layer == 1 ? m->off_c1b : m->off_c2b, og = layer == 1 ? m->off_bn1g : m->off_bn2g;
+    long obe = layer == 1 ? m->off_bn1b : m->off_bn2b, hw = (long)h * w;
+    if (pah_fused(m)) {
+        pool2b_forward(p, am, z, P + ob, 1, N, C, h, w, p_nchw);
+        return;
+    }
+    convb_add_bias(z, P + ob, N, C, (int)hw);
+    const float *pre = z;
+    if (g->bn) {   /* CBHW: channel c is one row of N·hw values (B = 1 in batchnorm's terms) */
+        batchnorm_forward(y, xh, mu, rs, z, P + og, P + obe, 1, C, (int)(N * hw), PAH_BN_EPS);
+        pre = y;
+    }
+    act_forward(m->act, r, pre, (long)N * C * hw);
+    pool2b_forward(p, am, r, NULL, 0, N, C, h, w, p_nchw);
+}
+
 /* Features of N images x (N, Cin, h, w) — h, w multiples of 4 — with the parameters at P
  * (params or prev). */
 static void backbone_forward(pah_t *m, const float *P, pah_acts *a, const float *x, int N,
                              int h, int w) {
     const pah_geom *g = &m->g;
-    long s1 = (long)h * w, s2 = s1 / 4, s4 = s1 / 16;
+    long s4 = (long)h * w / 16;
     a->h = h;
     a->w = w;
-    conv2d_forward(a->z1, x, P + m->off_c1w, P + m->off_c1b, m->col, N, g->Cin, h, w, g->c1);
-    const float *pre1 = a->z1, *pre2 = a->z2;
-    if (g->bn) {
-        batchnorm_forward(a->y1, a->xh1, a->mu1, a->rs1, a->z1, P + m->off_bn1g, P + m->off_bn1b,
-                          N, g->c1, (int)s1, PAH_BN_EPS);
-        pre1 = a->y1;
-    }
-    act_forward(m->act, a->r1, pre1, (long)N * g->c1 * s1);
-    maxpool2_forward(a->p1, a->a1, a->r1, N, g->c1, h, w);
-    conv2d_forward(a->z2, a->p1, P + m->off_c2w, P + m->off_c2b, m->col, N, g->c1, h / 2, w / 2, g->c2);
-    if (g->bn) {
-        batchnorm_forward(a->y2, a->xh2, a->mu2, a->rs2, a->z2, P + m->off_bn2g, P + m->off_bn2b,
-                          N, g->c2, (int)s2, PAH_BN_EPS);
-        pre2 = a->y2;
-    }
-    act_forward(m->act, a->r2, pre2, (long)N * g->c2 * s2);
-    maxpool2_forward(a->p2, a->a2, a->r2, N, g->c2, h / 2, w / 2);
+    a->cv1 = convb_forward(a->z1, x, P + m->off_c1w, a->col1, m->colcap, N, g->Cin, h, w, g->c1, 1);
+    stage_forward(m, P, a, 1, N, h, w, 0);
+    a->cv2 = convb_forward(a->z2, a->p1, P + m->off_c2w, a->col2, m->colcap, N, g->c1, h / 2,
+                           w / 2, g->c2, 0);
+    stage_forward(m, P, a, 2, N, h / 2, w / 2, 1);
     const float *din = a->p2;
     if (g->native) {
         gap_forward(a->g2, a->p2, N, g->c2, (int)s4);
@@ -398,6 +442,36 @@ static void backbone_forward(pah_t *m, const float *P, pah_acts *a, const float 
     }
     dense_forward(a->z3, din, P + m->off_fw, P + m->off_fb, N, (int)m->D, g->F);
     act_forward(m->act, a->feat, a->z3, (long)N * g->F);
+}
+
+/* Adjoint of stage_forward: dz (CBHW, zeroed here) from dp (the pooled gradient, CBHW or
+ * NCHW when p_nchw); BN/act parameter gradients accumulate into m->grads. */
+static void stage_backward(pah_t *m, int layer, float *dz, float *dr, float *dy, const float *dp,
+                           int N, int h, int w, int p_nchw) {
+    const pah_geom *g = &m->g;
+    const pah_acts *a = &m->sa;
+    int C = layer == 1 ? g->c1 : g->c2;
+    const float *z = layer == 1 ? a->z1 : a->z2, *y = layer == 1 ? a->y1 : a->y2;
+    const float *xh = layer == 1 ? a->xh1 : a->xh2, *r = layer == 1 ? a->r1 : a->r2;
+    const float *p = layer == 1 ? a->p1 : a->p2, *rs = layer == 1 ? a->rs1 : a->rs2;
+    const int *am = layer == 1 ? a->a1 : a->a2;
+    long og = layer == 1 ? m->off_bn1g : m->off_bn2g, obe = layer == 1 ? m->off_bn1b : m->off_bn2b;
+    long n = (long)N * C * h * w;
+    memset(dz, 0, sizeof(float) * (size_t)n);
+    if (pah_fused(m)) {
+        pool2b_backward(dz, dp, p, am, N, C, h, w, p_nchw);
+        return;
+    }
+    memset(dr, 0, sizeof(float) * (size_t)n);
+    pool2b_backward(dr, dp, NULL, am, N, C, h, w, p_nchw);
+    if (g->bn) {
+        memset(dy, 0, sizeof(float) * (size_t)n);
+        act_backward(m->act, dy, dr, y, r, n);
+        batchnorm_backward(dz, m->grads + og, m->grads + obe, dy, xh, rs, m->params + og, 1, C,
+                           (int)(n / C));
+    } else {
+        act_backward(m->act, dz, dr, z, r, n);
+    }
 }
 
 /* Backward of the last student forward (m->sa) from m->dfeat (N, F): accumulates into
@@ -422,35 +496,13 @@ static void backbone_backward(pah_t *m, const float *x, int N, float *dx) {
         dense_backward(m->dp2, G + m->off_fw, G + m->off_fb, m->dz3, a->p2, P + m->off_fw, N,
                        (int)m->D, g->F);
     }
-    long n2 = (long)N * g->c2 * s2;
-    memset(m->dr2, 0, sizeof(float) * (size_t)n2);
-    maxpool2_backward(m->dr2, m->dp2, a->a2, N, g->c2, h / 2, w / 2);
-    memset(m->dz2, 0, sizeof(float) * (size_t)n2);
-    if (g->bn) {
-        memset(m->dy2, 0, sizeof(float) * (size_t)n2);
-        act_backward(m->act, m->dy2, m->dr2, a->y2, a->r2, n2);
-        batchnorm_backward(m->dz2, G + m->off_bn2g, G + m->off_bn2b, m->dy2, a->xh2, a->rs2,
-                           P + m->off_bn2g, N, g->c2, (int)s2);
-    } else {
-        act_backward(m->act, m->dz2, m->dr2, a->z2, a->r2, n2);
-    }
+    stage_backward(m, 2, m->dz2, m->dr2, m->dy2, m->dp2, N, h / 2, w / 2, 1);
     memset(m->dp1, 0, sizeof(float) * (size_t)N * g->c1 * s2);
-    conv2d_backward(m->dp1, G + m->off_c2w, G + m->off_c2b, m->dz2, a->p1, P + m->off_c2w, m->col,
-                    N, g->c1, h / 2, w / 2, g->c2);
-    long n1 = (long)N * g->c1 * s1;
-    memset(m->dr1, 0, sizeof(float) * (size_t)n1);
-    maxpool2_backward(m->dr1, m->dp1, a->a1, N, g->c1, h, w);
-    memset(m->dz1, 0, sizeof(float) * (size_t)n1);
-    if (g->bn) {
-        memset(m->dy1, 0, sizeof(float) * (size_t)n1);
-        act_backward(m->act, m->dy1, m->dr1, a->y1, a->r1, n1);
-        batchnorm_backward(m->dz1, G + m->off_bn1g, G + m->off_bn1b, m->dy1, a->xh1, a->rs1,
-                           P + m->off_bn1g, N, g->c1, (int)s1);
-    } else {
-        act_backward(m->act, m->dz1, m->dr1, a->z1, a->r1, n1);
-    }
-    conv2d_backward(dx, G + m->off_c1w, G + m->off_c1b, m->dz1, x, P + m->off_c1w, m->col, N,
-                    g->Cin, h, w, g->c1);
+    convb_backward(m->dp1, G + m->off_c2w, G + m->off_c2b, m->dz2, a->p1, P + m->off_c2w, a->col2,
+                   a->cv2, m->col, m->colcap, N, g->c1, h / 2, w / 2, g->c2, 0);
+    stage_backward(m, 1, m->dz1, m->dr1, m->dy1, m->dp1, N, h, w, 0);
+    convb_backward(dx, G + m->off_c1w, G + m->off_c1b, m->dz1, x, P + m->off_c1w, a->col1, a->cv1,
+                   m->col, m->colcap, N, g->Cin, h, w, g->c1, 1);
 }
 
 /* Heads of all T tasks from their prototypes, with the parameters at P. */

@@ -1,0 +1,283 @@
+/* conv_batch.c — batched 3×3 convolution (stride 1, zero padding 1) and the 2×2 max-pool
+ * epilogue with an optional fused bias + ReLU, in the channel-major batch layout CBHW: the
+ * plane of channel c of image b lies at (c·B + b)·H·W, so a channel's values over the whole
+ * batch are one contiguous row and every pass (forward, weight gradient, input gradient) is
+ * ONE sgemm over the batch instead of one per image. The im2col matrix of a forward is kept
+ * (when it fits its buffer) and reused by the weight gradient. Declared in nn.h (the convb_
+ * and pool2b_ functions); nn layer: called by models (pah.c) and tests. */
+#include "nn.h"
+
+#include <cblas.h>
+#include <string.h>
+
+#include "cpu.h"
+
+/* Offset (in planes) of channel c of image b: NCHW (b·C + c) or CBHW (c·B + b). */
+static inline long plane_of(int c, int b, int C, int B, int nchw) {
+    return nchw ? (long)b * C + c : (long)c * B + b;
+}
+
+long convb_col_size(int c_in, int B, int H, int W) { return (long)c_in * 9 * B * H * W; }
+
+/* Images per im2col chunk for a col buffer of cap floats (at least 1, at most B). */
+int convb_chunk(int c_in, int B, int H, int W, long cap) {
+    long per = (long)c_in * 9 * H * W;
+    long n = per > 0 ? cap / per : B;
+    if (n < 1) n = 1;
+    return n > B ? B : (int)n;
+}
+
+/* The copy, add and compare loops are plain C that GCC vectorises for the build's -march
+ * (CLS_HOT_LOOP). AVX2/AVX-512 clones of them were measured SLOWER on PAH's rows of 7–28
+ * floats (vector prologue/epilogue per row: 182 vs 258 batches/s at AVX-512 vs SSE), so
+ * there is no wider variant; the level does not change these kernels. */
+#define INL static inline __attribute__((always_inline))
+
+/* Tap (dy, dx) = (ky − 1, kx − 1) of one H×W plane: r[y·W + x] = in[(y+dy)·W + x+dx], 0
+ * outside the plane. Within the valid rows this is ONE contiguous shifted copy (r[i] =
+ * in[i + dy·W + dx]) whose wrapped border column is then zeroed — instead of a loop per row
+ * of 7–28 floats, whose vector prologue/epilogue cost more than the copy. The first (dx < 0)
+ * or last (dx > 0) element of the range is the border column anyway and is not read (it
+ * would lie outside the plane). */
+INL void tap_plane(float *restrict r, const float *restrict in, int dy, int dx, int H, int W) {
+    int y0 = dy < 0 ? 1 : 0, y1 = dy > 0 ? H - 1 : H;
+    long a = (long)y0 * W, e = (long)y1 * W;
+    const float *s = in + (long)dy * W + dx;
+    if (dx < 0 && a < e) a++;
+    if (dx > 0 && a < e) e--;
+    for (long i = a; i < e; i++) r[i] = s[i];
+    if (dx < 0)
+        for (int y = y0; y < y1; y++) r[(long)y * W] = 0.0f;
+    if (dx > 0)
+        for (int y = y0; y < y1; y++) r[(long)y * W + W - 1] = 0.0f;
+    if (dy < 0)
+        for (int x = 0; x < W; x++) r[x] = 0.0f;
+    if (dy > 0)
+        for (int x = 0; x < W; x++) r[(long)(H - 1) * W + x] = 0.0f;
+}
+
+/* Adjoint of tap_plane: in[(y+dy)·W + x+dx] += r[y·W + x] over the valid (y, x); r's border
+ * column is zeroed first (r is the caller's scratch) so the add is one contiguous loop. */
+INL void tap_plane_add(float *restrict in, float *restrict r, int dy, int dx, int H, int W) {
+    int y0 = dy < 0 ? 1 : 0, y1 = dy > 0 ? H - 1 : H;
+    long a = (long)y0 * W, e = (long)y1 * W;
+    float *d = in + (long)dy * W + dx;
+    if (dx < 0) {
+        for (int y = y0; y < y1; y++) r[(long)y * W] = 0.0f;
+        if (a < e) a++;
+    }
+    if (dx > 0) {
+        for (int y = y0; y < y1; y++) r[(long)y * W + W - 1] = 0.0f;
+        if (a < e) e--;
+    }
+    for (long i = a; i < e; i++) d[i] += r[i];
+}
+
+/* col (c_in·9, nb·H·W), row ci·9 + ky·3 + kx, column (b − b0)·H·W + y·W + x, for the images
+ * b0 .. b0+nb−1 of x (layout NCHW or CBHW with B images). */
+INL void im2col_body(float *col, const float *x, int c_in, int B, int b0, int nb, int H, int W,
+                     int x_nchw) {
+    long HW = (long)H * W, N = (long)nb * HW;
+    for (int ci = 0; ci < c_in; ci++)
+        for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++) {
+                float *row = col + ((long)(ci * 3 + ky) * 3 + kx) * N;
+                for (int b = 0; b < nb; b++)
+                    tap_plane(row + (long)b * HW, x + plane_of(ci, b0 + b, c_in, B, x_nchw) * HW,
+                              ky - 1, kx - 1, H, W);
+            }
+}
+
+/* dx += col2im(dcol) for the images b0 .. b0+nb−1: the adjoint of im2col_chunk (dcol's
+ * border-column entries are zeroed on the way: it is scratch). */
+INL void col2im_body(float *dx, float *dcol, int c_in, int B, int b0, int nb, int H, int W,
+                     int x_nchw) {
+    long HW = (long)H * W, N = (long)nb * HW;
+    for (int ci = 0; ci < c_in; ci++)
+        for (int b = 0; b < nb; b++) {
+            float *in = dx + plane_of(ci, b0 + b, c_in, B, x_nchw) * HW;
+            for (int ky = 0; ky < 3; ky++)
+                for (int kx = 0; kx < 3; kx++)
+                    tap_plane_add(in, dcol + ((long)(ci * 3 + ky) * 3 + kx) * N + (long)b * HW,
+                                  ky - 1, kx - 1, H, W);
+        }
+}
+
+/* One plane, plain max-pool: the obvious loop's comparisons (window order, strict >, NaN
+ * wins): the same values and argmax as maxpool2_forward. */
+INL void pool_plane_body(float *restrict o, int *restrict a, const float *restrict in, int H,
+                         int W) {
+    int Ho = H / 2, Wo = W / 2;
+    for (int oy = 0; oy < Ho; oy++) {
+        const float *restrict r0 = in + (long)2 * oy * W, *restrict r1 = r0 + W;
+        float *restrict orow = o + (long)oy * Wo;
+        int *restrict arow = a + (long)oy * Wo;
+        const int base = 2 * oy * W;
+        for (int ox = 0; ox < Wo; ox++) {
+            const int i0 = base + 2 * ox;
+            float v0 = r0[2 * ox], v1 = r0[2 * ox + 1], v2 = r1[2 * ox], v3 = r1[2 * ox + 1];
+            float best = v0;
+            int bi = i0;
+            int take = (v1 > best) | (v1 != v1);
+            best = take ? v1 : best;
+            bi = take ? i0 + 1 : bi;
+            take = (v2 > best) | (v2 != v2);
+            best = take ? v2 : best;
+            bi = take ? i0 + W : bi;
+            take = (v3 > best) | (v3 != v3);
+            best = take ? v3 : best;
+            bi = take ? i0 + W + 1 : bi;
+            orow[ox] = best;
+            arow[ox] = bi;
+        }
+    }
+}
+
+/* With ReLU: v = z + b, v = v > 0 ? v : 0 (act_forward's ReLU: NaN becomes 0), then the
+ * same compares; after the ReLU no value is NaN, so "NaN wins" needs no test and the loop is
+ * plain selects that GCC vectorises (with the NaN tests and a relu flag inside, it stayed
+ * scalar with branches: 38 % of a PAH batch). */
+CLS_HOT_LOOP_OPTS("no-trapping-math", "no-tree-loop-distribute-patterns")
+static void pool_plane_relu(float *restrict o, int *restrict a, const float *restrict in, float b,
+                            int H, int W) {
+    int Ho = H / 2, Wo = W / 2;
+    for (int oy = 0; oy < Ho; oy++) {
+        const float *restrict r0 = in + (long)2 * oy * W, *restrict r1 = r0 + W;
+        float *restrict orow = o + (long)oy * Wo;
+        int *restrict arow = a + (long)oy * Wo;
+        const int base = 2 * oy * W;
+        for (int ox = 0; ox < Wo; ox++) {
+            const int i0 = base + 2 * ox;
+            float v0 = r0[2 * ox] + b, v1 = r0[2 * ox + 1] + b;
+            float v2 = r1[2 * ox] + b, v3 = r1[2 * ox + 1] + b;
+            v0 = v0 > 0.0f ? v0 : 0.0f;
+            v1 = v1 > 0.0f ? v1 : 0.0f;
+            v2 = v2 > 0.0f ? v2 : 0.0f;
+            v3 = v3 > 0.0f ? v3 : 0.0f;
+            float best = v0;
+            int bi = i0;
+            int take = v1 > best;
+            best = take ? v1 : best;
+            bi = take ? i0 + 1 : bi;
+            take = v2 > best;
+            best = take ? v2 : best;
+            bi = take ? i0 + W : bi;
+            take = v3 > best;
+            best = take ? v3 : best;
+            bi = take ? i0 + W + 1 : bi;
+            orow[ox] = best;
+            arow[ox] = bi;
+        }
+    }
+}
+
+CLS_HOT_LOOP_OPTS("no-trapping-math", "no-tree-loop-distribute-patterns")
+static void pool_plane_plain(float *restrict o, int *restrict a, const float *restrict in, int H,
+                             int W) {
+    pool_plane_body(o, a, in, H, W);
+}
+
+CLS_HOT_LOOP_OPTS("no-tree-loop-distribute-patterns")
+static void im2col_chunk(float *col, const float *x, int c_in, int B, int b0, int nb, int H,
+                         int W, int x_nchw) {
+    im2col_body(col, x, c_in, B, b0, nb, H, W, x_nchw);
+}
+
+CLS_HOT_LOOP static void col2im_chunk_add(float *dx, float *dcol, int c_in, int B, int b0, int nb, int H,
+                             int W, int x_nchw) {
+    col2im_body(dx, dcol, c_in, B, b0, nb, H, W, x_nchw);
+}
+
+/* Σ of n values with 16 partial sums in a fixed order (deterministic; vectorises). */
+CLS_HOT_LOOP static float sum16b(const float *d, long n) {
+    float acc[16] = {0};
+    long p = 0;
+    for (; p + 16 <= n; p += 16)
+        for (int k = 0; k < 16; k++) acc[k] += d[p + k];
+    for (; p < n; p++) acc[p & 15] += d[p];
+    float s = 0.0f;
+    for (int k = 0; k < 16; k++) s += acc[k];
+    return s;
+}
+
+int convb_forward(float *z, const float *x, const float *w, float *col, long col_cap,
+                  int B, int c_in, int H, int W, int c_out, int x_nchw) {
+    long HW = (long)H * W, K = (long)c_in * 9, ldz = (long)B * HW;
+    int nb = convb_chunk(c_in, B, H, W, col_cap);
+    for (int b0 = 0; b0 < B; b0 += nb) {
+        int n = B - b0 < nb ? B - b0 : nb;
+        im2col_chunk(col, x, c_in, B, b0, n, H, W, x_nchw);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c_out, (int)(n * HW), (int)K,
+                    1.0f, w, (int)K, col, (int)(n * HW), 0.0f, z + (long)b0 * HW, (int)ldz);
+    }
+    return nb >= B;
+}
+
+CLS_HOT_LOOP void convb_add_bias(float *z, const float *bias, int B, int C, int HW) {
+    long n = (long)B * HW;
+    for (int c = 0; c < C; c++) {
+        float bc = bias[c];
+        float *r = z + (long)c * n;
+        for (long i = 0; i < n; i++) r[i] += bc;
+    }
+}
+
+void convb_backward(float *dx, float *dw, float *db, const float *dz, const float *x,
+                    const float *w, float *col, int col_valid, float *dcol, long col_cap,
+                    int B, int c_in, int H, int W, int c_out, int x_nchw) {
+    long HW = (long)H * W, K = (long)c_in * 9, ldz = (long)B * HW;
+    if (db)
+        for (int co = 0; co < c_out; co++) db[co] += sum16b(dz + (long)co * ldz, ldz);
+    int nb = convb_chunk(c_in, B, H, W, col_cap);
+    if (col_valid && nb < B) col_valid = 0;
+    for (int b0 = 0; b0 < B; b0 += nb) {
+        int n = B - b0 < nb ? B - b0 : nb;
+        const float *d = dz + (long)b0 * HW;
+        if (dw) {
+            if (!col_valid) im2col_chunk(col, x, c_in, B, b0, n, H, W, x_nchw);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c_out, (int)K, (int)(n * HW), 1.0f,
+                        d, (int)ldz, col, (int)(n * HW), 1.0f, dw, (int)K);
+        }
+        if (dx) {
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)(n * HW), c_out, 1.0f,
+                        w, (int)K, d, (int)ldz, 0.0f, dcol, (int)(n * HW));
+            col2im_chunk_add(dx, dcol, c_in, B, b0, n, H, W, x_nchw);
+        }
+    }
+}
+
+/* ---- 2×2 max-pool over CBHW planes, optional fused bias + ReLU, output in either layout ---- */
+
+void pool2b_forward(float *p, int *argmax, const float *z, const float *bias, int relu, int B,
+                    int C, int H, int W, int p_nchw) {
+    long HW = (long)H * W, HWo = (long)(H / 2) * (W / 2);
+    for (int c = 0; c < C; c++)
+        for (int b = 0; b < B; b++) {
+            long po = plane_of(c, b, C, B, p_nchw) * HWo;
+            if (relu)
+                pool_plane_relu(p + po, argmax + po, z + ((long)c * B + b) * HW,
+                                bias ? bias[c] : 0.0f, H, W);
+            else
+                pool_plane_plain(p + po, argmax + po, z + ((long)c * B + b) * HW, H, W);
+        }
+}
+
+void pool2b_backward(float *dz, const float *dp, const float *p, const int *argmax, int B, int C,
+                     int H, int W, int p_nchw) {
+    long HW = (long)H * W, HWo = (long)(H / 2) * (W / 2);
+    for (int c = 0; c < C; c++)
+        for (int b = 0; b < B; b++) {
+            long po = plane_of(c, b, C, B, p_nchw) * HWo;
+            float *d = dz + ((long)c * B + b) * HW;
+            const float *g = dp + po;
+            const int *a = argmax + po;
+            if (p) {
+                const float *pv = p + po;
+                for (long i = 0; i < HWo; i++)
+                    if (pv[i] > 0.0f) d[a[i]] += g[i];
+            } else {
+                for (long i = 0; i < HWo; i++) d[a[i]] += g[i];
+            }
+        }
+}
+
