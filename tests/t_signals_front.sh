@@ -21,9 +21,10 @@ sed 's/block_size: 150/block_size: 3000/; s/^seeds: 2$/seeds: 4/' tests/e2e/tiny
 
 one() {  # one SIG MODE (front | group | kill)
     local sig=$1 mode=$2 out=$TMP/$1-$2.nc pid rc n r left
-    # env --default-signal=INT: a background job starts with SIGINT ignored, which a shell
-    # cannot trap; a front started from a terminal has it at its default already
-    setsid env --default-signal=INT "$FRONT" $MPIRUN -np 3 "$CLSWEEP" run "$Y" --output "$out" 2>"$out.err" &
+    # env --default-signal=INT,HUP: a background job starts with SIGINT ignored, and a suite
+    # started under nohup with SIGHUP ignored; a shell cannot trap a signal ignored at its
+    # start (a front started from a terminal has both at their defaults)
+    setsid env --default-signal=INT,HUP "$FRONT" $MPIRUN -np 3 "$CLSWEEP" run "$Y" --output "$out" 2>"$out.err" &
     pid=$!
     wait_records "$out.journal" 2
     if [ "$mode" = group ]; then kill -"$sig" -- -"$pid"; else kill -"$sig" "$pid"; fi
