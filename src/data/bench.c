@@ -151,7 +151,14 @@ static void task_classes(task_t *t, const int *classes, int nc, int offset, int 
 }
 
 /* The fields every image-classification benchmark shares. */
-static void classification_common(bench_t *b, const run_config *cfg) {
+/* The start every image-classification benchmark shares: kind, metric and 28×28 geometry in
+ * b, the per-task subset sizes in *ntr / *nte, and the data-selection stream *r (DATA_SEED,
+ * the same for every run seed). */
+static void classification_common(bench_t *b, const run_config *cfg, int *ntr, int *nte,
+                                  rng_t *r) {
+    *ntr = (int)cfg_int(cfg, "benchmark.train_per_task");
+    *nte = (int)cfg_int(cfg, "benchmark.test_per_task");
+    rng_init(r, DATA_SEED, 1);
     b->kind = BENCH_KIND_CLASSIFICATION;
     b->metric = "accuracy";
     b->higher_is_better = 1;
@@ -163,11 +170,9 @@ static void classification_common(bench_t *b, const run_config *cfg) {
 static const int all10[10] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
 
 static int init_mnist_fashion(bench_t *b, const run_config *cfg) {
-    int ntr = (int)cfg_int(cfg, "benchmark.train_per_task");
-    int nte = (int)cfg_int(cfg, "benchmark.test_per_task");
+    int ntr, nte;
     rng_t r;
-    rng_init(&r, DATA_SEED, 1);
-    classification_common(b, cfg);
+    classification_common(b, cfg, &ntr, &nte, &r);
     const dataset *tr, *te;
     int rev = !strcmp(cfg_str(cfg, "benchmark.order"), "reversed");
     int masked = !strcmp(cfg_str(cfg, "benchmark.scenario"), "task");
@@ -258,11 +263,9 @@ static void init_rotated(bench_t *b, const run_config *cfg, const dataset *tr, c
 }
 
 static int init_split(bench_t *b, const run_config *cfg, data_source src) {
-    int ntr = (int)cfg_int(cfg, "benchmark.train_per_task");
-    int nte = (int)cfg_int(cfg, "benchmark.test_per_task");
+    int ntr, nte;
     rng_t r;
-    rng_init(&r, DATA_SEED, 1);
-    classification_common(b, cfg);
+    classification_common(b, cfg, &ntr, &nte, &r);
     const dataset *tr, *te;
     const char *scen = cfg_str(cfg, "benchmark.scenario");
     int masked = !strcmp(scen, "task");
@@ -291,11 +294,9 @@ static int init_split_fashion(bench_t *b, const run_config *cfg) {
 }
 
 static int init_permuted(bench_t *b, const run_config *cfg) {
-    int ntr = (int)cfg_int(cfg, "benchmark.train_per_task");
-    int nte = (int)cfg_int(cfg, "benchmark.test_per_task");
+    int ntr, nte;
     rng_t r;
-    rng_init(&r, DATA_SEED, 1);
-    classification_common(b, cfg);
+    classification_common(b, cfg, &ntr, &nte, &r);
     const dataset *tr, *te;
     if (load_pair(DATA_MNIST, &tr, &te)) return -1;
     b->out_dim = 10;
@@ -410,11 +411,9 @@ static int init_curves(bench_t *b, const run_config *cfg) {
 }
 
 static int init_rotated_mnist(bench_t *b, const run_config *cfg) {
-    int ntr = (int)cfg_int(cfg, "benchmark.train_per_task");
-    int nte = (int)cfg_int(cfg, "benchmark.test_per_task");
+    int ntr, nte;
     rng_t r;
-    rng_init(&r, DATA_SEED, 1);
-    classification_common(b, cfg);
+    classification_common(b, cfg, &ntr, &nte, &r);
     const dataset *tr, *te;
     if (load_pair(DATA_MNIST, &tr, &te)) return -1;
     init_rotated(b, cfg, tr, te, ntr, nte, &r);

@@ -1364,6 +1364,25 @@ static void add_run(const parse_t *p, sweep_t *s, run_config *cfg, const model_o
     cfg_free(cfg);
 }
 
+/* A point's configuration (the grid's or a random draw's, with its seed) made a run: data
+ * paths resolved, defaults filled for model m, the files benchmark's data checked, then
+ * add_run (which takes cfg). Returns 0, or -1 with the error set and cfg freed. */
+static int finish_run(parse_t *p, sweep_t *s, run_config *cfg, const model_ops *m,
+                      uint64_t *seen, unsigned char *used, size_t cap) {
+    files_paths(p, cfg);
+    if (cfg_fill_defaults(cfg, m->name, p->bench->name)) {
+        cfg_free(cfg);
+        fail_here(p, p->root);
+        return -1;
+    }
+    if (m->kinds & p->bench->kind && prepare_files(p, cfg)) {
+        cfg_free(cfg);
+        return -1;
+    }
+    add_run(p, s, cfg, m, seen, used, cap);
+    return 0;
+}
+
 /* Random search: search.samples points per model, drawn over the axes that model reads, from
  * Philox (search.seed, stream of (model, sample)); an excluded draw is redrawn, at most
  * MAX_REDRAWS times in a row. Then seeds × models × samples, as the grid does. */
@@ -1446,17 +1465,7 @@ static int expand_random(parse_t *p, sweep_t *s) {
                 for (int a = 0; a < p->naxes; a++)
                     if (v[a]) cfg_set(&cfg, p->axes[a].key, v[a]);
                 cfg_set(&cfg, "seed", seed);
-                files_paths(p, &cfg);
-                if (cfg_fill_defaults(&cfg, m->name, p->bench->name)) {
-                    cfg_free(&cfg);
-                    fail_here(p, p->root);
-                    goto cleanup;
-                }
-                if (m->kinds & p->bench->kind && prepare_files(p, &cfg)) {
-                    cfg_free(&cfg);
-                    goto cleanup;
-                }
-                add_run(p, s, &cfg, m, seen, used, cap);
+                if (finish_run(p, s, &cfg, m, seen, used, cap)) goto cleanup;
             }
         }
     }
@@ -1518,17 +1527,7 @@ static int expand(parse_t *p, sweep_t *s) {
                 for (int a = 0; a < p->naxes; a++)
                     cfg_set(&cfg, p->axes[a].key, p->axes[a].vals[idx[p->axes[a].group]]);
                 cfg_set(&cfg, "seed", seed);
-                files_paths(p, &cfg);
-                if (cfg_fill_defaults(&cfg, m->name, p->bench->name)) {
-                    cfg_free(&cfg);
-                    fail_here(p, p->root);
-                    goto cleanup;
-                }
-                if (m->kinds & p->bench->kind && prepare_files(p, &cfg)) {
-                    cfg_free(&cfg);
-                    goto cleanup;
-                }
-                add_run(p, s, &cfg, m, seen, used, cap);
+                if (finish_run(p, s, &cfg, m, seen, used, cap)) goto cleanup;
             }
         }
     }
