@@ -4,6 +4,7 @@
 
 #include "bench.h"
 #include "config.h"
+#include "mlp.h"
 #include "optim.h"
 
 /* The train.* keys, for a model's param table. "auto"/0/-1 values are resolved per benchmark
@@ -91,5 +92,9 @@ void train_optim_init(optim_t *o, const train_settings *t, long n);
 int all_finite(const float *x, long n);
 /* Test-set metric helper: accuracy of logits (n, C) against labels with an optional mask. */
 double accuracy_of(const float *logits, const int *labels, const int *mask, int n, int C);
+/* The metric of an MLP (b->in_dim → b->out_dim) on task's test set, in chunks of 256:
+ * accuracy (classification, the task's class mask), or the mean MSE (½·Σ for regression,
+ * the input as target for reconstruction). NaN for an empty test set. */
+double mlp_eval_task(mlp_t *net, const bench_t *b, int task);
 
 #endif

@@ -296,24 +296,7 @@ static run_status baseline_train_block(model_t *mm, const bench_t *b, int stage)
 }
 
 static double baseline_eval(model_t *mm, const bench_t *b, int task) {
-    baseline_t *m = (baseline_t *)mm;
-    const task_t *t = &b->tasks[task];
-    const int chunk = 256;
-    double total = 0;
-    long correct_or_n = 0;
-    for (int i0 = 0; i0 < t->n_test; i0 += chunk) {
-        int bs = t->n_test - i0 < chunk ? t->n_test - i0 : chunk;
-        const float *out = mlp_forward(&m->net, t->x_test + (size_t)i0 * b->in_dim, bs);
-        if (b->kind == BENCH_KIND_CLASSIFICATION) {
-            total += accuracy_of(out, t->y_test + i0, t->class_mask, bs, b->out_dim) * bs;
-        } else {
-            const float *tgt = b->kind == BENCH_KIND_RECONSTRUCTION ? t->x_test : t->t_test;
-            total += (double)mse_forward(out, tgt + (size_t)i0 * b->out_dim, bs, b->out_dim,
-                                         is_half_mse(b)) * bs;
-        }
-        correct_or_n += bs;
-    }
-    return correct_or_n ? total / (double)correct_or_n : NAN;
+    return mlp_eval_task(&((baseline_t *)mm)->net, b, task);
 }
 
 static void baseline_free(model_t *mm) {

@@ -221,24 +221,7 @@ run_status clb_train_block(model_t *mm, const bench_t *b, int stage) {
 }
 
 double clb_eval(model_t *mm, const bench_t *b, int task) {
-    clb_t *m = (clb_t *)mm;
-    const task_t *t = &b->tasks[task];
-    const int chunk = 256;
-    double total = 0;
-    long cnt = 0;
-    for (int i0 = 0; i0 < t->n_test; i0 += chunk) {
-        int bs = t->n_test - i0 < chunk ? t->n_test - i0 : chunk;
-        const float *out = mlp_forward(&m->net, t->x_test + (size_t)i0 * m->D, bs);
-        if (m->kind == BENCH_KIND_CLASSIFICATION) {
-            total += accuracy_of(out, t->y_test + i0, t->class_mask, bs, m->C) * bs;
-        } else {
-            const float *tgt = m->kind == BENCH_KIND_RECONSTRUCTION ? t->x_test : t->t_test;
-            total += (double)mse_forward(out, tgt + (size_t)i0 * m->C, bs, m->C,
-                                         m->kind == BENCH_KIND_REGRESSION) * bs;
-        }
-        cnt += bs;
-    }
-    return cnt ? total / (double)cnt : NAN;
+    return mlp_eval_task(&((clb_t *)mm)->net, b, task);
 }
 
 double clb_cost(const run_config *cfg, double factor) {

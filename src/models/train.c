@@ -127,3 +127,23 @@ double accuracy_of(const float *logits, const int *labels, const int *mask, int 
     }
     return (double)correct / n;
 }
+
+double mlp_eval_task(mlp_t *net, const bench_t *b, int task) {
+    const task_t *t = &b->tasks[task];
+    const int chunk = 256;
+    double total = 0;
+    long cnt = 0;
+    for (int i0 = 0; i0 < t->n_test; i0 += chunk) {
+        int bs = t->n_test - i0 < chunk ? t->n_test - i0 : chunk;
+        const float *out = mlp_forward(net, t->x_test + (size_t)i0 * b->in_dim, bs);
+        if (b->kind == BENCH_KIND_CLASSIFICATION) {
+            total += accuracy_of(out, t->y_test + i0, t->class_mask, bs, b->out_dim) * bs;
+        } else {
+            const float *tgt = b->kind == BENCH_KIND_RECONSTRUCTION ? t->x_test : t->t_test;
+            total += (double)mse_forward(out, tgt + (size_t)i0 * b->out_dim, bs, b->out_dim,
+                                         b->kind == BENCH_KIND_REGRESSION) * bs;
+        }
+        cnt += bs;
+    }
+    return cnt ? total / (double)cnt : NAN;
+}
