@@ -90,6 +90,9 @@ void softmax_xent_backward(float *dlogits, const float *probs, const int *labels
 /* Mean squared error: mean over batch of ½·Σ_out (pred − target)²  when half != 0,
  * or mean over all B·n elements of (pred − target)² when half == 0 (PyTorch MSELoss). */
 float mse_forward(const float *pred, const float *target, int B, int n, int half);
+/* Σ_p d[p] over n values with 16 partial sums in a fixed order (deterministic; vectorises):
+ * the bias gradients of the convolutions (src/nn/layers.c). */
+float nn_sum16(const float *d, long n);
 /* dpred += scale · d/dpred of the same loss. */
 void mse_backward(float *dpred, const float *pred, const float *target, float scale,
                   int B, int n, int half);

@@ -188,18 +188,6 @@ CLS_HOT_LOOP static void col2im_chunk_add(float *dx, float *dcol, int c_in, int 
     col2im_body(dx, dcol, c_in, B, b0, nb, H, W, x_nchw);
 }
 
-/* Σ of n values with 16 partial sums in a fixed order (deterministic; vectorises). */
-CLS_HOT_LOOP static float sum16b(const float *d, long n) {
-    float acc[16] = {0};
-    long p = 0;
-    for (; p + 16 <= n; p += 16)
-        for (int k = 0; k < 16; k++) acc[k] += d[p + k];
-    for (; p < n; p++) acc[p & 15] += d[p];
-    float s = 0.0f;
-    for (int k = 0; k < 16; k++) s += acc[k];
-    return s;
-}
-
 int convb_forward(float *z, const float *x, const float *w, float *col, long col_cap,
                   int B, int c_in, int H, int W, int c_out, int x_nchw) {
     long HW = (long)H * W, K = (long)c_in * 9, ldz = (long)B * HW;
@@ -227,7 +215,7 @@ void convb_backward(float *dx, float *dw, float *db, const float *dz, const floa
                     int B, int c_in, int H, int W, int c_out, int x_nchw) {
     long HW = (long)H * W, K = (long)c_in * 9, ldz = (long)B * HW;
     if (db)
-        for (int co = 0; co < c_out; co++) db[co] += sum16b(dz + (long)co * ldz, ldz);
+        for (int co = 0; co < c_out; co++) db[co] += nn_sum16(dz + (long)co * ldz, ldz);
     int nb = convb_chunk(c_in, B, H, W, col_cap);
     if (col_valid && nb < B) col_valid = 0;
     for (int b0 = 0; b0 < B; b0 += nb) {

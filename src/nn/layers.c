@@ -147,7 +147,7 @@ HOT_LOOP static void col2im3_add(float *img, const float *col, int c_in, int H, 
 
 /* Σ_p d[p] over n values with 16 partial sums (vectorises; the order of the additions is
  * fixed, so the result is deterministic). */
-HOT_LOOP static float sum16(const float *d, long n) {
+HOT_LOOP float nn_sum16(const float *d, long n) {
     float acc[16] = {0};
     long p = 0;
     for (; p + 16 <= n; p += 16)
@@ -185,7 +185,7 @@ void conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const
     for (int s = 0; s < B; s++) {
         const float *d = dout + (long)s * c_out * HW;
         if (db)
-            for (int co = 0; co < c_out; co++) db[co] += sum16(d + co * HW, HW);
+            for (int co = 0; co < c_out; co++) db[co] += nn_sum16(d + co * HW, HW);
         if (dw) {
             im2col3(col, inp + (long)s * c_in * HW, c_in, H, W);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c_out, (int)K, (int)HW, 1.0f,
