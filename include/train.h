@@ -24,8 +24,10 @@
     {"train.momentum", PARAM_FLOAT, "0", NULL, 0, 0.999, "SGD momentum"}
 
 /* The anytime-curve keys (eval.*), for the param table of a model whose training loop calls
- * train_curve_tick after every optimiser step (finetune, ewc and the clbase models). A model
- * without them never has eval.* in its configuration and records no curve. */
+ * train_curve_tick after every step (finetune, ewc, the clbase models, ewgn, gated, hsf, pah,
+ * crashtest; what a step is per model: README "Output"). A model without them (external
+ * programs, C plugins) never has eval.* in its configuration and records no curve; the sweep
+ * refuses eval.every for them (src/sweep/curve_check.c). */
 #define TRAIN_CURVE_PARAM_SPECS                                                            \
     {"eval.every", PARAM_INT, "0", NULL, 0, 1e9,                                           \
      "anytime curve: evaluate every task every N optimiser steps of a stage (and at its end) "\
@@ -51,6 +53,9 @@ void train_curve_set(train_curve *c);
 train_curve *train_curve_get(void);
 /* After each optimiser step of a block: counts it and takes a point when one is due. */
 void train_curve_tick(struct model *m, const bench_t *b);
+/* 1 when the next train_curve_tick will take a point: for a model whose parameters are not
+ * all current between steps (ewgn's lazy EWC decay) to evaluate a current copy then. */
+int train_curve_due(void);
 
 /* What one block of training costs in data and steps, for `clsweep expand`'s budget table
  * (model_ops.budget; train_budget_shared for models that read the train.* keys). */

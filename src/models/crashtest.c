@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "model.h"
+#include "train.h"
 #include "util.h"
 
 typedef struct {
@@ -37,6 +38,7 @@ static const param_spec crash_params[] = {
      "added to every evaluation: a model of known quality (successive-halving tests)"},
     {"crashtest.drift", PARAM_FLOAT, "0", NULL, -1e6, 1e6,
      "added to every evaluation times the stages trained (quality that changes along the stream)"},
+    TRAIN_CURVE_PARAM_SPECS,
 };
 
 static model_t *crash_init(const run_config *cfg, const bench_t *b, uint64_t seed) {
@@ -69,10 +71,10 @@ static double crash_cost(const run_config *cfg) {
 }
 
 static run_status crash_train(model_t *mm, const bench_t *b, int stage) {
-    (void)b;
     crash_t *m = (crash_t *)mm;
     m->stage = stage;
     if (m->work > 0) spin(m->work * 1e6);
+    train_curve_tick(mm, b);   /* anytime curve: one step per block */
     if (stage != m->at_stage) return RUN_STATUS_OK;
     if (!strcmp(m->mode, "segv")) raise(SIGSEGV);
     if (!strcmp(m->mode, "abort")) abort();

@@ -114,6 +114,7 @@ typedef struct {
 
 static const param_spec ewgn_params[] = {
     TRAIN_PARAM_SPECS,
+    TRAIN_CURVE_PARAM_SPECS,
     {"ewgn.hidden", PARAM_INT, "32", NULL, 1, 4096, "WGN hidden width H (784 → H → 784·C)"},
     {"ewgn.activation", PARAM_STR, "gaussian", "gaussian|sigmoid|tanh", 1, 0,
      "activation g of the generated weights; gaussian = exp(−z²)"},
@@ -886,6 +887,28 @@ static run_status diverged_why(const ewgn_t *m, run_status st) {
     return st;
 }
 
+/* The anytime-curve hook after an optimiser step (train.h). With the lazy EWC decay the
+ * pixel blocks not touched since their last catch-up are behind; a due point evaluates a
+ * caught-up copy of the arena (the same decay_block as flush), so the training state —
+ * parameters, clocks — is left exactly as it was. */
+static void ewgn_curve_tick(ewgn_t *m, const bench_t *b) {
+    if (!lazy_active(m) || !train_curve_due()) {
+        train_curve_tick((model_t *)m, b);
+        return;
+    }
+    float *live = m->params;
+    long *last = xmalloc(sizeof(long) * (size_t)m->D);
+    memcpy(last, m->last, sizeof(long) * (size_t)m->D);
+    m->params = xmalloc(sizeof(float) * (size_t)m->nparams);
+    memcpy(m->params, live, sizeof(float) * (size_t)m->nparams);
+    flush(m);
+    train_curve_tick((model_t *)m, b);
+    free(m->params);
+    m->params = live;
+    memcpy(m->last, last, sizeof(long) * (size_t)m->D);
+    free(last);
+}
+
 static run_status ewgn_train_block(model_t *mm, const bench_t *b, int stage) {
     ewgn_t *m = (ewgn_t *)mm;
     const int task = b->stage_task[stage];
@@ -907,6 +930,7 @@ static run_status ewgn_train_block(model_t *mm, const bench_t *b, int stage) {
             } else {
                 st = step_generic(m, t->x_train, t->y_train, m->order + i0, t->class_mask, bs);
             }
+            if (st == RUN_STATUS_OK) ewgn_curve_tick(m, b);
         }
     }
     if (st != RUN_STATUS_OK) return diverged_why(m, st);

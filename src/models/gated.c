@@ -63,6 +63,10 @@ typedef struct {
     int nfeat;
     float *feat;                 /* one allocation, carved into ftrain/ftest */
     float **ftrain, **ftest;     /* (ntasks) → (n, nfeat) */
+    float *proj;                 /* (nfeat, in_dim) the frozen projection Φ */
+    const float **xsrc;          /* (ntasks) the test inputs ftest was computed from */
+    float *fscratch;             /* (EVAL_CHUNK, nfeat) features of another test set (the
+                                  * anytime curve's subsets), allocated on first use */
     rng_t rng;                   /* training batches */
     uint64_t seed;
     /* teacher_student per-block trajectory statistics, filled by train_block */
@@ -71,6 +75,7 @@ typedef struct {
 } gated_t;
 
 static const param_spec gated_params[] = {
+    TRAIN_CURVE_PARAM_SPECS,
     {"gated.paths", PARAM_INT, "2", NULL, 1, 64, "number of gated paths P"},
     {"gated.tau_ratio", PARAM_FLOAT, "43.3333333", NULL, 1e-3, 1e6,
      "gate timescale ratio tau_w/tau_c (default 1.3/0.03; 1 with strength 0 = forgetful control)"},
@@ -114,9 +119,11 @@ static void features_init(gated_t *m, const bench_t *b, uint64_t seed) {
     m->feat = xmalloc(sizeof(float) * (size_t)(total > 0 ? total : 1));
     m->ftrain = xmalloc(sizeof(float *) * (size_t)b->ntasks * 2);
     m->ftest = m->ftrain + b->ntasks;
+    m->xsrc = xmalloc(sizeof(float *) * (size_t)b->ntasks);
     float *p = m->feat;
     for (int k = 0; k < b->ntasks; k++) {
         const task_t *t = &b->tasks[k];
+        m->xsrc[k] = t->x_test;
         for (int split = 0; split < 2; split++) {
             int n = split ? t->n_test : t->n_train;
             const float *x = split ? t->x_test : t->x_train;
@@ -128,7 +135,7 @@ static void features_init(gated_t *m, const bench_t *b, uint64_t seed) {
             p += (long)n * F;
         }
     }
-    free(proj);
+    m->proj = proj;
 }
 
 /* ---- init / free ---- */
@@ -200,6 +207,9 @@ static void gated_free(model_t *mm) {
     free(m->blab);
     free(m->feat);
     free(m->ftrain);
+    free(m->proj);
+    free(m->xsrc);
+    free(m->fscratch);
     free(m);
 }
 
@@ -276,6 +286,7 @@ static run_status gated_train_block(model_t *mm, const bench_t *b, int stage) {
             }
             if (m->last_switch < 0 && loss < SWITCH_THRESHOLD) m->last_switch = s;
             acc += loss;
+            train_curve_tick(mm, b);   /* anytime curve: a step = one Euler step */
         }
         m->last_block_loss = acc / b->block_size;
     } else {
@@ -298,6 +309,7 @@ static run_status gated_train_block(model_t *mm, const bench_t *b, int stage) {
                     st = RUN_STATUS_DIVERGED;
                     break;
                 }
+                train_curve_tick(mm, b);   /* a step = one minibatch Euler step */
             }
         }
         free(order);
@@ -312,15 +324,27 @@ static run_status gated_train_block(model_t *mm, const bench_t *b, int stage) {
 
 /* ---- evaluation ---- */
 
+/* Classification reads the cached features of the task's test set; a test set other than
+ * the one they were computed from (the anytime curve's subset, curve.c) gets its features
+ * computed chunk by chunk with the same frozen projection. */
 static double gated_eval(model_t *mm, const bench_t *b, int task) {
     gated_t *m = (gated_t *)mm;
     const task_t *t = &b->tasks[task];
-    const float *X = m->cls ? m->ftest[task] : t->x_test;
+    const int cached = m->cls && t->x_test == m->xsrc[task];
+    const float *X = cached ? m->ftest[task] : t->x_test;
     double total = 0;
     for (int i0 = 0; i0 < t->n_test; i0 += EVAL_CHUNK) {
         int bs = t->n_test - i0 < EVAL_CHUNK ? t->n_test - i0 : EVAL_CHUNK;
-        gated_linear_forward(m->probs, m->weff, X + (size_t)i0 * m->din, W_of(m), c_of(m), bs,
-                             m->P, m->din, m->dout);
+        const float *xin = X + (size_t)i0 * m->din;
+        if (m->cls && !cached) {
+            if (!m->fscratch) m->fscratch = xmalloc(sizeof(float) * EVAL_CHUNK * (size_t)m->din);
+            dense_forward(m->fscratch, t->x_test + (size_t)i0 * b->in_dim, m->proj, NULL, bs,
+                          b->in_dim, m->din);
+            act_forward(ACT_RELU, m->fscratch, m->fscratch, (long)bs * m->din);
+            xin = m->fscratch;
+        }
+        gated_linear_forward(m->probs, m->weff, xin, W_of(m), c_of(m), bs, m->P, m->din,
+                             m->dout);
         if (m->cls)
             total += accuracy_of(m->probs, t->y_test + i0, t->class_mask, bs, m->dout) * bs;
         else

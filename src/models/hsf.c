@@ -18,6 +18,7 @@
 
 static const param_spec hsf_params[] = {
     TRAIN_PARAM_SPECS,
+    TRAIN_CURVE_PARAM_SPECS,
     {"hsf.beta_max", PARAM_FLOAT, "1", NULL, 0, 1e6,
      "NLL weight β after annealing (0 = no flow/NLL term)"},
     {"hsf.beta_min", PARAM_FLOAT, "0.01", NULL, 0, 1e6, "NLL weight β at the first epoch of a block"},
@@ -237,6 +238,7 @@ static run_status hsf_train_block(model_t *mm, const bench_t *b, int stage) {
         if (B >= n) {
             run_status st = train_step(m, t->x_train, n, task, e);
             if (st != RUN_STATUS_OK) return st;
+            train_curve_tick(mm, b);   /* anytime curve: a step = one AdamW step */
             continue;
         }
         for (int i = 0; i < n; i++) m->order[i] = i;
@@ -248,6 +250,7 @@ static run_status hsf_train_block(model_t *mm, const bench_t *b, int stage) {
                        sizeof(float) * (size_t)in);
             run_status st = train_step(m, m->bx, bs, task, e);
             if (st != RUN_STATUS_OK) return st;
+            train_curve_tick(mm, b);
         }
     }
     if (!all_finite(m->net.params, m->net.L.nparams)) {

@@ -140,7 +140,7 @@ typedef struct {
     /* data bookkeeping */
     int *held_out;               /* (T, C) training index used for the semantic init, or -1 */
     int **train_idx, *n_train;   /* per task: training indices without the held-out ones */
-    int **ylocal_train, **ylocal_test;   /* per task: labels as head indices 0..C-1 */
+    int **ylocal_train;          /* per task: training labels as head indices 0..C-1 */
     int *order;                  /* (max n_train) shuffle buffer */
     int *seen, *old, nold;       /* tasks trained before; old tasks of the current stage */
     rng_t rng;                   /* shuffling */
@@ -149,6 +149,7 @@ typedef struct {
 } pah_t;
 
 static const param_spec pah_params[] = {
+    TRAIN_CURVE_PARAM_SPECS,
     {"pah.prototype_shape", PARAM_INTLIST, "[10,10]", NULL, 1, 256,
      "prototype shape [h,w]: each of the C class prototypes is 1×h×w (task embedding C·h·w)"},
     {"pah.init", PARAM_STR, "semantic", "semantic|random", 1, 0,
@@ -811,16 +812,13 @@ static void pah_hold_out(pah_t *m, const bench_t *b, const run_config *cfg, uint
     m->n_train = xcalloc((size_t)T, sizeof(int));
     m->train_idx = xcalloc((size_t)T, sizeof(int *));
     m->ylocal_train = xcalloc((size_t)T, sizeof(int *));
-    m->ylocal_test = xcalloc((size_t)T, sizeof(int *));
     int maxn = 1;
     for (int t = 0; t < T; t++) {
         const task_t *tk = &b->tasks[t];
         int n = tk->n_train;
         m->ylocal_train[t] = xmalloc(sizeof(int) * (size_t)(n > 0 ? n : 1));
-        m->ylocal_test[t] = xmalloc(sizeof(int) * (size_t)(tk->n_test > 0 ? tk->n_test : 1));
         m->train_idx[t] = xmalloc(sizeof(int) * (size_t)(n > 0 ? n : 1));
         for (int i = 0; i < n; i++) m->ylocal_train[t][i] = local_label(tk, tk->y_train[i]);
-        for (int i = 0; i < tk->n_test; i++) m->ylocal_test[t][i] = local_label(tk, tk->y_test[i]);
         for (int c = 0; c < C; c++) {
             int cnt = 0;
             for (int i = 0; i < n; i++) cnt += m->ylocal_train[t][i] == c;
@@ -896,6 +894,7 @@ static run_status pah_train_block(model_t *mm, const bench_t *b, int stage) {
             stage_inputs(m, t->x_train, m->order + i0, 0, bs);
             for (int r = 0; r < bs; r++) m->by[r] = m->ylocal_train[k][m->order[i0 + r]];
             st = pah_batch(m, m->bx, m->by, bs, k, &ce, &sm, &sp);
+            if (st == RUN_STATUS_OK) train_curve_tick(mm, b);   /* a step = one batch */
         }
         m->last_ce = ce / nb;
         m->last_sm = sm / nb;
@@ -931,7 +930,7 @@ static double pah_eval(model_t *mm, const bench_t *b, int k) {
             int best = 0;
             for (int c = 1; c < C; c++)
                 if (z[c] > z[best]) best = c;
-            correct += best == m->ylocal_test[k][i0 + i];
+            correct += best == local_label(t, t->y_test[i0 + i]);   /* any test subset */
         }
     }
     return t->n_test ? (double)correct / t->n_test : NAN;
@@ -987,9 +986,8 @@ static void pah_free(model_t *mm) {
     for (int t = 0; m->train_idx && t < m->g.T; t++) {
         free(m->train_idx[t]);
         free(m->ylocal_train[t]);
-        free(m->ylocal_test[t]);
     }
-    free(m->train_idx); free(m->ylocal_train); free(m->ylocal_test); free(m->n_train);
+    free(m->train_idx); free(m->ylocal_train); free(m->n_train);
     free(m->held_out); free(m->order); free(m->seen);
     free(m->params); free(m->fbuf); free(m->ibuf);
     free(m);

@@ -99,6 +99,11 @@ void train_curve_tick(struct model *m, const bench_t *b) {
     if (c->every > 0 && c->point && c->step % c->every == 0) c->point(c, m, b);
 }
 
+int train_curve_due(void) {
+    const train_curve *c = g_curve;
+    return c && c->every > 0 && c->point && (c->step + 1) % c->every == 0;
+}
+
 void train_optim_init(optim_t *o, const train_settings *t, long n) {
     optim_init(o, t->optimizer, n, t->lr);
     o->weight_decay = t->weight_decay;
