@@ -97,6 +97,13 @@ void train_optim_init(optim_t *o, const train_settings *t, long n);
 int all_finite(const float *x, long n);
 /* Test-set metric helper: accuracy of logits (n, C) against labels with an optional mask. */
 double accuracy_of(const float *logits, const int *labels, const int *mask, int n, int C);
+/* The MLP of cfg's mlp.hidden and mlp.activation for benchmark b (b->in_dim → hidden →
+ * b->out_dim), initialised from stream 1 of seed (mlp_init). mlp.hidden [0] = auto:
+ * [256, 256], or on a reconstruction benchmark (curves3d) the HSF paper's autoencoder
+ * [64, 64, 24, 64, 64] with a linear bottleneck; mlp.activation auto = relu, gelu on
+ * reconstruction. 0, or -1 with a message (too many layers, a size < 1). The one network
+ * of finetune, ewc and the clbase models (si, mas, lwf, er, agem, derpp, joint). */
+int mlp_from_config(mlp_t *net, const run_config *cfg, const bench_t *b, uint64_t seed);
 /* The metric of an MLP (b->in_dim → b->out_dim) on task's test set, in chunks of 256:
  * accuracy (classification, the task's class mask), or the mean MSE (½·Σ for regression,
  * the input as target for reconstruction). NaN for an empty test set. */

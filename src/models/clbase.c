@@ -22,43 +22,12 @@ static void clb_reserve_pool(clb_t *m, int n) {
 }
 
 clb_t *clb_create(const run_config *cfg, const bench_t *b, uint64_t seed, int extra_rows) {
-    int hidden[MLP_MAX_LAYERS];
-    int nh = cfg_intlist(cfg, "mlp.hidden", hidden, MLP_MAX_LAYERS - 1);
-    if (nh > MLP_MAX_LAYERS - 1) {
-        cls_seterr("mlp.hidden: at most %d layers", MLP_MAX_LAYERS - 1);
+    clb_t *m = xcalloc(1, sizeof *m);
+    if (mlp_from_config(&m->net, cfg, b, seed)) {
+        free(m);
         return NULL;
     }
-    int recon = b->kind == BENCH_KIND_RECONSTRUCTION, bottleneck = -1;
-    if (nh == 1 && hidden[0] == 0) {   /* auto: finetune's networks */
-        if (recon) {
-            static const int ae[5] = {64, 64, 24, 64, 64};
-            memcpy(hidden, ae, sizeof ae);
-            nh = 5;
-            bottleneck = 2;
-        } else {
-            hidden[0] = hidden[1] = 256;
-            nh = 2;
-        }
-    }
-    for (int i = 0; i < nh; i++)
-        if (hidden[i] < 1) {
-            cls_seterr("mlp.hidden: layer sizes must be >= 1");
-            return NULL;
-        }
-    const char *an = cfg_str(cfg, "mlp.activation");
-    act_kind act = !strcmp(an, "auto") ? (recon ? ACT_GELU : ACT_RELU) : (act_kind)act_parse(an);
-    clb_t *m = xcalloc(1, sizeof *m);
     train_resolve(&m->ts, cfg, b);
-    int sizes[MLP_MAX_LAYERS + 1];
-    act_kind acts[MLP_MAX_LAYERS];
-    int nl = nh + 1;
-    sizes[0] = b->in_dim;
-    for (int i = 0; i < nh; i++) sizes[i + 1] = hidden[i];
-    sizes[nl] = b->out_dim;
-    for (int l = 0; l < nl; l++) acts[l] = (l == nl - 1 || l == bottleneck) ? ACT_IDENTITY : act;
-    rng_t init_rng;
-    rng_init(&init_rng, seed, 1);
-    mlp_init(&m->net, nl, sizes, acts, NULL, NULL, &init_rng);
     rng_init(&m->rng, seed, 2);
     train_optim_init(&m->opt, &m->ts, m->net.nparams);
     m->kind = b->kind;

@@ -104,6 +104,46 @@ int train_curve_due(void) {
     return c && c->every > 0 && c->point && (c->step + 1) % c->every == 0;
 }
 
+int mlp_from_config(mlp_t *net, const run_config *cfg, const bench_t *b, uint64_t seed) {
+    int hidden[MLP_MAX_LAYERS];
+    int nh = cfg_intlist(cfg, "mlp.hidden", hidden, MLP_MAX_LAYERS - 1);
+    if (nh > MLP_MAX_LAYERS - 1) {
+        cls_seterr("mlp.hidden: at most %d layers", MLP_MAX_LAYERS - 1);
+        return -1;
+    }
+    const int recon = b->kind == BENCH_KIND_RECONSTRUCTION;
+    int bottleneck = -1;
+    if (nh == 1 && hidden[0] == 0) {   /* auto */
+        if (recon) {
+            static const int ae[5] = {64, 64, 24, 64, 64};
+            memcpy(hidden, ae, sizeof ae);
+            nh = 5;
+            bottleneck = 2;
+        } else {
+            hidden[0] = hidden[1] = 256;
+            nh = 2;
+        }
+    }
+    for (int i = 0; i < nh; i++)
+        if (hidden[i] < 1) {
+            cls_seterr("mlp.hidden: layer sizes must be >= 1");
+            return -1;
+        }
+    const char *an = cfg_str(cfg, "mlp.activation");
+    act_kind act = !strcmp(an, "auto") ? (recon ? ACT_GELU : ACT_RELU) : (act_kind)act_parse(an);
+    int sizes[MLP_MAX_LAYERS + 1];
+    act_kind acts[MLP_MAX_LAYERS];
+    const int nl = nh + 1;
+    sizes[0] = b->in_dim;
+    for (int i = 0; i < nh; i++) sizes[i + 1] = hidden[i];
+    sizes[nl] = b->out_dim;
+    for (int l = 0; l < nl; l++) acts[l] = (l == nl - 1 || l == bottleneck) ? ACT_IDENTITY : act;
+    rng_t init_rng;
+    rng_init(&init_rng, seed, 1);
+    mlp_init(net, nl, sizes, acts, NULL, NULL, &init_rng);
+    return 0;
+}
+
 void train_optim_init(optim_t *o, const train_settings *t, long n) {
     optim_init(o, t->optimizer, n, t->lr);
     o->weight_decay = t->weight_decay;
