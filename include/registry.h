@@ -9,9 +9,10 @@
 /* Finds the spec of key for a given model (NULL = any model). Looks in the model's params,
  * then in every benchmark's params. Returns NULL if no such key. */
 const param_spec *param_find(const char *key, const char *model);
-/* A model-scoped training key "MODEL.train.X" (MODEL a known model): copies MODEL into
- * model[n], points *rest at "train.X" and returns 1; else 0. Such a key overrides train.X
- * for that model only (cfg_fill_defaults applies and removes it). */
+/* A model-scoped training or anytime-curve key "MODEL.train.X" / "MODEL.eval.X" (MODEL a
+ * known model): copies MODEL into model[n], points *rest at "train.X" / "eval.X" and
+ * returns 1; else 0. Such a key overrides train.X / eval.X for that model only
+ * (cfg_fill_defaults applies and removes it). */
 int param_scoped_split(const char *key, char *model, size_t n, const char **rest);
 /* Whether model reads key (its own params or the params of benchmark bench_name). */
 int param_model_reads(const char *model, const char *bench_name, const char *key);

@@ -162,7 +162,9 @@ static const param_spec *find_in(const param_spec *p, int n, const char *key) {
 
 int param_scoped_split(const char *key, char *model, size_t n, const char **rest) {
     const char *dot = strchr(key, '.');
-    if (!dot || strncmp(dot + 1, "train.", 6) || (size_t)(dot - key) >= n) return 0;
+    if (!dot || (strncmp(dot + 1, "train.", 6) && strncmp(dot + 1, "eval.", 5)) ||
+        (size_t)(dot - key) >= n)
+        return 0;
     memcpy(model, key, (size_t)(dot - key));
     model[dot - key] = 0;
     if (!model_find(model)) return 0;

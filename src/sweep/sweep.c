@@ -23,6 +23,7 @@
 #include "bench.h"
 #include "files.h"
 #include "config.h"
+#include "curve_check.h"
 #include "exclude.h"
 #include "model.h"
 #include "plugin_load.h"
@@ -1375,7 +1376,8 @@ static int finish_run(parse_t *p, sweep_t *s, run_config *cfg, const model_ops *
         fail_here(p, p->root);
         return -1;
     }
-    if (m->kinds & p->bench->kind && prepare_files(p, cfg)) {
+    if ((m->kinds & p->bench->kind && prepare_files(p, cfg)) ||
+        curve_check_run(cfg, m->name, p->bench->name, p->doc, p->path)) {
         cfg_free(cfg);
         return -1;
     }
