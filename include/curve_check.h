@@ -1,5 +1,5 @@
 /* curve_check.h — the sweep's check that eval.every (the anytime curve) is never silently
- * dropped: a run whose model records no curve (external programs, C plugins) must not get a
+ * dropped: a run whose model records no curve (external programs, C plugins of ABI 1) must not get a
  * nonzero eval.every. Sweep layer (src/sweep/curve_check.c): called by sweep.c only. */
 #ifndef CLS_CURVE_CHECK_H
 #define CLS_CURVE_CHECK_H

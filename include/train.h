@@ -25,9 +25,10 @@
 
 /* The anytime-curve keys (eval.*), for the param table of a model whose training loop calls
  * train_curve_tick after every step (finetune, ewc, the clbase models, ewgn, gated, hsf, pah,
- * crashtest; what a step is per model: README "Output"). A model without them (external
- * programs, C plugins) never has eval.* in its configuration and records no curve; the sweep
- * refuses eval.every for them (src/sweep/curve_check.c). */
+ * crashtest, C plugins of ABI 2 through host->step; what a step is per model: docs/spec.md).
+ * A model without them (external programs, plugins of ABI 1) never has eval.* in its
+ * configuration and records no curve; the sweep refuses eval.every for them
+ * (src/sweep/curve_check.c). */
 #define TRAIN_CURVE_PARAM_SPECS                                                            \
     {"eval.every", PARAM_INT, "0", NULL, 0, 1e9,                                           \
      "anytime curve: evaluate every task every N optimiser steps of a stage (and at its end) "\

@@ -4,10 +4,11 @@
 # resumed gives the file of one uninterrupted single-process sweep, R_curve included bit for
 # bit; each run's curve points follow eval.every. And eval.every is never silently dropped:
 # for an external program (as for a C plugin: both record no curve) it is a located error,
-# while a model-scoped "finetune.eval.every" sets it for finetune alone.
+# while a model-scoped "finetune.eval.every" sets it for finetune alone. C plugins of ABI 2
+# (host->step) record one; ABI 1 plugins are refused like programs.
 source "$(dirname "$0")/e2e/lib.sh"
 source "$(dirname "$0")/e2e/proc.sh"
-trap 'kill_survivors "$TMP"; rm -rf "$TMP"' EXIT
+trap 'kill_survivors "$TMP"; [ -n "${KEEP:-}" ] || rm -rf "$TMP"' EXIT
 Y=tests/e2e/curve_models.yaml
 
 "$CLSWEEP" run $Y --output "$TMP/ref.nc" --quiet || notok "reference sweep"
@@ -75,4 +76,48 @@ sed -i 's/^grid:/defaults:/; s/^  eval.every: \[0, 3\]/  finetune.eval.every: 5/
 check "finetune.eval.every: accepted" test $? -eq 0
 check "... finetune's run records a curve, the program's run has no eval.* key" \
     bash -c "grep -q 'eval.every=5 .*model=finetune' '$TMP/p3.out' && ! grep 'model=prior' '$TMP/p3.out' | grep -q eval"
+
+# C plugins: one of ABI 2 (the example l2mlp calls host->step after each SGD step) records a
+# curve that leaves R unchanged and ends each stage on R's row; one of ABI 1 still runs, but
+# eval.every for it is refused, located.
+mkdir -p "$TMP/pl"
+cc -std=c11 -O2 -fPIC -shared -Iinclude -o "$TMP/pl/libl2mlp.so" examples/c_plugin/l2mlp.c -lm &&
+    cc -std=c11 -fPIC -shared -Iinclude -o "$TMP/pl/libabi1.so" tests/e2e/plugin/abi1.c
+check "the plugins build against include/clsweep/plugin.h" test -s "$TMP/pl/libabi1.so"
+cat > "$TMP/pl/s.yaml" <<'YEOF'
+name: pl
+benchmark: {name: split_mnist, train_per_task: 100, test_per_task: 40}
+models: [plugin:libl2mlp.so, plugin:libabi1.so]
+defaults: {l2mlp.hidden: 16}
+grid:
+  l2mlp.eval.every: [0, 2]
+YEOF
+"$CLSWEEP" run "$TMP/pl/s.yaml" --output "$TMP/pl/o.nc" --quiet 2>"$TMP/pl/err"
+check "a sweep of an ABI-2 plugin with a curve and an ABI-1 plugin completes" test $? -eq 0
+"$PY" - "$TMP/pl/o.nc" <<'PYEOF'
+import sys, numpy as np, netCDF4
+d = netCDF4.Dataset(sys.argv[1])
+model = [str(m) for m in d["model"][:]]
+R = np.asarray(d["R"][:])
+assert [str(s) for s in d["status"][:]] == ["ok"] * 3, list(d["status"][:])
+has = np.isfinite(np.ma.filled(d["curve_step"][:], np.nan)).any(axis=1)
+a = [i for i in range(3) if model[i] == "l2mlp" and not has[i]][0]
+b = [i for i in range(3) if model[i] == "l2mlp" and has[i]][0]
+assert np.array_equal(R[a], R[b]), "R changed by the curve"
+st = np.ma.filled(d["curve_step"][:], np.nan)[b]
+sg = np.ma.filled(d["curve_stage"][:], np.nan)[b]
+Rc = np.ma.filled(d["R_curve"][:], np.nan)[b]
+# 100 examples, batch 32: 4 steps per stage; points at 0, then 2 and 4 in each stage
+assert list(st[:11]) == [0] + [2, 4] * 5 and np.isnan(st[11:]).all(), st
+for s in range(5):
+    assert np.array_equal(Rc[2 + 2 * s].astype(np.float32), R[b][s]), (s, Rc[2 + 2 * s], R[b][s])
+o = model.index("old")
+assert np.isnan(np.ma.filled(d["curve_step"][:], np.nan)[o]).all()
+print("plugin curve ok")
+PYEOF
+check "ABI-2 plugin: R unchanged by the curve, a point every 2 SGD steps, stage ends equal R" test $? -eq 0
+sed -i 's/^  l2mlp.eval.every: \[0, 2\]/  eval.every: [0, 2]/' "$TMP/pl/s.yaml"
+"$CLSWEEP" expand "$TMP/pl/s.yaml" > "$TMP/pl/e.out" 2>&1
+check "eval.every with an ABI-1 plugin: refused at the key, naming the plugin" \
+    grep -q "s.yaml:6:3: eval.every 2 applies to old, which records no anytime curve" "$TMP/pl/e.out"
 finish

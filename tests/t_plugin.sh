@@ -121,7 +121,7 @@ refused() {  # refused NAME LIBNAME PATTERN
         { cat "$TMP/$1.err"; return 1; }
 }
 check "a wrong-ABI plugin is refused (ABI named)" \
-    refused wrongabi libbadabi.so "built for plugin ABI 999, this clsweep expects ABI 1"
+    refused wrongabi libbadabi.so "built for plugin ABI 1000, this clsweep expects ABI 2 (or 1)"
 check "a plugin without clsweep_plugin_entry is refused (symbol named)" \
     refused nosym libnosym.so "no symbol 'clsweep_plugin_entry'"
 check "a missing .so is refused" refused missing libnone.so "No such file"

@@ -149,6 +149,7 @@ static int train_stage(void *mm, clsweep_run *r, const clsweep_stream *s, int st
             }
             for (long k = 0; k < m->nw; k++)
                 m->w[k] -= m->lr * (m->g[k] / (float)nb + lam * (m->w[k] - m->prev[k]));
+            m->h->step(r);   /* ABI 2: one optimiser step (the anytime curve's clock) */
         }
     }
     free(order);

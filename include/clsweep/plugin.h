@@ -8,8 +8,9 @@
  * which defines the two symbols clsweep looks up with dlsym:
  *   clsweep_plugin_abi    (const uint32_t) = CLSWEEP_PLUGIN_ABI of the header it was built with
  *   clsweep_plugin_entry  (function)       returning the descriptor
- * A plugin built for another ABI version, or lacking a symbol or a required operation, is
- * refused when the sweep is expanded, with the .so's path and what was expected.
+ * A plugin built for another ABI version (other than 1, which still loads), or lacking a
+ * symbol or a required operation, is refused when the sweep is expanded, with the .so's path
+ * and what was expected.
  *
  * The operations mirror the built-in model interface (src/models/model.h): init → per stage
  * train_stage, then evaluate of every task → optional after_stage; report at the end; free.
@@ -26,8 +27,10 @@
 extern "C" {
 #endif
 
-/* Bumped on every incompatible change of anything in this header. */
-#define CLSWEEP_PLUGIN_ABI 1u
+/* Bumped on every change of anything in this header. clsweep loads plugins of this ABI and
+ * of ABI 1 (whose host table ends before `step`; a plugin of ABI 1 records no anytime curve,
+ * and eval.every for it is refused when the sweep is expanded). */
+#define CLSWEEP_PLUGIN_ABI 2u
 
 /* Benchmark kinds (bit mask in clsweep_plugin.kinds; clsweep_stream.kind is one of them). */
 enum {
@@ -101,6 +104,12 @@ typedef struct {
     void (*error)(clsweep_run *r, const char *message);
     /* Records a scalar extra, stored in the result file as plugin_<name> ([A-Za-z0-9_]). */
     void (*scalar)(clsweep_run *r, const char *name, double value);
+    /* ABI 2: call after each optimiser step of train_stage. With the anytime curve on
+     * (eval.every = N > 0) every N-th call evaluates the model there and then: it calls
+     * `evaluate` for every task, with a stream whose test arrays are a fixed subset of each
+     * task's (eval.subset examples), so evaluate must only read the model, never change it or
+     * draw training random numbers. Cheap (a counter) when the curve is off. */
+    void (*step)(clsweep_run *r);
 } clsweep_host;
 
 typedef struct {

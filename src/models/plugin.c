@@ -29,6 +29,7 @@
 #include "clsweep/plugin.h"
 #include "model.h"
 #include "plugin_load.h"
+#include "train.h"
 #include "util.h"
 
 typedef struct {
@@ -37,6 +38,7 @@ typedef struct {
     char hash[24];
     void *handle;
     const clsweep_plugin *d;
+    uint32_t abi;               /* the ABI it was built for: 1, or 2 with host->step */
     model_ops ops;
 } plug_t;
 
@@ -46,6 +48,8 @@ static int nplugs;
 struct clsweep_run {
     const run_config *cfg;
     const char *model;
+    struct model *owner;        /* for host->step: the model being trained ... */
+    const bench_t *bench;       /* ... on this benchmark (set by pl_train) */
     char err[512];
     int nx;
     char (*xname)[64];
@@ -98,6 +102,11 @@ static void h_scalar(clsweep_run *r, const char *name, double v) {
     r->xval[r->nx++] = v;
 }
 
+/* ABI 2: an optimiser step of train_stage, for the anytime curve (train.h). */
+static void h_step(clsweep_run *r) {
+    if (r->owner && r->bench) train_curve_tick(r->owner, r->bench);
+}
+
 static const clsweep_host host = {
     .abi = CLSWEEP_PLUGIN_ABI,
     .get = h_get,
@@ -105,6 +114,7 @@ static const clsweep_host host = {
     .get_float = h_get_float,
     .error = h_error,
     .scalar = h_scalar,
+    .step = h_step,
 };
 
 /* ---------------------------------------------------------------- trampolines */
@@ -135,6 +145,7 @@ static model_t *pl_init(const run_config *cfg, const bench_t *b, uint64_t seed) 
     m->pl = p;
     m->run.cfg = cfg;
     m->run.model = p->name;
+    m->run.owner = m;
     m->tasks = xcalloc((size_t)b->ntasks, sizeof *m->tasks);
     for (int t = 0; t < b->ntasks; t++) {
         const task_t *k = &b->tasks[t];
@@ -158,9 +169,10 @@ static model_t *pl_init(const run_config *cfg, const bench_t *b, uint64_t seed) 
 }
 
 static run_status pl_train(model_t *m, const bench_t *b, int stage) {
-    (void)b;
     m->run.err[0] = 0;
+    m->run.bench = b;
     int rc = m->pl->d->train_stage(m->state, &m->run, &m->s, stage);
+    m->run.bench = NULL;
     if (rc == CLSWEEP_OK) return RUN_STATUS_OK;
     if (rc == CLSWEEP_DIVERGED) return RUN_STATUS_DIVERGED;
     cls_seterr("plugin %s: %s", m->pl->name,
@@ -169,9 +181,18 @@ static run_status pl_train(model_t *m, const bench_t *b, int stage) {
     return RUN_STATUS_FAILED;
 }
 
+/* The plugin's stream, with task t's test arrays those of b (the anytime curve hands in its
+ * subset of the test set, curve.c) for the duration of the call. */
 static double pl_eval(model_t *m, const bench_t *b, int t) {
-    (void)b;
-    return m->pl->d->evaluate(m->state, &m->run, &m->s, t);
+    const task_t *k = &b->tasks[t];
+    clsweep_task *pt = &m->tasks[t], saved = *pt;
+    pt->n_test = k->n_test;
+    pt->x_test = k->x_test;
+    pt->y_test = k->y_test;
+    pt->t_test = k->t_test;
+    double v = m->pl->d->evaluate(m->state, &m->run, &m->s, t);
+    *pt = saved;
+    return v;
 }
 
 static void pl_after(model_t *m, const bench_t *b, int stage, run_result *res) {
@@ -239,8 +260,8 @@ static int good_name(const char *s) {
 }
 
 /* Checks the descriptor d of the plugin at path; 0 or -1 with cls_seterr. */
-static int check_desc(const char *path, const clsweep_plugin *d) {
-    if (d->abi != CLSWEEP_PLUGIN_ABI || d->size != sizeof(clsweep_plugin)) {
+static int check_desc(const char *path, const clsweep_plugin *d, uint32_t abi) {
+    if (d->abi != abi || d->size != sizeof(clsweep_plugin)) {   /* ABI 1 and 2: one layout */
         cls_seterr("plugin %s: its descriptor says ABI %u, size %u; this clsweep expects ABI "
                    "%u, size %zu: rebuild it against the installed clsweep/plugin.h", path,
                    d->abi, d->size, CLSWEEP_PLUGIN_ABI, sizeof(clsweep_plugin));
@@ -282,7 +303,9 @@ static int check_desc(const char *path, const clsweep_plugin *d) {
 /* The model ops and key specs of plugin pl loaded from d (path as written, dir). */
 static int make_ops(plug_t *pl, const char *path, const char *dir) {
     const clsweep_plugin *d = pl->d;
-    param_spec *sp = xcalloc((size_t)d->nparams + 3, sizeof *sp);
+    static const param_spec curve[] = {TRAIN_CURVE_PARAM_SPECS};
+    const int ncurve = pl->abi >= 2 ? 2 : 0;   /* ABI 2 plugins call host->step */
+    param_spec *sp = xcalloc((size_t)d->nparams + 3 + (size_t)ncurve, sizeof *sp);
     sp[0] = (param_spec){"plugin.path", PARAM_STR, xstrdup(path), NULL, 0, 0,
                          "the plugin's .so as written in the sweep file"};
     sp[1] = (param_spec){"plugin.dir", PARAM_STR, xstrdup(dir), NULL, 0, 0,
@@ -304,11 +327,12 @@ static int make_ops(plug_t *pl, const char *path, const char *dir) {
         }
         s->def = xstrdup(canon);
     }
+    for (int i = 0; i < ncurve; i++) sp[d->nparams + 3 + i] = curve[i];
     pl->ops = (model_ops){
         .name = pl->name,
         .kinds = d->kinds & 7u,
         .params = sp,
-        .nparams = d->nparams + 3,
+        .nparams = d->nparams + 3 + ncurve,
         .cost = pl_cost,
         .init = pl_init,
         .train_block = pl_train,
@@ -337,9 +361,10 @@ static const clsweep_plugin *open_so(const char *abs, void **handle) {
         dlclose(h);
         return NULL;
     }
-    if (*abi != CLSWEEP_PLUGIN_ABI) {
-        cls_seterr("plugin %s: built for plugin ABI %u, this clsweep expects ABI %u: rebuild it "
-                   "against the installed clsweep/plugin.h", abs, *abi, CLSWEEP_PLUGIN_ABI);
+    if (*abi != CLSWEEP_PLUGIN_ABI && *abi != 1) {
+        cls_seterr("plugin %s: built for plugin ABI %u, this clsweep expects ABI %u (or 1): "
+                   "rebuild it against the installed clsweep/plugin.h", abs, *abi,
+                   CLSWEEP_PLUGIN_ABI);
         dlclose(h);
         return NULL;
     }
@@ -357,7 +382,7 @@ static const clsweep_plugin *open_so(const char *abs, void **handle) {
         dlclose(h);
         return NULL;
     }
-    if (check_desc(abs, d)) {
+    if (check_desc(abs, d, *abi)) {
         dlclose(h);
         return NULL;
     }
@@ -387,6 +412,7 @@ static plug_t *load(const char *dir, const char *path, const char *name, const c
     }
     pl->d = open_so(abs, &pl->handle);
     if (!pl->d) goto bad;
+    pl->abi = pl->d->abi;
     pl->name = xstrdup(name ? name : pl->d->name);
     if (make_ops(pl, path, dir) || model_register_ops(&pl->ops)) {
         char why[1024];

@@ -1,7 +1,7 @@
 /* curve_check.c — eval.every for a model without a curve hook is an error, not a key the
- * projection silently drops (include/curve_check.h). Every built-in model records the anytime
- * curve; external programs and C plugins train outside clsweep's loops and cannot
- * (docs/extending.md), so a sweep that sets eval.every for them is refused with the location
+ * projection silently drops (include/curve_check.h). Every built-in model and every C plugin
+ * of ABI 2 (host->step) records the anytime curve; external programs and plugins of ABI 1
+ * cannot (docs/extending.md), so a sweep that sets eval.every for them is refused with the location
  * of the key and the way out: scope it to the models that record one ("er.eval.every: 10").
  * Sweep layer: called by sweep.c (finish_run) only. */
 #include "curve_check.h"
@@ -24,7 +24,7 @@ int curve_check_run(const run_config *cfg, const char *model, const char *bench,
             break;
         }
     cls_seterr("%s:%zu:%zu: eval.every %s applies to %s, which records no anytime curve "
-               "(external programs and C plugins train outside clsweep's loops; "
+               "(external programs and C plugins of ABI 1 train outside clsweep's loops; "
                "docs/extending.md): scope it to the models that record one, e.g. "
                "'finetune.eval.every: %s', or remove it", path, line + 1, col + 1, v, model, v);
     return -1;
