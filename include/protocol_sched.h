@@ -1,7 +1,8 @@
 /* protocol_sched.h — the tuning protocol (protocol.h) in the sweep and the scheduler (sweep
  * layer, internal): the master's side (which
  * runs wait, the selection when a model's phase 1 is complete, filling its placeholders).
- * Implemented by src/sweep/protocol_sched.c; called by sched_master.c.
+ * Implemented by src/sweep/protocol_sched.c; called by sched_master.c and merge.c
+ * (protocol_resolve).
  *
  * Phase 2 of a model starts when every phase-1 run of that model has a final result (ok,
  * diverged, unsupported or failed; a failed phase-1 run counts as done and is left out of
@@ -46,5 +47,9 @@ void protocol_master_result(int idx, run_result *r);
  * configuration (the caller records them failed with protocol_fail_message()). */
 void protocol_master_after(int idx, const int **runs, int *n, int *fail);
 const char *protocol_fail_message(void);
+
+/* Outside a sweep run (merge): fills the placeholders of every model whose phase-1 runs
+ * all have results[] (final ones), with their selection. Returns the models filled. */
+int protocol_resolve(sweep_t *sw, run_result **results);
 
 #endif

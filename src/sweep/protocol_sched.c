@@ -249,6 +249,18 @@ void protocol_master_result(int idx, run_result *r) {
     protocol_annotate(r, ph, ph == 2 ? &bk.m[bk.model_of[idx]].choice : NULL);
 }
 
+int protocol_resolve(sweep_t *sw, run_result **results) {
+    if (!sw->protocol.enabled) return 0;
+    protocol_master_free();
+    bk.sw = sw;
+    bk.quiet = 1;
+    build_book(sw);
+    int n = 0;
+    for (int k = 0; k < bk.nm; k++) n += select_model(k, results) && bk.m[k].choice.found;
+    protocol_master_free();
+    return n;
+}
+
 void protocol_master_after(int idx, const int **runs, int *n, int *fail) {
     *runs = NULL;
     *n = 0;
