@@ -72,6 +72,7 @@ typedef struct {
     int nseeds;           /* tune seeds averaged */
     int ncandidates;      /* eligible candidates */
     int nineligible;      /* candidates left out (a run failed, diverged, pruned, unsupported) */
+    int all_unsupported;  /* every phase-1 run is unsupported (the model cannot run here) */
 } protocol_choice;
 
 /* A candidate's runs: phase-1 run indices sharing everything but the seed. The selection

@@ -44,9 +44,11 @@ void protocol_master_result(int idx, run_result *r);
 /* After run idx was recorded: when it completed its model's phase 1, the selection is made
  * and printed and the model's phase-2 runs are returned in *runs (n of them, the buffer is
  * the book's, valid until the next call); *fail is set when there was no eligible
- * configuration (the caller records them failed with protocol_fail_message()). */
+ * configuration (the caller records them with protocol_fail_status() — unsupported when
+ * every phase-1 run of the model was, else failed — and protocol_fail_message()). */
 void protocol_master_after(int idx, const int **runs, int *n, int *fail);
 const char *protocol_fail_message(void);
+run_status protocol_fail_status(void);
 
 /* Outside a sweep run (merge): fills the placeholders of every model whose phase-1 runs
  * all have results[] (final ones), with their selection. Returns the models filled. */

@@ -299,7 +299,7 @@ void protocol_select(const protocol_spec *sp, const char *model, const int *phas
     sort_runs = phase1;
     qsort(ord, (size_t)n, sizeof(int), cmp_by_cand);
     cand_t *cs = xcalloc((size_t)(n ? n : 1), sizeof(cand_t));
-    int nc = 0, hib = -1;
+    int nc = 0, hib = -1, nunsup = 0;
     for (int a = 0; a < n; a++) {
         int k = ord[a], i = phase1[k];
         if (a == 0 || strcmp(cand[k], cs[nc - 1].key)) {
@@ -314,7 +314,9 @@ void protocol_select(const protocol_spec *sp, const char *model, const int *phas
         if (r->status != RUN_STATUS_OK || !isfinite(v)) c->ok = 0;
         else c->sum += v;
         if (r->status == RUN_STATUS_OK && hib < 0) hib = r->higher_is_better != 0;
+        nunsup += r->status == RUN_STATUS_UNSUPPORTED;
     }
+    out->all_unsupported = n > 0 && nunsup == n;
     int maximize = sp->metric == PROTO_SEL_FORGETTING ? 0
                    : sp->metric == PROTO_SEL_ACC      ? hib != 0
                                                       : 1;

@@ -40,6 +40,7 @@ static struct {
     journal_t *journal;
     int quiet;
     char failmsg[RESULT_MSG_MAX];
+    run_status failstatus;
 } bk;
 
 void protocol_master_free(void) {
@@ -144,12 +145,14 @@ static void say_choice(const pmodel_t *pm) {
     if (!c->found) {
         fprintf(stderr, "clsweep: protocol: %s: no eligible configuration in phase 1 (%d left "
                         "out: a run failed, diverged or is unsupported); its %d phase-2 run(s) "
-                        "are recorded failed\n", pm->name, c->nineligible, pm->n2);
+                        "are recorded %s\n", pm->name, c->nineligible, pm->n2,
+                c->all_unsupported ? "unsupported" : "failed");
         return;
     }
     char *cfg = sweep_cfg_string(bk.sw, pm->choice.winner_run);
     fprintf(stderr, "clsweep: protocol: %s: selected %s (%s %.6g, mean over %d tune seed(s); "
-                    "runner-up %.6g, margin %.3g; %d eligible, %d left out); its first phase-1 run: %s\n", pm->name,
+                    "runner-up %.6g, margin %.3g; %d eligible, %d left out); its first "
+                    "phase-1 run: %s\n", pm->name,
             c->winner_id, protocol_metric_name(bk.sw->protocol.metric), c->mean, c->nseeds,
             c->runner_up, c->margin, c->ncandidates, c->nineligible, cfg);
     free(cfg);
@@ -214,10 +217,22 @@ int protocol_master_init(sweep_t *sw, run_result **results, journal_t *j,
     return 0;   /* a damaged journal is sched_resume's to report */
 }
 
+/* The status and message of model pm's phase-2 runs when nothing was eligible. */
+static void say_failed(const pmodel_t *pm) {
+    bk.failstatus = pm->choice.all_unsupported ? RUN_STATUS_UNSUPPORTED : RUN_STATUS_FAILED;
+    if (pm->choice.all_unsupported)
+        snprintf(bk.failmsg, sizeof bk.failmsg, "protocol: every phase-1 run of %s was "
+                 "unsupported, nothing to select", pm->name);
+    else
+        snprintf(bk.failmsg, sizeof bk.failmsg, "protocol: no eligible configuration of %s in "
+                 "phase 1 (every candidate had a run that failed, diverged or was unsupported)",
+                 pm->name);
+}
+
 static int record_failed(int i) {
     run_result r;
     result_init(&r);
-    result_fail(&r, RUN_STATUS_FAILED, "%s", protocol_fail_message());
+    result_fail(&r, bk.failstatus, "%s", protocol_fail_message());
     protocol_master_result(i, &r);
     if (journal_append(bk.journal, bk.sw->runs[i].id, &r, 0)) {
         result_free(&r);
@@ -232,9 +247,7 @@ int protocol_master_resumed(void) {
     for (int k = 0; k < bk.nm; k++) {
         pmodel_t *pm = &bk.m[k];
         if (!pm->filled || pm->choice.found) continue;
-        snprintf(bk.failmsg, sizeof bk.failmsg, "protocol: no eligible configuration of %s in "
-                 "phase 1 (every candidate had a run that failed, diverged or was unsupported)",
-                 pm->name);
+        say_failed(pm);
         for (int a = 0; a < pm->n2; a++)
             if (!bk.results[pm->p2[a]] && record_failed(pm->p2[a])) return -1;
     }
@@ -242,6 +255,7 @@ int protocol_master_resumed(void) {
 }
 
 const char *protocol_fail_message(void) { return bk.failmsg; }
+run_status protocol_fail_status(void) { return bk.failstatus; }
 
 void protocol_master_result(int idx, run_result *r) {
     if (!bk.model_of || idx < 0 || idx >= bk.sw->nruns || bk.model_of[idx] < 0) return;
@@ -275,8 +289,6 @@ void protocol_master_after(int idx, const int **runs, int *n, int *fail) {
     *n = pm->n2;
     if (!pm->choice.found) {
         *fail = 1;
-        snprintf(bk.failmsg, sizeof bk.failmsg, "protocol: no eligible configuration of %s in "
-                 "phase 1 (every candidate had a run that failed, diverged or was unsupported)",
-                 pm->name);
+        say_failed(pm);
     }
 }

@@ -207,7 +207,7 @@ static int master_protocol(master_t *m, int idx) {
         }
         run_result r;
         result_init(&r);
-        result_fail(&r, RUN_STATUS_FAILED, "%s", protocol_fail_message());
+        result_fail(&r, protocol_fail_status(), "%s", protocol_fail_message());
         if (master_record(m, runs[k], &r)) return -1;
     }
     return 0;
