@@ -83,7 +83,9 @@ def status_text(rec):
 def build_table(runs, metrics, over=()):
     """List of dicts, one per configuration (every one, whatever its runs' status), sorted
     by benchmark, model, swept values. rec["rows"] holds the configuration's runs."""
-    axes = [k for k in runs.axes if k not in over]
+    # the tuning protocol's phase (1 tune, 2 evaluate) is a column when a file has one
+    phase = ["phase"] if "phase" in runs.table else []
+    axes = phase + [k for k in runs.axes if k not in over]
     order_b = {b: i for i, b in enumerate(dict.fromkeys(runs.table["benchmark"]))}
     order_m = {m: i for i, m in enumerate(dict.fromkeys(runs.table["model"]))}
     out = []

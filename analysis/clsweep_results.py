@@ -24,7 +24,8 @@ THE TIDY LOADER (documented in README "Analysis" and docs/workflow.md)
 
 One row per model run (every status: ok, diverged, failed, unsupported, pruned), columns:
   file, sweep, run_id, model, benchmark, seed, status, message, metric, higher_is_better,
-  nstages, ntasks, wall_seconds; the metrics acc, bwt, fwt, forgetting and every scalar
+  nstages, ntasks, wall_seconds, phase (tuning protocol: 1 tune, 2 evaluate; 0 for a plain
+  sweep); the metrics acc, bwt, fwt, forgetting and every scalar
   extra (retention, switch_time_mean, ...), and "intransigence" when a file holds joint
   runs (computed here against the joint run of the same sweep, benchmark configuration and
   seed: Runs._add_intransigence, intransigence_of); one column per parameter under its dotted key
@@ -73,6 +74,12 @@ BOOKKEEPING = {
     "curve_step": "step of each anytime-curve point (a coordinate of R_curve)",
     "curve_truncated": "1 when a run had more curve points than stored (a flag)",
     "stage_reached": "stages a pruned run completed (successive halving, a position)",
+    "phase": "tuning-protocol phase (1 tune, 2 evaluate): the `phase` column, a label",
+    "selection_mean": "phase 2: the chosen configuration's phase-1 mean (a record of the choice)",
+    "selection_runner_up": "phase 2: the runner-up's phase-1 mean (a record of the choice)",
+    "selection_margin": "phase 2: the margin of the choice (a record of the choice)",
+    "selection_seeds": "phase 2: tune seeds in the choice (a count)",
+    "selection_candidates": "phase 2: eligible configurations in the choice (a count)",
 }
 # Values that are codes, not measurements: masked before any mean, counted and shown.
 SENTINELS = {
@@ -332,6 +339,9 @@ class Runs:
                 "metric", "higher_is_better", "nstages", "ntasks", "wall_seconds"]
         out = pd.DataFrame({c: t[c] for c in cols if c in t}, index=t.index)
         out["file"] = [self.paths[int(i)] for i in t["file"]]
+        # tuning protocol (docs/spec.md): 1 tune, 2 evaluate; 0 for runs of a plain sweep
+        out["phase"] = ([0 if _is_nan(v) else int(v) for v in t["phase"]] if "phase" in t
+                        else [0] * len(t))
         if "higher_is_better" in out:
             out["higher_is_better"] = [None if _is_nan(v) else bool(v)
                                        for v in out["higher_is_better"]]
@@ -460,8 +470,10 @@ def numeric(df, key):
 
 
 def group_keys(runs, over=()):
-    """The displayed identity of a configuration: benchmark, model, swept values."""
-    return ["benchmark", "model"] + [k for k in runs.axes if k not in over]
+    """The displayed identity of a configuration: benchmark, model, the tuning-protocol
+    phase (when a file has one), swept values."""
+    phase = ["phase"] if "phase" in getattr(runs, "table", {}) else []
+    return ["benchmark", "model"] + phase + [k for k in runs.axes if k not in over]
 
 
 _TOKEN = re.compile(r" (?=[A-Za-z_][A-Za-z0-9_.]*=)")

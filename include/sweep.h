@@ -21,6 +21,7 @@
 
 #include <stdint.h>
 #include "config.h"
+#include "protocol.h"
 #include "prune.h"
 
 /* A run. Its effective configuration (model, seed, benchmark.*, model keys) is kept in the
@@ -58,6 +59,8 @@ typedef struct {
                           * axis no model reads); printed by `expand` and `run` */
     int n_before_dedup;  /* points before deduplication */
     prune_spec prune;    /* prune: successive halving at stage boundaries (prune.h) */
+    protocol_spec protocol; /* protocol: tune, select, evaluate (protocol.h); the phase-2
+                          * placeholders follow the phase-1 runs in runs[] */
     int nruns;
     sweep_run *runs;     /* unique runs, in expansion order */
     int runs_cap;

@@ -575,8 +575,23 @@ int bench_init(bench_t *b, const run_config *cfg, uint64_t seed) {
         bench_free(b);
         return -1;
     }
+    /* The tuning protocol's phase 1 (protocol.h): the first k tasks of the stream only, and
+     * the stages before the first that trains task k. */
+    const char *tune = cfg_get(cfg, "benchmark.tune_tasks");
+    int keep = tune ? atoi(tune) : 0;
+    if (keep > 0 && keep < b->ntasks) {
+        for (int k = keep; !b->data_shared && k < b->ntasks; k++) {
+            task_t *t = &b->tasks[k];
+            free(t->x_train); free(t->x_test); free(t->y_train); free(t->y_test);
+            free(t->t_train); free(t->t_test); free(t->class_mask); free(t->classes);
+            free(t->score_mask);
+            free(t->teacher);
+        }
+        b->ntasks = keep;
+    }
     int blocks = (int)cfg_int(cfg, "benchmark.blocks");
     b->nstages = blocks > 0 ? blocks : b->ntasks;
+    if (keep > 0 && b->nstages > keep) b->nstages = keep;
     b->stage_task = xmalloc(sizeof(int) * (size_t)b->nstages);
     for (int s = 0; s < b->nstages; s++) b->stage_task[s] = s % b->ntasks;
     return 0;

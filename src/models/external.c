@@ -11,7 +11,12 @@
  * report to the file named by $CLSWEEP_REPORT (its prints go to a log, so they cannot
  * corrupt it). train_block(s)/eval_task then replay the reported R rows, so clsweep
  * computes ACC/BWT/FWT/forgetting exactly as for a built-in model, and a missing or bad
- * row fails the run at the stage it belongs to. Report lines (text, one per line):
+ * row fails the run at the stage it belongs to. Under stage reports (prune:, the
+ * environment variable CLSWEEP_STAGE_REPORTS=1 set by run.c) the program is followed
+ * instead: init returns once the first R row is there, train_block(s) waits for row s, and
+ * a run stopped at a rung frees the model, which stops the program (SIGTERM, SIGKILL 1 s
+ * later): a pruned run's remaining stages are not computed. Report lines (text, one per
+ * line):
  *   R <stage> <m_0> ... <m_{T-1}>   metric of every task after stage (stage -1: before training)
  *   X <name> <value>                 a scalar extra (stored as ext_<name>)
  *   L <stage> <step> <loss>          a per-step loss (its mean per stage: extra ext_loss)
@@ -50,6 +55,15 @@ struct model {
     double *xval;
     double *loss_sum;   /* (nstages) sum and count of the L lines of each stage */
     long *loss_n;
+    /* the program: waited for in init, or (under prune:, CLSWEEP_STAGE_REPORTS set by
+     * run.c) followed while it runs, so a pruned run stops it at the stage boundary */
+    int live;           /* rows are read as the program writes them */
+    int done;           /* the program has ended and its whole report is read */
+    pid_t pid;
+    int killed;         /* 1: the run's deadline, 2: a stop request */
+    double deadline;    /* CLSWEEP_RUN_DEADLINE (monotonic seconds), 0 none */
+    int lock_fd;        /* the stream cache's lock while the program reads it */
+    char dir[2048], cpath[4200], rpath[4200], lpath[4200];
 };
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n) {
@@ -399,17 +413,31 @@ static int write_config(const run_config *cfg, const char *path) {
     return rc ? -1 : 0;
 }
 
-/* Parses the report; rows past the first bad line are dropped and m->why says why. */
-static void read_report(model_t *m, const char *path) {
+/* Forgets what a report said (before it is read again). */
+static void reset_report(model_t *m) {
+    for (long i = 0; i < (long)(m->nstages + 1) * m->ntasks; i++) m->R[i] = NAN;
+    memset(m->have, 0, sizeof(int) * (size_t)(m->nstages + 1));
+    memset(m->loss_sum, 0, sizeof(double) * (size_t)m->nstages);
+    memset(m->loss_n, 0, sizeof(long) * (size_t)m->nstages);
+    m->nextras = 0;
+    m->why[0] = 0;
+}
+
+/* Parses the report; rows past the first bad line are dropped and m->why says why. live:
+ * the program is still writing, so a last line without its newline is not read yet. */
+static void read_report(model_t *m, const char *path, int live) {
+    reset_report(m);
     FILE *f = fopen(path, "r");
     if (!f) {
-        snprintf(m->why, sizeof m->why, "no report file (%s)", strerror(errno));
+        if (!live) snprintf(m->why, sizeof m->why, "no report file (%s)", strerror(errno));
         return;
     }
     char *line = NULL;
     size_t cap = 0;
     int ln = 0, next = 0;   /* the stage of the next row (R -1 is optional, first) */
-    while (getline(&line, &cap, f) > 0) {
+    ssize_t got;
+    while ((got = getline(&line, &cap, f)) > 0) {
+        if (live && line[got - 1] != '\n') break;
         ln++;
         char *s = line, *end;
         size_t L = strlen(s);
@@ -488,11 +516,11 @@ static void log_tail(const char *path, char *out, size_t n) {
     fclose(f);
 }
 
-/* Starts argv with the run's environment; waits; returns the wait status or -1. */
-static int run_program(json_t *argv, const char *dir, const char *manifest_path,
-                       const char *config_path, const char *report_path, const char *log_path,
-                       const char *client_dir, const char *threads, const char *pdir,
-                       int *why) {
+/* Starts argv with the run's environment; returns its pid, or -1 with cls_seterr. */
+static pid_t start_program(json_t *argv, const char *dir, const char *manifest_path,
+                           const char *config_path, const char *report_path,
+                           const char *log_path, const char *client_dir, const char *threads,
+                           const char *pdir) {
     size_t n = json_array_size(argv);
     if (!n) {
         cls_seterr("program.command is empty");
@@ -554,31 +582,105 @@ static int run_program(json_t *argv, const char *dir, const char *manifest_path,
     for (size_t i = 0; i < n; i++) free(own[i]);
     free(own);
     free(av);
-    /* Waits, polling: a stop request (the run is abandoned) or the run's deadline
-     * (CLSWEEP_RUN_DEADLINE, monotonic seconds, set by the isolated run process; kill the
-     * program shortly before it so that the rows reported so far are kept) ends it. */
-    const char *dls = getenv("CLSWEEP_RUN_DEADLINE");
-    double deadline = dls ? strtod(dls, NULL) : 0;
+    return pid;
+}
+
+/* The program has ended with wait status st (or could not start: st = -1): its whole report
+ * is read, m->why says why rows are missing, and the run directory is removed. */
+static void finish_program(model_t *m, int st) {
+    m->done = 1;
+    m->pid = 0;
+    if (st == -1) {
+        reset_report(m);
+        snprintf(m->why, sizeof m->why, "%s", cls_geterr());
+    } else {
+        read_report(m, m->rpath, 0);
+        int clean = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+        if (!clean && !strncmp(m->why, "no report file", 14)) m->why[0] = 0;
+        if (m->killed && !m->why[0]) {
+            snprintf(m->why, sizeof m->why, m->killed == 1 ? "the program ran into the run's "
+                     "time limit and was killed" : "stop requested: the program was killed");
+        } else if (!m->why[0] && !clean) {
+            char tail[200];
+            log_tail(m->lpath, tail, sizeof tail);
+            if (WIFSIGNALED(st))
+                snprintf(m->why, sizeof m->why, "the program was killed by signal %d; log: %s",
+                         WTERMSIG(st), tail);
+            else
+                snprintf(m->why, sizeof m->why, "the program exited with status %d; log: %s",
+                         WEXITSTATUS(st), tail);
+        } else if (!m->why[0]) {
+            snprintf(m->why, sizeof m->why, "the program exited 0 without reporting this stage");
+        }
+    }
+    unlink(m->cpath);
+    unlink(m->rpath);
+    if (getenv("CLSWEEP_KEEP_LOGS")) fprintf(stderr, "clsweep: program log kept in %s\n", m->lpath);
+    else {
+        unlink(m->lpath);
+        rmdir(m->dir);
+    }
+    if (m->lock_fd >= 0) close(m->lock_fd);
+    m->lock_fd = -1;
+}
+
+/* One look at the running program: 1 when it has ended (finish_program done). A stop
+ * request (the run is abandoned) or the run's deadline (kill the program shortly before it,
+ * so that the rows reported so far are kept) ends it. */
+static int poll_program(model_t *m) {
     int status;
-    *why = 0;
-    for (;;) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid) break;
-        if (r < 0 && errno != EINTR) {
-            cls_seterr("waitpid: %s", strerror(errno));
-            return -1;
-        }
-        double now = cls_now();
-        int late = deadline > 0 && now > deadline - 1.0;
-        if (late || stop_should_abandon()) {
-            kill(pid, SIGKILL);
-            while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-            *why = late ? 1 : 2;
-            break;
-        }
+    pid_t r = waitpid(m->pid, &status, WNOHANG);
+    if (r == m->pid) {
+        finish_program(m, status);
+        return 1;
+    }
+    if (r < 0 && errno != EINTR) {
+        cls_seterr("waitpid: %s", strerror(errno));
+        finish_program(m, -1);
+        return 1;
+    }
+    int late = m->deadline > 0 && cls_now() > m->deadline - 1.0;
+    if (late || stop_should_abandon()) {
+        kill(m->pid, SIGKILL);
+        while (waitpid(m->pid, &status, 0) < 0 && errno == EINTR) {}
+        m->killed = late ? 1 : 2;
+        finish_program(m, status);
+        return 1;
+    }
+    return 0;
+}
+
+/* Live: reads the report as the program writes it until row (stage + 1 index) is there
+ * (row -1: any R row; row > nstages: none, to the program's end), or the program has
+ * ended. */
+static void follow_program(model_t *m, int row) {
+    while (!m->done) {
+        if (poll_program(m)) return;
+        read_report(m, m->rpath, 1);
+        if (row < 0 ? m->have[0] || (m->nstages > 0 && m->have[1])
+                    : row <= m->nstages && m->have[row])
+            return;
         usleep(20000);
     }
-    return status;
+}
+
+/* A pruned (or failed) live run: the program is stopped at the boundary — SIGTERM, then
+ * SIGKILL after 1 s — and its files removed (docs/extending.md). */
+static void stop_program(model_t *m) {
+    if (!m->live || m->done || m->pid <= 0) return;
+    int status;
+    kill(m->pid, SIGTERM);
+    double t0 = cls_now();
+    while (waitpid(m->pid, &status, WNOHANG) == 0) {
+        if (cls_now() - t0 > 1.0) {
+            kill(m->pid, SIGKILL);
+            while (waitpid(m->pid, &status, 0) < 0 && errno == EINTR) {}
+            break;
+        }
+        usleep(10000);
+    }
+    m->killed = 2;
+    finish_program(m, status);
 }
 
 /* The directory of the Python client: $CLSWEEP_CLIENT_DIR, else <exe dir>/../clients/python. */
@@ -654,59 +756,42 @@ static model_t *ext_init(const run_config *cfg, const bench_t *b, uint64_t seed)
         json_decref(argv);
         return NULL;
     }
-    char cpath[4200], rpath[4200], lpath[4200], thr[32];
-    snprintf(cpath, sizeof cpath, "%s/config.json", run);
-    snprintf(rpath, sizeof rpath, "%s/report.txt", run);
-    snprintf(lpath, sizeof lpath, "%s/program.log", run);
+    char thr[32];
     const char *t = getenv("OMP_NUM_THREADS");
     snprintf(thr, sizeof thr, "%s", t && *t ? t : "1");
     model_t *m = xcalloc(1, sizeof *m);
+    snprintf(m->dir, sizeof m->dir, "%s", run);
+    snprintf(m->cpath, sizeof m->cpath, "%s/config.json", run);
+    snprintf(m->rpath, sizeof m->rpath, "%s/report.txt", run);
+    snprintf(m->lpath, sizeof m->lpath, "%s/program.log", run);
+    m->lock_fd = lock_fd;
     m->ntasks = b->ntasks;
     m->nstages = b->nstages;
     m->R = xmalloc(sizeof(double) * (size_t)(b->nstages + 1) * (size_t)b->ntasks);
-    for (long i = 0; i < (long)(b->nstages + 1) * b->ntasks; i++) m->R[i] = NAN;
     m->have = xcalloc((size_t)b->nstages + 1, sizeof(int));
     m->loss_sum = xcalloc((size_t)b->nstages, sizeof(double));
     m->loss_n = xcalloc((size_t)b->nstages, sizeof(long));
-    int st = -1, killed = 0;
-    if (!write_config(cfg, cpath)) {
+    reset_report(m);
+    const char *dls = getenv("CLSWEEP_RUN_DEADLINE");
+    m->deadline = dls ? strtod(dls, NULL) : 0;
+    const char *sr = getenv("CLSWEEP_STAGE_REPORTS");
+    m->live = sr && !strcmp(sr, "1");
+    m->pid = -1;
+    if (!write_config(cfg, m->cpath)) {
         char *cd = client_dir();
-        st = run_program(argv, run, man, cpath, rpath, lpath, cd, thr,
-                         cfg_get(cfg, "program.dir"), &killed);
+        m->pid = start_program(argv, run, man, m->cpath, m->rpath, m->lpath, cd, thr,
+                               cfg_get(cfg, "program.dir"));
         free(cd);
     }
-    if (st == -1) {
-        snprintf(m->why, sizeof m->why, "%s", cls_geterr());
-    } else {
-        read_report(m, rpath);
-        int clean = WIFEXITED(st) && WEXITSTATUS(st) == 0;
-        if (!clean && !strncmp(m->why, "no report file", 14)) m->why[0] = 0;
-        if (killed && !m->why[0]) {
-            snprintf(m->why, sizeof m->why, killed == 1 ? "the program ran into the run's time "
-                     "limit and was killed" : "stop requested: the program was killed");
-        } else if (!m->why[0] && !clean) {
-            char tail[200];
-            log_tail(lpath, tail, sizeof tail);
-            if (WIFSIGNALED(st))
-                snprintf(m->why, sizeof m->why, "the program was killed by signal %d; log: %s",
-                         WTERMSIG(st), tail);
-            else
-                snprintf(m->why, sizeof m->why, "the program exited with status %d; log: %s",
-                         WEXITSTATUS(st), tail);
-        } else if (!m->why[0]) {
-            snprintf(m->why, sizeof m->why, "the program exited 0 without reporting this stage");
-        }
-    }
-    unlink(cpath);
-    unlink(rpath);
-    if (getenv("CLSWEEP_KEEP_LOGS")) fprintf(stderr, "clsweep: program log kept in %s\n", lpath);
-    else {
-        unlink(lpath);
-        rmdir(run);
-    }
     free(man);
-    if (lock_fd >= 0) close(lock_fd);
     json_decref(argv);
+    if (m->pid < 0) {
+        finish_program(m, -1);
+    } else if (m->live) {
+        follow_program(m, -1);   /* R0: the optional R -1 comes first */
+    } else {
+        while (!poll_program(m)) usleep(20000);
+    }
     m->cur = 0;
     return m;
 }
@@ -714,6 +799,7 @@ static model_t *ext_init(const run_config *cfg, const bench_t *b, uint64_t seed)
 static run_status ext_train_block(model_t *m, const bench_t *b, int stage) {
     (void)b;
     m->cur = stage + 1;
+    if (m->live) follow_program(m, stage + 1);
     if (m->have[stage + 1]) return RUN_STATUS_OK;
     cls_seterr("%s", m->why);
     return RUN_STATUS_FAILED;
@@ -733,6 +819,7 @@ static void ext_after_stage(model_t *m, const bench_t *b, int stage, run_result 
 
 static void ext_report(model_t *m, const bench_t *b, run_result *res) {
     (void)b;
+    if (m->live) follow_program(m, m->nstages + 1);   /* its X lines: to its end */
     for (int i = 0; i < m->nextras; i++) {
         char name[80];
         snprintf(name, sizeof name, "ext_%s", m->xname[i]);
@@ -742,6 +829,7 @@ static void ext_report(model_t *m, const bench_t *b, run_result *res) {
 
 static void ext_free(model_t *m) {
     if (!m) return;
+    stop_program(m);
     free(m->R);
     free(m->have);
     free(m->loss_sum);

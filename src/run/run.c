@@ -3,6 +3,7 @@
  * layer (run.h): called by the isolation wrapper (isolate.c), `clsweep single`, the tests. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "run.h"
@@ -116,6 +117,10 @@ void run_execute_staged(const run_config *cfg, run_result *res, run_stage_hook h
         return;
     }
     result_alloc(res, b.nstages, b.ntasks);
+    /* Under stage reports (prune:) an external program is followed while it runs, so that a
+     * pruned run stops it at the boundary (src/models/external.c, docs/extending.md). */
+    if (hook) setenv("CLSWEEP_STAGE_REPORTS", "1", 1);
+    else unsetenv("CLSWEEP_STAGE_REPORTS");
     model_t *m = ops->init(cfg, &b, seed);
     if (!m) {
         result_fail(res, RUN_STATUS_FAILED, "init: %s", cls_geterr());

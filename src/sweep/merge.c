@@ -17,6 +17,7 @@
 #include "ncguard.h"
 #include "ncschema.h"
 #include "output.h"
+#include "protocol_sched.h"
 #include "util.h"
 
 /* The sweep text and file name stored in a part. 0, or -1 with cls_seterr. */
@@ -186,6 +187,23 @@ int output_merge(const char *sweep_path, const char *out, char *const *parts, in
     for (m.part = 0; m.part < nparts; m.part++) {
         if (output_read(parts[m.part], merge_one, &m)) goto cleanup;
         if (m.conflict) goto cleanup;
+    }
+    /* Tuning protocol: phase-2 runs have the ids of the configurations selected from the
+     * phase-1 results just read (protocol_sched.h); read the parts again for them. */
+    if (protocol_resolve(&sw, m.results) > 0) {
+        qsort(m.order, (size_t)sw.nruns, sizeof *m.order, cmp_id);
+        for (int i = 0; i < sw.nruns; i++)
+            if (m.results[i]) {
+                result_free(m.results[i]);
+                free(m.results[i]);
+                m.results[i] = NULL;
+            }
+        memset(&m.st, 0, sizeof m.st);
+        m.st.nruns = sw.nruns;
+        for (m.part = 0; m.part < nparts; m.part++) {
+            if (output_read(parts[m.part], merge_one, &m)) goto cleanup;
+            if (m.conflict) goto cleanup;
+        }
     }
     for (int i = 0; i < sw.nruns; i++) {
         if (m.results[i]) m.st.nmerged++;

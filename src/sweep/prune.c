@@ -298,9 +298,10 @@ static int sync_rung(prune_state *ps, pgroup_t *g, run_result **results,
         ps->ndecisions++;
         if (keep[a]) continue;
         int i = who[a], rank = 1;
+        prun_t *r = &ps->run[i];
+        if (r->pruned_at == s) continue;   /* resumed: this decision is journaled already */
         for (int b = 0; b < n; b++)
             if (b != a && (o.maximize ? vals[b] > vals[a] : vals[b] < vals[a])) rank++;
-        prun_t *r = &ps->run[i];
         r->pruned_at = s;
         ps->npruned++;
         say_pruned(ps, r, s, vals[a], rank, n, k);

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "cls_mpi.h"
+#include "protocol_sched.h"
 #include "prune_sched.h"
 #include "sched_proto.h"
 #include "stop.h"
@@ -72,8 +73,13 @@ int master_setup(master_t *m, const sched_options *o) {
     snprintf(m->journal_path, jl, "%s.journal", m->out);
     m->results = xcalloc((size_t)m->sw.nruns, sizeof(run_result *));
     if (cls_mkdir_parents(m->out)) return -1;
+    /* tuning protocol (protocol_sched.h): the selections the earlier results allow, first */
+    if (protocol_master_init(&m->sw, m->results, &m->journal, m->journal_path, m->out, o,
+                             m->quiet))
+        return -1;
     if (sched_resume(m)) return -1;
     if (journal_open(&m->journal, m->journal_path)) return -1;
+    if (protocol_master_resumed()) return -1;
     /* successive halving (prune_sched.h) */
     if (prune_master_init(&m->sw, m->results, &m->journal, o, m->quiet)) return -1;
     /* Pending runs, optionally one shard of them, longest expected first. */
@@ -88,7 +94,7 @@ int master_setup(master_t *m, const sched_options *o) {
             m->ndone++;
             m->nresumed++;
             if (m->results[i]->status == RUN_STATUS_DIVERGED) m->ndiv++;
-        } else {
+        } else if (!protocol_held(i)) {   /* phase 2 waits for its model's selection */
             m->pending[m->npending++] = i;
         }
     }
@@ -124,6 +130,7 @@ void master_free(master_t *m) {
         free(m->results);
     }
     prune_master_free();
+    protocol_master_free();
     journal_close(&m->journal);
     free(m->journal_path);
     free(m->reported);
@@ -184,8 +191,31 @@ static void progress(master_t *m, int force) {
 /* Records a finished run in the journal (written through to the kernel; fsync'd by the
  * caller at the end of the run's chunk, before more work goes out). The .nc rewrite is
  * maybe_write's, called after the next hand-out so that workers do not wait on it. */
+static int master_record(master_t *m, int idx, run_result *r);
+
+/* Tuning protocol: when run idx completed its model's phase 1, that model's phase-2 runs are
+ * handed out next, or recorded failed when no configuration was eligible. */
+static int master_protocol(master_t *m, int idx) {
+    const int *runs;
+    int n, fail;
+    protocol_master_after(idx, &runs, &n, &fail);
+    for (int k = 0; k < n; k++) {
+        if (m->results[runs[k]]) continue;
+        if (!fail) {
+            m->requeue[m->nrequeue++] = runs[k];
+            continue;
+        }
+        run_result r;
+        result_init(&r);
+        result_fail(&r, protocol_fail_status(), "%s", protocol_fail_message());
+        if (master_record(m, runs[k], &r)) return -1;
+    }
+    return 0;
+}
+
 static int master_record(master_t *m, int idx, run_result *r) {
     prune_master_result(idx, r);   /* successive halving: a pruned run's form */
+    protocol_master_result(idx, r);   /* tuning protocol: its phase (and selection) */
     if (journal_append(&m->journal, m->sw.runs[idx].id, r, 0)) return -1;
     double w = isfinite(r->wall_seconds) && r->wall_seconds >= 0 ? r->wall_seconds : 0;
     m->run_ewma = m->run_ewma < 0 ? w : 0.8 * m->run_ewma + 0.2 * w;
@@ -197,7 +227,8 @@ static int master_record(master_t *m, int idx, run_result *r) {
     if (r->status == RUN_STATUS_FAILED) m->nfail++;
     if (r->status == RUN_STATUS_DIVERGED) m->ndiv++;
     progress(m, 0);
-    return prune_master_settle();
+    if (prune_master_settle()) return -1;
+    return master_protocol(m, idx);
 }
 
 /* Rewrites the .nc if it is due (see WRITE_GAP_FACTOR): the rewrites cost the master at most

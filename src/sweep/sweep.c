@@ -30,6 +30,7 @@
 #include "rng.h"
 #include "projcache.h"
 #include "runstore.h"
+#include "protocol.h"
 #include "prune.h"
 #include "search.h"
 #include "safefile.h"
@@ -95,7 +96,8 @@ typedef struct {
 
 static const char *const top_keys[] = {"name", "benchmark", "models", "seeds", "defaults",
                                        "train", "grid", "zip", "exclude", "output",
-                                       "ranks_per_run", "options", "search", "programs", "prune"};
+                                       "ranks_per_run", "options", "search", "programs", "prune",
+                                       "protocol"};
 #define NTOP (int)(sizeof top_keys / sizeof top_keys[0])
 
 /* The options: map. Adding an option is one row here and its field in sweep_t (a double
@@ -1348,6 +1350,7 @@ static int prepare_files(parse_t *p, run_config *cfg) {
 static void add_run(const parse_t *p, sweep_t *s, run_config *cfg, const model_ops *m,
                     uint64_t *seen, unsigned char *used, size_t cap) {
     projcache_project(p->proj, cfg, m->name);   /* = cfg_project(cfg, m->name, bench) */
+    protocol_mark_tune(&s->protocol, cfg);       /* tuning protocol: a phase-1 run */
     uint64_t h = model_identity_hash(cfg);   /* cfg_hash without location-only keys */
     s->n_before_dedup++;
     size_t slot = (size_t)h & (cap - 1);
@@ -1827,6 +1830,59 @@ static int parse_prune(parse_t *p, sweep_t *s) {
     return rc;
 }
 
+/* protocol: (protocol.h, parsed by protocol.c): its tune seeds are the expansion's seeds;
+ * seeds: and prune: are refused alongside it. */
+static int parse_protocol(parse_t *p, sweep_t *s) {
+    yaml_node_t *v = top_get(p, "protocol");
+    if (!v) return 0;
+    if (protocol_parse(p->path, p->doc, v, &s->protocol)) return -1;
+    const yaml_node_t *x = top_raw(p, "seeds");
+    if (x)
+        return fail(p, x, "with protocol:, the seeds are protocol.tune.seeds (phase 1) and "
+                    "protocol.evaluate.seeds (phase 2): remove seeds:");
+    if ((x = top_get(p, "prune")))
+        return fail(p, x, "prune: (successive halving) is not supported with protocol: (a "
+                    "candidate pruned on one tune seed would leave the selection): remove one");
+    free(p->seeds);
+    p->nseeds = s->protocol.ntune;
+    p->seeds = xmalloc(sizeof(long long) * (size_t)p->nseeds);
+    memcpy(p->seeds, s->protocol.tune_seeds, sizeof(long long) * (size_t)p->nseeds);
+    return 0;
+}
+
+/* After the expansion: tune.tasks checked against every phase-1 run's stream, then the
+ * phase-2 placeholders, models × evaluate seeds (protocol.h), each costed as the mean of its
+ * model's phase-1 runs. */
+static int protocol_expand(const parse_t *p, sweep_t *s) {
+    const protocol_spec *sp = &s->protocol;
+    if (!sp->enabled) return 0;
+    int n1 = s->nruns;
+    for (int i = 0; i < n1; i++) {
+        run_config cfg;
+        sweep_cfg(s, i, &cfg);
+        int rc = protocol_check_tasks(sp, p->path, &cfg, s->runs[i].id);
+        cfg_free(&cfg);
+        if (rc) return -1;
+    }
+    for (int mi = 0; mi < p->nmodels; mi++) {
+        const char *name = p->models[mi]->name;
+        double cost = 0;
+        int n = 0;
+        for (int i = 0; i < n1; i++)
+            if (!strcmp(sweep_str(s, i, "model"), name)) {
+                cost += s->runs[i].cost;
+                n++;
+            }
+        for (int e = 0; e < sp->neval; e++) {
+            run_config cfg;
+            protocol_placeholder(sp, p->bench->name, name, e, &cfg);
+            sweep_add_run(s, &cfg, cfg_hash(&cfg), n ? cost / n : 1.0);
+            cfg_free(&cfg);
+        }
+    }
+    return 0;
+}
+
 int sweep_load_text(sweep_t *s, const char *path, const char *yaml_text) {
     memset(s, 0, sizeof *s);
     s->path = xstrdup(path);
@@ -1877,9 +1933,10 @@ int sweep_load_text(sweep_t *s, const char *path, const char *yaml_text) {
         goto cleanup;
     }
     if (check_tags(&p) || parse_top_keys(&p) || parse_benchmark(&p) || parse_scalars(&p, s) ||
-        parse_programs(&p) || parse_models(&p) || parse_seeds(&p) || parse_train(&p) ||
+        parse_programs(&p) || parse_models(&p) || parse_seeds(&p) || parse_protocol(&p, s) || parse_train(&p) ||
         parse_defaults(&p) || parse_search(&p) || parse_grid(&p) || parse_zip(&p) ||
-        parse_exclude(&p) || expand(&p, s) || parse_prune(&p, s))
+        parse_exclude(&p) || expand(&p, s) || parse_prune(&p, s) ||
+        protocol_expand(&p, s))
         goto cleanup;
     rc = 0;
 cleanup:
@@ -1976,5 +2033,6 @@ void sweep_free(sweep_t *s) {
     free(s->warnings);
     free(s->runs);
     runstore_free(s->store);
+    protocol_spec_free(&s->protocol);
     memset(s, 0, sizeof *s);
 }

@@ -1,7 +1,11 @@
 # A stdlib-only external-program model for tests/t_external.sh: predicts, for every task, the
 # most frequent training label among the tasks seen so far (a deterministic "method").
-# prior.mode selects a misbehaviour: ok, crash, hang, garbage, shape, nan.
+# prior.mode selects a misbehaviour: ok, crash, hang, garbage, shape, nan. Optional (declared
+# by tests/t_prune_external.sh only): prior.trace, a directory where the program appends one
+# line per stage it trained (to <trace>/<bonus>.trace), and prior.sleep, seconds per stage.
+import os
 import sys
+import time
 from collections import Counter
 from clsweep_client import stream, config, load, report, extra, loss
 
@@ -42,4 +46,8 @@ for stage, t in enumerate(s["stage_task"]):
     if mode == "nan" and stage == 1:
         row[0] = float("nan")
     report(stage, row)
+    if cfg.get("prior.trace"):
+        with open(os.path.join(cfg["prior.trace"], "%g.trace" % cfg["prior.bonus"]), "a") as f:
+            f.write("stage %d\n" % stage)
+    time.sleep(cfg.get("prior.sleep", 0))
 extra("classes_seen", len(seen))
