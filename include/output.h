@@ -62,6 +62,11 @@ void journal_damage_describe(const journal_damage *d, char *buf, size_t size);
  * renamed over path; an existing path that is not a clsweep results file (or is a link) is
  * refused. 0, or -1 with cls_seterr (nothing at path is damaged on failure). */
 int output_write(const char *path, const sweep_t *s, run_result *const *results);
+/* The same file from a compact result store (resstore.h): the master's form at scale. Up
+ * to 50,000 runs the file is built in memory as output_write does; above, it is written to
+ * disk slice by slice by a child process (ncdisk.h). */
+struct resstore;
+int output_write_store(const char *path, const sweep_t *s, const struct resstore *rs);
 
 /* Reads the run ids and results of an existing sweep file (for resume when the journal is
  * gone, and for `clsweep merge`). Calls fn as journal_read does. The schema (every fixed

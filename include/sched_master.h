@@ -17,7 +17,9 @@ typedef struct {
     const char *out;
     char *journal_path;
     journal_t journal;
-    run_result **results;       /* (nruns) finished results, NULL if pending */
+    run_result **results;       /* (nruns) finished results, NULL if pending (with prune:) */
+    struct resstore *rs;        /* without prune: the finished results, compact (resstore.h);
+                                 * results is then NULL */
     int *pending;               /* run indices, longest first; [0, next) handed out */
     int npending, next;
     int *requeue;               /* runs handed out and abandoned: handed out again first */

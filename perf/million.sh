@@ -63,9 +63,11 @@ field() { sed -nE "s/$1/\\1/p" "$W/run.log" | head -n1; }
 rate=$(field '.*scheduler: [0-9]+ runs in [0-9.]+ s \(([0-9.]+) runs\/s\).*')
 secs=$(field '.*scheduler: [0-9]+ runs in ([0-9.]+) s.*')
 mrss=$(field '.*master peak RSS ([0-9]+) MiB.*')
+crss=$(field '.*largest child process peak RSS ([0-9]+) MiB.*')
 ncb=$(stat -c %s "$W/million.nc" 2>/dev/null || echo 0)
 jb=$(stat -c %s "$W/million.nc.journal" 2>/dev/null || echo 0)
-echo "  run (mpirun -np 3): exit $rc, ${secs:-?} s, ${rate:-?} runs/s, master peak RSS ${mrss:-?} MiB," \
+echo "  run (mpirun -np 3): exit $rc, ${secs:-?} s, ${rate:-?} runs/s, master peak RSS ${mrss:-?} MiB" \
+     "(.nc writer child ${crss:-0} MiB)," \
      ".nc $((ncb / 1048576)) MiB, journal $((jb / 1048576)) MiB"
 [ $rc -eq 0 ] || tail -n 5 "$W/run.log" | sed 's/^/  /'
 echo "million_runs=$N"
@@ -74,5 +76,6 @@ echo "million_expand_user_s=${eu:-0}"
 echo "million_expand_rss_mib=$(( ${ek:-0} / 1024 ))"
 echo "million_rate=${rate:-0}"
 echo "million_master_rss_mib=${mrss:-0}"
+echo "million_writer_rss_mib=${crss:-0}"
 echo "million_nc_mib=$(awk "BEGIN{printf \"%.1f\", $ncb / 1048576}")"
 echo "million_journal_mib=$(awk "BEGIN{printf \"%.1f\", $jb / 1048576}")"

@@ -30,6 +30,7 @@
 
 #include "cls_mpi.h"
 #include "prune_sched.h"
+#include "resstore.h"
 #include "sched_proto.h"
 #include "stop.h"
 #include "util.h"
@@ -70,7 +71,9 @@ int master_setup(master_t *m, const sched_options *o) {
     size_t jl = strlen(m->out) + 16;
     m->journal_path = xmalloc(jl);
     snprintf(m->journal_path, jl, "%s.journal", m->out);
-    m->results = xcalloc((size_t)m->sw.nruns, sizeof(run_result *));
+    /* Results: compact unless successive halving needs them whole (issue 23). */
+    if (m->sw.prune.enabled) m->results = xcalloc((size_t)m->sw.nruns, sizeof(run_result *));
+    else m->rs = resstore_new(m->sw.nruns);
     if (cls_mkdir_parents(m->out)) return -1;
     if (sched_resume(m)) return -1;
     if (journal_open(&m->journal, m->journal_path)) return -1;
@@ -84,10 +87,11 @@ int master_setup(master_t *m, const sched_options *o) {
     for (int i = 0; i < m->sw.nruns; i++) {
         if (o->shard_count > 0 && i % o->shard_count != o->shard_index) continue;
         m->ntotal++;
-        if (m->results[i]) {
+        int st = m->rs ? resstore_status(m->rs, i) : m->results[i] ? (int)m->results[i]->status : -1;
+        if (st >= 0) {
             m->ndone++;
             m->nresumed++;
-            if (m->results[i]->status == RUN_STATUS_DIVERGED) m->ndiv++;
+            if (st == RUN_STATUS_DIVERGED) m->ndiv++;
         } else {
             m->pending[m->npending++] = i;
         }
@@ -123,6 +127,7 @@ void master_free(master_t *m) {
             }
         free(m->results);
     }
+    resstore_free(m->rs);
     prune_master_free();
     journal_close(&m->journal);
     free(m->journal_path);
@@ -158,7 +163,8 @@ static void master_requeue(master_t *m, int idx, const char *why, int count_it) 
 
 static int write_output(master_t *m) {
     double t = cls_now();
-    if (output_write(m->out, &m->sw, m->results)) return -1;
+    if (m->rs ? output_write_store(m->out, &m->sw, m->rs) : output_write(m->out, &m->sw, m->results))
+        return -1;
     m->last_write = cls_now();
     m->write_cost = m->last_write - t;
     return 0;
@@ -191,8 +197,13 @@ static int master_record(master_t *m, int idx, run_result *r) {
     m->run_ewma = m->run_ewma < 0 ? w : 0.8 * m->run_ewma + 0.2 * w;
     m->run_seconds += w;
     m->nrecorded++;
-    m->results[idx] = xmalloc(sizeof(run_result));
-    *m->results[idx] = *r;
+    if (m->rs) {
+        resstore_put(m->rs, idx, r);
+        result_free(r);
+    } else {
+        m->results[idx] = xmalloc(sizeof(run_result));
+        *m->results[idx] = *r;
+    }
     m->ndone++;
     if (r->status == RUN_STATUS_FAILED) m->nfail++;
     if (r->status == RUN_STATUS_DIVERGED) m->ndiv++;
@@ -274,6 +285,11 @@ static int master_finish(master_t *m) {
         struct rusage ru;   /* issue 23: the master's memory at a million runs */
         if (!getrusage(RUSAGE_SELF, &ru))
             fprintf(stderr, "clsweep: scheduler: master peak RSS %ld MiB\n", ru.ru_maxrss / 1024);
+        /* The .nc writer of large files (ncdisk.c) is a child; its RSS counts the master's
+         * pages it reads (shared, copy-on-write) too. */
+        if (!getrusage(RUSAGE_CHILDREN, &ru) && ru.ru_maxrss > 0)
+            fprintf(stderr, "clsweep: scheduler: largest child process peak RSS %ld MiB\n",
+                    ru.ru_maxrss / 1024);
     }
     return CLS_EXIT_OK;
 }

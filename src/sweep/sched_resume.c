@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "resstore.h"
 #include "runindex.h"
 #include "sched_master.h"
 #include "util.h"
@@ -23,6 +24,11 @@ static void resume_one(const char *id, run_result *r, void *ctx) {
      * is final (a later record of a run replaces an earlier one). */
     int final = r->status != RUN_STATUS_FAILED && r->status != RUN_STATUS_ABANDONED;
     int i = runindex_find(&rc->ix, id);
+    if (i >= 0 && final && m->rs) {   /* compact (resstore.h) */
+        resstore_put(m->rs, i, r);
+        result_free(r);
+        return;
+    }
     if (i >= 0 && final) {
         if (m->results[i]) {
             result_free(m->results[i]);
