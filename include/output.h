@@ -31,6 +31,12 @@ int journal_open(journal_t *j, const char *path);
 /* Appends one record (run id + packed result) and fflushes it (it then survives a kill of
  * the process); if sync, also fsyncs it (it then survives a crash of the machine). 0 or -1. */
 int journal_append(journal_t *j, const char *run_id, const run_result *r, int sync);
+/* journal_append without the fflush: the record may stay in this process's buffer until
+ * journal_flush or journal_sync (the master appends the results of one message, then
+ * flushes once: one write(2) per message, not per run). 0 or -1. */
+int journal_append_buffered(journal_t *j, const char *run_id, const run_result *r);
+/* fflush (the records then survive a kill of the process). 0 or -1. */
+int journal_flush(journal_t *j);
 /* fflush + fsync. 0 or -1. */
 int journal_sync(journal_t *j);
 void journal_close(journal_t *j);

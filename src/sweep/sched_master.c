@@ -187,12 +187,13 @@ static void progress(master_t *m, int force) {
             m->ndone, m->ntotal, m->nfail, m->ndiv, rate, eta);
 }
 
-/* Records a finished run in the journal (written through to the kernel; fsync'd by the
- * caller at the end of the run's chunk, before more work goes out). The .nc rewrite is
- * maybe_write's, called after the next hand-out so that workers do not wait on it. */
+/* Records a finished run in the journal (buffered: the caller flushes it to the kernel
+ * after the message, one write(2) for the results of a message, and fsyncs it at the end of
+ * the run's chunk, before more work goes out). The .nc rewrite is maybe_write's, called
+ * after the next hand-out so that workers do not wait on it. */
 static int master_record(master_t *m, int idx, run_result *r) {
     prune_master_result(idx, r);   /* successive halving: a pruned run's form */
-    if (journal_append(&m->journal, m->sw.runs[idx].id, r, 0)) return -1;
+    if (journal_append_buffered(&m->journal, m->sw.runs[idx].id, r)) return -1;
     double w = isfinite(r->wall_seconds) && r->wall_seconds >= 0 ? r->wall_seconds : 0;
     m->run_ewma = m->run_ewma < 0 ? w : 0.8 * m->run_ewma + 0.2 * w;
     m->run_seconds += w;
@@ -327,7 +328,7 @@ int master_solo(master_t *m, analysis_group *ag) {
         }
         analysis_apply(ag, cfg, &r);
         cfg_free(&cfgv);
-        if (master_record(m, idx, &r) || maybe_write(m)) {
+        if (master_record(m, idx, &r) || journal_flush(&m->journal) || maybe_write(m)) {
             fprintf(stderr, "clsweep: error: %s\n", cls_geterr());
             return CLS_EXIT_ERROR;
         }
@@ -463,7 +464,28 @@ static void dispatch_stop(dispatch_t *d) {
     }
 }
 
-/* One TAG_RESULT message from st's source. */
+/* One record of a TAG_RESULT message from slot s. */
+static void dispatch_record(dispatch_t *d, slot_t *s, int32_t idx, uint32_t flags, run_result *r) {
+    master_t *m = d->m;
+    d->outstanding--;
+    s->queue[0]--;
+    if ((flags & PROTO_WORKER_STOPPING) && !s->stopping) {
+        s->stopping = 1;   /* a stop reached that worker: it gets no more work */
+        m->nworkers_stopped++;
+    }
+    if (r->status == RUN_STATUS_ABANDONED) {
+        master_requeue(m, idx, r->message, !(flags & PROTO_WORKER_STOPPING));
+        result_free(r);
+    } else if (d->failed) {
+        result_free(r);
+    } else if (master_record(m, idx, r)) {
+        report_error(m);
+        d->failed = 1;
+    }
+}
+
+/* One TAG_RESULT message from st's source: the results of some runs of its oldest chunk
+ * (sched_proto.h). */
 static void dispatch_result(dispatch_t *d, const MPI_Status *st) {
     master_t *m = d->m;
     int count = 0;
@@ -478,35 +500,37 @@ static void dispatch_result(dispatch_t *d, const MPI_Status *st) {
         MPI_Abort(MPI_COMM_WORLD, CLS_EXIT_ERROR);
     }
     slot_t *s = &d->slots[si];
-    d->outstanding--;
-    s->queue[0]--;
-    int32_t idx = -1;
-    uint32_t flags = 0;
-    run_result r;
-    if (proto_result_unpack(buf, (size_t)count, &idx, &flags, &r) || idx < 0 || idx >= m->sw.nruns) {
-        if (idx < 0 || idx >= m->sw.nruns) result_free(&r);
-        fprintf(stderr, "clsweep: malformed result message from rank %d\n", st->MPI_SOURCE);
-        d->failed = 1;
-        /* The worker gives up the rest of a chunk it cannot read: expect no more of it. */
-        d->outstanding -= s->queue[0];
-        s->queue[0] = 0;
-    } else {
-        if ((flags & PROTO_WORKER_STOPPING) && !s->stopping) {
-            s->stopping = 1;   /* a stop reached that worker: it gets no more work */
-            m->nworkers_stopped++;
+    proto_result_reader rd;
+    int bad = proto_results_open(&rd, buf, (size_t)count) != 0;
+    for (;;) {
+        if (bad) {
+            fprintf(stderr, "clsweep: malformed result message from rank %d\n", st->MPI_SOURCE);
+            d->failed = 1;
+            /* The worker gives up the rest of a chunk it cannot read: expect no more of it. */
+            d->outstanding -= s->queue[0];
+            s->queue[0] = 0;
+            break;
         }
-        if (r.status == RUN_STATUS_ABANDONED) {
-            master_requeue(m, idx, r.message, !(flags & PROTO_WORKER_STOPPING));
+        int32_t idx = -1;
+        uint32_t flags = 0;
+        run_result r;
+        int k = proto_results_next(&rd, &idx, &flags, &r);
+        if (k == 0) break;
+        if (k < 0 || idx < 0 || idx >= m->sw.nruns || s->queue[0] <= 0) {
             result_free(&r);
-        } else if (d->failed) {
-            result_free(&r);
-        } else if (master_record(m, idx, &r)) {
+            bad = 1;
+            continue;
+        }
+        dispatch_record(d, s, idx, flags, &r);
+    }
+    free(buf);
+    if (s->queue[0] > 0) {
+        if (!d->failed && journal_flush(&m->journal)) {
             report_error(m);
             d->failed = 1;
         }
+        return;
     }
-    free(buf);
-    if (s->queue[0] > 0) return;
     /* The worker's chunk is complete: make it durable, then hand out more (to every worker
      * with room: abandoned runs may have come back). */
     pop_chunk(s);
