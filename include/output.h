@@ -22,6 +22,7 @@
 typedef struct {
     FILE *f;
     char *path;
+    int held_fd;   /* > 0: the journal replaced by journal_compact, kept locked until close */
 } journal_t;
 
 /* Opens (creating) the journal for appending. Refuses a symbolic link, and, when path is
@@ -54,11 +55,25 @@ typedef struct {
     int nmiddle;         /* damaged stretches with valid records after them */
     size_t bytes_middle; /* their bytes */
     int torn_tail;       /* 1 when the file ends in a torn record (or a torn header) */
+    int nbase;           /* a compacted journal: runs of the sweep file it continues */
 } journal_damage;
 /* journal_read, reporting the damage in *dmg (if non-NULL). */
 int journal_read_damage(const char *path,
                         void (*fn)(const char *run_id, run_result *r, void *ctx), void *ctx,
                         journal_damage *dmg);
+/* Compaction (issue 23): once the sweep file next to the journal ("<out>.journal" → <out>)
+ * has just been written with every run recorded so far (nbase of them), the journal is
+ * replaced — a new file with the header "CLSJOURNAL2", nbase and a CRC, no records, fsync'd,
+ * locked, renamed over it — and later records go there. A resume then reads the sweep file
+ * first and the journal's records after it (sched_resume.c). A kill at any moment leaves
+ * either the old journal or the new one next to a sweep file that holds its base. 0, or -1
+ * with cls_seterr (the old journal is then still in use). */
+int journal_compact(journal_t *j, uint32_t nbase);
+/* The base of the journal at path: the runs of the sweep file a compacted journal continues
+ * (0 for an ordinary or missing journal). 0, or -1 with cls_seterr. */
+int journal_read_base(const char *path, uint32_t *nbase);
+/* The journal's size in bytes (-1 on error). */
+long long journal_size(const journal_t *j);
 /* One line for the user saying what was skipped ("" when nothing was). */
 void journal_damage_describe(const journal_damage *d, char *buf, size_t size);
 

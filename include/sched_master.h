@@ -35,6 +35,8 @@ typedef struct {
     double loop_cpu, loop_wall; /* the MPI master's CPU and wall seconds while dispatching */
     int nchunks, max_chunk;     /* work messages sent, most runs in one */
     int nreturned;              /* runs handed out but abandoned (pending again) */
+    int nstray;                 /* earlier results of runs not in this sweep (resume) */
+    int ncompactions;           /* journal compactions (issue 23) */
     char *reported;             /* the error already printed (master_finish does not repeat it) */
     int quiet;
 } master_t;

@@ -161,13 +161,36 @@ static void master_requeue(master_t *m, int idx, const char *why, int count_it) 
 
 /* ---- recording ---- */
 
+/* The journal is compacted (journal_compact, output.h) once it exceeds this many bytes and
+ * the .nc has just been written with every run recorded; CLSWEEP_JOURNAL_COMPACT_BYTES
+ * overrides it (tests). Not with prune: (its book is rebuilt from the journal's results)
+ * nor when the journal holds results of runs that are not in this sweep (they are in no
+ * .nc and would be lost). */
+#define JOURNAL_COMPACT_BYTES (64LL << 20)
+
+static int maybe_compact(master_t *m) {
+    if (!m->rs || m->nstray) return 0;
+    long long limit = JOURNAL_COMPACT_BYTES;
+    const char *env = getenv("CLSWEEP_JOURNAL_COMPACT_BYTES");
+    if (env && *env) limit = strtoll(env, NULL, 10);
+    if (journal_size(&m->journal) <= limit) return 0;
+    uint32_t nbase = 0;
+    for (int i = 0; i < m->sw.nruns; i++) nbase += resstore_has(m->rs, i) ? 1u : 0u;
+    if (nbase == 0) return 0;
+    if (journal_compact(&m->journal, nbase)) return -1;
+    m->ncompactions++;
+    return 0;
+}
+
 static int write_output(master_t *m) {
     double t = cls_now();
+    /* every record in the kernel before the .nc that may become the journal's base */
+    if (journal_flush(&m->journal)) return -1;
     if (m->rs ? output_write_store(m->out, &m->sw, m->rs) : output_write(m->out, &m->sw, m->results))
         return -1;
     m->last_write = cls_now();
     m->write_cost = m->last_write - t;
-    return 0;
+    return maybe_compact(m);
 }
 
 static void progress(master_t *m, int force) {
