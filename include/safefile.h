@@ -1,7 +1,7 @@
 /* safefile.h — file-system helpers of the result files (journal, NetCDF sweep file, merge
  * output): creating directories, reading a whole file, and replacing a file atomically
  * without following symbolic links and without replacing a file that is not clsweep's.
- * Called only by the sweep-output modules (src/sweep/journal.c, ncfile.c, merge.c). */
+ * Called only by the sweep-output modules (src/sweep/journal.c, ncfile.c, ncdisk.c, merge.c). */
 #ifndef CLS_SAFEFILE_H
 #define CLS_SAFEFILE_H
 

@@ -37,6 +37,8 @@ typedef struct {
     int nreturned;              /* runs handed out but abandoned (pending again) */
     int nstray;                 /* earlier results of runs not in this sweep (resume) */
     int ncompactions;           /* journal compactions (issue 23) */
+    int nwrites;                /* .nc writes, and their seconds in total */
+    double write_total;
     char *reported;             /* the error already printed (master_finish does not repeat it) */
     int quiet;
 } master_t;

@@ -68,6 +68,7 @@ secs=$(field '.*scheduler: [0-9]+ runs in ([0-9.]+) s.*')
 mrss=$(field '.*master peak RSS ([0-9]+) MiB.*')
 mcpu=$(field '.*master CPU while dispatching ([0-9.]+) s.*')
 crss=$(field '.*largest child process peak RSS ([0-9]+) MiB.*')
+writes=$(field '.*scheduler: ([0-9]+ .nc write.*)')
 ncb=$(stat -c %s "$W/million.nc" 2>/dev/null || echo 0)
 jb=$(stat -c %s "$W/million.nc.journal" 2>/dev/null || echo 0)
 echo "  run (mpirun -np 3): exit $rc, ${secs:-?} s, ${rate:-?} runs/s, master peak RSS ${mrss:-?} MiB" \
@@ -78,6 +79,7 @@ echo "  run (mpirun -np 3): exit $rc, ${secs:-?} s, ${rate:-?} runs/s, master pe
 allcpu=$(awk "BEGIN{printf \"%.1f\", ${tu:-0} + ${ts:-0}}")
 echo "  CPU per run: master ${mcpu:-?} s while dispatching = $(awk "BEGIN{printf \"%.1f\", 1e6 * ${mcpu:-0} / $N}") us;" \
      "whole job ${allcpu} s = $(awk "BEGIN{printf \"%.1f\", 1e6 * $allcpu / $N}") us; load average $load0 -> $load1"
+echo "  ${writes:-no .nc write report}"
 [ $rc -eq 0 ] || tail -n 5 "$W/run.log" | sed 's/^/  /'
 echo "million_runs=$N"
 echo "million_expand_s=${ew:-0}"

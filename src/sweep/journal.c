@@ -1,7 +1,9 @@
 /* journal.c — the append-only journal "<output>.journal" of finished runs (output.h).
  * Called by the scheduler (open, append, sync, close, read for resume) and by nothing else.
  *
- * A 12-byte file header "CLSJOURNAL1\n", then records:
+ * A 12-byte file header "CLSJOURNAL1\n" (or, for a journal compacted by journal_compact,
+ * the 20-byte "CLSJOURNAL2\n" + u32 runs of the sweep file it continues + u32 CRC-32 of the
+ * 16 bytes before; issue 23), then records:
  *     "CLSJ"  u32 payload length  u32 CRC-32 (zlib) of payload  payload
  *     payload = run id (16 hex characters, no NUL) + result_pack() bytes
  * (integers little-endian). A record is valid when its frame fits in the file, its CRC

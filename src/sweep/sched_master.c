@@ -6,7 +6,9 @@
  * EWMA of the runs' wall seconds): about CHUNK_SECONDS of work per chunk, at most half of
  * a fair share of what is left (so the tail stays balanced), and 1 run while nothing has
  * been measured or when runs are long. Every result is appended to the journal as it
- * arrives (write(2): safe from a kill of the process); when a worker's chunk is complete
+ * arrives (a worker batches the results of a chunk into a few messages, sched_proto.h; the
+ * records of a message go out in one write(2): safe from a kill of the process); when a
+ * worker's chunk is complete
  * the journal is fsync'd and only then is that worker handed more — so every run that
  * finished before a hand-out is on disk before the hand-out, as with one run per message.
  * A worker holds two chunks (once a run time has been measured), so it computes while the
@@ -190,6 +192,8 @@ static int write_output(master_t *m) {
         return -1;
     m->last_write = cls_now();
     m->write_cost = m->last_write - t;
+    m->nwrites++;
+    m->write_total += m->write_cost;
     return maybe_compact(m);
 }
 
@@ -306,6 +310,9 @@ static int master_finish(master_t *m) {
             fprintf(stderr, "clsweep: scheduler: master CPU while dispatching %.3f s = %.2f%% of "
                             "%.3f s; %d work message(s), up to %d run(s) each\n", m->loop_cpu,
                     100.0 * m->loop_cpu / m->loop_wall, m->loop_wall, m->nchunks, m->max_chunk);
+        fprintf(stderr, "clsweep: scheduler: %d .nc write(s), %.3f s in total, the last %.3f s; "
+                        "%d journal compaction(s)\n", m->nwrites, m->write_total, m->write_cost,
+                m->ncompactions);
         struct rusage ru;   /* issue 23: the master's memory at a million runs */
         if (!getrusage(RUSAGE_SELF, &ru))
             fprintf(stderr, "clsweep: scheduler: master peak RSS %ld MiB\n", ru.ru_maxrss / 1024);
