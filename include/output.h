@@ -22,6 +22,7 @@
 typedef struct {
     FILE *f;
     char *path;
+    int held_fd;   /* > 0: the journal replaced by journal_compact, kept locked until close */
 } journal_t;
 
 /* Opens (creating) the journal for appending. Refuses a symbolic link, and, when path is
@@ -31,6 +32,12 @@ int journal_open(journal_t *j, const char *path);
 /* Appends one record (run id + packed result) and fflushes it (it then survives a kill of
  * the process); if sync, also fsyncs it (it then survives a crash of the machine). 0 or -1. */
 int journal_append(journal_t *j, const char *run_id, const run_result *r, int sync);
+/* journal_append without the fflush: the record may stay in this process's buffer until
+ * journal_flush or journal_sync (the master appends the results of one message, then
+ * flushes once: one write(2) per message, not per run). 0 or -1. */
+int journal_append_buffered(journal_t *j, const char *run_id, const run_result *r);
+/* fflush (the records then survive a kill of the process). 0 or -1. */
+int journal_flush(journal_t *j);
 /* fflush + fsync. 0 or -1. */
 int journal_sync(journal_t *j);
 void journal_close(journal_t *j);
@@ -48,11 +55,25 @@ typedef struct {
     int nmiddle;         /* damaged stretches with valid records after them */
     size_t bytes_middle; /* their bytes */
     int torn_tail;       /* 1 when the file ends in a torn record (or a torn header) */
+    int nbase;           /* a compacted journal: runs of the sweep file it continues */
 } journal_damage;
 /* journal_read, reporting the damage in *dmg (if non-NULL). */
 int journal_read_damage(const char *path,
                         void (*fn)(const char *run_id, run_result *r, void *ctx), void *ctx,
                         journal_damage *dmg);
+/* Compaction (issue 23): once the sweep file next to the journal ("<out>.journal" → <out>)
+ * has just been written with every run recorded so far (nbase of them), the journal is
+ * replaced — a new file with the header "CLSJOURNAL2", nbase and a CRC, no records, fsync'd,
+ * locked, renamed over it — and later records go there. A resume then reads the sweep file
+ * first and the journal's records after it (sched_resume.c). A kill at any moment leaves
+ * either the old journal or the new one next to a sweep file that holds its base. 0, or -1
+ * with cls_seterr (the old journal is then still in use). */
+int journal_compact(journal_t *j, uint32_t nbase);
+/* The base of the journal at path: the runs of the sweep file a compacted journal continues
+ * (0 for an ordinary or missing journal). 0, or -1 with cls_seterr. */
+int journal_read_base(const char *path, uint32_t *nbase);
+/* The journal's size in bytes (-1 on error). */
+long long journal_size(const journal_t *j);
 /* One line for the user saying what was skipped ("" when nothing was). */
 void journal_damage_describe(const journal_damage *d, char *buf, size_t size);
 
@@ -62,6 +83,11 @@ void journal_damage_describe(const journal_damage *d, char *buf, size_t size);
  * renamed over path; an existing path that is not a clsweep results file (or is a link) is
  * refused. 0, or -1 with cls_seterr (nothing at path is damaged on failure). */
 int output_write(const char *path, const sweep_t *s, run_result *const *results);
+/* The same file from a compact result store (resstore.h): the master's form at scale. Up
+ * to 50,000 runs the file is built in memory as output_write does; above, it is written to
+ * disk slice by slice by a child process (ncdisk.h). */
+struct resstore;
+int output_write_store(const char *path, const sweep_t *s, const struct resstore *rs);
 
 /* Reads the run ids and results of an existing sweep file (for resume when the journal is
  * gone, and for `clsweep merge`). Calls fn as journal_read does. The schema (every fixed

@@ -1,7 +1,7 @@
 /* safefile.h — file-system helpers of the result files (journal, NetCDF sweep file, merge
  * output): creating directories, reading a whole file, and replacing a file atomically
  * without following symbolic links and without replacing a file that is not clsweep's.
- * Called only by the sweep-output modules (src/sweep/journal.c, ncfile.c, merge.c). */
+ * Called only by the sweep-output modules (src/sweep/journal.c, ncfile.c, ncdisk.c, merge.c). */
 #ifndef CLS_SAFEFILE_H
 #define CLS_SAFEFILE_H
 
@@ -27,6 +27,9 @@ int sf_read_whole(int fd, const char *path, unsigned char **data, size_t *len);
  * (an existing file that is not the caller's kind); what = what kind the caller writes
  * ("clsweep results file"), for the message. 0, or -1 with cls_seterr; no temporary file
  * is left behind on failure. */
+/* Whether an existing path may be replaced as sf_replace would (absent, or a regular file
+ * that is_ours accepts; never a link). 0, or -1 with cls_seterr. */
+int sf_replaceable(const char *path, int (*is_ours)(const char *path), const char *what);
 int sf_replace(const char *path, const void *data, size_t n, int (*is_ours)(const char *path),
                const char *what);
 

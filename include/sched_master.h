@@ -17,7 +17,9 @@ typedef struct {
     const char *out;
     char *journal_path;
     journal_t journal;
-    run_result **results;       /* (nruns) finished results, NULL if pending */
+    run_result **results;       /* (nruns) finished results, NULL if pending (with prune:) */
+    struct resstore *rs;        /* without prune: the finished results, compact (resstore.h);
+                                 * results is then NULL */
     int *pending;               /* run indices, longest first; [0, next) handed out */
     int npending, next;
     int *requeue;               /* runs handed out and abandoned: handed out again first */
@@ -33,6 +35,10 @@ typedef struct {
     double loop_cpu, loop_wall; /* the MPI master's CPU and wall seconds while dispatching */
     int nchunks, max_chunk;     /* work messages sent, most runs in one */
     int nreturned;              /* runs handed out but abandoned (pending again) */
+    int nstray;                 /* earlier results of runs not in this sweep (resume) */
+    int ncompactions;           /* journal compactions (issue 23) */
+    int nwrites;                /* .nc writes, and their seconds in total */
+    double write_total;
     char *reported;             /* the error already printed (master_finish does not repeat it) */
     int quiet;
 } master_t;

@@ -6,9 +6,13 @@
  *              grace, float64 time_limit, float64 memory_mb, int32 isolate, int32
  *              report_stages), then per run
  *              int32 index, uint32 length, cfg_pack bytes
- *   TAG_RESULT worker → master: int32 index, uint32 flags, result_pack bytes (one message
- *              per run, in chunk order). A result of status RUN_STATUS_ABANDONED is not a
- *              final result: the master queues the run again.
+ *   TAG_RESULT worker → master: the results of some runs of one chunk, in chunk order
+ *              (issue 23: one message per chunk of fast runs, not one per run): uint32
+ *              count, then per run uint32 length and a record of that many bytes: int32
+ *              index, uint32 flags, result_pack bytes. A worker sends what it has at the end
+ *              of a chunk, when its oldest unsent result is PROTO_BATCH_SECONDS old, before
+ *              a stage report, and when stopping. A result of status RUN_STATUS_ABANDONED
+ *              is not a final result: the master queues the run again.
  *   TAG_STOP   master → worker: empty; the worker returns
  *   TAG_CANCEL master → worker: empty; the master is stopping: runs not yet started (the
  *              rest of a chunk, a prefetched chunk) go back as abandoned
@@ -64,7 +68,34 @@ int proto_work_next(proto_work_reader *r, int32_t *idx, run_config *cfg);
 
 /* A TAG_RESULT message (malloc'd; *len). */
 char *proto_result_pack(int32_t idx, uint32_t flags, const run_result *r, size_t *len);
-/* Parses a TAG_RESULT message: 0 (r initialised here), or -1 when malformed (r empty). */
+/* Parses one record of a TAG_RESULT message: 0 (r initialised here), or -1 when malformed
+ * (r empty). */
 int proto_result_unpack(const char *buf, size_t len, int32_t *idx, uint32_t *flags, run_result *r);
+
+/* A worker holds results at most this long (s) before sending them. */
+#define PROTO_BATCH_SECONDS 0.05
+
+/* A TAG_RESULT message being built (zero-initialise; p/len is the message once count > 0). */
+typedef struct {
+    unsigned char *p;
+    size_t len, cap;
+    int count;
+} proto_result_batch;
+/* Appends run idx's record. */
+void proto_batch_add(proto_result_batch *b, int32_t idx, uint32_t flags, const run_result *r);
+/* Empties b (keeps its buffer); proto_batch_free releases it. */
+void proto_batch_clear(proto_result_batch *b);
+void proto_batch_free(proto_result_batch *b);
+
+/* Reading a TAG_RESULT message record by record. */
+typedef struct {
+    const unsigned char *buf;
+    size_t len, off;
+    uint32_t count, next;
+} proto_result_reader;
+/* 0, or -1 when the header is malformed. */
+int proto_results_open(proto_result_reader *rd, const char *buf, size_t len);
+/* The next record: 1 (r initialised here), 0 at the end, -1 malformed (r empty). */
+int proto_results_next(proto_result_reader *rd, int32_t *idx, uint32_t *flags, run_result *r);
 
 #endif

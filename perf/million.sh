@@ -57,16 +57,29 @@ echo "million-run benchmark: $N no-op runs ($A x $B grid), $(getconf _NPROCESSOR
 rc=$?
 read -r ew eu ek < <(tail -n 1 "$W/expand.time")
 echo "  expand: exit $rc, ${ew:-?} s wall, ${eu:-?} s user, peak RSS $(( ${ek:-0} / 1024 )) MiB"
-timeout 3000 mpirun -np 3 "$CLS" run "$W/million.yaml" >"$W/run.log" 2>&1
+load0=$(cut -d' ' -f1 /proc/loadavg)
+/usr/bin/time -f "%U %S" -o "$W/run.time" timeout 3000 mpirun -np 3 "$CLS" run "$W/million.yaml" >"$W/run.log" 2>&1
 rc=$?
+load1=$(cut -d' ' -f1 /proc/loadavg)
+read -r tu ts < <(tail -n 1 "$W/run.time")
 field() { sed -nE "s/$1/\\1/p" "$W/run.log" | head -n1; }
 rate=$(field '.*scheduler: [0-9]+ runs in [0-9.]+ s \(([0-9.]+) runs\/s\).*')
 secs=$(field '.*scheduler: [0-9]+ runs in ([0-9.]+) s.*')
 mrss=$(field '.*master peak RSS ([0-9]+) MiB.*')
+mcpu=$(field '.*master CPU while dispatching ([0-9.]+) s.*')
+crss=$(field '.*largest child process peak RSS ([0-9]+) MiB.*')
+writes=$(field '.*scheduler: ([0-9]+ .nc write.*)')
 ncb=$(stat -c %s "$W/million.nc" 2>/dev/null || echo 0)
 jb=$(stat -c %s "$W/million.nc.journal" 2>/dev/null || echo 0)
-echo "  run (mpirun -np 3): exit $rc, ${secs:-?} s, ${rate:-?} runs/s, master peak RSS ${mrss:-?} MiB," \
+echo "  run (mpirun -np 3): exit $rc, ${secs:-?} s, ${rate:-?} runs/s, master peak RSS ${mrss:-?} MiB" \
+     "(largest child: ${crss:-0} MiB)," \
      ".nc $((ncb / 1048576)) MiB, journal $((jb / 1048576)) MiB"
+# CPU per run: the master's while dispatching (its own report), and all processes of the
+# job together (mpirun, the ranks, the .nc writer) from GNU time.
+allcpu=$(awk "BEGIN{printf \"%.1f\", ${tu:-0} + ${ts:-0}}")
+echo "  CPU per run: master ${mcpu:-?} s while dispatching = $(awk "BEGIN{printf \"%.1f\", 1e6 * ${mcpu:-0} / $N}") us;" \
+     "whole job ${allcpu} s = $(awk "BEGIN{printf \"%.1f\", 1e6 * $allcpu / $N}") us; load average $load0 -> $load1"
+echo "  ${writes:-no .nc write report}"
 [ $rc -eq 0 ] || tail -n 5 "$W/run.log" | sed 's/^/  /'
 echo "million_runs=$N"
 echo "million_expand_s=${ew:-0}"
@@ -74,5 +87,8 @@ echo "million_expand_user_s=${eu:-0}"
 echo "million_expand_rss_mib=$(( ${ek:-0} / 1024 ))"
 echo "million_rate=${rate:-0}"
 echo "million_master_rss_mib=${mrss:-0}"
+echo "million_writer_rss_mib=${crss:-0}"
+echo "million_master_cpu_us_per_run=$(awk "BEGIN{printf \"%.1f\", 1e6 * ${mcpu:-0} / $N}")"
+echo "million_job_cpu_us_per_run=$(awk "BEGIN{printf \"%.1f\", 1e6 * $allcpu / $N}")"
 echo "million_nc_mib=$(awk "BEGIN{printf \"%.1f\", $ncb / 1048576}")"
 echo "million_journal_mib=$(awk "BEGIN{printf \"%.1f\", $jb / 1048576}")"

@@ -120,6 +120,52 @@ static void test_result_message_and_abandoned(void) {
     CHECK(!strcmp(run_status_name(RUN_STATUS_ABANDONED), "abandoned"), "name");
 }
 
+/* issue 23: one TAG_RESULT message carries the results of several runs of a chunk. */
+static void test_result_batch(void) {
+    proto_result_batch b = {0};
+    for (int k = 0; k < 3; k++) {
+        run_result r;
+        result_init(&r);
+        result_alloc(&r, 2, 2);
+        r.acc = k;
+        if (k == 1) result_fail(&r, RUN_STATUS_ABANDONED, "stop requested");
+        proto_batch_add(&b, 10 + k, k == 2 ? PROTO_WORKER_STOPPING : 0, &r);
+        result_free(&r);
+    }
+    proto_result_reader rd;
+    CHECK(proto_results_open(&rd, (const char *)b.p, b.len) == 0 && rd.count == 3, "open");
+    int32_t idx;
+    uint32_t flags;
+    run_result back;
+    for (int k = 0; k < 3; k++) {
+        CHECK(proto_results_next(&rd, &idx, &flags, &back) == 1, "record %d", k);
+        CHECK(idx == 10 + k && back.acc == k && (flags == PROTO_WORKER_STOPPING) == (k == 2) &&
+                  (back.status == RUN_STATUS_ABANDONED) == (k == 1),
+              "record %d: idx %d flags %u status %d", k, idx, flags, (int)back.status);
+        result_free(&back);
+    }
+    CHECK(proto_results_next(&rd, &idx, &flags, &back) == 0, "end");
+    result_free(&back);
+    /* Every truncation is refused: by the header or by a record. */
+    int accepted = 0;
+    for (size_t n = 0; n < b.len; n++) {
+        if (proto_results_open(&rd, (const char *)b.p, n)) continue;
+        int rc, got = 0;
+        while ((rc = proto_results_next(&rd, &idx, &flags, &back)) == 1) {
+            result_free(&back);
+            got++;
+        }
+        result_free(&back);
+        if (rc != -1 || got >= 3) accepted++;
+    }
+    CHECK(accepted == 0, "%d truncated messages accepted", accepted);
+    unsigned char zero[4] = {0, 0, 0, 0};
+    CHECK(proto_results_open(&rd, (const char *)zero, 4) == -1, "a message of no results");
+    proto_batch_clear(&b);
+    CHECK(b.count == 0, "cleared");
+    proto_batch_free(&b);
+}
+
 static void test_stop_state(void) {
     stop_set_grace(0.05);
     CHECK(!stop_should_abandon(), "no stop: no abandon");
@@ -139,6 +185,7 @@ int main(void) {
     RUN_TEST(test_limits_little_endian);
     RUN_TEST(test_work_message_round_trip_and_truncation);
     RUN_TEST(test_result_message_and_abandoned);
+    RUN_TEST(test_result_batch);
     RUN_TEST(test_stop_state);
     TEST_EXIT();
 }

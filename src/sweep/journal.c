@@ -1,7 +1,9 @@
 /* journal.c — the append-only journal "<output>.journal" of finished runs (output.h).
  * Called by the scheduler (open, append, sync, close, read for resume) and by nothing else.
  *
- * A 12-byte file header "CLSJOURNAL1\n", then records:
+ * A 12-byte file header "CLSJOURNAL1\n" (or, for a journal compacted by journal_compact,
+ * the 20-byte "CLSJOURNAL2\n" + u32 runs of the sweep file it continues + u32 CRC-32 of the
+ * 16 bytes before; issue 23), then records:
  *     "CLSJ"  u32 payload length  u32 CRC-32 (zlib) of payload  payload
  *     payload = run id (16 hex characters, no NUL) + result_pack() bytes
  * (integers little-endian). A record is valid when its frame fits in the file, its CRC
@@ -34,6 +36,10 @@
 
 static const char JOURNAL_HEADER[] = "CLSJOURNAL1\n";
 #define JOURNAL_HEADER_LEN 12
+/* A compacted journal (issue 23, journal_compact): "CLSJOURNAL2\n", u32 nbase, u32 CRC-32
+ * of the 16 bytes before it; its records come after the runs of the sweep file. */
+static const char JOURNAL_HEADER2[] = "CLSJOURNAL2\n";
+#define JOURNAL_HEADER2_LEN 20
 #define JOURNAL_MAGIC "CLSJ"
 #define JOURNAL_FRAME 12 /* magic + length + crc */
 #define RUN_ID_LEN 16
@@ -74,12 +80,12 @@ static size_t journal_record_at(const unsigned char *d, size_t n, size_t pos, ru
 /* Walks the records after the header; calls fn for each valid one (when fn is non-NULL) and
  * counts the damage in *dmg (when non-NULL). Returns the end offset of the last valid record
  * (or of the header). */
-static size_t journal_scan(const unsigned char *d, size_t n,
+static size_t journal_scan(const unsigned char *d, size_t n, size_t hlen,
                            void (*fn)(const char *, run_result *, void *), void *ctx,
                            journal_damage *dmg) {
-    size_t pos = JOURNAL_HEADER_LEN, valid_end = JOURNAL_HEADER_LEN;
+    size_t pos = hlen, valid_end = hlen;
     int in_bad = 0;
-    journal_damage dm = {0, 0, 0, 0};
+    journal_damage dm = {0, 0, 0, 0, 0};
     while (pos < n) {
         run_result r;
         size_t k = journal_record_at(d, n, pos, fn ? &r : NULL);
@@ -110,9 +116,25 @@ static size_t journal_scan(const unsigned char *d, size_t n,
     return valid_end;
 }
 
-/* Checks the header of journal data. 0 = good, 1 = empty or a torn header (a crash while
- * creating), -1 = not a journal (cls_seterr). */
-static int journal_check_header(const unsigned char *d, size_t n, const char *path) {
+/* Checks the header of journal data. 0 = good (its length in *hlen, the runs the sweep file
+ * holds besides the records in *nbase: 0 unless compacted), 1 = empty or a torn header (a
+ * crash while creating), -1 = not a journal (cls_seterr). */
+static int journal_check_header(const unsigned char *d, size_t n, const char *path, size_t *hlen,
+                                uint32_t *nbase) {
+    *hlen = JOURNAL_HEADER_LEN;
+    *nbase = 0;
+    if (n >= JOURNAL_HEADER_LEN && !memcmp(d, JOURNAL_HEADER2, JOURNAL_HEADER_LEN)) {
+        /* written whole and renamed into place: never torn */
+        if (n < JOURNAL_HEADER2_LEN ||
+            (uint32_t)crc32(crc32(0L, Z_NULL, 0), d, 16) != get_u32(d + 16)) {
+            cls_seterr("%s: damaged header of a compacted journal; the sweep file next to it "
+                       "holds the runs recorded before the compaction", path);
+            return -1;
+        }
+        *hlen = JOURNAL_HEADER2_LEN;
+        *nbase = get_u32(d + 12);
+        return 0;
+    }
     if (n < JOURNAL_HEADER_LEN) {
         if (!memcmp(d, JOURNAL_HEADER, n)) return 1;
     } else if (!memcmp(d, JOURNAL_HEADER, JOURNAL_HEADER_LEN)) {
@@ -175,6 +197,7 @@ int journal_open(journal_t *j, const char *path) {
     int fd = -1;
     j->f = NULL;
     j->path = NULL;
+    j->held_fd = 0;
     char *dir = sf_dir_of(path);
     int rc = sf_mkdir_p(dir);
     free(dir);
@@ -201,9 +224,11 @@ int journal_open(journal_t *j, const char *path) {
     }
     remove_stale_temps(path);
     if (sf_read_whole(fd, path, &data, &n)) goto fail;
-    int hdr = journal_check_header(data, n, path);
+    size_t hlen;
+    uint32_t nbase;
+    int hdr = journal_check_header(data, n, path, &hlen, &nbase);
     if (hdr < 0) goto fail;
-    size_t keep = hdr == 1 ? 0 : journal_scan(data, n, NULL, NULL, NULL);
+    size_t keep = hdr == 1 ? 0 : journal_scan(data, n, hlen, NULL, NULL, NULL);
     if (keep < n && ftruncate(fd, (off_t)keep) != 0) {
         cls_seterr("cannot cut the damaged tail of journal %s: %s", path, strerror(errno));
         goto fail;
@@ -225,6 +250,7 @@ int journal_open(journal_t *j, const char *path) {
         cls_seterr("cannot open journal %s: %s", path, strerror(errno));
         goto fail;
     }
+    setvbuf(j->f, NULL, _IOFBF, 1 << 16);   /* the master flushes once per message */
     j->path = xstrdup(path);
     return 0;
 fail:
@@ -233,7 +259,8 @@ fail:
     return -1;
 }
 
-int journal_append(journal_t *j, const char *run_id, const run_result *r, int sync) {
+/* Appends one record to the stdio buffer only (journal_append_buffered's body). 0 or -1. */
+static int journal_put(journal_t *j, const char *run_id, const run_result *r) {
     if (!j || !j->f) {
         cls_seterr("journal_append: journal is not open");
         return -1;
@@ -267,6 +294,27 @@ int journal_append(journal_t *j, const char *run_id, const run_result *r, int sy
         cls_seterr("%s: write failed: %s", j->path, strerror(errno));
         return -1;
     }
+    return 0;
+}
+
+int journal_append_buffered(journal_t *j, const char *run_id, const run_result *r) {
+    return journal_put(j, run_id, r);
+}
+
+int journal_flush(journal_t *j) {
+    if (!j || !j->f) {
+        cls_seterr("journal_flush: journal is not open");
+        return -1;
+    }
+    if (fflush(j->f) != 0) {
+        cls_seterr("%s: write failed: %s", j->path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int journal_append(journal_t *j, const char *run_id, const run_result *r, int sync) {
+    if (journal_put(j, run_id, r)) return -1;
     if (sync) return journal_sync(j);
     /* Through to the kernel at least: a record survives a kill of this process. */
     if (fflush(j->f) != 0) {
@@ -291,6 +339,8 @@ int journal_sync(journal_t *j) {
 void journal_close(journal_t *j) {
     if (!j) return;
     if (j->f) fclose(j->f);
+    if (j->held_fd > 0) close(j->held_fd);
+    j->held_fd = 0;
     free(j->path);
     j->f = NULL;
     j->path = NULL;
@@ -301,7 +351,7 @@ int journal_read_damage(const char *path,
                         journal_damage *dmg) {
     unsigned char *data = NULL;
     size_t n = 0;
-    journal_damage none = {0, 0, 0, 0};
+    journal_damage none = {0, 0, 0, 0, 0};
     if (dmg) *dmg = none;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -312,7 +362,9 @@ int journal_read_damage(const char *path,
     int rc = sf_read_whole(fd, path, &data, &n);
     close(fd);
     if (rc) return -1;
-    int hdr = journal_check_header(data, n, path);
+    size_t hlen;
+    uint32_t nbase;
+    int hdr = journal_check_header(data, n, path, &hlen, &nbase);
     if (hdr < 0) {
         free(data);
         return -1;
@@ -320,7 +372,8 @@ int journal_read_damage(const char *path,
     if (hdr == 1) {
         if (dmg) dmg->torn_tail = n > 0;
     } else {
-        journal_scan(data, n, fn, ctx, dmg);
+        journal_scan(data, n, hlen, fn, ctx, dmg);
+        if (dmg) dmg->nbase = (int)nbase;
     }
     free(data);
     return 0;
@@ -346,4 +399,100 @@ void journal_damage_describe(const journal_damage *d, char *buf, size_t size) {
     if (d->torn_tail && len < size)
         snprintf(buf + len, size - len, "%signored a torn record at the end (an interrupted "
                  "write)", len ? "; " : "");
+}
+
+/* ---- compaction (issue 23) ---- */
+
+int journal_compact(journal_t *j, uint32_t nbase) {
+    if (!j || !j->f) {
+        cls_seterr("journal_compact: journal is not open");
+        return -1;
+    }
+    if (journal_sync(j)) return -1;
+    size_t n = strlen(j->path), k = strlen(".journal");
+    if (n <= k || strcmp(j->path + n - k, ".journal")) {
+        cls_seterr("journal_compact: %s does not end in .journal", j->path);
+        return -1;
+    }
+    /* "<out>.tmp.XXXXXX": a kill before the rename leaves a file remove_stale_temps knows */
+    char *tmp = xmalloc(n + 16);
+    snprintf(tmp, n + 16, "%.*s.tmp.XXXXXX", (int)(n - k), j->path);
+    int fd = mkostemp(tmp, O_CLOEXEC | O_APPEND);
+    if (fd < 0) {
+        cls_seterr("cannot compact journal %s: %s", j->path, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    unsigned char h[JOURNAL_HEADER2_LEN];
+    memcpy(h, JOURNAL_HEADER2, JOURNAL_HEADER_LEN);
+    put_u32(h + 12, nbase);
+    put_u32(h + 16, (uint32_t)crc32(crc32(0L, Z_NULL, 0), h, 16));
+    mode_t mask = umask(0);
+    umask(mask);
+    char *dir = sf_dir_of(j->path);
+    FILE *nf = NULL;
+    if (fchmod(fd, 0644 & ~mask) || sf_write_all(fd, h, sizeof h) || fsync(fd) ||
+        flock(fd, LOCK_EX | LOCK_NB) != 0 || !(nf = fdopen(fd, "ab"))) {
+        cls_seterr("cannot compact journal %s: %s", j->path, strerror(errno));
+        goto fail;
+    }
+    if (rename(tmp, j->path) != 0) {
+        cls_seterr("cannot compact journal %s: rename: %s", j->path, strerror(errno));
+        goto fail;
+    }
+    free(tmp);
+    tmp = NULL;
+    if (sf_fsync_dir(dir)) {
+        cls_adderr("journal %s compacted", j->path);
+        /* the new journal is in place; only its durability across a power cut is in doubt */
+    }
+    free(dir);
+    /* The old journal is gone from the directory: empty it (its space back) but keep it open
+     * and locked until journal_close, so that a process that opened it just before the
+     * rename cannot take its lock and append to it. */
+    int old = dup(fileno(j->f));
+    fclose(j->f);
+    if (old >= 0) {
+        if (ftruncate(old, 0) != 0) { /* the space comes back at close */
+        }
+        if (j->held_fd > 0) close(j->held_fd);
+        j->held_fd = old;
+    }
+    j->f = nf;
+    setvbuf(j->f, NULL, _IOFBF, 1 << 16);
+    return 0;
+fail:
+    if (nf) fclose(nf);
+    else close(fd);
+    if (tmp) {
+        unlink(tmp);
+        free(tmp);
+    }
+    free(dir);
+    return -1;
+}
+
+long long journal_size(const journal_t *j) {
+    struct stat st;
+    if (!j || !j->f || fstat(fileno(j->f), &st) != 0) return -1;
+    return (long long)st.st_size;
+}
+
+int journal_read_base(const char *path, uint32_t *nbase) {
+    *nbase = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) return 0;
+        cls_seterr("cannot open journal %s: %s", path, strerror(errno));
+        return -1;
+    }
+    unsigned char h[JOURNAL_HEADER2_LEN];
+    ssize_t k = read(fd, h, sizeof h);
+    close(fd);
+    size_t hlen;
+    if (k < 0) {
+        cls_seterr("cannot read journal %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return journal_check_header(h, (size_t)k, path, &hlen, nbase) < 0 ? -1 : 0;
 }

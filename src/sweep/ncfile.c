@@ -55,8 +55,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "ncdisk.h"
 #include "ncguard.h"
 #include "ncschema.h"
+#include "resstore.h"
 #include "safefile.h"
 #include "util.h"
 
@@ -188,7 +190,8 @@ typedef struct {
 /* Everything output_write decides before creating the file. */
 typedef struct {
     const sweep_t *s;
-    run_result *const *results;
+    run_result *const *results;   /* the results, from an array (output_write) */
+    const resstore *rs;           /*   or a compact store (output_write_store) */
     int n;             /* finished runs */
     int *runs;         /* (n) their sweep indices */
     int ndims;         /* dims[0] = stage, dims[1] = task, then the extras' */
@@ -198,6 +201,8 @@ typedef struct {
     int naxes;
     nc_axisdef *ax;
     char *coords;      /* the coordinates attribute */
+    const char *path;  /* the output (messages) */
+    int on_disk;       /* written by ncdisk.c (variables defined in name order) */
     int drun;
     int varid[64];     /* of ncs_fixed[] */
 } out_layout;
@@ -257,8 +262,30 @@ static int layout_extras(out_layout *L, const char *path) {
     snprintf(L->dims[1].name, sizeof L->dims[1].name, "task");
     L->dims[0].size = L->dims[1].size = 1;
     L->ndims = 2;
+    unsigned char *seen = NULL;   /* templates of the store already looked at */
+    size_t nseen = 0;
+    run_result scratch;
+    result_init(&scratch);
+    int status = -1;
     for (int k = 0; k < L->n; k++) {
-        const run_result *r = L->results[L->runs[k]];
+        const run_result *r = L->results ? L->results[L->runs[k]] : NULL;
+        if (!r) {
+            /* From the store: only one run of each template (same shapes and extras). */
+            long t = resstore_template(L->rs, L->runs[k]);
+            if (t >= 0 && (size_t)t < nseen && seen[t]) continue;
+            if (t >= 0) {
+                if ((size_t)t >= nseen) {
+                    size_t nn = (size_t)t * 2 + 16;
+                    seen = xrealloc(seen, nn);
+                    memset(seen + nseen, 0, nn - nseen);
+                    nseen = nn;
+                }
+                seen[t] = 1;
+            }
+            result_free(&scratch);
+            if (resstore_get(L->rs, L->runs[k], &scratch)) continue;
+            r = &scratch;
+        }
         L->dims[0].size = max_sz(L->dims[0].size, (size_t)(r->nstages > 0 ? r->nstages : 0));
         L->dims[1].size = max_sz(L->dims[1].size, (size_t)(r->ntasks > 0 ? r->ntasks : 0));
         for (int e = 0; e < r->nextra && r->extra; e++) {
@@ -267,11 +294,11 @@ static int layout_extras(out_layout *L, const char *path) {
             if (nd < 0 || nd > 2) {
                 cls_seterr("%s: run %s: extra '%s' has %d dimensions (expected 0, 1 or 2)", path,
                            L->s->runs[L->runs[k]].id, x->name, nd);
-                return -1;
+                goto done;
             }
             int di[2] = {-1, -1};
             for (int d = 0; d < nd; d++)
-                if ((di[d] = extra_dim(L, &cap_dims, path, L->runs[k], x, d)) < 0) return -1;
+                if ((di[d] = extra_dim(L, &cap_dims, path, L->runs[k], x, d)) < 0) goto done;
             int found = -1;
             for (int q = 0; q < L->nextras; q++)
                 if (!strcmp(L->ex[q].name, x->name)) found = q;
@@ -280,7 +307,7 @@ static int layout_extras(out_layout *L, const char *path) {
                 if (f->ndim != nd || (nd > 0 && f->dim[0] != di[0]) || (nd > 1 && f->dim[1] != di[1])) {
                     cls_seterr("%s: extra '%s' has different dimensions in runs %s and %s", path,
                                x->name, L->s->runs[f->src_run].id, L->s->runs[L->runs[k]].id);
-                    return -1;
+                    goto done;
                 }
                 continue;
             }
@@ -301,7 +328,11 @@ static int layout_extras(out_layout *L, const char *path) {
     /* dims[].size of 0 would make an unlimited dimension: keep every extra dim ≥ 1. */
     for (int d = 0; d < L->ndims; d++)
         if (L->dims[d].size == 0) L->dims[d].size = 1;
-    return 0;
+    status = 0;
+done:
+    result_free(&scratch);
+    free(seen);
+    return status;
 }
 
 /* The axis variables, the extras' variable names and the coordinates attribute. */
@@ -360,14 +391,36 @@ static int put_text(int nc, int var, const char *name, const char *val) {
     return nc_put_att_text(nc, var, name, strlen(val), val);
 }
 
-/* Defines the dimensions, variables and global attributes. 0 or -1 with cls_seterr. */
+/* A variable to define: kind 0 fixed, 1 axis, 2 extra; index in its table. */
+typedef struct {
+    const char *name;
+    int kind, index;
+} var_order;
+
+static int cmp_var_order(const void *a, const void *b) {
+    return strcmp(((const var_order *)a)->name, ((const var_order *)b)->name);
+}
+
+/* Defines the dimensions, variables and global attributes. A file built in memory lists
+ * its variables by name (HDF5's name index), one written on disk (ncdisk.c) by creation
+ * order: on disk they are created in name order, so both list them alike (in memory the
+ * order of old stays, and with it the file's bytes). 0 or -1 with cls_seterr. */
 static int define_file(int nc, const char *nc_path, out_layout *L) {
     const double dnan = NAN;
     const float fnan = NAN;
+    int nord = 0, status = -1;
+    var_order *ord = xmalloc(sizeof *ord * (size_t)(ncs_nfixed + L->naxes + L->nextras));
+    for (int i = 0; i < ncs_nfixed; i++) ord[nord++] = (var_order){ncs_fixed[i].name, 0, i};
+    for (int a = 0; a < L->naxes; a++) ord[nord++] = (var_order){L->ax[a].var, 1, a};
+    for (int q = 0; q < L->nextras; q++) ord[nord++] = (var_order){L->ex[q].var, 2, q};
+    if (L->on_disk) qsort(ord, (size_t)nord, sizeof *ord, cmp_var_order);
     NC_CHECK(nc_def_dim(nc, "run", (size_t)L->n, &L->drun));
     for (int d = 0; d < L->ndims; d++)
         NC_CHECK(nc_def_dim(nc, L->dims[d].name, L->dims[d].size, &L->dims[d].id));
-    for (int i = 0; i < ncs_nfixed; i++) {
+    int d1[1] = {L->drun};
+    for (int o = 0; o < nord; o++) {
+      if (ord[o].kind == 0) {
+        int i = ord[o].index;
         const ncs_var *v = &ncs_fixed[i];
         int dd[3] = {L->drun, v->ndims == 3 ? L->dims[0].id : L->dims[1].id, L->dims[1].id};
         NC_CHECK(nc_def_var(nc, v->name, v->type, v->ndims, dd, &L->varid[i]));
@@ -389,19 +442,16 @@ static int define_file(int nc, const char *nc_path, out_layout *L) {
         if (v->comment) NC_CHECK(put_text(nc, id, "comment", v->comment));
         if (v->direction) NC_CHECK(put_text(nc, id, "direction", v->direction));
         if (v->flags & NCS_COORDS) NC_CHECK(put_text(nc, id, "coordinates", L->coords));
-    }
-    int d1[1] = {L->drun};
-    for (int a = 0; a < L->naxes; a++) {
-        nc_axisdef *A = &L->ax[a];
+      } else if (ord[o].kind == 1) {
+        nc_axisdef *A = &L->ax[ord[o].index];
         char ln[NC_MAX_NAME + 32];
         NC_CHECK(nc_def_var(nc, A->var, A->numeric ? NC_DOUBLE : NC_STRING, 1, d1, &A->varid));
         if (A->numeric) NC_CHECK(nc_put_att_double(nc, A->varid, "_FillValue", NC_DOUBLE, 1, &dnan));
         NC_CHECK(put_text(nc, A->varid, "key", A->key));
         snprintf(ln, sizeof ln, "swept parameter %s", A->key);
         NC_CHECK(put_text(nc, A->varid, "long_name", ln));
-    }
-    for (int q = 0; q < L->nextras; q++) {
-        nc_extradef *x = &L->ex[q];
+      } else {
+        nc_extradef *x = &L->ex[ord[o].index];
         int dd[3] = {L->drun, 0, 0};
         for (int d = 0; d < x->ndim; d++) dd[d + 1] = L->dims[x->dim[d]].id;
         NC_CHECK(nc_def_var(nc, x->var, NC_DOUBLE, 1 + x->ndim, dd, &x->varid));
@@ -409,6 +459,7 @@ static int define_file(int nc, const char *nc_path, out_layout *L) {
         NC_CHECK(put_text(nc, x->varid, "long_name", x->long_name[0] ? x->long_name : x->name));
         NC_CHECK(put_text(nc, x->varid, "clsweep_extra", x->name));
         NC_CHECK(put_text(nc, x->varid, "coordinates", L->coords));
+      }
     }
     const sweep_t *s = L->s;
     int ntotal = s->nruns;
@@ -421,19 +472,25 @@ static int define_file(int nc, const char *nc_path, out_layout *L) {
     NC_CHECK(nc_put_att_int(nc, NC_GLOBAL, "n_runs_total", NC_INT, 1, &ntotal));
     NC_CHECK(nc_put_att_int(nc, NC_GLOBAL, "n_runs_finished", NC_INT, 1, &L->n));
     NC_CHECK(nc_enddef(nc));
-    return 0;
+    status = 0;
 cleanup:
-    return -1;
+    free(ord);
+    return status;
 }
 
+/* Runs written at a time: each slice's results are fetched once (unpacked from the store)
+ * and every variable's rows of that slice written (issue 23: nothing of size n is built). */
 #define CFG_SLICE 16384
 
-/* Writes fixed variable i for every finished run. 0 or -1 with cls_seterr. */
-static int write_fixed(int nc, const char *nc_path, const out_layout *L, int i) {
+/* Writes fixed variable i for the finished runs k0 .. k0+n-1 (of L->runs), whose results
+ * are res[0 .. n-1]. 0 or -1 with cls_seterr. */
+static int write_fixed(int nc, const char *nc_path, const out_layout *L, int i, int k0_, int n,
+                       const run_result *const *res) {
     const ncs_var *v = &ncs_fixed[i];
-    int n = L->n, status = -1;
+    int status = -1;
+    const int *runs = L->runs + k0_;
     size_t S = L->dims[0].size, T = L->dims[1].size;
-    size_t start[3] = {0, 0, 0}, count[3] = {(size_t)n, v->ndims == 3 ? S : T, T};
+    size_t start[3] = {(size_t)k0_, 0, 0}, count[3] = {(size_t)n, v->ndims == 3 ? S : T, T};
     size_t per = v->ndims == 3 ? S * T : v->ndims == 2 ? T : 1;
     void *buf = NULL;
     char **owned = NULL;
@@ -450,17 +507,17 @@ static int write_fixed(int nc, const char *nc_path, const out_layout *L, int i) 
             int kn = n - k0 < slice ? n - k0 : slice;
             for (int j = 0; j < kn; j++) {
                 int k = k0 + j;
-                const sweep_run *sr = &L->s->runs[L->runs[k]];
-                const run_result *r = L->results[L->runs[k]];
+                const sweep_run *sr = &L->s->runs[runs[k]];
+                const run_result *r = res[k];
                 const char *t = "";
                 if (v->src == NCS_RUN_ID) t = sr->id;
-                else if (v->src == NCS_CFG_TEXT) t = sweep_get(L->s, L->runs[k], v->key);
-                else if (v->src == NCS_CFG_ALL) t = owned[nowned++] = sweep_cfg_string(L->s, L->runs[k]);
+                else if (v->src == NCS_CFG_TEXT) t = sweep_get(L->s, runs[k], v->key);
+                else if (v->src == NCS_CFG_ALL) t = owned[nowned++] = sweep_cfg_string(L->s, runs[k]);
                 else if (v->src == NCS_RES_STATUS) t = run_status_name(r->status);
                 else if (v->src == NCS_RES_TEXT) t = CFIELD(r, v, char);
                 strs[j] = t ? t : "";
             }
-            start[0] = (size_t)k0;
+            start[0] = (size_t)(k0_ + k0);
             count[0] = (size_t)kn;
             NC_CHECK(nc_put_vara_string(nc, L->varid[i], start, count, strs));
             for (int j = 0; j < nowned; j++) free(owned[j]);
@@ -472,7 +529,7 @@ static int write_fixed(int nc, const char *nc_path, const out_layout *L, int i) 
         buf = f;
         for (size_t q = 0; q < (size_t)n * per; q++) f[q] = NAN;
         for (int k = 0; k < n; k++) {
-            const run_result *r = L->results[L->runs[k]];
+            const run_result *r = res[k];
             const float *src = v->src == NCS_RES_R ? r->R : r->R0;
             if (!src) continue;
             int rows = v->src == NCS_RES_R ? r->nstages : 1;
@@ -486,9 +543,9 @@ static int write_fixed(int nc, const char *nc_path, const out_layout *L, int i) 
         if (v->type == NC_INT64) ll = xmalloc((size_t)n * sizeof *ll);
         buf = d;
         for (int k = 0; k < n; k++) {
-            const run_result *r = L->results[L->runs[k]];
+            const run_result *r = res[k];
             if (v->src == NCS_CFG_SEED && ll) {
-                const char *t = sweep_get(L->s, L->runs[k], v->key);
+                const char *t = sweep_get(L->s, runs[k], v->key);
                 char *end = NULL;
                 errno = 0;
                 ll[k] = t ? strtoll(t, &end, 10) : -1;
@@ -528,16 +585,19 @@ cleanup:
     return status;
 }
 
-/* Writes the axis and extra variables. 0 or -1 with cls_seterr. */
-static int write_axes_extras(int nc, const char *nc_path, const out_layout *L) {
-    int n = L->n, status = -1;
-    size_t start[3] = {0, 0, 0}, count[1] = {(size_t)n};
+/* Writes the axis and extra variables of the runs k0 .. k0+n-1 (results res[0 .. n-1]).
+ * 0 or -1 with cls_seterr. */
+static int write_axes_extras(int nc, const char *nc_path, const out_layout *L, int k0, int n,
+                             const run_result *const *res) {
+    int status = -1;
+    const int *runs = L->runs + k0;
+    size_t start[3] = {(size_t)k0, 0, 0}, count[1] = {(size_t)n};
     double *dbuf = xmalloc((size_t)n * sizeof *dbuf);
     const char **strs = xcalloc((size_t)n, sizeof *strs);
     for (int a = 0; a < L->naxes; a++) {
         const nc_axisdef *A = &L->ax[a];
         for (int k = 0; k < n; k++) {
-            const char *v = sweep_get(L->s, L->runs[k], A->key);
+            const char *v = sweep_get(L->s, runs[k], A->key);
             if (A->numeric && (!v || !parse_number(v, &dbuf[k]))) dbuf[k] = NAN;
             strs[k] = v ? v : "";
         }
@@ -552,7 +612,7 @@ static int write_axes_extras(int nc, const char *nc_path, const out_layout *L) {
         double *eb = xmalloc((size_t)n * per * sizeof *eb);
         for (size_t i = 0; i < (size_t)n * per; i++) eb[i] = NAN;
         for (int k = 0; k < n; k++) {
-            const result_extra *x = result_find(L->results[L->runs[k]], e->name);
+            const result_extra *x = result_find(res[k], e->name);
             if (!x || !x->data) continue;
             if (x->ndim == 0) {
                 eb[k] = x->data[0];
@@ -584,32 +644,56 @@ int output_is_ours(const char *path) {
     return 1;
 }
 
-int output_write(const char *path, const sweep_t *s, run_result *const *results) {
-    int status = -1, nc = -1;
-    const char *nc_path = path;
-    out_layout L;
-    memset(&L, 0, sizeof L);
-    L.s = s;
-    L.results = results;
-    if (ncs_nfixed > (int)(sizeof L.varid / sizeof L.varid[0])) {
-        cls_seterr("output_write: too many fixed variables");
-        return -1;
+/* Everything below the file's creation: define, then the runs slice by slice (the store's
+ * results unpacked a slice at a time). 0 or -1 with cls_seterr. */
+static int fill_file(int nc, void *ctx) {
+    out_layout *L = ctx;
+    const char *path = L->path;
+    if (define_file(nc, path, L)) return -1;
+    int slice = L->n < CFG_SLICE ? L->n : CFG_SLICE, status = -1;
+    const run_result **res = xcalloc((size_t)(slice > 0 ? slice : 1), sizeof *res);
+    run_result *scratch = L->results ? NULL : xcalloc((size_t)(slice > 0 ? slice : 1), sizeof *scratch);
+    for (int k0 = 0; k0 < L->n; k0 += slice) {
+        int kn = L->n - k0 < slice ? L->n - k0 : slice;
+        for (int j = 0; j < kn; j++) {
+            if (L->results) {
+                res[j] = L->results[L->runs[k0 + j]];
+                continue;
+            }
+            resstore_get(L->rs, L->runs[k0 + j], &scratch[j]);
+            res[j] = &scratch[j];
+        }
+        int rc = 0;
+        for (int i = 0; i < ncs_nfixed && !rc; i++) rc = write_fixed(nc, path, L, i, k0, kn, res);
+        if (!rc) rc = write_axes_extras(nc, path, L, k0, kn, res);
+        for (int j = 0; scratch && j < kn; j++) result_free(&scratch[j]);
+        if (rc) goto cleanup;
     }
-    L.runs = xmalloc((size_t)(s->nruns > 0 ? s->nruns : 1) * sizeof *L.runs);
-    for (int i = 0; i < s->nruns; i++)
-        if (results && results[i]) L.runs[L.n++] = i;
-    if (layout_extras(&L, path)) goto cleanup;
-    layout_names(&L);
+    status = 0;
+cleanup:
+    free(res);
+    free(scratch);
+    return status;
+}
 
+/* Above this many finished runs the file is written to disk slice by slice (ncdisk.c: by a
+ * child process, so that an HDF5 failure on a full disk stays there) instead of being built
+ * in memory (~0.8 KB a run); CLSWEEP_NC_DISK_RUNS overrides it (tests). */
+#define NC_MEM_MAX_RUNS 50000
+
+static int write_layout(const char *path, out_layout *L) {
+    int nc = -1, status = -1;
+    const char *nc_path = path;
+    long disk_above = NC_MEM_MAX_RUNS;
+    const char *env = getenv("CLSWEEP_NC_DISK_RUNS");
+    if (env && *env) disk_above = strtol(env, NULL, 10);
+    L->on_disk = L->n > disk_above;
+    if (L->on_disk)
+        return ncd_write(path, fill_file, L, output_is_ours, "clsweep results file");
     /* The name of an in-memory file is only a label, but nc_abort during define mode
      * remove()s it: give one that cannot exist. */
     NC_CHECK(nc_create_mem("/dev/null/clsweep-in-memory.nc", NC_NETCDF4 | NC_CLOBBER, 4096, &nc));
-    if (define_file(nc, path, &L)) goto cleanup;
-    if (L.n > 0) {
-        for (int i = 0; i < ncs_nfixed; i++)
-            if (write_fixed(nc, path, &L, i)) goto cleanup;
-        if (write_axes_extras(nc, path, &L)) goto cleanup;
-    }
+    if (fill_file(nc, L)) goto cleanup;
     NC_memio mem;
     memset(&mem, 0, sizeof mem);
     int rc = nc_close_memio(nc, &mem);
@@ -621,6 +705,37 @@ int output_write(const char *path, const sweep_t *s, run_result *const *results)
     status = 0;
 cleanup:
     if (nc >= 0) nc_abort(nc);
+    return status;
+}
+
+static int output_write_src(const char *path, const sweep_t *s, run_result *const *results,
+                            const resstore *rs) {
+    int status = -1;
+    out_layout L;
+    memset(&L, 0, sizeof L);
+    L.s = s;
+    L.results = results;
+    L.rs = rs;
+    L.path = path;
+    if (ncs_nfixed > (int)(sizeof L.varid / sizeof L.varid[0])) {
+        cls_seterr("output_write: too many fixed variables");
+        return -1;
+    }
+    L.runs = xmalloc((size_t)(s->nruns > 0 ? s->nruns : 1) * sizeof *L.runs);
+    for (int i = 0; i < s->nruns; i++)
+        if (results ? results[i] != NULL : rs && resstore_has(rs, i)) L.runs[L.n++] = i;
+    if (layout_extras(&L, path)) goto cleanup;
+    layout_names(&L);
+    status = write_layout(path, &L);
+cleanup:
     layout_free(&L);
     return status;
+}
+
+int output_write(const char *path, const sweep_t *s, run_result *const *results) {
+    return output_write_src(path, s, results, NULL);
+}
+
+int output_write_store(const char *path, const sweep_t *s, const resstore *rs) {
+    return output_write_src(path, s, NULL, rs);
 }

@@ -134,6 +134,10 @@ static int replaceable(const char *path, int (*is_ours)(const char *), const cha
     return 0;
 }
 
+int sf_replaceable(const char *path, int (*is_ours)(const char *path), const char *what) {
+    return replaceable(path, is_ours, what);
+}
+
 int sf_replace(const char *path, const void *data, size_t n, int (*is_ours)(const char *path),
                const char *what) {
     int status = -1, fd = -1;

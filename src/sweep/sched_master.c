@@ -6,7 +6,9 @@
  * EWMA of the runs' wall seconds): about CHUNK_SECONDS of work per chunk, at most half of
  * a fair share of what is left (so the tail stays balanced), and 1 run while nothing has
  * been measured or when runs are long. Every result is appended to the journal as it
- * arrives (write(2): safe from a kill of the process); when a worker's chunk is complete
+ * arrives (a worker batches the results of a chunk into a few messages, sched_proto.h; the
+ * records of a message go out in one write(2): safe from a kill of the process); when a
+ * worker's chunk is complete
  * the journal is fsync'd and only then is that worker handed more — so every run that
  * finished before a hand-out is on disk before the hand-out, as with one run per message.
  * A worker holds two chunks (once a run time has been measured), so it computes while the
@@ -31,6 +33,7 @@
 #include "cls_mpi.h"
 #include "protocol_sched.h"
 #include "prune_sched.h"
+#include "resstore.h"
 #include "sched_proto.h"
 #include "stop.h"
 #include "util.h"
@@ -71,7 +74,10 @@ int master_setup(master_t *m, const sched_options *o) {
     size_t jl = strlen(m->out) + 16;
     m->journal_path = xmalloc(jl);
     snprintf(m->journal_path, jl, "%s.journal", m->out);
-    m->results = xcalloc((size_t)m->sw.nruns, sizeof(run_result *));
+    /* Results: compact unless successive halving or the tuning protocol needs them whole
+     * (issue 23). */
+    if (m->sw.prune.enabled || m->sw.protocol.enabled) m->results = xcalloc((size_t)m->sw.nruns, sizeof(run_result *));
+    else m->rs = resstore_new(m->sw.nruns);
     if (cls_mkdir_parents(m->out)) return -1;
     /* tuning protocol (protocol_sched.h): the selections the earlier results allow, first */
     if (protocol_master_init(&m->sw, m->results, &m->journal, m->journal_path, m->out, o,
@@ -90,10 +96,11 @@ int master_setup(master_t *m, const sched_options *o) {
     for (int i = 0; i < m->sw.nruns; i++) {
         if (o->shard_count > 0 && i % o->shard_count != o->shard_index) continue;
         m->ntotal++;
-        if (m->results[i]) {
+        int st = m->rs ? resstore_status(m->rs, i) : m->results[i] ? (int)m->results[i]->status : -1;
+        if (st >= 0) {
             m->ndone++;
             m->nresumed++;
-            if (m->results[i]->status == RUN_STATUS_DIVERGED) m->ndiv++;
+            if (st == RUN_STATUS_DIVERGED) m->ndiv++;
         } else if (!protocol_held(i)) {   /* phase 2 waits for its model's selection */
             m->pending[m->npending++] = i;
         }
@@ -129,6 +136,7 @@ void master_free(master_t *m) {
             }
         free(m->results);
     }
+    resstore_free(m->rs);
     prune_master_free();
     protocol_master_free();
     journal_close(&m->journal);
@@ -163,12 +171,38 @@ static void master_requeue(master_t *m, int idx, const char *why, int count_it) 
 
 /* ---- recording ---- */
 
+/* The journal is compacted (journal_compact, output.h) once it exceeds this many bytes and
+ * the .nc has just been written with every run recorded; CLSWEEP_JOURNAL_COMPACT_BYTES
+ * overrides it (tests). Not with prune: (its book is rebuilt from the journal's results)
+ * nor when the journal holds results of runs that are not in this sweep (they are in no
+ * .nc and would be lost). */
+#define JOURNAL_COMPACT_BYTES (64LL << 20)
+
+static int maybe_compact(master_t *m) {
+    if (!m->rs || m->nstray) return 0;
+    long long limit = JOURNAL_COMPACT_BYTES;
+    const char *env = getenv("CLSWEEP_JOURNAL_COMPACT_BYTES");
+    if (env && *env) limit = strtoll(env, NULL, 10);
+    if (journal_size(&m->journal) <= limit) return 0;
+    uint32_t nbase = 0;
+    for (int i = 0; i < m->sw.nruns; i++) nbase += resstore_has(m->rs, i) ? 1u : 0u;
+    if (nbase == 0) return 0;
+    if (journal_compact(&m->journal, nbase)) return -1;
+    m->ncompactions++;
+    return 0;
+}
+
 static int write_output(master_t *m) {
     double t = cls_now();
-    if (output_write(m->out, &m->sw, m->results)) return -1;
+    /* every record in the kernel before the .nc that may become the journal's base */
+    if (journal_flush(&m->journal)) return -1;
+    if (m->rs ? output_write_store(m->out, &m->sw, m->rs) : output_write(m->out, &m->sw, m->results))
+        return -1;
     m->last_write = cls_now();
     m->write_cost = m->last_write - t;
-    return 0;
+    m->nwrites++;
+    m->write_total += m->write_cost;
+    return maybe_compact(m);
 }
 
 static void progress(master_t *m, int force) {
@@ -188,9 +222,10 @@ static void progress(master_t *m, int force) {
             m->ndone, m->ntotal, m->nfail, m->ndiv, rate, eta);
 }
 
-/* Records a finished run in the journal (written through to the kernel; fsync'd by the
- * caller at the end of the run's chunk, before more work goes out). The .nc rewrite is
- * maybe_write's, called after the next hand-out so that workers do not wait on it. */
+/* Records a finished run in the journal (buffered: the caller flushes it to the kernel
+ * after the message, one write(2) for the results of a message, and fsyncs it at the end of
+ * the run's chunk, before more work goes out). The .nc rewrite is maybe_write's, called
+ * after the next hand-out so that workers do not wait on it. */
 static int master_record(master_t *m, int idx, run_result *r);
 
 /* Tuning protocol: when run idx completed its model's phase 1, that model's phase-2 runs are
@@ -216,13 +251,18 @@ static int master_protocol(master_t *m, int idx) {
 static int master_record(master_t *m, int idx, run_result *r) {
     prune_master_result(idx, r);   /* successive halving: a pruned run's form */
     protocol_master_result(idx, r);   /* tuning protocol: its phase (and selection) */
-    if (journal_append(&m->journal, m->sw.runs[idx].id, r, 0)) return -1;
+    if (journal_append_buffered(&m->journal, m->sw.runs[idx].id, r)) return -1;
     double w = isfinite(r->wall_seconds) && r->wall_seconds >= 0 ? r->wall_seconds : 0;
     m->run_ewma = m->run_ewma < 0 ? w : 0.8 * m->run_ewma + 0.2 * w;
     m->run_seconds += w;
     m->nrecorded++;
-    m->results[idx] = xmalloc(sizeof(run_result));
-    *m->results[idx] = *r;
+    if (m->rs) {
+        resstore_put(m->rs, idx, r);
+        result_free(r);
+    } else {
+        m->results[idx] = xmalloc(sizeof(run_result));
+        *m->results[idx] = *r;
+    }
     m->ndone++;
     if (r->status == RUN_STATUS_FAILED) m->nfail++;
     if (r->status == RUN_STATUS_DIVERGED) m->ndiv++;
@@ -302,9 +342,17 @@ static int master_finish(master_t *m) {
             fprintf(stderr, "clsweep: scheduler: master CPU while dispatching %.3f s = %.2f%% of "
                             "%.3f s; %d work message(s), up to %d run(s) each\n", m->loop_cpu,
                     100.0 * m->loop_cpu / m->loop_wall, m->loop_wall, m->nchunks, m->max_chunk);
+        fprintf(stderr, "clsweep: scheduler: %d .nc write(s), %.3f s in total, the last %.3f s; "
+                        "%d journal compaction(s)\n", m->nwrites, m->write_total, m->write_cost,
+                m->ncompactions);
         struct rusage ru;   /* issue 23: the master's memory at a million runs */
         if (!getrusage(RUSAGE_SELF, &ru))
             fprintf(stderr, "clsweep: scheduler: master peak RSS %ld MiB\n", ru.ru_maxrss / 1024);
+        /* The .nc writer of large files (ncdisk.c) is a child; its RSS counts the master's
+         * pages it reads (shared, copy-on-write) too. */
+        if (!getrusage(RUSAGE_CHILDREN, &ru) && ru.ru_maxrss > 0)
+            fprintf(stderr, "clsweep: scheduler: largest child process peak RSS %ld MiB\n",
+                    ru.ru_maxrss / 1024);
     }
     return CLS_EXIT_OK;
 }
@@ -342,7 +390,7 @@ int master_solo(master_t *m, analysis_group *ag) {
         }
         analysis_apply(ag, cfg, &r);
         cfg_free(&cfgv);
-        if (master_record(m, idx, &r) || maybe_write(m)) {
+        if (master_record(m, idx, &r) || journal_flush(&m->journal) || maybe_write(m)) {
             fprintf(stderr, "clsweep: error: %s\n", cls_geterr());
             return CLS_EXIT_ERROR;
         }
@@ -478,7 +526,28 @@ static void dispatch_stop(dispatch_t *d) {
     }
 }
 
-/* One TAG_RESULT message from st's source. */
+/* One record of a TAG_RESULT message from slot s. */
+static void dispatch_record(dispatch_t *d, slot_t *s, int32_t idx, uint32_t flags, run_result *r) {
+    master_t *m = d->m;
+    d->outstanding--;
+    s->queue[0]--;
+    if ((flags & PROTO_WORKER_STOPPING) && !s->stopping) {
+        s->stopping = 1;   /* a stop reached that worker: it gets no more work */
+        m->nworkers_stopped++;
+    }
+    if (r->status == RUN_STATUS_ABANDONED) {
+        master_requeue(m, idx, r->message, !(flags & PROTO_WORKER_STOPPING));
+        result_free(r);
+    } else if (d->failed) {
+        result_free(r);
+    } else if (master_record(m, idx, r)) {
+        report_error(m);
+        d->failed = 1;
+    }
+}
+
+/* One TAG_RESULT message from st's source: the results of some runs of its oldest chunk
+ * (sched_proto.h). */
 static void dispatch_result(dispatch_t *d, const MPI_Status *st) {
     master_t *m = d->m;
     int count = 0;
@@ -493,35 +562,37 @@ static void dispatch_result(dispatch_t *d, const MPI_Status *st) {
         MPI_Abort(MPI_COMM_WORLD, CLS_EXIT_ERROR);
     }
     slot_t *s = &d->slots[si];
-    d->outstanding--;
-    s->queue[0]--;
-    int32_t idx = -1;
-    uint32_t flags = 0;
-    run_result r;
-    if (proto_result_unpack(buf, (size_t)count, &idx, &flags, &r) || idx < 0 || idx >= m->sw.nruns) {
-        if (idx < 0 || idx >= m->sw.nruns) result_free(&r);
-        fprintf(stderr, "clsweep: malformed result message from rank %d\n", st->MPI_SOURCE);
-        d->failed = 1;
-        /* The worker gives up the rest of a chunk it cannot read: expect no more of it. */
-        d->outstanding -= s->queue[0];
-        s->queue[0] = 0;
-    } else {
-        if ((flags & PROTO_WORKER_STOPPING) && !s->stopping) {
-            s->stopping = 1;   /* a stop reached that worker: it gets no more work */
-            m->nworkers_stopped++;
+    proto_result_reader rd;
+    int bad = proto_results_open(&rd, buf, (size_t)count) != 0;
+    for (;;) {
+        if (bad) {
+            fprintf(stderr, "clsweep: malformed result message from rank %d\n", st->MPI_SOURCE);
+            d->failed = 1;
+            /* The worker gives up the rest of a chunk it cannot read: expect no more of it. */
+            d->outstanding -= s->queue[0];
+            s->queue[0] = 0;
+            break;
         }
-        if (r.status == RUN_STATUS_ABANDONED) {
-            master_requeue(m, idx, r.message, !(flags & PROTO_WORKER_STOPPING));
+        int32_t idx = -1;
+        uint32_t flags = 0;
+        run_result r;
+        int k = proto_results_next(&rd, &idx, &flags, &r);
+        if (k == 0) break;
+        if (k < 0 || idx < 0 || idx >= m->sw.nruns || s->queue[0] <= 0) {
             result_free(&r);
-        } else if (d->failed) {
-            result_free(&r);
-        } else if (master_record(m, idx, &r)) {
+            bad = 1;
+            continue;
+        }
+        dispatch_record(d, s, idx, flags, &r);
+    }
+    free(buf);
+    if (s->queue[0] > 0) {
+        if (!d->failed && journal_flush(&m->journal)) {
             report_error(m);
             d->failed = 1;
         }
+        return;
     }
-    free(buf);
-    if (s->queue[0] > 0) return;
     /* The worker's chunk is complete: make it durable, then hand out more (to every worker
      * with room: abandoned runs may have come back). */
     pop_chunk(s);

@@ -147,3 +147,51 @@ int proto_result_unpack(const char *buf, size_t len, int32_t *idx, uint32_t *fla
     *flags = get_u32((const unsigned char *)buf + 4);
     return result_unpack(r, buf + 8, len - 8);
 }
+
+void proto_batch_add(proto_result_batch *b, int32_t idx, uint32_t flags, const run_result *r) {
+    size_t n;
+    char *rec = proto_result_pack(idx, flags, r, &n);
+    if (b->len == 0) b->len = 4;   /* room for the count */
+    if (b->len + 4 + n > b->cap) {
+        b->cap = 2 * (b->len + 4 + n) + 256;
+        b->p = xrealloc(b->p, b->cap);
+    }
+    put_u32(b->p + b->len, (uint32_t)n);
+    memcpy(b->p + b->len + 4, rec, n);
+    b->len += 4 + n;
+    free(rec);
+    put_u32(b->p, (uint32_t)++b->count);
+}
+
+void proto_batch_clear(proto_result_batch *b) {
+    b->len = 0;
+    b->count = 0;
+}
+
+void proto_batch_free(proto_result_batch *b) {
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
+int proto_results_open(proto_result_reader *rd, const char *buf, size_t len) {
+    memset(rd, 0, sizeof *rd);
+    rd->buf = (const unsigned char *)buf;
+    rd->len = len;
+    if (len < 4) return -1;
+    rd->count = get_u32(rd->buf);
+    rd->off = 4;
+    /* every record takes at least 4 + 8 bytes */
+    return rd->count < 1 || rd->count > (len - 4) / 12 ? -1 : 0;
+}
+
+int proto_results_next(proto_result_reader *rd, int32_t *idx, uint32_t *flags, run_result *r) {
+    result_init(r);
+    if (rd->next >= rd->count) return 0;
+    if (rd->len - rd->off < 4) return -1;
+    uint32_t n = get_u32(rd->buf + rd->off);
+    if (n > rd->len - rd->off - 4) return -1;
+    const char *rec = (const char *)rd->buf + rd->off + 4;
+    rd->off += 4 + (size_t)n;
+    rd->next++;
+    return proto_result_unpack(rec, n, idx, flags, r) ? -1 : 1;
+}

@@ -37,24 +37,38 @@ static int worker_stopping(void) {
     return worker_cancelled || cls_stop_signal;
 }
 
-static void send_result(int32_t idx, run_result *r) {
-    size_t n;
-    char *msg = proto_result_pack(idx, worker_stopping() ? PROTO_WORKER_STOPPING : 0, r, &n);
-    CLS_MPI_CHECK(MPI_Send(msg, (int)n, MPI_BYTE, 0, TAG_RESULT, MPI_COMM_WORLD));
-    free(msg);
+/* Results not yet sent (one TAG_RESULT message per batch, sched_proto.h) and when the
+ * oldest of them was added. */
+static proto_result_batch batch;
+static double batch_t0;
+
+static void flush_results(void) {
+    if (!batch.count) return;
+    CLS_MPI_CHECK(MPI_Send(batch.p, (int)batch.len, MPI_BYTE, 0, TAG_RESULT, MPI_COMM_WORLD));
+    proto_batch_clear(&batch);
+}
+
+/* Adds run idx's result to the batch; sends the batch when it is PROTO_BATCH_SECONDS old,
+ * when stopping, or with now (the end of a chunk, stage reports to follow). */
+static void send_result(int32_t idx, run_result *r, int now) {
+    int stopping = worker_stopping();
+    if (!batch.count) batch_t0 = cls_now();
+    proto_batch_add(&batch, idx, stopping ? PROTO_WORKER_STOPPING : 0, r);
     result_free(r);
+    if (now || stopping || cls_now() - batch_t0 >= PROTO_BATCH_SECONDS) flush_results();
 }
 
 static void send_malformed(void) {
     run_result r;
     result_init(&r);
     result_fail(&r, RUN_STATUS_FAILED, "malformed work message");
-    send_result(-1, &r);
+    send_result(-1, &r, 1);
 }
 
-/* Executes one chunk and sends a result for every run in it. Runs not started when a stop
- * signal (or the master's cancel) arrived go back as abandoned (not recorded; the master
- * queues them again). A damaged message gets a result with index -1. */
+/* Executes one chunk and sends a result for every run in it, batched (sched_proto.h): all
+ * of them are sent by the end of the chunk. Runs not started when a stop signal (or the
+ * master's cancel) arrived go back as abandoned (not recorded; the master queues them
+ * again). A damaged message gets a result with index -1. */
 static void worker_chunk(analysis_group *ag, const char *buf, size_t count) {
     proto_work_reader rd;
     if (proto_work_open(&rd, buf, count)) {
@@ -65,7 +79,10 @@ static void worker_chunk(analysis_group *ag, const char *buf, size_t count) {
         int32_t idx = -1;
         run_config cfg;
         int k = proto_work_next(&rd, &idx, &cfg);
-        if (k == 0) return;
+        if (k == 0) {
+            flush_results();
+            return;
+        }
         if (k < 0) {
             send_malformed();
             return;
@@ -82,7 +99,8 @@ static void worker_chunk(analysis_group *ag, const char *buf, size_t count) {
             else analysis_apply(ag, &cfg, &r);
         }
         cfg_free(&cfg);
-        send_result(idx, &r);
+        /* With stage reports (prune:) the master sees each result before the next report. */
+        send_result(idx, &r, rd.lim.report_stages);
     }
 }
 
@@ -108,6 +126,7 @@ void worker_loop(analysis_group *ag) {
         }
         if (st.MPI_TAG != TAG_WORK) {
             free(buf);
+            proto_batch_free(&batch);
             return;
         }
         worker_chunk(ag, buf, (size_t)count);
