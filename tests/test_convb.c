@@ -7,11 +7,13 @@
  *   - the fused bias + ReLU + max-pool and its backward bit for bit equal to the separate
  *     passes (bias add, act_forward/act_backward ReLU, maxpool2_*), ties, zeros and NaN
  *     included, in both output layouts;
+ *   - pool2b_backward_set (the written form) bit for bit equal to clearing + pool2b_backward;
  *   - a finite-difference check (tests/gradcheck.h) of a conv → fused pool → weighted sum
  *     loss through convb_backward + pool2b_backward. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu.h"
 #include "gradcheck.h"
 #include "nn.h"
 #include "rng.h"
@@ -139,6 +141,46 @@ static void test_pool2b_fused_bits(void) {
     free(z); free(zb); free(rl); free(dp);
 }
 
+/* pool2b_backward_set (written, not accumulated) equals memset 0 + pool2b_backward bit for
+ * bit at every ISA level (portable, AVX2, AVX-512 rows; full vectors and tails): with and
+ * without the ReLU gate, both layouts, even and odd plane sizes, ties, NaN and exact zeros
+ * in the forward, −0 and NaN in the gradient; every element of a dirty dz is written. */
+static void test_pool2b_backward_set_bits(void) {
+    const int B = 3, C = 2, shapes[5][2] = {{6, 8}, {7, 5}, {28, 28}, {4, 70}, {3, 33}};
+    int top = cpu_level();
+    for (int s = 0; s < 5; s++) {
+        int H = shapes[s][0], W = shapes[s][1];
+        long HW = (long)H * W, n = (long)B * C * HW, no = (long)B * C * (H / 2) * (W / 2);
+        rng_t r;
+        rng_init(&r, 11, (uint64_t)s);
+        float *z = fbuf(n), *dp = fbuf(no), bias[2] = {0.1f, -0.3f};
+        rng_fill_normal(&r, z, n, 0, 1);
+        rng_fill_normal(&r, dp, no, 0, 1);
+        for (long i = 0; i < n; i += 5) z[i] = z[i + 1 < n ? i + 1 : i];   /* ties */
+        z[3] = NAN;
+        dp[0] = -0.0f;
+        dp[no > 2 ? 2 : 0] = NAN;
+        for (int lv = 0; lv <= top; lv++)
+        for (int p_nchw = 0; p_nchw < 2; p_nchw++)
+            for (int relu = 0; relu < 2; relu++) {
+                cpu_cap(lv);
+                float *p = fbuf(no), *da = fbuf(n), *ds = fbuf(n);
+                int *a = calloc((size_t)no, sizeof(int));
+                pool2b_forward(p, a, z, bias, relu, B, C, H, W, p_nchw);
+                for (long i = 0; i < n; i++) ds[i] = 1e30f;   /* dirty: must all be written */
+                pool2b_backward(da, dp, relu ? p : NULL, a, B, C, H, W, p_nchw);
+                pool2b_backward_set(ds, dp, relu ? p : NULL, a, B, C, H, W, p_nchw);
+                CHECK(!memcmp(da, ds, sizeof(float) * (size_t)n),
+                      "set differs from accumulate (level %s, H %d W %d layout %d relu %d)",
+                      cpu_level_name(lv), H, W, p_nchw, relu);
+                free(p); free(da); free(ds); free(a);
+            }
+        free(z); free(dp);
+    }
+    cpu_cap(CPU_AVX512);
+    printf("#   pool2b_backward_set checked at levels scalar..%s\n", cpu_level_name(top));
+}
+
 typedef struct {
     const float *x, *b, *wt;
     float *w, *z, *p, *col;
@@ -188,6 +230,7 @@ static void test_convb_gradcheck(void) {
 int main(void) {
     RUN_TEST(test_convb_matches_conv2d);
     RUN_TEST(test_pool2b_fused_bits);
+    RUN_TEST(test_pool2b_backward_set_bits);
     RUN_TEST(test_convb_gradcheck);
     TEST_EXIT();
 }

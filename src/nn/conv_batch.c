@@ -12,6 +12,10 @@
 
 #include "cpu.h"
 
+#if CLS_X86_SIMD
+#include <immintrin.h>
+#endif
+
 /* Offset (in planes) of channel c of image b: NCHW (b·C + c) or CBHW (c·B + b). */
 static inline long plane_of(int c, int b, int C, int B, int nchw) {
     return nchw ? (long)b * C + c : (long)c * B + b;
@@ -269,3 +273,137 @@ void pool2b_backward(float *dz, const float *dp, const float *p, const int *argm
         }
 }
 
+
+/* One plane of pool2b_backward_set: every element of d is written once — the window's
+ * gradient at its argmax, 0 elsewhere (the row and column an odd H or W leaves uncovered
+ * too). The routed value is 0.0f + g, the sum the accumulating form makes into a cleared
+ * plane (−0 becomes +0), so the result is bit-identical to memset + pool2b_backward at every
+ * level (only selects, one exact add of +0 and interleaving stores). The portable loop is the
+ * reference; GCC leaves it scalar (int compares selecting floats), so the AVX2 and AVX-512
+ * variants below do one row of windows 8 / 16 at a time. */
+typedef void (*unpool_row_fn)(float *restrict q0, float *restrict q1, const float *restrict g,
+                              const float *restrict pv, const int *restrict a, int base, int n,
+                              int W);
+
+static void unpool_row_c(float *restrict q0, float *restrict q1, const float *restrict g,
+                         const float *restrict pv, const int *restrict a, int base, int n, int W) {
+    for (int i = 0; i < n; i++) {
+        int k = a[i] - (base + 2 * i);
+        float v = pv && !(pv[i] > 0.0f) ? 0.0f : 0.0f + g[i];
+        q0[2 * i] = k == 0 ? v : 0.0f;
+        q0[2 * i + 1] = k == 1 ? v : 0.0f;
+        q1[2 * i] = k == W ? v : 0.0f;
+        q1[2 * i + 1] = k == W + 1 ? v : 0.0f;
+    }
+}
+
+#if CLS_X86_SIMD
+/* Windows i .. i+7 of a row (lanes ≥ r masked off on load): the two rows' 16 floats each. */
+CLS_TARGET_AVX2 static inline void unpool8_avx2(__m256 o[4], const float *g, const float *pv,
+                                                const int *a, int base, __m256i m, int W) {
+    const __m256i step = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+    const __m256 zero = _mm256_setzero_ps();
+    __m256i av = _mm256_maskload_epi32(a, m);
+    __m256 v = _mm256_add_ps(zero, _mm256_maskload_ps(g, m));
+    if (pv) v = _mm256_and_ps(v, _mm256_cmp_ps(_mm256_maskload_ps(pv, m), zero, _CMP_GT_OQ));
+    __m256i k = _mm256_sub_epi32(av, _mm256_add_epi32(_mm256_set1_epi32(base), step));
+    __m256 e0 = _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_cmpeq_epi32(k, _mm256_setzero_si256())));
+    __m256 e1 = _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_cmpeq_epi32(k, _mm256_set1_epi32(1))));
+    __m256 e2 = _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_cmpeq_epi32(k, _mm256_set1_epi32(W))));
+    __m256 e3 = _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_cmpeq_epi32(k, _mm256_set1_epi32(W + 1))));
+    __m256 l01 = _mm256_unpacklo_ps(e0, e1), h01 = _mm256_unpackhi_ps(e0, e1);
+    __m256 l23 = _mm256_unpacklo_ps(e2, e3), h23 = _mm256_unpackhi_ps(e2, e3);
+    o[0] = _mm256_permute2f128_ps(l01, h01, 0x20);
+    o[1] = _mm256_permute2f128_ps(l01, h01, 0x31);
+    o[2] = _mm256_permute2f128_ps(l23, h23, 0x20);
+    o[3] = _mm256_permute2f128_ps(l23, h23, 0x31);
+}
+
+CLS_TARGET_AVX2 static void unpool_row_avx2(float *restrict q0, float *restrict q1,
+                                            const float *restrict g, const float *restrict pv,
+                                            const int *restrict a, int base, int n, int W) {
+    const __m256i all = _mm256_set1_epi32(-1);
+    __m256 o[4];
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        unpool8_avx2(o, g + i, pv ? pv + i : NULL, a + i, base + 2 * i, all, W);
+        _mm256_storeu_ps(q0 + 2 * i, o[0]);
+        _mm256_storeu_ps(q0 + 2 * i + 8, o[1]);
+        _mm256_storeu_ps(q1 + 2 * i, o[2]);
+        _mm256_storeu_ps(q1 + 2 * i + 8, o[3]);
+    }
+    if (i < n) {   /* tail: masked loads, but stores through a buffer — masked stores
+                    * (vmaskmovps) are microcoded on AMD cores, slower than the scatter */
+        int r = n - i;
+        __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(r), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        float t[2][16];
+        unpool8_avx2(o, g + i, pv ? pv + i : NULL, a + i, base + 2 * i, m, W);
+        _mm256_storeu_ps(t[0], o[0]);
+        _mm256_storeu_ps(t[0] + 8, o[1]);
+        _mm256_storeu_ps(t[1], o[2]);
+        _mm256_storeu_ps(t[1] + 8, o[3]);
+        memcpy(q0 + 2 * i, t[0], sizeof(float) * (size_t)(2 * r));
+        memcpy(q1 + 2 * i, t[1], sizeof(float) * (size_t)(2 * r));
+    }
+}
+
+CLS_TARGET_AVX512 static void unpool_row_avx512(float *restrict q0, float *restrict q1,
+                                                const float *restrict g, const float *restrict pv,
+                                                const int *restrict a, int base, int n, int W) {
+    const __m512i step = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i ilo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i ihi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    const __m512i c1 = _mm512_set1_epi32(1), cW = _mm512_set1_epi32(W), cW1 = _mm512_set1_epi32(W + 1);
+    const __m512 zero = _mm512_setzero_ps();
+    for (int i = 0; i < n; i += 16) {
+        int r = n - i < 16 ? n - i : 16;
+        __mmask16 m = (__mmask16)(r == 16 ? 0xFFFFu : (1u << r) - 1u);
+        __m512i av = _mm512_maskz_loadu_epi32(m, a + i);
+        __m512 v = _mm512_add_ps(zero, _mm512_maskz_loadu_ps(m, g + i));
+        if (pv) v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(m, pv + i), zero, _CMP_GT_OQ), v);
+        __m512i k = _mm512_sub_epi32(av, _mm512_add_epi32(_mm512_set1_epi32(base + 2 * i), step));
+        __m512 e0 = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(k, _mm512_setzero_si512()), v);
+        __m512 e1 = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(k, c1), v);
+        __m512 e2 = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(k, cW), v);
+        __m512 e3 = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(k, cW1), v);
+        __mmask16 ma = (__mmask16)(r >= 8 ? 0xFFFFu : (1u << (2 * r)) - 1u);
+        __mmask16 mb = (__mmask16)(r == 16 ? 0xFFFFu : r > 8 ? (1u << (2 * (r - 8))) - 1u : 0u);
+        _mm512_mask_storeu_ps(q0 + 2 * i, ma, _mm512_permutex2var_ps(e0, ilo, e1));
+        _mm512_mask_storeu_ps(q0 + 2 * i + 16, mb, _mm512_permutex2var_ps(e0, ihi, e1));
+        _mm512_mask_storeu_ps(q1 + 2 * i, ma, _mm512_permutex2var_ps(e2, ilo, e3));
+        _mm512_mask_storeu_ps(q1 + 2 * i + 16, mb, _mm512_permutex2var_ps(e2, ihi, e3));
+    }
+}
+#endif
+
+static void unpool_plane_set(unpool_row_fn row, float *restrict d, const float *restrict g,
+                             const float *restrict pv, const int *restrict a, int H, int W) {
+    int Ho = H / 2, Wo = W / 2;
+    for (int oy = 0; oy < Ho; oy++) {
+        float *r0 = d + (long)2 * oy * W, *r1 = r0 + W;
+        long o = (long)oy * Wo;
+        row(r0, r1, g + o, pv ? pv + o : NULL, a + o, 2 * oy * W, Wo, W);
+        if (W & 1) {
+            r0[W - 1] = 0.0f;
+            r1[W - 1] = 0.0f;
+        }
+    }
+    if (H & 1) memset(d + (long)(H - 1) * W, 0, sizeof(float) * (size_t)W);
+}
+
+void pool2b_backward_set(float *dz, const float *dp, const float *p, const int *argmax, int B,
+                         int C, int H, int W, int p_nchw) {
+    long HW = (long)H * W, HWo = (long)(H / 2) * (W / 2);
+    unpool_row_fn row = unpool_row_c;
+#if CLS_X86_SIMD
+    int isa = cpu_level();
+    if (isa >= CPU_AVX512) row = unpool_row_avx512;
+    else if (isa >= CPU_AVX2) row = unpool_row_avx2;
+#endif
+    for (int c = 0; c < C; c++)
+        for (int b = 0; b < B; b++) {
+            long po = plane_of(c, b, C, B, p_nchw) * HWo;
+            unpool_plane_set(row, dz + ((long)c * B + b) * HW, dp + po, p ? p + po : NULL,
+                             argmax + po, H, W);
+        }
+}
