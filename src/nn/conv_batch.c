@@ -182,14 +182,61 @@ static void pool_plane_plain(float *restrict o, int *restrict a, const float *re
 }
 
 CLS_HOT_LOOP_OPTS("no-tree-loop-distribute-patterns")
-static void im2col_chunk(float *col, const float *x, int c_in, int B, int b0, int nb, int H,
-                         int W, int x_nchw) {
+static void im2col_chunk_base(float *col, const float *x, int c_in, int B, int b0, int nb, int H,
+                              int W, int x_nchw) {
     im2col_body(col, x, c_in, B, b0, nb, H, W, x_nchw);
 }
 
-CLS_HOT_LOOP static void col2im_chunk_add(float *dx, float *dcol, int c_in, int B, int b0, int nb, int H,
-                             int W, int x_nchw) {
+CLS_HOT_LOOP static void col2im_chunk_add_base(float *dx, float *dcol, int c_in, int B, int b0,
+                                               int nb, int H, int W, int x_nchw) {
     col2im_body(dx, dcol, c_in, B, b0, nb, H, W, x_nchw);
+}
+
+/* Since tap_plane copies a whole plane (196–784 floats) in one loop, the 256/512-bit
+ * versions of these copies and adds pay (the old per-row loops of 7–28 floats did not).
+ * Copies, zeros and one add per element: every level gives the same bits. */
+#if CLS_X86_SIMD
+CLS_TARGET_AVX2 CLS_HOT_LOOP_OPTS("no-tree-loop-distribute-patterns")
+static void im2col_chunk_avx2(float *col, const float *x, int c_in, int B, int b0, int nb, int H,
+                              int W, int x_nchw) {
+    im2col_body(col, x, c_in, B, b0, nb, H, W, x_nchw);
+}
+CLS_TARGET_AVX512 CLS_HOT_LOOP_OPTS("no-tree-loop-distribute-patterns")
+static void im2col_chunk_avx512(float *col, const float *x, int c_in, int B, int b0, int nb,
+                                int H, int W, int x_nchw) {
+    im2col_body(col, x, c_in, B, b0, nb, H, W, x_nchw);
+}
+CLS_TARGET_AVX2 CLS_HOT_LOOP static void col2im_chunk_add_avx2(float *dx, float *dcol, int c_in,
+                                                               int B, int b0, int nb, int H, int W,
+                                                               int x_nchw) {
+    col2im_body(dx, dcol, c_in, B, b0, nb, H, W, x_nchw);
+}
+CLS_TARGET_AVX512 CLS_HOT_LOOP static void col2im_chunk_add_avx512(float *dx, float *dcol,
+                                                                   int c_in, int B, int b0,
+                                                                   int nb, int H, int W,
+                                                                   int x_nchw) {
+    col2im_body(dx, dcol, c_in, B, b0, nb, H, W, x_nchw);
+}
+#endif
+
+static void im2col_chunk(float *col, const float *x, int c_in, int B, int b0, int nb, int H,
+                         int W, int x_nchw) {
+#if CLS_X86_SIMD
+    int isa = cpu_level();
+    if (isa >= CPU_AVX512) return im2col_chunk_avx512(col, x, c_in, B, b0, nb, H, W, x_nchw);
+    if (isa >= CPU_AVX2) return im2col_chunk_avx2(col, x, c_in, B, b0, nb, H, W, x_nchw);
+#endif
+    im2col_chunk_base(col, x, c_in, B, b0, nb, H, W, x_nchw);
+}
+
+static void col2im_chunk_add(float *dx, float *dcol, int c_in, int B, int b0, int nb, int H,
+                             int W, int x_nchw) {
+#if CLS_X86_SIMD
+    int isa = cpu_level();
+    if (isa >= CPU_AVX512) return col2im_chunk_add_avx512(dx, dcol, c_in, B, b0, nb, H, W, x_nchw);
+    if (isa >= CPU_AVX2) return col2im_chunk_add_avx2(dx, dcol, c_in, B, b0, nb, H, W, x_nchw);
+#endif
+    col2im_chunk_add_base(dx, dcol, c_in, B, b0, nb, H, W, x_nchw);
 }
 
 int convb_forward(float *z, const float *x, const float *w, float *col, long col_cap,
