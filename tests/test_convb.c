@@ -92,6 +92,51 @@ static void test_convb_matches_conv2d(void) {
     }
 }
 
+/* convb_forward / convb_backward give the same bits at every ISA level (the im2col and
+ * col2im copies and adds have AVX2/AVX-512 variants; the sgemm is OpenBLAS's, the same at
+ * every cap): every shape, layout and chunking of the test above. */
+static void test_convb_levels_bits(void) {
+    const int shapes[4][5] = {{3, 1, 8, 28, 28}, {5, 8, 16, 14, 14}, {2, 3, 4, 6, 10}, {2, 2, 3, 1, 5}};
+    int top = cpu_level();
+    long bad = 0;
+    for (int si = 0; si < 4; si++) {
+        int B = shapes[si][0], ci = shapes[si][1], co = shapes[si][2], H = shapes[si][3],
+            W = shapes[si][4];
+        long HW = (long)H * W, nx = (long)B * ci * HW, nz = (long)B * co * HW, K = ci * 9;
+        rng_t r;
+        rng_init(&r, 17, (uint64_t)si);
+        float *x = fbuf(nx), *w = fbuf(co * K), *dz = fbuf(nz);
+        rng_fill_normal(&r, x, nx, 0, 1);
+        rng_fill_normal(&r, w, co * K, 0, 0.3f);
+        rng_fill_normal(&r, dz, nz, 0, 1);
+        long full = convb_col_size(ci, B, H, W), caps[2] = {full, full / B};
+        for (int layout = 0; layout < 2; layout++)
+            for (int k = 0; k < 2; k++) {
+                float *ref = NULL;
+                long nout = nz + nx + co * K + co;
+                for (int lv = 0; lv <= top; lv++) {
+                    cpu_cap(lv);
+                    float *c1 = fbuf(caps[k]), *c2 = fbuf(caps[k]), *o = fbuf(nout);
+                    float *z = o, *dx = o + nz, *dw = dx + nx, *db = dw + co * K;
+                    int valid = convb_forward(z, x, w, c1, caps[k], B, ci, H, W, co, layout);
+                    convb_backward(dx, dw, db, dz, x, w, c1, valid, c2, caps[k], B, ci, H, W, co,
+                                   layout);
+                    if (!ref) ref = o;
+                    else {
+                        bad += memcmp(ref, o, sizeof(float) * (size_t)nout) != 0;
+                        free(o);
+                    }
+                    free(c1); free(c2);
+                }
+                free(ref);
+            }
+        free(x); free(w); free(dz);
+    }
+    cpu_cap(CPU_AVX512);
+    CHECK(!bad, "%ld convb results differ between ISA levels", bad);
+    printf("#   convb checked at levels scalar..%s\n", cpu_level_name(top));
+}
+
 /* The fused bias + ReLU + pool and its backward equal the separate passes bit for bit. */
 static void test_pool2b_fused_bits(void) {
     const int B = 3, C = 4, H = 6, W = 8;
@@ -229,6 +274,7 @@ static void test_convb_gradcheck(void) {
 
 int main(void) {
     RUN_TEST(test_convb_matches_conv2d);
+    RUN_TEST(test_convb_levels_bits);
     RUN_TEST(test_pool2b_fused_bits);
     RUN_TEST(test_pool2b_backward_set_bits);
     RUN_TEST(test_convb_gradcheck);
