@@ -138,9 +138,22 @@ static void test_convb_levels_bits(void) {
 }
 
 /* The fused bias + ReLU + pool and its backward equal the separate passes bit for bit. */
+static void test_pool2b_fused_shape(int H, int W);
 static void test_pool2b_fused_bits(void) {
-    const int B = 3, C = 4, H = 6, W = 8;
-    long HW = (long)H * W, n = (long)B * C * HW, no = n / 4;
+    /* every level: the AVX2 / AVX-512 rows (full vectors of 8 / 16 windows and tails) */
+    const int shapes[4][2] = {{6, 8}, {28, 28}, {4, 70}, {5, 37}};
+    int top = cpu_level();
+    for (int lv = 0; lv <= top; lv++) {
+        cpu_cap(lv);
+        for (int s = 0; s < 4; s++) test_pool2b_fused_shape(shapes[s][0], shapes[s][1]);
+    }
+    cpu_cap(CPU_AVX512);
+    printf("#   fused pool checked at levels scalar..%s\n", cpu_level_name(top));
+}
+
+static void test_pool2b_fused_shape(int H, int W) {
+    const int B = 3, C = 4;
+    long HW = (long)H * W, n = (long)B * C * HW, no = (long)B * C * (H / 2) * (W / 2);
     rng_t r;
     rng_init(&r, 9, 0);
     float *z = fbuf(n), *zb = fbuf(n), *rl = fbuf(n), bias[4] = {0.3f, -0.2f, 0.0f, 1e-3f};
@@ -166,7 +179,10 @@ static void test_pool2b_fused_bits(void) {
         float *prl = fbuf(no);
         if (p_nchw) to_cbhw(prl, pr, B, C, no / (B * C), 1);
         else memcpy(prl, pr, sizeof(float) * (size_t)no);
-        CHECK(!memcmp(prl, pf, sizeof(float) * (size_t)no), "fused pool output (layout %d)", p_nchw);
+        CHECK(!memcmp(prl, pf, sizeof(float) * (size_t)no), "fused pool output (layout %d, %s, %dx%d)",
+              p_nchw, cpu_level_name(cpu_level()), H, W);
+        CHECK(!memcmp(ar, af, sizeof(int) * (size_t)no) || p_nchw, "fused pool argmax (%s, %dx%d)",
+              cpu_level_name(cpu_level()), H, W);
         CHECK(!memcmp(prl, pu, sizeof(float) * (size_t)no), "plain pool2b output (layout %d)", p_nchw);
         /* backward: separate = maxpool2_backward then ReLU's act_backward */
         float *dpl = fbuf(no), *dr = fbuf(n), *dzr = fbuf(n), *dzf = fbuf(n), *dzu = fbuf(n);

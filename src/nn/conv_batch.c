@@ -142,7 +142,7 @@ INL void pool_plane_body(float *restrict o, int *restrict a, const float *restri
  * plain selects that GCC vectorises (with the NaN tests and a relu flag inside, it stayed
  * scalar with branches: 38 % of a PAH batch). */
 CLS_HOT_LOOP_OPTS("no-trapping-math", "no-tree-loop-distribute-patterns")
-static void pool_plane_relu(float *restrict o, int *restrict a, const float *restrict in, float b,
+static void pool_plane_relu_c(float *restrict o, int *restrict a, const float *restrict in, float b,
                             int H, int W) {
     int Ho = H / 2, Wo = W / 2;
     for (int oy = 0; oy < Ho; oy++) {
@@ -173,6 +173,152 @@ static void pool_plane_relu(float *restrict o, int *restrict a, const float *res
             arow[ox] = bi;
         }
     }
+}
+
+
+#if CLS_X86_SIMD
+/* The first n (< 8) floats of v to dst with plain 128/64/32-bit stores: tails of the AVX2
+ * rows (vmaskmovps stores are microcoded on AMD cores; memcpy of a stack buffer cost a call). */
+CLS_TARGET_AVX2 static inline void store_tail8(float *dst, __m256 v, int n) {
+    __m128 x = _mm256_castps256_ps128(v);
+    if (n >= 4) {
+        _mm_storeu_ps(dst, x);
+        x = _mm256_extractf128_ps(v, 1);
+        dst += 4;
+        n -= 4;
+    }
+    if (n >= 2) {
+        _mm_storel_pi((__m64 *)dst, x);
+        x = _mm_movehl_ps(x, x);
+        dst += 2;
+        n -= 2;
+    }
+    if (n) _mm_store_ss(dst, x);
+}
+/* The first n (< 16) floats of (v0, v1). */
+CLS_TARGET_AVX2 static inline void store_tail16(float *dst, __m256 v0, __m256 v1, int n) {
+    if (n >= 8) {
+        _mm256_storeu_ps(dst, v0);
+        if (n > 8) store_tail8(dst + 8, v1, n - 8);
+    } else {
+        store_tail8(dst, v0, n);
+    }
+}
+#endif
+
+/* AVX2 / AVX-512 rows of pool_plane_relu: 8 / 16 windows at a time, the even and odd columns
+ * of the two input rows deinterleaved, then the same operations in the same order — add, the
+ * ReLU as max(v, 0) (= v > 0 ? v : 0, NaN → 0, −0 → +0), the three strict > compares and
+ * selects — so values and argmax are bit-identical to the C loop. Tails: masked loads; the
+ * AVX2 stores through store_tail8. */
+#if CLS_X86_SIMD
+CLS_TARGET_AVX2 static inline void pool8_avx2(__m256 *best, __m256i *bi, const float *r0,
+                                              const float *r1, float b, int i0, int W,
+                                              __m256i mlo, __m256i mhi) {
+    const __m256 zero = _mm256_setzero_ps(), bv = _mm256_set1_ps(b);
+    __m256 a0 = _mm256_maskload_ps(r0, mlo), a1 = _mm256_maskload_ps(r0 + 8, mhi);
+    __m256 c0 = _mm256_maskload_ps(r1, mlo), c1 = _mm256_maskload_ps(r1 + 8, mhi);
+#define EVEN(x, y) _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(x, y, 0x88)), 0xD8))
+#define ODD(x, y) _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(x, y, 0xDD)), 0xD8))
+    __m256 v0 = _mm256_max_ps(_mm256_add_ps(EVEN(a0, a1), bv), zero);
+    __m256 v1 = _mm256_max_ps(_mm256_add_ps(ODD(a0, a1), bv), zero);
+    __m256 v2 = _mm256_max_ps(_mm256_add_ps(EVEN(c0, c1), bv), zero);
+    __m256 v3 = _mm256_max_ps(_mm256_add_ps(ODD(c0, c1), bv), zero);
+#undef EVEN
+#undef ODD
+    __m256i i = _mm256_add_epi32(_mm256_set1_epi32(i0), _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14));
+    __m256 bs = v0, t;
+    __m256i ix = i;
+    t = _mm256_cmp_ps(v1, bs, _CMP_GT_OQ);
+    bs = _mm256_blendv_ps(bs, v1, t);
+    ix = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(ix), _mm256_castsi256_ps(_mm256_add_epi32(i, _mm256_set1_epi32(1))), t));
+    t = _mm256_cmp_ps(v2, bs, _CMP_GT_OQ);
+    bs = _mm256_blendv_ps(bs, v2, t);
+    ix = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(ix), _mm256_castsi256_ps(_mm256_add_epi32(i, _mm256_set1_epi32(W))), t));
+    t = _mm256_cmp_ps(v3, bs, _CMP_GT_OQ);
+    bs = _mm256_blendv_ps(bs, v3, t);
+    ix = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(ix), _mm256_castsi256_ps(_mm256_add_epi32(i, _mm256_set1_epi32(W + 1))), t));
+    *best = bs;
+    *bi = ix;
+}
+
+CLS_TARGET_AVX2 static void pool_plane_relu_avx2(float *restrict o, int *restrict a,
+                                                 const float *restrict in, float b, int H, int W) {
+    int Ho = H / 2, Wo = W / 2;
+    const __m256i all = _mm256_set1_epi32(-1), lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int oy = 0; oy < Ho; oy++) {
+        const float *r0 = in + (long)2 * oy * W, *r1 = r0 + W;
+        float *orow = o + (long)oy * Wo;
+        int *arow = a + (long)oy * Wo;
+        int base = 2 * oy * W, ox = 0;
+        __m256 bs;
+        __m256i ix;
+        for (; ox + 8 <= Wo; ox += 8) {
+            pool8_avx2(&bs, &ix, r0 + 2 * ox, r1 + 2 * ox, b, base + 2 * ox, W, all, all);
+            _mm256_storeu_ps(orow + ox, bs);
+            _mm256_storeu_si256((__m256i *)(arow + ox), ix);
+        }
+        if (ox < Wo) {
+            int r = Wo - ox;
+            __m256i mlo = _mm256_cmpgt_epi32(_mm256_set1_epi32(2 * r), lane);
+            __m256i mhi = _mm256_cmpgt_epi32(_mm256_set1_epi32(2 * r - 8), lane);
+            pool8_avx2(&bs, &ix, r0 + 2 * ox, r1 + 2 * ox, b, base + 2 * ox, W, mlo, mhi);
+            store_tail8(orow + ox, bs, r);
+            store_tail8((float *)(arow + ox), _mm256_castsi256_ps(ix), r);
+        }
+    }
+}
+
+CLS_TARGET_AVX512 static void pool_plane_relu_avx512(float *restrict o, int *restrict a,
+                                                     const float *restrict in, float b, int H,
+                                                     int W) {
+    int Ho = H / 2, Wo = W / 2;
+    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
+    const __m512 zero = _mm512_setzero_ps(), bv = _mm512_set1_ps(b);
+    for (int oy = 0; oy < Ho; oy++) {
+        const float *r0 = in + (long)2 * oy * W, *r1 = r0 + W;
+        float *orow = o + (long)oy * Wo;
+        int *arow = a + (long)oy * Wo;
+        int base = 2 * oy * W;
+        for (int ox = 0; ox < Wo; ox += 16) {
+            int r = Wo - ox < 16 ? Wo - ox : 16;
+            __mmask16 m = (__mmask16)(r == 16 ? 0xFFFFu : (1u << r) - 1u);
+            __mmask16 mlo = (__mmask16)(r >= 8 ? 0xFFFFu : (1u << (2 * r)) - 1u);
+            __mmask16 mhi = (__mmask16)(r == 16 ? 0xFFFFu : r > 8 ? (1u << (2 * (r - 8))) - 1u : 0u);
+            __m512 a0 = _mm512_maskz_loadu_ps(mlo, r0 + 2 * ox), a1 = _mm512_maskz_loadu_ps(mhi, r0 + 2 * ox + 16);
+            __m512 c0 = _mm512_maskz_loadu_ps(mlo, r1 + 2 * ox), c1 = _mm512_maskz_loadu_ps(mhi, r1 + 2 * ox + 16);
+            __m512 v0 = _mm512_max_ps(_mm512_add_ps(_mm512_permutex2var_ps(a0, ev, a1), bv), zero);
+            __m512 v1 = _mm512_max_ps(_mm512_add_ps(_mm512_permutex2var_ps(a0, od, a1), bv), zero);
+            __m512 v2 = _mm512_max_ps(_mm512_add_ps(_mm512_permutex2var_ps(c0, ev, c1), bv), zero);
+            __m512 v3 = _mm512_max_ps(_mm512_add_ps(_mm512_permutex2var_ps(c0, od, c1), bv), zero);
+            __m512i i = _mm512_add_epi32(_mm512_set1_epi32(base + 2 * ox), ev);
+            __m512 bs = v0;
+            __m512i ix = i;
+            __mmask16 t = _mm512_cmp_ps_mask(v1, bs, _CMP_GT_OQ);
+            bs = _mm512_mask_mov_ps(bs, t, v1);
+            ix = _mm512_mask_mov_epi32(ix, t, _mm512_add_epi32(i, _mm512_set1_epi32(1)));
+            t = _mm512_cmp_ps_mask(v2, bs, _CMP_GT_OQ);
+            bs = _mm512_mask_mov_ps(bs, t, v2);
+            ix = _mm512_mask_mov_epi32(ix, t, _mm512_add_epi32(i, _mm512_set1_epi32(W)));
+            t = _mm512_cmp_ps_mask(v3, bs, _CMP_GT_OQ);
+            bs = _mm512_mask_mov_ps(bs, t, v3);
+            ix = _mm512_mask_mov_epi32(ix, t, _mm512_add_epi32(i, _mm512_set1_epi32(W + 1)));
+            _mm512_mask_storeu_ps(orow + ox, m, bs);
+            _mm512_mask_storeu_epi32(arow + ox, m, ix);
+        }
+    }
+}
+#endif
+
+static void pool_plane_relu(float *restrict o, int *restrict a, const float *restrict in, float b,
+                            int H, int W) {
+#if CLS_X86_SIMD
+    int isa = cpu_level();
+    if (isa >= CPU_AVX512) return pool_plane_relu_avx512(o, a, in, b, H, W);
+    if (isa >= CPU_AVX2) return pool_plane_relu_avx2(o, a, in, b, H, W);
+#endif
+    pool_plane_relu_c(o, a, in, b, H, W);
 }
 
 CLS_HOT_LOOP_OPTS("no-trapping-math", "no-tree-loop-distribute-patterns")
@@ -379,18 +525,12 @@ CLS_TARGET_AVX2 static void unpool_row_avx2(float *restrict q0, float *restrict 
         _mm256_storeu_ps(q1 + 2 * i, o[2]);
         _mm256_storeu_ps(q1 + 2 * i + 8, o[3]);
     }
-    if (i < n) {   /* tail: masked loads, but stores through a buffer — masked stores
-                    * (vmaskmovps) are microcoded on AMD cores, slower than the scatter */
+    if (i < n) {   /* tail: masked loads, plain stores (store_tail16) */
         int r = n - i;
         __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(r), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-        float t[2][16];
         unpool8_avx2(o, g + i, pv ? pv + i : NULL, a + i, base + 2 * i, m, W);
-        _mm256_storeu_ps(t[0], o[0]);
-        _mm256_storeu_ps(t[0] + 8, o[1]);
-        _mm256_storeu_ps(t[1], o[2]);
-        _mm256_storeu_ps(t[1] + 8, o[3]);
-        memcpy(q0 + 2 * i, t[0], sizeof(float) * (size_t)(2 * r));
-        memcpy(q1 + 2 * i, t[1], sizeof(float) * (size_t)(2 * r));
+        store_tail16(q0 + 2 * i, o[0], o[1], 2 * r);
+        store_tail16(q1 + 2 * i, o[2], o[3], 2 * r);
     }
 }
 
