@@ -163,5 +163,9 @@ void pool2b_forward(float *p, int *argmax, const float *z, const float *bias, in
  * where p > 0 (the fused ReLU's derivative). */
 void pool2b_backward(float *dz, const float *dp, const float *p, const int *argmax, int B, int C,
                      int H, int W, int p_nchw);
+/* The same gradient written, not accumulated: dz = memset 0 + pool2b_backward, bit for bit,
+ * in one pass (every element of dz is written; it needs no clearing first). */
+void pool2b_backward_set(float *dz, const float *dp, const float *p, const int *argmax, int B,
+                         int C, int H, int W, int p_nchw);
 
 #endif

@@ -10,6 +10,7 @@
 #include "model.h"
 #include "nn.h"
 #include "rng.h"
+#include "run.h"
 #include "util.h"
 
 static void make_cfg(run_config *c, const char *model, int blocks, int block_size) {

@@ -7,11 +7,13 @@
  *   - the fused bias + ReLU + max-pool and its backward bit for bit equal to the separate
  *     passes (bias add, act_forward/act_backward ReLU, maxpool2_*), ties, zeros and NaN
  *     included, in both output layouts;
+ *   - pool2b_backward_set (the written form) bit for bit equal to clearing + pool2b_backward;
  *   - a finite-difference check (tests/gradcheck.h) of a conv → fused pool → weighted sum
  *     loss through convb_backward + pool2b_backward. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu.h"
 #include "gradcheck.h"
 #include "nn.h"
 #include "rng.h"
@@ -90,10 +92,68 @@ static void test_convb_matches_conv2d(void) {
     }
 }
 
+/* convb_forward / convb_backward give the same bits at every ISA level (the im2col and
+ * col2im copies and adds have AVX2/AVX-512 variants; the sgemm is OpenBLAS's, the same at
+ * every cap): every shape, layout and chunking of the test above. */
+static void test_convb_levels_bits(void) {
+    const int shapes[4][5] = {{3, 1, 8, 28, 28}, {5, 8, 16, 14, 14}, {2, 3, 4, 6, 10}, {2, 2, 3, 1, 5}};
+    int top = cpu_level();
+    long bad = 0;
+    for (int si = 0; si < 4; si++) {
+        int B = shapes[si][0], ci = shapes[si][1], co = shapes[si][2], H = shapes[si][3],
+            W = shapes[si][4];
+        long HW = (long)H * W, nx = (long)B * ci * HW, nz = (long)B * co * HW, K = ci * 9;
+        rng_t r;
+        rng_init(&r, 17, (uint64_t)si);
+        float *x = fbuf(nx), *w = fbuf(co * K), *dz = fbuf(nz);
+        rng_fill_normal(&r, x, nx, 0, 1);
+        rng_fill_normal(&r, w, co * K, 0, 0.3f);
+        rng_fill_normal(&r, dz, nz, 0, 1);
+        long full = convb_col_size(ci, B, H, W), caps[2] = {full, full / B};
+        for (int layout = 0; layout < 2; layout++)
+            for (int k = 0; k < 2; k++) {
+                float *ref = NULL;
+                long nout = nz + nx + co * K + co;
+                for (int lv = 0; lv <= top; lv++) {
+                    cpu_cap(lv);
+                    float *c1 = fbuf(caps[k]), *c2 = fbuf(caps[k]), *o = fbuf(nout);
+                    float *z = o, *dx = o + nz, *dw = dx + nx, *db = dw + co * K;
+                    int valid = convb_forward(z, x, w, c1, caps[k], B, ci, H, W, co, layout);
+                    convb_backward(dx, dw, db, dz, x, w, c1, valid, c2, caps[k], B, ci, H, W, co,
+                                   layout);
+                    if (!ref) ref = o;
+                    else {
+                        bad += memcmp(ref, o, sizeof(float) * (size_t)nout) != 0;
+                        free(o);
+                    }
+                    free(c1); free(c2);
+                }
+                free(ref);
+            }
+        free(x); free(w); free(dz);
+    }
+    cpu_cap(CPU_AVX512);
+    CHECK(!bad, "%ld convb results differ between ISA levels", bad);
+    printf("#   convb checked at levels scalar..%s\n", cpu_level_name(top));
+}
+
 /* The fused bias + ReLU + pool and its backward equal the separate passes bit for bit. */
+static void test_pool2b_fused_shape(int H, int W);
 static void test_pool2b_fused_bits(void) {
-    const int B = 3, C = 4, H = 6, W = 8;
-    long HW = (long)H * W, n = (long)B * C * HW, no = n / 4;
+    /* every level: the AVX2 / AVX-512 rows (full vectors of 8 / 16 windows and tails) */
+    const int shapes[4][2] = {{6, 8}, {28, 28}, {4, 70}, {5, 37}};
+    int top = cpu_level();
+    for (int lv = 0; lv <= top; lv++) {
+        cpu_cap(lv);
+        for (int s = 0; s < 4; s++) test_pool2b_fused_shape(shapes[s][0], shapes[s][1]);
+    }
+    cpu_cap(CPU_AVX512);
+    printf("#   fused pool checked at levels scalar..%s\n", cpu_level_name(top));
+}
+
+static void test_pool2b_fused_shape(int H, int W) {
+    const int B = 3, C = 4;
+    long HW = (long)H * W, n = (long)B * C * HW, no = (long)B * C * (H / 2) * (W / 2);
     rng_t r;
     rng_init(&r, 9, 0);
     float *z = fbuf(n), *zb = fbuf(n), *rl = fbuf(n), bias[4] = {0.3f, -0.2f, 0.0f, 1e-3f};
@@ -119,7 +179,10 @@ static void test_pool2b_fused_bits(void) {
         float *prl = fbuf(no);
         if (p_nchw) to_cbhw(prl, pr, B, C, no / (B * C), 1);
         else memcpy(prl, pr, sizeof(float) * (size_t)no);
-        CHECK(!memcmp(prl, pf, sizeof(float) * (size_t)no), "fused pool output (layout %d)", p_nchw);
+        CHECK(!memcmp(prl, pf, sizeof(float) * (size_t)no), "fused pool output (layout %d, %s, %dx%d)",
+              p_nchw, cpu_level_name(cpu_level()), H, W);
+        CHECK(!memcmp(ar, af, sizeof(int) * (size_t)no) || p_nchw, "fused pool argmax (%s, %dx%d)",
+              cpu_level_name(cpu_level()), H, W);
         CHECK(!memcmp(prl, pu, sizeof(float) * (size_t)no), "plain pool2b output (layout %d)", p_nchw);
         /* backward: separate = maxpool2_backward then ReLU's act_backward */
         float *dpl = fbuf(no), *dr = fbuf(n), *dzr = fbuf(n), *dzf = fbuf(n), *dzu = fbuf(n);
@@ -137,6 +200,46 @@ static void test_pool2b_fused_bits(void) {
         free(dpl); free(dr); free(dzr); free(dzf); free(dzu);
     }
     free(z); free(zb); free(rl); free(dp);
+}
+
+/* pool2b_backward_set (written, not accumulated) equals memset 0 + pool2b_backward bit for
+ * bit at every ISA level (portable, AVX2, AVX-512 rows; full vectors and tails): with and
+ * without the ReLU gate, both layouts, even and odd plane sizes, ties, NaN and exact zeros
+ * in the forward, −0 and NaN in the gradient; every element of a dirty dz is written. */
+static void test_pool2b_backward_set_bits(void) {
+    const int B = 3, C = 2, shapes[5][2] = {{6, 8}, {7, 5}, {28, 28}, {4, 70}, {3, 33}};
+    int top = cpu_level();
+    for (int s = 0; s < 5; s++) {
+        int H = shapes[s][0], W = shapes[s][1];
+        long HW = (long)H * W, n = (long)B * C * HW, no = (long)B * C * (H / 2) * (W / 2);
+        rng_t r;
+        rng_init(&r, 11, (uint64_t)s);
+        float *z = fbuf(n), *dp = fbuf(no), bias[2] = {0.1f, -0.3f};
+        rng_fill_normal(&r, z, n, 0, 1);
+        rng_fill_normal(&r, dp, no, 0, 1);
+        for (long i = 0; i < n; i += 5) z[i] = z[i + 1 < n ? i + 1 : i];   /* ties */
+        z[3] = NAN;
+        dp[0] = -0.0f;
+        dp[no > 2 ? 2 : 0] = NAN;
+        for (int lv = 0; lv <= top; lv++)
+        for (int p_nchw = 0; p_nchw < 2; p_nchw++)
+            for (int relu = 0; relu < 2; relu++) {
+                cpu_cap(lv);
+                float *p = fbuf(no), *da = fbuf(n), *ds = fbuf(n);
+                int *a = calloc((size_t)no, sizeof(int));
+                pool2b_forward(p, a, z, bias, relu, B, C, H, W, p_nchw);
+                for (long i = 0; i < n; i++) ds[i] = 1e30f;   /* dirty: must all be written */
+                pool2b_backward(da, dp, relu ? p : NULL, a, B, C, H, W, p_nchw);
+                pool2b_backward_set(ds, dp, relu ? p : NULL, a, B, C, H, W, p_nchw);
+                CHECK(!memcmp(da, ds, sizeof(float) * (size_t)n),
+                      "set differs from accumulate (level %s, H %d W %d layout %d relu %d)",
+                      cpu_level_name(lv), H, W, p_nchw, relu);
+                free(p); free(da); free(ds); free(a);
+            }
+        free(z); free(dp);
+    }
+    cpu_cap(CPU_AVX512);
+    printf("#   pool2b_backward_set checked at levels scalar..%s\n", cpu_level_name(top));
 }
 
 typedef struct {
@@ -187,7 +290,9 @@ static void test_convb_gradcheck(void) {
 
 int main(void) {
     RUN_TEST(test_convb_matches_conv2d);
+    RUN_TEST(test_convb_levels_bits);
     RUN_TEST(test_pool2b_fused_bits);
+    RUN_TEST(test_pool2b_backward_set_bits);
     RUN_TEST(test_convb_gradcheck);
     TEST_EXIT();
 }

@@ -299,7 +299,9 @@ static void scratch_carve(pah_t *m, carver *c) {
 /* Floats of each im2col buffer: both convs of a whole batch of cap images (the input side or
  * the prototype side, whichever is larger), capped at PAH_COL_BUDGET floats but at least one
  * image (larger batches are then cut into chunks, nn.h convb_). */
+#ifndef PAH_COL_BUDGET
 #define PAH_COL_BUDGET (16L << 10)
+#endif
 static long pah_colcap(const pah_t *m) {
     const pah_geom *g = &m->g;
     long s = m->Smax, one = (long)9 * g->Cin * s;
@@ -458,13 +460,12 @@ static void stage_backward(pah_t *m, int layer, float *dz, float *dr, float *dy,
     const int *am = layer == 1 ? a->a1 : a->a2;
     long og = layer == 1 ? m->off_bn1g : m->off_bn2g, obe = layer == 1 ? m->off_bn1b : m->off_bn2b;
     long n = (long)N * C * h * w;
-    memset(dz, 0, sizeof(float) * (size_t)n);
-    if (pah_fused(m)) {
-        pool2b_backward(dz, dp, p, am, N, C, h, w, p_nchw);
+    if (pah_fused(m)) {   /* writes every element of dz: no clearing pass */
+        pool2b_backward_set(dz, dp, p, am, N, C, h, w, p_nchw);
         return;
     }
-    memset(dr, 0, sizeof(float) * (size_t)n);
-    pool2b_backward(dr, dp, NULL, am, N, C, h, w, p_nchw);
+    memset(dz, 0, sizeof(float) * (size_t)n);
+    pool2b_backward_set(dr, dp, NULL, am, N, C, h, w, p_nchw);
     if (g->bn) {
         memset(dy, 0, sizeof(float) * (size_t)n);
         act_backward(m->act, dy, dr, y, r, n);
