@@ -2,7 +2,7 @@
 # tools/vandeven_2000_table.sh — the Markdown tables of docs/results/baselines.md "The paper's
 # budget" from the runs file that tools/vandeven_2000.sh writes (a developer tool; stdlib Python).
 #
-#   tools/vandeven_2000_table.sh [--bench] [TSV]   (default docs/results/baselines_2000_runs.tsv)
+#   tools/vandeven_2000_table.sh [--bench | --R] [TSV]   (default docs/results/baselines_2000_runs.tsv)
 #
 # --bench prints only the whole-sweep lines in `make bench`'s "name | value | unit | notes" form
 # (tools/vandeven_ratio.sh appends them to its output; they are the RECORDED runs of TSV, not a
@@ -10,18 +10,23 @@
 #
 # Prints: ACC % per scenario and method, clsweep and reference side by side, mean ± 95 % CI
 # (Student t, n − 1 d.o.f.) with the number of seeds (cells under 5 seeds marked †, bold where
-# both have ≥ 2 seeds and the intervals do not overlap); the mean R of each method (%); and CPU
+# both have ≥ 2 seeds and the intervals do not overlap); the last row of the mean R and the mean
+# of its diagonal (accuracy on each task right after training it) per method and side (--R: the
+# whole mean R matrices instead); and CPU
 # and wall seconds summed over the (scenario, seed, method) runs that BOTH sides completed,
 # per method and in all, with the ratio reference / clsweep.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=0
+FULLR=0
 [ "${1:-}" = --bench ] && { BENCH=1; shift; }
+[ "${1:-}" = --R ] && { FULLR=1; shift; }
 TSV=${1:-$ROOT/docs/results/baselines_2000_runs.tsv}
 [ -f "$TSV" ] || { echo "no such file: $TSV" >&2; exit 2; }
-exec /usr/bin/python3 - "$TSV" "$BENCH" <<'PYEOF'
+exec /usr/bin/python3 - "$TSV" "$BENCH" "$FULLR" <<'PYEOF'
 import csv, math, sys
 BENCH = sys.argv[2] == "1"
+FULLR = sys.argv[3] == "1"
 
 T975 = [0, 12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228]
 METHODS = ["none", "joint", "ewc", "si", "lwf", "er", "agem"]
@@ -93,23 +98,47 @@ for m in METHODS:
         line += " %s | %s |" % (cell(st[0], apart), cell(st[1], apart))
     print(line)
 
-print()
-print("Mean R (%; row i: after task i, column j: task j), per scenario, method and side:")
-for s in scens:
-    for m in METHODS:
-        for side in SIDES:
-            Rs = [[[float(v) for v in row.split(",")] for row in r["R"].split(";")]
-                  for k, r in runs.items() if k[0] == side and k[1] == s and k[2] == m and r["R"]]
-            if not Rs:
-                continue
-            n = len(Rs)
-            print()
-            print("%s-IL %s, %s (%d seed%s):" % (s, NAMES[m], side, n, "" if n == 1 else "s"))
-            print("```")
-            for i in range(len(Rs[0])):
-                print(" ".join("%5.1f" % (100 * sum(R[i][j] for R in Rs) / n)
-                               for j in range(len(Rs[0][i]))))
-            print("```")
+def mean_R(s, m, side):
+    Rs = [[[float(v) for v in row.split(",")] for row in r["R"].split(";")]
+          for k, r in sorted(runs.items()) if k[0] == side and k[1] == s and k[2] == m and r["R"]]
+    if not Rs:
+        return None, 0
+    T = len(Rs[0])
+    return [[100 * sum(R[i][j] for R in Rs) / len(Rs) for j in range(T)] for i in range(T)], len(Rs)
+
+
+if FULLR:
+    print()
+    print("Mean R (%; row i: after task i, column j: task j), per scenario, method and side:")
+    for s in scens:
+        for m in METHODS:
+            for side in SIDES:
+                R, n = mean_R(s, m, side)
+                if R is None:
+                    continue
+                print()
+                print("%s-IL %s, %s (%d seed%s):" % (s, NAMES[m], side, n, "" if n == 1 else "s"))
+                print("```")
+                for row in R:
+                    print(" ".join("%5.1f" % v for v in row))
+                print("```")
+else:
+    print()
+    print("Mean R after the last task (accuracy % on tasks 1–5; the reference's seeds ≥ 1 train the")
+    print("digit pairs in another order, so its columns are contexts, not fixed digit pairs) and the")
+    print("mean of R's diagonal (each task right after training it):")
+    print()
+    print("| scenario | method | side | seeds | R[5][1..5] | mean diagonal |")
+    print("|---|---|---|---:|---|---:|")
+    for s in scens:
+        for m in METHODS:
+            for side in SIDES:
+                R, n = mean_R(s, m, side)
+                if R is None:
+                    continue
+                T = len(R)
+                print("| %s | %s | %s | %d | %s | %.1f |" % (s, NAMES[m], side, n,
+                      " ".join("%.1f" % v for v in R[T - 1]), sum(R[i][i] for i in range(T)) / T))
 
 print()
 print("CPU and wall seconds, summed over the runs both sides completed (ratio = reference / clsweep):")
