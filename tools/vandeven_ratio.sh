@@ -11,6 +11,9 @@
 # it is DIR/ROUND.vandeven_ratio.txt): per method the summed CPU seconds of each side and the
 # ratio reference / clsweep, and the same for wall seconds. Needs build/clsweep and
 # python3-torch (tools/deps.sh --bench). CPU time = user + system of the process tree.
+# When docs/results/baselines_2000_runs.tsv exists (tools/vandeven_2000.sh: the paper's budget,
+# both sides, all methods), its whole-sweep CPU and wall ratio are appended as two more lines
+# (recorded runs, not measured again: tools/vandeven_2000_table.sh --bench).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=$1
@@ -58,4 +61,6 @@ EOF
 done
 echo "vdv all cpu ratio | $(echo "scale=2; ${tot_all[0]} / ${tot_all[1]}" | bc) | x | $METHODS; reference / clsweep" >>"$OUT"
 echo "vdv all wall ratio | $(echo "scale=2; ${tot_all[2]} / ${tot_all[3]}" | bc) | x | $METHODS; reference / clsweep" >>"$OUT"
+TSV2000=$ROOT/docs/results/baselines_2000_runs.tsv
+if [ -s "$TSV2000" ]; then "$ROOT/tools/vandeven_2000_table.sh" --bench "$TSV2000" >>"$OUT"; fi
 cat "$OUT"

@@ -9,6 +9,10 @@
 #               (joint = their --cummulative: all data so far at each context, clsweep's joint)
 #     ITERS     iterations of batch 128 per context (default 133 = clsweep's 10 epochs)
 #   prints one line: SCENARIO METHOD SEED ITERS ACC WALL_SECONDS
+#   and leaves in WORKDIR/results/SCENARIO-METHOD-SEED-ITERS/: log.txt, summary.txt (that line),
+#   cpu.txt ("WALL USER SYS" seconds of the python process and its children, /usr/bin/time) and
+#   R.txt (their accuracy on every context after each context: row i = after context i, the
+#   contexts not yet trained 0, from the results dict that their --results-dict writes).
 #
 # The code comes from the local mirror (fetch it with the session's fetch tool, or set
 # VDV_GIT to a clone's .git); it runs with Debian's python3-torch / python3-torchvision
@@ -53,9 +57,18 @@ mkdir -p "$R"
 LOG=$R/log.txt
 t0=$(date +%s.%N)
 (cd "$W/code" && OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
-    "$PY" main.py --experiment=splitMNIST --scenario="$SCEN" --iters="$ITERS" --seed="$SEED" \
+    /usr/bin/time -o "$R/cpu.txt" -f "%e %U %S" "$PY" main.py --experiment=splitMNIST --scenario="$SCEN" --iters="$ITERS" --seed="$SEED" \
     --no-gpus --no-save --data-dir="$W/datasets" --results-dir="$R" --model-dir="$R" \
-    --plot-dir="$R" "${FLAGS[@]}" >"$LOG" 2>&1) || { echo "failed: see $LOG" >&2; exit 1; }
+    --plot-dir="$R" --results-dict "${FLAGS[@]}" >"$LOG" 2>&1) || { echo "failed: see $LOG" >&2; exit 1; }
 t1=$(date +%s.%N)
 acc=$(cat "$R"/acc-*.txt)
+# R from their pickled plotting dict: 'acc per context' -> 'context j' -> [acc after each context]
+"$PY" - "$R" >"$R/R.txt.tmp" <<'PYEOF'
+import glob, pickle, sys
+d = pickle.load(open(glob.glob(sys.argv[1] + "/dict-*.pkl")[0], "rb"))
+cols = [d["acc per context"]["context %d" % (j + 1)] for j in range(len(d["acc per context"]))]
+for i in range(len(cols[0])):
+    print(" ".join("%.4f" % c[i] for c in cols))
+PYEOF
+mv "$R/R.txt.tmp" "$R/R.txt"
 echo "$SCEN $METHOD $SEED $ITERS $acc $(echo "$t1 - $t0" | bc)" | tee "$R/summary.txt"
