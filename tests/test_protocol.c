@@ -66,6 +66,15 @@ static void test_parse_and_expand(void) {
     rc = load(&s, "protocol: {tune: {seeds: [7]}, evaluate: {seeds: [3, 1]}}\n");
     CHECK(rc == 0 && s.protocol.eval_seeds[0] == 3 && s.protocol.eval_seeds[1] == 1, "list");
     if (!rc) sweep_free(&s);
+    /* random search: the draws are the candidates */
+    rc = sweep_load_text(&s, "mem/proto.yaml",
+                         "benchmark: {name: teacher_student, contexts: 3, d_out: 5}\n"
+                         "models: [crashtest]\nsearch: {method: random, samples: 4, seed: 1}\n"
+                         "grid: {crashtest.quality: {uniform: [0, 1]}}\n"
+                         "protocol: {tune: {tasks: 1, seeds: 2}, evaluate: {seeds: 2}}\n");
+    CHECK(rc == 0 && s.nruns == 4 * 2 + 2, "random search: 4 draws x 2 tune seeds + 2: %s",
+          rc ? cls_geterr() : "");
+    if (!rc) sweep_free(&s);
     rc = load(&s, "");
     CHECK(rc == 0 && !s.protocol.enabled && s.nruns == 3, "no protocol: a plain grid");
     if (!rc) sweep_free(&s);
