@@ -13,5 +13,9 @@
  * with "path:line:column: ..." set at the sweep file's first eval.every key. */
 int curve_check_run(const run_config *cfg, const char *model, const char *bench,
                     yaml_document_t *doc, const char *path);
+/* Random search draws an axis only for the models that read it: a drawn eval.every (key)
+ * for a model that records no curve would be dropped. NULL when key is not eval.every or
+ * model reads it; else the message (static storage) for the axis' location. */
+const char *curve_check_axis(const char *key, const char *model, const char *bench);
 
 #endif

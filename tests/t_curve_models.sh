@@ -71,6 +71,12 @@ sed -i 's/^  grid_placeholder: 0/  eval.every: [0, 3]/' "$TMP/x/p.yaml"
 "$CLSWEEP" expand "$TMP/x/p.yaml" > "$TMP/p2.out" 2>&1
 check "a swept eval.every with a program model: refused at the grid key" \
     grep -q "p.yaml:8:3: eval.every 3 applies to prior" "$TMP/p2.out"
+sed -i 's/^  eval.every: \[0, 3\]/  eval.every: {choice: [0, 3]}/' "$TMP/x/p.yaml"
+printf 'search: {method: random, samples: 2, seed: 0}\n' >> "$TMP/x/p.yaml"
+"$CLSWEEP" expand "$TMP/x/p.yaml" > "$TMP/p4.out" 2>&1
+check "random search: eval.every drawn for a program model is refused at the axis" \
+    grep -q "p.yaml:8:3: eval.every is drawn for prior, which records no anytime curve" "$TMP/p4.out"
+sed -i '/^search:/d; s/^  eval.every: {choice: \[0, 3\]}/  eval.every: [0, 3]/' "$TMP/x/p.yaml"
 sed -i 's/^grid:/defaults:/; s/^  eval.every: \[0, 3\]/  finetune.eval.every: 5/' "$TMP/x/p.yaml"
 "$CLSWEEP" expand "$TMP/x/p.yaml" > "$TMP/p3.out" 2>&1
 check "finetune.eval.every: accepted" test $? -eq 0

@@ -6,6 +6,7 @@
  * Sweep layer: called by sweep.c (finish_run) only. */
 #include "curve_check.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,4 +29,13 @@ int curve_check_run(const run_config *cfg, const char *model, const char *bench,
                "docs/extending.md): scope it to the models that record one, e.g. "
                "'finetune.eval.every: %s', or remove it", path, line + 1, col + 1, v, model, v);
     return -1;
+}
+
+const char *curve_check_axis(const char *key, const char *model, const char *bench) {
+    static char msg[512];
+    if (strcmp(key, "eval.every") || param_model_reads(model, bench, "eval.every")) return NULL;
+    snprintf(msg, sizeof msg, "eval.every is drawn for %s, which records no anytime curve "
+             "(external programs and C plugins of ABI 1; docs/extending.md): scope it to the "
+             "models that record one, e.g. 'finetune.eval.every', or remove it", model);
+    return msg;
 }

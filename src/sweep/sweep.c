@@ -1489,6 +1489,11 @@ cleanup:
 
 static int expand(parse_t *p, sweep_t *s) {
     p->proj = projcache_new(p->bench->name);
+    for (int a = 0; p->random && a < p->naxes; a++)   /* a drawn eval.every (curve_check.c) */
+        for (int mi = 0; mi < p->nmodels; mi++) {
+            const char *why = curve_check_axis(p->axes[a].key, p->models[mi]->name, p->bench->name);
+            if (why) return fail(p, p->axes[a].node, "%s", why);
+        }
     if (p->random) return expand_random(p, s);
     long long npoints = 1;
     for (int g = 0; g < p->ngroups; g++) {
