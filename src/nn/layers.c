@@ -146,8 +146,10 @@ HOT_LOOP static void col2im3_add(float *img, const float *col, int c_in, int H, 
 }
 
 /* Σ_p d[p] over n values with 16 partial sums (vectorises; the order of the additions is
- * fixed, so the result is deterministic). */
-HOT_LOOP float nn_sum16(const float *d, long n) {
+ * fixed, so the result is deterministic). The same loop is built for 256- and 512-bit
+ * vectors (lane k of the partial sums is the same sum at every width: same bits at every
+ * level: test_convb compares the conv bias gradient across levels). */
+static inline __attribute__((always_inline)) float sum16_body(const float *d, long n) {
     float acc[16] = {0};
     long p = 0;
     for (; p + 16 <= n; p += 16)
@@ -156,6 +158,21 @@ HOT_LOOP float nn_sum16(const float *d, long n) {
     float s = 0.0f;
     for (int k = 0; k < 16; k++) s += acc[k];
     return s;
+}
+HOT_LOOP static float sum16_base(const float *d, long n) { return sum16_body(d, n); }
+#if CLS_X86_SIMD
+CLS_TARGET_AVX2 HOT_LOOP static float sum16_avx2(const float *d, long n) { return sum16_body(d, n); }
+CLS_TARGET_AVX512 HOT_LOOP static float sum16_avx512(const float *d, long n) {
+    return sum16_body(d, n);
+}
+#endif
+float nn_sum16(const float *d, long n) {
+#if CLS_X86_SIMD
+    int isa = cpu_level();
+    if (isa >= CPU_AVX512) return sum16_avx512(d, n);
+    if (isa >= CPU_AVX2) return sum16_avx2(d, n);
+#endif
+    return sum16_base(d, n);
 }
 
 HOT_LOOP void conv2d_forward(float *out, const float *inp, const float *w, const float *b,
