@@ -288,6 +288,15 @@ int cfg_fill_defaults(run_config *c, const char *model, const char *bench_name) 
             cfg_set(c, analysis_params[i].key, analysis_params[i].def);
     if (reads_on(m, "train.optimizer", b) && find_in(m->params, m->nparams, "train.optimizer"))
         train_resolve_config(c);
+    /* Without an anytime curve (eval.every 0, the default) the eval.* keys change nothing the
+     * run computes, so they are not part of its configuration or identity: a run's id is the
+     * same whether or not its model can record a curve (README "Output", R_curve). */
+    const char *every = cfg_get(c, "eval.every");
+    char *end = NULL;
+    if (every && *every && strtod(every, &end) == 0 && end && !*end) {
+        cfg_unset(c, "eval.every");
+        cfg_unset(c, "eval.subset");
+    }
     return 0;
 }
 
