@@ -6,8 +6,11 @@
 # A sweep of N no-op runs (crashtest, isolate: false, analysis off) on two grid axes:
 #   1. `clsweep expand`: wall and user seconds, peak RSS (GNU time);
 #   2. `mpirun -np 3` (1 master + 2 workers) from scratch: runs/s over the whole sweep
-#      (expansion, journal and every .nc write included), the master's peak RSS (its own
-#      getrusage report), the .nc and journal sizes.
+#      (expansion, journal and every .nc write included) and without the .nc writes, the
+#      writes' count and seconds, the master's peak RSS (its own getrusage report) and its
+#      largest child's (the .nc writer of large files), CPU per run of the master while
+#      dispatching and of the whole job (GNU time over mpirun), the load average, the .nc
+#      and journal sizes (the journal after its last compaction).
 # N: 20,000 by default (quick), 1,000,000 with --full; CLSWEEP_BENCH_MILLION_N overrides both.
 # Prints "million_* key=value" summary lines for perf/table.py. Needs /usr/bin/time.
 set -u
