@@ -25,7 +25,7 @@ LAYERS='
            include/hsf.h include/train.h include/clbase.h include/replay.h
            include/plugin_load.h
 5 run      src/run/*.c include/run.h include/probe.h include/isolate.h include/curve.h
-6 sweep    src/sweep/*.c include/curve_check.h include/sweep.h include/search.h include/search_prune.h include/prune.h include/prune_sched.h include/protocol.h include/protocol_sched.h include/output.h include/scheduler.h
+6 sweep    src/sweep/*.c include/curve_check.h include/sweep.h include/search.h include/search_prune.h include/prune.h include/prune_sched.h include/protocol.h include/protocol_sched.h include/yamlnode.h include/output.h include/scheduler.h
            include/sched_options.h include/sched_proto.h include/sched_master.h
            include/sched_worker.h include/runindex.h include/ncschema.h include/safefile.h
            include/runstore.h include/projcache.h

@@ -6,13 +6,13 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bench.h"
 #include "util.h"
+#include "yamlnode.h"
 
 static const char *const metric_names[] = {"acc", "bwt", "fwt", "forgetting"};
 
@@ -22,31 +22,12 @@ const char *protocol_metric_name(int metric) {
 
 /* ---- parsing ---- */
 
-static int pfail(const char *path, const yaml_node_t *n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int pfail(const char *path, const yaml_node_t *n, const char *fmt, ...) {
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    cls_seterr("%s:%zu:%zu: %s", path, n->start_mark.line + 1, n->start_mark.column + 1, msg);
-    return -1;
-}
-
-static const char *txt(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
-
-static const char *kind(const yaml_node_t *n) {
-    return n->type == YAML_SCALAR_NODE ? txt(n) : n->type == YAML_SEQUENCE_NODE ? "a list"
-                                                                               : "a mapping";
-}
 
 static int integer(const yaml_node_t *n, long long lo, long long hi, long long *out) {
-    if (n->type != YAML_SCALAR_NODE || !*txt(n)) return -1;
+    if (n->type != YAML_SCALAR_NODE || !*yn_txt(n)) return -1;
     char *end;
     errno = 0;
-    long long v = strtoll(txt(n), &end, 10);
+    long long v = strtoll(yn_txt(n), &end, 10);
     if (*end || errno || v < lo || v > hi) return -1;
     *out = v;
     return 0;
@@ -62,8 +43,8 @@ static yaml_node_t *node(const pctx *c, int id) { return yaml_document_get_node(
 /* Calls each(key node, value node) for the pairs of mapping m named what. */
 static int want_map(const pctx *c, const yaml_node_t *m, const char *what, const char *example) {
     if (m->type != YAML_MAPPING_NODE)
-        return pfail(c->path, m, "expected a mapping for %s (e.g. %s), got %s", what, example,
-                     kind(m));
+        return yn_fail(c->path, m, "expected a mapping for %s (e.g. %s), got %s", what, example,
+                     yn_kind(m));
     return 0;
 }
 
@@ -74,8 +55,8 @@ static int parse_seeds(const pctx *c, const yaml_node_t *v, const char *what, co
     long long x;
     if (v->type == YAML_SCALAR_NODE) {
         if (integer(v, 1, PROTOCOL_MAX_SEEDS, &x))
-            return pfail(c->path, v, "expected %s to be a count N in [1, %d] or a list of "
-                         "non-negative integers, got %s", what, PROTOCOL_MAX_SEEDS, kind(v));
+            return yn_fail(c->path, v, "expected %s to be a count N in [1, %d] or a list of "
+                         "non-negative integers, got %s", what, PROTOCOL_MAX_SEEDS, yn_kind(v));
         *out = xmalloc(sizeof(long long) * (size_t)x);
         *n = 0;
         for (long long s = 0; *n < x; s++) {
@@ -86,24 +67,24 @@ static int parse_seeds(const pctx *c, const yaml_node_t *v, const char *what, co
         return 0;
     }
     if (v->type != YAML_SEQUENCE_NODE)
-        return pfail(c->path, v, "expected %s to be a count N or a list of non-negative "
-                     "integers, got %s", what, kind(v));
+        return yn_fail(c->path, v, "expected %s to be a count N or a list of non-negative "
+                     "integers, got %s", what, yn_kind(v));
     int len = (int)(v->data.sequence.items.top - v->data.sequence.items.start);
-    if (len == 0) return pfail(c->path, v, "%s: empty list of seeds", what);
+    if (len == 0) return yn_fail(c->path, v, "%s: empty list of seeds", what);
     if (len > PROTOCOL_MAX_SEEDS)
-        return pfail(c->path, v, "%s: too many seeds (at most %d)", what, PROTOCOL_MAX_SEEDS);
+        return yn_fail(c->path, v, "%s: too many seeds (at most %d)", what, PROTOCOL_MAX_SEEDS);
     *out = xmalloc(sizeof(long long) * (size_t)len);
     *n = 0;
     for (int i = 0; i < len; i++) {
         const yaml_node_t *e = node(c, v->data.sequence.items.start[i]);
         if (integer(e, 0, (long long)1 << 62, &x))
-            return pfail(c->path, e, "expected a non-negative integer seed in %s, got %s", what,
-                         kind(e));
+            return yn_fail(c->path, e, "expected a non-negative integer seed in %s, got %s", what,
+                         yn_kind(e));
         for (int k = 0; k < *n; k++)
-            if ((*out)[k] == x) return pfail(c->path, e, "seed %lld is listed twice in %s", x, what);
+            if ((*out)[k] == x) return yn_fail(c->path, e, "seed %lld is listed twice in %s", x, what);
         for (int k = 0; k < navoid; k++)
             if (avoid[k] == x)
-                return pfail(c->path, e, "seed %lld of %s is also a tune seed: the evaluation "
+                return yn_fail(c->path, e, "seed %lld of %s is also a tune seed: the evaluation "
                              "seeds must be fresh (disjoint from protocol.tune.seeds)", x, what);
         (*out)[(*n)++] = x;
     }
@@ -115,25 +96,25 @@ static int parse_tune(const pctx *c, const yaml_node_t *v, protocol_spec *sp) {
     const yaml_node_t *seeds = NULL;
     for (yaml_node_pair_t *a = v->data.mapping.pairs.start; a < v->data.mapping.pairs.top; a++) {
         yaml_node_t *k = node(c, a->key), *x = node(c, a->value);
-        const char *key = k->type == YAML_SCALAR_NODE ? txt(k) : "";
+        const char *key = k->type == YAML_SCALAR_NODE ? yn_txt(k) : "";
         long long t;
         if (!strcmp(key, "tasks")) {
             if (integer(x, 0, 100000, &t))
-                return pfail(c->path, x, "expected protocol.tune.tasks to be an integer k >= 1 "
+                return yn_fail(c->path, x, "expected protocol.tune.tasks to be an integer k >= 1 "
                              "(tune on the first k tasks of the stream; 0 = the whole stream), "
-                             "got %s", kind(x));
+                             "got %s", yn_kind(x));
             sp->tasks = (int)t;
             sp->tasks_line = x->start_mark.line + 1;
             sp->tasks_col = x->start_mark.column + 1;
         } else if (!strcmp(key, "seeds")) {
             seeds = x;
         } else {
-            return pfail(c->path, k, "unknown protocol.tune setting '%s': expected one of tasks, "
-                         "seeds", kind(k));
+            return yn_fail(c->path, k, "unknown protocol.tune setting '%s': expected one of tasks, "
+                         "seeds", yn_kind(k));
         }
     }
     if (!seeds)
-        return pfail(c->path, v, "protocol.tune needs seeds: a count N (seeds 0..N-1) or a list");
+        return yn_fail(c->path, v, "protocol.tune needs seeds: a count N (seeds 0..N-1) or a list");
     return parse_seeds(c, seeds, "protocol.tune.seeds", NULL, 0, &sp->tune_seeds, &sp->ntune);
 }
 
@@ -141,22 +122,22 @@ static int parse_select(const pctx *c, const yaml_node_t *v, protocol_spec *sp) 
     if (want_map(c, v, "protocol.select", "{metric: acc, per: model}")) return -1;
     for (yaml_node_pair_t *a = v->data.mapping.pairs.start; a < v->data.mapping.pairs.top; a++) {
         yaml_node_t *k = node(c, a->key), *x = node(c, a->value);
-        const char *key = k->type == YAML_SCALAR_NODE ? txt(k) : "";
+        const char *key = k->type == YAML_SCALAR_NODE ? yn_txt(k) : "";
         if (!strcmp(key, "metric")) {
             int m = -1;
             for (int i = 0; i < 4 && x->type == YAML_SCALAR_NODE; i++)
-                if (!strcmp(txt(x), metric_names[i])) m = i;
+                if (!strcmp(yn_txt(x), metric_names[i])) m = i;
             if (m < 0)
-                return pfail(c->path, x, "unknown protocol.select.metric '%s': expected one of "
-                             "acc, bwt, fwt, forgetting", kind(x));
+                return yn_fail(c->path, x, "unknown protocol.select.metric '%s': expected one of "
+                             "acc, bwt, fwt, forgetting", yn_kind(x));
             sp->metric = m;
         } else if (!strcmp(key, "per")) {
-            if (x->type != YAML_SCALAR_NODE || strcmp(txt(x), "model"))
-                return pfail(c->path, x, "unsupported protocol.select.per '%s': expected model "
-                             "(one configuration chosen per model)", kind(x));
+            if (x->type != YAML_SCALAR_NODE || strcmp(yn_txt(x), "model"))
+                return yn_fail(c->path, x, "unsupported protocol.select.per '%s': expected model "
+                             "(one configuration chosen per model)", yn_kind(x));
         } else {
-            return pfail(c->path, k, "unknown protocol.select setting '%s': expected one of "
-                         "metric, per", kind(k));
+            return yn_fail(c->path, k, "unknown protocol.select setting '%s': expected one of "
+                         "metric, per", yn_kind(k));
         }
     }
     return 0;
@@ -167,15 +148,15 @@ static int parse_evaluate(const pctx *c, const yaml_node_t *v, protocol_spec *sp
     const yaml_node_t *seeds = NULL;
     for (yaml_node_pair_t *a = v->data.mapping.pairs.start; a < v->data.mapping.pairs.top; a++) {
         yaml_node_t *k = node(c, a->key), *x = node(c, a->value);
-        const char *key = k->type == YAML_SCALAR_NODE ? txt(k) : "";
+        const char *key = k->type == YAML_SCALAR_NODE ? yn_txt(k) : "";
         if (!strcmp(key, "seeds"))
             seeds = x;
         else
-            return pfail(c->path, k, "unknown protocol.evaluate setting '%s': expected seeds",
-                         kind(k));
+            return yn_fail(c->path, k, "unknown protocol.evaluate setting '%s': expected seeds",
+                         yn_kind(k));
     }
     if (!seeds)
-        return pfail(c->path, v, "protocol.evaluate needs seeds: a count N (the first N seeds "
+        return yn_fail(c->path, v, "protocol.evaluate needs seeds: a count N (the first N seeds "
                      "that are not tune seeds) or a list");
     return parse_seeds(c, seeds, "protocol.evaluate.seeds", sp->tune_seeds, sp->ntune,
                        &sp->eval_seeds, &sp->neval);
@@ -190,16 +171,16 @@ int protocol_parse(const char *path, yaml_document_t *doc, yaml_node_t *nd, prot
     const yaml_node_t *tune = NULL, *sel = NULL, *ev = NULL;
     for (yaml_node_pair_t *a = nd->data.mapping.pairs.start; a < nd->data.mapping.pairs.top; a++) {
         yaml_node_t *k = node(&c, a->key), *x = node(&c, a->value);
-        const char *key = k->type == YAML_SCALAR_NODE ? txt(k) : "";
+        const char *key = k->type == YAML_SCALAR_NODE ? yn_txt(k) : "";
         if (!strcmp(key, "tune")) tune = x;
         else if (!strcmp(key, "select")) sel = x;
         else if (!strcmp(key, "evaluate")) ev = x;
         else
-            return pfail(path, k, "unknown protocol setting '%s': expected one of tune, select, "
-                         "evaluate", kind(k));
+            return yn_fail(path, k, "unknown protocol setting '%s': expected one of tune, select, "
+                         "evaluate", yn_kind(k));
     }
-    if (!tune) return pfail(path, nd, "protocol needs tune: {tasks: K, seeds: [...]} (phase 1)");
-    if (!ev) return pfail(path, nd, "protocol needs evaluate: {seeds: N} (phase 2)");
+    if (!tune) return yn_fail(path, nd, "protocol needs tune: {tasks: K, seeds: [...]} (phase 1)");
+    if (!ev) return yn_fail(path, nd, "protocol needs evaluate: {seeds: N} (phase 2)");
     if (parse_tune(&c, tune, sp) || (sel && parse_select(&c, sel, sp)) ||
         parse_evaluate(&c, ev, sp)) {
         protocol_spec_free(sp);
