@@ -118,6 +118,30 @@ check "train.epochs on curves3d is benchmark.block_size" grep -q 'benchmark.bloc
 "$CLSWEEP" run "$TMP/tiny3.yaml" --quiet --progress > /dev/null 2>&1
 check "--quiet with --progress exits 2" test $? -eq 2
 
+# ---- a model-scoped swept key has one column, its runs' unscoped key, with the values ----
+cat > "$TMP/scoped.yaml" <<EOF
+name: scoped
+benchmark: {name: teacher_student, blocks: 2, block_size: 5, test_size: 20}
+models: [finetune, ewc]
+defaults: {mlp.hidden: [4]}
+grid:
+  finetune.train.lr: [0.01, 0.1]
+  ewc.train.lr: [0.02]
+output: $TMP/scoped.nc
+EOF
+"$CLSWEEP" run "$TMP/scoped.yaml" --quiet > /dev/null 2>&1
+check "scoped sweep exits 0" test $? -eq 0
+check "finetune.train.lr and ewc.train.lr: one column train__lr holding each run's value" \
+    "$PY" -c "
+import sys, netCDF4
+d = netCDF4.Dataset(sys.argv[1])
+names = [v for v in d.variables if v.endswith('train__lr')]
+assert names == ['train__lr'], names
+assert d['train__lr'].key == 'train.lr'
+got = sorted((str(m), float(x)) for m, x in zip(d['model'][:], d['train__lr'][:]))
+assert got == [('ewc', 0.02), ('finetune', 0.01), ('finetune', 0.1)], got
+" "$TMP/scoped.nc"
+
 # ---- no shipped sweep is silent by default ----
 check "no shipped sweep sets quiet: true" bash -c "! grep -Eq 'quiet: *(true|yes|on)' sweeps/*.yaml"
 finish

@@ -58,6 +58,7 @@
 #include "ncdisk.h"
 #include "ncguard.h"
 #include "ncschema.h"
+#include "registry.h"
 #include "resstore.h"
 #include "safefile.h"
 #include "util.h"
@@ -341,6 +342,11 @@ static void layout_names(out_layout *L) {
     L->ax = xcalloc((size_t)(s->naxes > 0 ? s->naxes : 1), sizeof *L->ax);
     for (int a = 0; a < s->naxes; a++) {
         const char *key = s->axes[a];
+        /* A model-scoped key (finetune.train.lr) is in its runs' configurations under its
+         * unscoped name (train.lr, registry.h): its column is that key's. */
+        char owner[64];
+        const char *rest;
+        if (param_scoped_split(key, owner, sizeof owner, &rest)) key = rest;
         char var[NC_MAX_NAME + 1];
         size_t len = 0;
         for (const char *p = key; *p && len + 3 < sizeof var; p++) {
