@@ -144,8 +144,8 @@ first_script "$TMP/job.txt" >"$TMP/job.sh"
 mkdir -p "$TMP/l"
 bash "$TMP/job.sh" >"$TMP/job1.log" 2>&1 &
 pid=$!
-for _ in $(seq 600); do
-    [ "$(grep -ao CLSJ "$TMP/l/r.nc.journal" 2>/dev/null | wc -l)" -ge 1 ] && break
+for _ in $(seq 600); do   # a run recorded: 2 "CLSJ" (the header "CLSJOURNAL1" is one)
+    [ "$(grep -ao CLSJ "$TMP/l/r.nc.journal" 2>/dev/null | wc -l)" -ge 2 ] && break
     sleep 0.05
 done
 kill -USR1 "$pid"
