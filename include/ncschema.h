@@ -70,6 +70,7 @@ typedef struct {
     size_t n, S, T;            /* lengths of run, stage, task */
     int drun, dstage, dtask;   /* their dimension ids */
     unsigned long long budget; /* bytes a reader may allocate for values (from the file size) */
+    unsigned long long text_budget; /* characters a deflated text variable may claim */
 } ncs_file;
 
 /* Opens path read-only and checks the title. 0, or -1 with cls_seterr. */
@@ -84,6 +85,11 @@ char *ncs_text_att(int nc, int var, const char *name);
 /* Whether count values of elsize bytes fit the budget (overflow-safe); -1 with cls_seterr
  * naming what when not. */
 int ncs_budget(const ncs_file *f, const char *what, size_t count, size_t count2, size_t elsize);
+/* The same for a text variable of rows x width characters (deflated: zlib packs at most
+ * ~1,032 bytes into one, so the bound is that ratio times the file's size). */
+int ncs_text_budget(const ncs_file *f, const char *what, size_t rows, size_t width);
+/* Rows per read of a text variable of this width (a few MiB at a time). */
+size_t ncs_text_rows(size_t width);
 /* Reads a checked fixed variable in full: strings into a new array of f->n strings (free
  * with ncs_free_strings), other types into out (f->n x cells, of the variable's type). */
 int ncs_read_strings(const ncs_file *f, const char *name, char ***out);

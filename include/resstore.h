@@ -34,6 +34,9 @@ int resstore_status(const resstore *rs, int idx);
 /* Run idx's template number: runs with the same one have the same shape, metric and
  * extras (names, dimensions, shapes); -1 when absent. */
 long resstore_template(const resstore *rs, int idx);
+/* The lengths of run idx's message and metric texts (strlen of what resstore_get gives),
+ * without rebuilding the result. 0, or -1 when absent. */
+int resstore_text_lens(const resstore *rs, int idx, size_t *message, size_t *metric);
 /* Rebuilds run idx's result into *r (caller result_frees it). 0, or -1 when absent. */
 int resstore_get(const resstore *rs, int idx, run_result *r);
 /* Bytes held, for the performance notes. */

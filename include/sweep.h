@@ -85,6 +85,8 @@ const char *sweep_get(const sweep_t *s, int i, const char *key);
 const char *sweep_str(const sweep_t *s, int i, const char *key);
 void sweep_cfg(const sweep_t *s, int i, run_config *out);
 char *sweep_cfg_string(const sweep_t *s, int i);
+/* strlen(sweep_cfg_string(s, i)), without building it. */
+size_t sweep_cfg_strlen(const sweep_t *s, int i);
 int sweep_nkeys(const sweep_t *s, int i);
 const char *sweep_key(const sweep_t *s, int i, int j);
 const char *sweep_val(const sweep_t *s, int i, int j);

@@ -539,9 +539,27 @@ static void test_netcdf_roundtrip(void) {
           "get ewc__lambda");
     CHECK(lam[0] == 100 && isnan(lam[1]), "axis values %g %g", lam[0], lam[1]);
     nc_type type;
+    int tnd = 0, tdims[2];
+    size_t tw = 0;
     CHECK(nc_inq_varid(nc, "pah__prototype_shape", &var) == NC_NOERR &&
-              nc_inq_vartype(nc, var, &type) == NC_NOERR && type == NC_STRING,
-          "string axis");
+              nc_inq_vartype(nc, var, &type) == NC_NOERR && type == NC_CHAR &&
+              nc_inq_varndims(nc, var, &tnd) == NC_NOERR && tnd == 2 &&
+              nc_inq_vardimid(nc, var, tdims) == NC_NOERR &&
+              nc_inq_dimlen(nc, tdims[1], &tw) == NC_NOERR,
+          "text axis: char (run, pah__prototype_shape_strlen)");
+    char enc[8] = "";
+    CHECK(nc_get_att_text(nc, var, "_Encoding", enc) == NC_NOERR && !strncmp(enc, "utf-8", 5),
+          "text axis: _Encoding utf-8");
+    /* Text rows are NUL-padded to the longest value; status of both runs reads back. */
+    int sv;
+    size_t sw = 0;
+    CHECK(nc_inq_varid(nc, "status", &sv) == NC_NOERR && nc_inq_vardimid(nc, sv, tdims) == NC_NOERR &&
+              nc_inq_dimlen(nc, tdims[1], &sw) == NC_NOERR && sw >= 2 && sw < 32,
+          "status_strlen %zu", sw);
+    char st2[64] = "";
+    CHECK(sw < 32 && nc_get_var_text(nc, sv, st2) == NC_NOERR && !strncmp(st2, "ok", 2) &&
+              (sw == 2 || st2[2] == 0),
+          "run 0 status 'ok' (got %.*s)", (int)sw, st2);
     int total = 0, finished = 0;
     nc_get_att_int(nc, NC_GLOBAL, "n_runs_total", &total);
     nc_get_att_int(nc, NC_GLOBAL, "n_runs_finished", &finished);

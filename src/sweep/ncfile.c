@@ -186,6 +186,8 @@ typedef struct {
     const char *key;
     int numeric;
     int varid;
+    size_t width;      /* text axes: the longest value (the _strlen dimension) */
+    int dwidth;
 } nc_axisdef;
 
 /* Everything output_write decides before creating the file. */
@@ -206,6 +208,8 @@ typedef struct {
     int on_disk;       /* written by ncdisk.c (variables defined in name order) */
     int drun;
     int varid[64];     /* of ncs_fixed[] */
+    size_t width[64];  /* text variables of ncs_fixed[]: the longest value */
+    int dwidth[64];    /*   and its _strlen dimension */
 } out_layout;
 
 static void layout_free(out_layout *L) {
@@ -392,9 +396,81 @@ static void layout_names(out_layout *L) {
     for (int a = 0; a < L->naxes; a++) cls_strappend(&L->coords, &len, &cap, " %s", L->ax[a].var);
 }
 
+/* The longest value of every text variable (the length of its _strlen dimension; at least
+ * 1, as a length of 0 would make it unlimited). */
+static void layout_widths(out_layout *L) {
+    for (int i = 0; i < ncs_nfixed; i++) L->width[i] = 1;
+    for (int a = 0; a < L->naxes; a++) L->ax[a].width = 1;
+    for (int k = 0; k < L->n; k++) {
+        int run = L->runs[k];
+        size_t msg = 0, metric = 0;
+        int st = -1;
+        const run_result *r = L->results ? L->results[run] : NULL;
+        if (r) {
+            msg = strnlen(r->message, sizeof r->message);
+            metric = strnlen(r->metric, sizeof r->metric);
+            st = (int)r->status;
+        } else if (L->rs) {
+            resstore_text_lens(L->rs, run, &msg, &metric);
+            st = resstore_status(L->rs, run);
+        }
+        for (int i = 0; i < ncs_nfixed; i++) {
+            const ncs_var *v = &ncs_fixed[i];
+            if (v->type != NC_STRING) continue;
+            size_t w = 0;
+            const char *t = NULL;
+            switch (v->src) {
+            case NCS_RUN_ID: t = L->s->runs[run].id; break;
+            case NCS_CFG_TEXT: t = sweep_get(L->s, run, v->key); break;
+            case NCS_CFG_ALL: w = sweep_cfg_strlen(L->s, run); break;
+            case NCS_RES_STATUS: t = st >= 0 ? run_status_name((run_status)st) : NULL; break;
+            case NCS_RES_TEXT: w = v->off == offsetof(run_result, message) ? msg : metric; break;
+            default: break;
+            }
+            if (t) w = strlen(t);
+            if (w > L->width[i]) L->width[i] = w;
+        }
+        for (int a = 0; a < L->naxes; a++) {
+            if (L->ax[a].numeric) continue;
+            const char *t = sweep_get(L->s, run, L->ax[a].key);
+            size_t w = t ? strlen(t) : 0;
+            if (w > L->ax[a].width) L->ax[a].width = w;
+        }
+    }
+}
+
 static int put_text(int nc, int var, const char *name, const char *val) {
     if (!val) val = "";
     return nc_put_att_text(nc, var, name, strlen(val), val);
+}
+
+/* Defines a text variable (run, <name>_strlen) of chars, UTF-8 (CF 1.8; netCDF4-python and
+ * xarray read it as strings), NUL-padded, deflated in chunks of whole rows. A NetCDF
+ * status. */
+static int def_text_var(int nc, const char *name, int drun, int dlen, int nruns, size_t width,
+                        int *id) {
+    int dd[2] = {drun, dlen};
+    int rc = nc_def_var(nc, name, NC_CHAR, 2, dd, id);
+    size_t rows = 1;
+    while (rows < 16384 && rows * 2 * width <= (256u << 10) && rows * 2 <= (size_t)(nruns > 1 ? nruns : 1))
+        rows *= 2;
+    size_t chunk[2] = {rows, width};
+    if (rc == NC_NOERR) rc = nc_def_var_chunking(nc, *id, NC_CHUNKED, chunk);
+    if (rc == NC_NOERR) rc = nc_def_var_deflate(nc, *id, 0, 1, 1);
+    if (rc == NC_NOERR) rc = nc_put_att_text(nc, *id, "_Encoding", 5, "utf-8");
+    return rc;
+}
+
+/* Writes rows start .. start+n-1 of text variable id (width chars each) from strs. */
+static int put_text_rows(int nc, int id, size_t start, size_t n, size_t width, const char *const *strs) {
+    if (n == 0) return NC_NOERR;
+    char *buf = xcalloc(n, width);
+    for (size_t k = 0; k < n; k++)
+        if (strs[k]) memcpy(buf + k * width, strs[k], strnlen(strs[k], width));
+    size_t st[2] = {start, 0}, ct[2] = {n, width};
+    int rc = nc_put_vara_text(nc, id, st, ct, buf);
+    free(buf);
+    return rc;
 }
 
 /* A variable to define: kind 0 fixed, 1 axis, 2 extra; index in its table. */
@@ -420,16 +496,41 @@ static int define_file(int nc, const char *nc_path, out_layout *L) {
     for (int a = 0; a < L->naxes; a++) ord[nord++] = (var_order){L->ax[a].var, 1, a};
     for (int q = 0; q < L->nextras; q++) ord[nord++] = (var_order){L->ex[q].var, 2, q};
     if (L->on_disk) qsort(ord, (size_t)nord, sizeof *ord, cmp_var_order);
+    /* Every value of every variable is written, so no fill pass is needed: with fill on,
+     * HDF5 first stores a fill string per element of each variable-length string variable
+     * in its global heap and removes it again when the value is written (H5HG_remove was
+     * 30 % of a 100,000-run sweep's samples). The _FillValue attributes stay. */
+    int oldfill = 0;
+    NC_CHECK(nc_set_fill(nc, NC_NOFILL, &oldfill));
     NC_CHECK(nc_def_dim(nc, "run", (size_t)L->n, &L->drun));
     for (int d = 0; d < L->ndims; d++)
         NC_CHECK(nc_def_dim(nc, L->dims[d].name, L->dims[d].size, &L->dims[d].id));
+    /* Text is stored as char arrays, (run, <name>_strlen), not as variable-length strings:
+     * HDF5 keeps each variable-length string as an object of its global heap, ~10 us per
+     * value to write (issue 23: ~100 s for 10^6 runs), a char array ~0.03 us. */
+    char dname[NC_MAX_NAME + 1];
+    for (int i = 0; i < ncs_nfixed; i++) {
+        if (ncs_fixed[i].type != NC_STRING) continue;
+        snprintf(dname, sizeof dname, "%s_strlen", ncs_fixed[i].name);
+        NC_CHECK(nc_def_dim(nc, dname, L->width[i], &L->dwidth[i]));
+    }
+    for (int a = 0; a < L->naxes; a++) {
+        if (L->ax[a].numeric) continue;
+        snprintf(dname, sizeof dname, "%.*s_strlen", NC_MAX_NAME - 7, L->ax[a].var);
+        NC_CHECK(nc_def_dim(nc, dname, L->ax[a].width, &L->ax[a].dwidth));
+    }
     int d1[1] = {L->drun};
     for (int o = 0; o < nord; o++) {
       if (ord[o].kind == 0) {
         int i = ord[o].index;
         const ncs_var *v = &ncs_fixed[i];
         int dd[3] = {L->drun, v->ndims == 3 ? L->dims[0].id : L->dims[1].id, L->dims[1].id};
-        NC_CHECK(nc_def_var(nc, v->name, v->type, v->ndims, dd, &L->varid[i]));
+        if (v->type == NC_STRING) {
+            dd[1] = L->dwidth[i];
+            NC_CHECK(def_text_var(nc, v->name, L->drun, dd[1], L->n, L->width[i], &L->varid[i]));
+        } else {
+            NC_CHECK(nc_def_var(nc, v->name, v->type, v->ndims, dd, &L->varid[i]));
+        }
         int id = L->varid[i];
         if (v->nan_fill && v->type == NC_FLOAT)
             NC_CHECK(nc_put_att_float(nc, id, "_FillValue", NC_FLOAT, 1, &fnan));
@@ -451,7 +552,8 @@ static int define_file(int nc, const char *nc_path, out_layout *L) {
       } else if (ord[o].kind == 1) {
         nc_axisdef *A = &L->ax[ord[o].index];
         char ln[NC_MAX_NAME + 32];
-        NC_CHECK(nc_def_var(nc, A->var, A->numeric ? NC_DOUBLE : NC_STRING, 1, d1, &A->varid));
+        if (A->numeric) NC_CHECK(nc_def_var(nc, A->var, NC_DOUBLE, 1, d1, &A->varid));
+        else NC_CHECK(def_text_var(nc, A->var, L->drun, A->dwidth, L->n, A->width, &A->varid));
         if (A->numeric) NC_CHECK(nc_put_att_double(nc, A->varid, "_FillValue", NC_DOUBLE, 1, &dnan));
         NC_CHECK(put_text(nc, A->varid, "key", A->key));
         snprintf(ln, sizeof ln, "swept parameter %s", A->key);
@@ -523,9 +625,7 @@ static int write_fixed(int nc, const char *nc_path, const out_layout *L, int i, 
                 else if (v->src == NCS_RES_TEXT) t = CFIELD(r, v, char);
                 strs[j] = t ? t : "";
             }
-            start[0] = (size_t)(k0_ + k0);
-            count[0] = (size_t)kn;
-            NC_CHECK(nc_put_vara_string(nc, L->varid[i], start, count, strs));
+            NC_CHECK(put_text_rows(nc, L->varid[i], (size_t)(k0_ + k0), (size_t)kn, L->width[i], strs));
             for (int j = 0; j < nowned; j++) free(owned[j]);
             nowned = 0;
             if (slice <= 0) break;
@@ -608,7 +708,7 @@ static int write_axes_extras(int nc, const char *nc_path, const out_layout *L, i
             strs[k] = v ? v : "";
         }
         if (A->numeric) NC_CHECK(nc_put_vara_double(nc, A->varid, start, count, dbuf));
-        else NC_CHECK(nc_put_vara_string(nc, A->varid, start, count, strs));
+        else NC_CHECK(put_text_rows(nc, A->varid, start[0], count[0], A->width, strs));
     }
     for (int q = 0; q < L->nextras; q++) {
         const nc_extradef *e = &L->ex[q];
@@ -732,6 +832,7 @@ static int output_write_src(const char *path, const sweep_t *s, run_result *cons
         if (results ? results[i] != NULL : rs && resstore_has(rs, i)) L.runs[L.n++] = i;
     if (layout_extras(&L, path)) goto cleanup;
     layout_names(&L);
+    layout_widths(&L);
     status = write_layout(path, &L);
 cleanup:
     layout_free(&L);

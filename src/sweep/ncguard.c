@@ -70,6 +70,23 @@ static int read_var(const ncs_file *f, int v) {
         if (len && count > SIZE_MAX / len) return -1;
         count *= len;
     }
+    if (t == NC_CHAR && nd == 2) {
+        /* Text (run, <name>_strlen), deflated: read a few MiB of rows at a time. */
+        size_t rows_total, width;
+        if (nc_inq_dimlen(f->nc, dims[0], &rows_total) != NC_NOERR ||
+            nc_inq_dimlen(f->nc, dims[1], &width) != NC_NOERR ||
+            ncs_text_budget(f, "a text variable", rows_total, width))
+            return -1;
+        size_t rows = ncs_text_rows(width);
+        char *tb = xmalloc(rows * width + 1);
+        int rc = NC_NOERR;
+        for (size_t k0 = 0; k0 < rows_total && width && rc == NC_NOERR; k0 += rows) {
+            size_t st[2] = {k0, 0}, ct[2] = {rows_total - k0 < rows ? rows_total - k0 : rows, width};
+            rc = nc_get_vara_text(f->nc, v, st, ct, tb);
+        }
+        free(tb);
+        return rc == NC_NOERR ? 0 : -1;
+    }
     if (ncs_budget(f, "a variable", count, 1, sz ? sz : 1)) return -1;
     void *buf = xmalloc(count * sz + 1);
     int rc = nc_get_var(f->nc, v, buf);

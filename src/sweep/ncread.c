@@ -32,6 +32,7 @@
  * variable-length strings (a pointer per string) and small files. */
 #define BUDGET_PER_BYTE 16ULL
 #define BUDGET_FLOOR (64ULL << 20)
+#define TEXT_BUDGET_PER_BYTE 1100ULL /* > zlib's largest ratio (~1,032:1) */
 
 /* 1 when path starts with the HDF5 signature (every file clsweep writes is NetCDF-4, i.e.
  * HDF5 with the signature at offset 0). Checked before nc_open: libnetcdf's parser of the
@@ -83,6 +84,21 @@ char *ncs_text_att(int nc, int var, const char *name) {
     return s;
 }
 
+int ncs_text_budget(const ncs_file *f, const char *what, size_t rows, size_t width) {
+    unsigned long long b = f->text_budget;
+    if (rows && width > b / rows) {
+        cls_seterr("%s: %s claims %zu x %zu characters, more than a file of this size can hold "
+                   "(a damaged or foreign file?)", f->path, what, rows, width);
+        return -1;
+    }
+    return 0;
+}
+
+size_t ncs_text_rows(size_t width) {
+    size_t rows = (4u << 20) / (width ? width : 1);
+    return rows ? rows : 1;
+}
+
 int ncs_budget(const ncs_file *f, const char *what, size_t count, size_t count2, size_t elsize) {
     unsigned long long b = f->budget;
     if ((count && count2 > b / count) || (count && count2 && elsize > b / (count * count2))) {
@@ -120,10 +136,19 @@ static int check_fixed(const ncs_file *f, const ncs_var *v) {
         nd = -1;
     int want[3] = {f->drun, v->ndims == 3 ? f->dstage : f->dtask, f->dtask};
     int ok = nd == v->ndims && type == v->type;
+    /* Text: char (run, <name>_strlen) since issue 23; string (run) in older files. */
+    if (v->type == NC_STRING && type == NC_CHAR && nd == 2) {
+        ok = 1;
+        nd = 1;
+    }
     for (int d = 0; ok && d < nd; d++) ok = dims[d] == want[d];
     if (!ok) {
-        cls_seterr("%s: variable %s is not what clsweep writes (expected %s%s)", f->path,
-                   v->name, type_name(v->type), shapes[v->ndims]);
+        if (v->type == NC_STRING)
+            cls_seterr("%s: variable %s is not what clsweep writes (expected char(run, %s_strlen) "
+                       "or string(run))", f->path, v->name, v->name);
+        else
+            cls_seterr("%s: variable %s is not what clsweep writes (expected %s%s)", f->path,
+                       v->name, type_name(v->type), shapes[v->ndims]);
         return -1;
     }
     return 0;
@@ -141,6 +166,7 @@ int ncs_open_checked(ncs_file *f, const char *path) {
     }
     if (ncs_open(path, &f->nc)) return -1;
     f->budget = BUDGET_FLOOR + BUDGET_PER_BYTE * (unsigned long long)st.st_size;
+    f->text_budget = BUDGET_FLOOR + TEXT_BUDGET_PER_BYTE * (unsigned long long)st.st_size;
     static const char *const names[3] = {"run", "stage", "task"};
     int *ids[3] = {&f->drun, &f->dstage, &f->dtask};
     size_t *lens[3] = {&f->n, &f->S, &f->T};
@@ -181,6 +207,43 @@ int ncs_read_strings(const ncs_file *f, const char *name, char ***out) {
     int var;
     *out = xcalloc(f->n ? f->n : 1, sizeof **out);
     NC_CHECK(nc_inq_varid(f->nc, name, &var));
+    nc_type type;
+    int nd, dims[NC_MAX_VAR_DIMS];
+    NC_CHECK(nc_inq_vartype(f->nc, var, &type));
+    NC_CHECK(nc_inq_varndims(f->nc, var, &nd));
+    if (type == NC_CHAR && nd == 2) {
+        /* (run, <name>_strlen) chars, NUL-padded: one malloc'd string a run, as
+         * nc_get_var_string gives (ncs_free_strings frees both). */
+        size_t width;
+        NC_CHECK(nc_inq_vardimid(f->nc, var, dims));
+        NC_CHECK(nc_inq_dimlen(f->nc, dims[1], &width));
+        if (ncs_text_budget(f, name, f->n, width)) goto cleanup;
+        size_t rows = ncs_text_rows(width);
+        char *buf = width ? xmalloc(rows * width) : NULL;
+        for (size_t k0 = 0; k0 < f->n; k0 += rows) {
+            size_t kn = f->n - k0 < rows ? f->n - k0 : rows;
+            size_t st[2] = {k0, 0}, ct[2] = {kn, width};
+            int rc = width ? nc_get_vara_text(f->nc, var, st, ct, buf) : NC_NOERR;
+            if (rc != NC_NOERR) {
+                free(buf);
+                ncs_free_strings(*out, f->n);
+                *out = NULL;
+                cls_seterr("%s: NetCDF: %s", nc_path, nc_strerror(rc));
+                cls_adderr("variable %s", name);
+                return -1;
+            }
+            for (size_t k = 0; k < kn; k++) {
+                const char *row = buf + k * width;
+                size_t len = strnlen(row, width);
+                char *t = xmalloc(len + 1);
+                memcpy(t, row, len);
+                t[len] = 0;
+                (*out)[k0 + k] = t;
+            }
+        }
+        free(buf);
+        return 0;
+    }
     if (f->n) NC_CHECK(nc_get_var_string(f->nc, var, *out));
     return 0;
 cleanup:

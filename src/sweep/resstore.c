@@ -257,6 +257,28 @@ typedef struct {
     const char *p;
 } rd_t;
 
+int resstore_text_lens(const resstore *rs, int idx, size_t *message, size_t *metric) {
+    const char *p = record(rs, idx);
+    if (!p) return -1;
+    uint32_t t, msg;
+    int32_t ml;
+    memcpy(&t, p, 4);
+    if (t == RAW) {
+        run_result r;
+        if (resstore_get(rs, idx, &r)) return -1;
+        *message = strlen(r.message);
+        *metric = strlen(r.metric);
+        result_free(&r);
+        return 0;
+    }
+    memcpy(&msg, p + 5, 4);
+    *message = rs->msg.items[msg].len;
+    memcpy(&ml, rs->tmpl.items[t].p, 4);
+    size_t cap = sizeof ((run_result *)0)->metric - 1;
+    *metric = ml < 0 ? 0 : (size_t)ml > cap ? cap : (size_t)ml;
+    return 0;
+}
+
 static int32_t get_i32(rd_t *c) {
     int32_t v;
     memcpy(&v, c->p, 4);

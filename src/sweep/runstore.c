@@ -283,10 +283,16 @@ void sweep_cfg(const sweep_t *s, int i, run_config *out) {
     }
 }
 
-char *sweep_cfg_string(const sweep_t *s, int i) {
+size_t sweep_cfg_strlen(const sweep_t *s, int i) {
     int n = sweep_nkeys(s, i);
-    size_t len = 1;
-    for (int j = 0; j < n; j++) len += strlen(sweep_key(s, i, j)) + strlen(sweep_val(s, i, j)) + 2;
+    size_t len = 0;
+    for (int j = 0; j < n; j++) len += strlen(sweep_key(s, i, j)) + strlen(sweep_val(s, i, j)) + 1 + (j > 0);
+    return len;
+}
+
+char *sweep_cfg_string(const sweep_t *s, int i) {
+    size_t len = sweep_cfg_strlen(s, i) + 1;
+    int n = sweep_nkeys(s, i);
     char *buf = xmalloc(len), *p = buf;
     for (int j = 0; j < n; j++) {
         const char *k = sweep_key(s, i, j), *v = sweep_val(s, i, j);
