@@ -62,13 +62,18 @@ int journal_read_damage(const char *path,
                         void (*fn)(const char *run_id, run_result *r, void *ctx), void *ctx,
                         journal_damage *dmg);
 /* Compaction (issue 23): once the sweep file next to the journal ("<out>.journal" → <out>)
- * has just been written with every run recorded so far (nbase of them), the journal is
- * replaced — a new file with the header "CLSJOURNAL2", nbase and a CRC, no records, fsync'd,
- * locked, renamed over it — and later records go there. A resume then reads the sweep file
- * first and the journal's records after it (sched_resume.c). A kill at any moment leaves
- * either the old journal or the new one next to a sweep file that holds its base. 0, or -1
+ * has just been written with the runs recorded up to journal offset keep_from (nbase of
+ * them; keep_from < 0: every run recorded so far), the journal is replaced — a new file with
+ * the header "CLSJOURNAL2", nbase and a CRC, then the records from keep_from on (those
+ * journaled while a background write ran), fsync'd, locked, renamed over it — and later
+ * records go there. A resume then reads the sweep file first and the journal's records
+ * after it (sched_resume.c). A kill at any moment leaves either the old journal or the new
+ * one next to a sweep file that holds its base. Call it with the journal flushed. 0, or -1
  * with cls_seterr (the old journal is then still in use). */
-int journal_compact(journal_t *j, uint32_t nbase);
+int journal_compact(journal_t *j, uint32_t nbase, long long keep_from);
+/* Removes the temporary files "<out>.tmp.XXXXXX" of the sweep file (a rewrite that was
+ * stopped: ncbg_cancel); the journal's lock keeps other processes' away. */
+void journal_remove_temps(const journal_t *j);
 /* The base of the journal at path: the runs of the sweep file a compacted journal continues
  * (0 for an ordinary or missing journal). 0, or -1 with cls_seterr. */
 int journal_read_base(const char *path, uint32_t *nbase);

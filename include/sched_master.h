@@ -5,6 +5,8 @@
 #ifndef CLS_SCHED_MASTER_H
 #define CLS_SCHED_MASTER_H
 
+#include <stdint.h>
+
 #include "analysis_mpi.h"
 #include "isolate.h"
 #include "output.h"
@@ -39,6 +41,11 @@ typedef struct {
     int ncompactions;           /* journal compactions (issue 23) */
     int nwrites;                /* .nc writes, and their seconds in total */
     double write_total;
+    struct ncbg *bg;            /* a .nc write in the background (ncbg.h), or NULL */
+    double bg_t0;               /*   started then, */
+    uint32_t bg_nbase;          /*   of this many runs, */
+    long long bg_from;          /*   the journal's size then (its later records stay) */
+    int nbg;                    /* .nc writes done in the background */
     char *reported;             /* the error already printed (master_finish does not repeat it) */
     int quiet;
 } master_t;

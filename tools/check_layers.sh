@@ -29,7 +29,7 @@ LAYERS='
            include/sched_options.h include/sched_proto.h include/sched_master.h
            include/sched_worker.h include/runindex.h include/ncschema.h include/safefile.h
            include/runstore.h include/projcache.h
-           include/exclude.h include/ncguard.h include/resstore.h include/ncdisk.h
+           include/exclude.h include/ncguard.h include/resstore.h include/ncdisk.h include/ncbg.h
 7 cli      src/cli/*.c
 '
 

@@ -403,7 +403,39 @@ void journal_damage_describe(const journal_damage *d, char *buf, size_t size) {
 
 /* ---- compaction (issue 23) ---- */
 
-int journal_compact(journal_t *j, uint32_t nbase) {
+void journal_remove_temps(const journal_t *j) {
+    if (j && j->path) remove_stale_temps(j->path);
+}
+
+/* Appends bytes [from, end) of the journal file at path to fd. 0, or -1 with errno. */
+static int copy_tail(const char *path, long long from, int fd) {
+    int in = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (in < 0) return -1;
+    char buf[1 << 16];
+    off_t pos = (off_t)from;
+    for (;;) {
+        ssize_t k = pread(in, buf, sizeof buf, pos);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) {
+            int e = errno;
+            close(in);
+            errno = e;
+            return -1;
+        }
+        if (k == 0) break;
+        if (sf_write_all(fd, buf, (size_t)k)) {
+            int e = errno;
+            close(in);
+            errno = e;
+            return -1;
+        }
+        pos += k;
+    }
+    close(in);
+    return 0;
+}
+
+int journal_compact(journal_t *j, uint32_t nbase, long long keep_from) {
     if (!j || !j->f) {
         cls_seterr("journal_compact: journal is not open");
         return -1;
@@ -431,7 +463,8 @@ int journal_compact(journal_t *j, uint32_t nbase) {
     umask(mask);
     char *dir = sf_dir_of(j->path);
     FILE *nf = NULL;
-    if (fchmod(fd, 0644 & ~mask) || sf_write_all(fd, h, sizeof h) || fsync(fd) ||
+    if (fchmod(fd, 0644 & ~mask) || sf_write_all(fd, h, sizeof h) ||
+        (keep_from >= 0 && copy_tail(j->path, keep_from, fd)) || fsync(fd) ||
         flock(fd, LOCK_EX | LOCK_NB) != 0 || !(nf = fdopen(fd, "ab"))) {
         cls_seterr("cannot compact journal %s: %s", j->path, strerror(errno));
         goto fail;

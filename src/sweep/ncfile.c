@@ -9,14 +9,17 @@
  *   task       max ntasks over finished runs (at least 1)
  *   <dim>      one per dimension name used by array extras (e.g. path, block); size = max
  *              over runs (extras over "stage"/"task" share those dimensions)
+ *   <name>_strlen  one per text variable: its longest value (at least 1)
  * Variables: the fixed per-run variables of the table ncs_fixed[] below (name, type,
- *   dimensions, attributes; strings are NetCDF-4 variable-length strings), then
+ *   dimensions, attributes; a NC_STRING row is text: char (run, <name>_strlen), NUL-padded,
+ *   deflated, _Encoding = "utf-8" — not variable-length strings, whose libhdf5 global heap
+ *   costs ~10 us a value; files of the earlier layout, string (run), are read too), then
  *   <axis>(run)            one per swept key of the sweep (grid and zip, in file order),
  *                          named by the key with '.' replaced by "__" (ewc.lambda →
  *                          ewc__lambda), attribute key = the dotted key. double with
  *                          _FillValue NaN (NaN where the run's config lacks the key, i.e.
  *                          the model does not read it) when every present value is a
- *                          number, else string ("" where absent). A key that equals a fixed
+ *                          number, else text ("" where absent), as above. A key that equals a fixed
  *                          variable name (model, seed) is not duplicated.
  *   <extra>(run[, d0[, d1]]) double, _FillValue NaN: one per extra metric name (scalar,
  *                          1-D or 2-D); attribute clsweep_extra = the extra's name (the

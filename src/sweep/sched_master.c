@@ -33,6 +33,7 @@
 #include "cls_mpi.h"
 #include "protocol_sched.h"
 #include "prune_sched.h"
+#include "ncbg.h"
 #include "resstore.h"
 #include "sched_proto.h"
 #include "stop.h"
@@ -177,32 +178,90 @@ static void master_requeue(master_t *m, int idx, const char *why, int count_it) 
  * nor when the journal holds results of runs that are not in this sweep (they are in no
  * .nc and would be lost). */
 #define JOURNAL_COMPACT_BYTES (64LL << 20)
+/* Sweep files of more finished runs than this are rewritten in the background (ncbg.h) —
+ * also as soon as the journal passes JOURNAL_COMPACT_BYTES, so that it is compacted during
+ * the sweep, not only at its end; smaller ones (built in memory, < 1 s) in the master.
+ * CLSWEEP_NC_BG_RUNS overrides it (tests). */
+#define NC_BG_RUNS 50000
 
-static int maybe_compact(master_t *m) {
-    if (!m->rs || m->nstray) return 0;
-    long long limit = JOURNAL_COMPACT_BYTES;
-    const char *env = getenv("CLSWEEP_JOURNAL_COMPACT_BYTES");
-    if (env && *env) limit = strtoll(env, NULL, 10);
-    if (journal_size(&m->journal) <= limit) return 0;
-    uint32_t nbase = 0;
-    for (int i = 0; i < m->sw.nruns; i++) nbase += resstore_has(m->rs, i) ? 1u : 0u;
-    if (nbase == 0) return 0;
-    if (journal_compact(&m->journal, nbase)) return -1;
+static long long env_ll(const char *name, long long dflt) {
+    const char *env = getenv(name);
+    return env && *env ? strtoll(env, NULL, 10) : dflt;
+}
+
+/* Whether the journal may be compacted (see JOURNAL_COMPACT_BYTES) and is due. */
+static int compact_due(master_t *m) {
+    return m->rs && !m->nstray &&
+           journal_size(&m->journal) > env_ll("CLSWEEP_JOURNAL_COMPACT_BYTES", JOURNAL_COMPACT_BYTES);
+}
+
+static uint32_t runs_recorded(const master_t *m) {
+    uint32_t n = 0;
+    for (int i = 0; m->rs && i < m->sw.nruns; i++) n += resstore_has(m->rs, i) ? 1u : 0u;
+    return n;
+}
+
+/* nbase runs are in the .nc just written: those up to journal offset keep_from (< 0: all). */
+static int maybe_compact(master_t *m, uint32_t nbase, long long keep_from) {
+    if (nbase == 0 || !compact_due(m)) return 0;
+    if (journal_compact(&m->journal, nbase, keep_from)) return -1;
     m->ncompactions++;
     return 0;
 }
 
+static void wrote(master_t *m, double t0) {
+    m->last_write = cls_now();
+    m->write_cost = m->last_write - t0;
+    m->nwrites++;
+    m->write_total += m->write_cost;
+}
+
+static int bg_work(void *ctx) {
+    master_t *m = ctx;
+    return output_write_store(m->out, &m->sw, m->rs);
+}
+
+/* Whether the background write has ended (waits when wait); when it has ended well, the
+ * journal is compacted down to the records that came after its snapshot. */
+static int bg_check(master_t *m, int wait) {
+    if (!m->bg) return 0;
+    int r = ncbg_poll(m->bg, wait);
+    if (r == 1) return 0;
+    m->bg = NULL;
+    if (r < 0) return -1;
+    wrote(m, m->bg_t0);
+    m->nbg++;
+    return maybe_compact(m, m->bg_nbase, m->bg_from);
+}
+
+/* Stops a background write (a synchronous one supersedes it) and removes its temporary file. */
+static void bg_stop(master_t *m) {
+    if (!m->bg) return;
+    ncbg_cancel(m->bg);
+    m->bg = NULL;
+    journal_remove_temps(&m->journal);
+}
+
+/* Starts the rewrite of the .nc in the background. 0, or -1 with cls_seterr. */
+static int bg_begin(master_t *m, uint32_t nbase) {
+    /* every record in the kernel: the journal's size is where the snapshot ends */
+    if (journal_flush(&m->journal)) return -1;
+    m->bg_from = journal_size(&m->journal);
+    m->bg_nbase = nbase;
+    m->bg_t0 = cls_now();
+    m->bg = ncbg_start(bg_work, m);
+    return m->bg ? 0 : -1;
+}
+
 static int write_output(master_t *m) {
+    bg_stop(m);
     double t = cls_now();
     /* every record in the kernel before the .nc that may become the journal's base */
     if (journal_flush(&m->journal)) return -1;
     if (m->rs ? output_write_store(m->out, &m->sw, m->rs) : output_write(m->out, &m->sw, m->results))
         return -1;
-    m->last_write = cls_now();
-    m->write_cost = m->last_write - t;
-    m->nwrites++;
-    m->write_total += m->write_cost;
-    return maybe_compact(m);
+    wrote(m, t);
+    return maybe_compact(m, runs_recorded(m), -1);
 }
 
 static void progress(master_t *m, int force) {
@@ -275,8 +334,14 @@ static int master_record(master_t *m, int idx, run_result *r) {
  * ~1 % of the wall time; the journal has every run. */
 static int maybe_write(master_t *m) {
     if (m->ndone == 0) return 0;
+    if (m->bg) return bg_check(m, 0);
     double gap = m->sw.flush_seconds > 0 ? m->sw.flush_seconds : WRITE_GAP_FACTOR * m->write_cost;
-    return cls_now() - m->last_write >= gap ? write_output(m) : 0;
+    int due = cls_now() - m->last_write >= gap;
+    if (m->rs && (due || compact_due(m))) {
+        uint32_t n = runs_recorded(m);
+        if (n > (uint32_t)env_ll("CLSWEEP_NC_BG_RUNS", NC_BG_RUNS)) return bg_begin(m, n);
+    }
+    return due ? write_output(m) : 0;
 }
 
 /* Why the sweep ends with runs missing, in words. */
@@ -343,8 +408,8 @@ static int master_finish(master_t *m) {
                             "%.3f s; %d work message(s), up to %d run(s) each\n", m->loop_cpu,
                     100.0 * m->loop_cpu / m->loop_wall, m->loop_wall, m->nchunks, m->max_chunk);
         fprintf(stderr, "clsweep: scheduler: %d .nc write(s), %.3f s in total, the last %.3f s; "
-                        "%d journal compaction(s)\n", m->nwrites, m->write_total, m->write_cost,
-                m->ncompactions);
+                        "%d journal compaction(s); %d of the writes in the background\n",
+                m->nwrites, m->write_total, m->write_cost, m->ncompactions, m->nbg);
         struct rusage ru;   /* issue 23: the master's memory at a million runs */
         if (!getrusage(RUSAGE_SELF, &ru))
             fprintf(stderr, "clsweep: scheduler: master peak RSS %ld MiB\n", ru.ru_maxrss / 1024);
