@@ -45,7 +45,8 @@ typedef struct {
     double bg_t0;               /*   started then, */
     uint32_t bg_nbase;          /*   of this many runs, */
     long long bg_from;          /*   the journal's size then (its later records stay) */
-    int nbg;                    /* .nc writes done in the background */
+    int nbg;                    /* .nc writes done in the background, their seconds */
+    double bg_total;
     char *reported;             /* the error already printed (master_finish does not repeat it) */
     int quiet;
 } master_t;

@@ -10,7 +10,8 @@
 #      writes' count and seconds, the master's peak RSS (its own getrusage report) and its
 #      largest child's (the .nc writer of large files), CPU per run of the master while
 #      dispatching and of the whole job (GNU time over mpirun), the load average, the .nc
-#      and journal sizes (the journal after its last compaction).
+#      and journal sizes (the journal after its last compaction, and its peak during the
+#      sweep, sampled every 0.2 s), the wall time of the whole mpirun.
 # N: 20,000 by default (quick), 1,000,000 with --full; CLSWEEP_BENCH_MILLION_N overrides both.
 # Prints "million_* key=value" summary lines for perf/table.py. Needs /usr/bin/time.
 set -u
@@ -61,10 +62,20 @@ rc=$?
 read -r ew eu ek < <(tail -n 1 "$W/expand.time")
 echo "  expand: exit $rc, ${ew:-?} s wall, ${eu:-?} s user, peak RSS $(( ${ek:-0} / 1024 )) MiB"
 load0=$(cut -d' ' -f1 /proc/loadavg)
-/usr/bin/time -f "%U %S" -o "$W/run.time" timeout 3000 mpirun -np 3 "$CLS" run "$W/million.yaml" >"$W/run.log" 2>&1
+# The journal's largest size during the sweep, sampled every 0.2 s.
+( peak=0; while [ ! -e "$W/done" ]; do
+      sz=$(stat -c %s "$W/million.nc.journal" 2>/dev/null || echo 0)
+      [ "$sz" -gt "$peak" ] && peak=$sz && echo "$peak" >"$W/jpeak"
+      sleep 0.2
+  done ) &
+sampler=$!
+/usr/bin/time -f "%e %U %S" -o "$W/run.time" timeout 3000 mpirun -np 3 "$CLS" run "$W/million.yaml" >"$W/run.log" 2>&1
 rc=$?
+touch "$W/done"
+wait "$sampler" 2>/dev/null
+jpeak=$(cat "$W/jpeak" 2>/dev/null || echo 0)
 load1=$(cut -d' ' -f1 /proc/loadavg)
-read -r tu ts < <(tail -n 1 "$W/run.time")
+read -r twall tu ts < <(tail -n 1 "$W/run.time")
 field() { sed -nE "s/$1/\\1/p" "$W/run.log" | head -n1; }
 rate=$(field '.*scheduler: [0-9]+ runs in [0-9.]+ s \(([0-9.]+) runs\/s\).*')
 secs=$(field '.*scheduler: [0-9]+ runs in ([0-9.]+) s.*')
@@ -74,9 +85,9 @@ crss=$(field '.*largest child process peak RSS ([0-9]+) MiB.*')
 writes=$(field '.*scheduler: ([0-9]+ .nc write.*)')
 ncb=$(stat -c %s "$W/million.nc" 2>/dev/null || echo 0)
 jb=$(stat -c %s "$W/million.nc.journal" 2>/dev/null || echo 0)
-echo "  run (mpirun -np 3): exit $rc, ${secs:-?} s, ${rate:-?} runs/s, master peak RSS ${mrss:-?} MiB" \
-     "(largest child: ${crss:-0} MiB)," \
-     ".nc $((ncb / 1048576)) MiB, journal $((jb / 1048576)) MiB"
+echo "  run (mpirun -np 3): exit $rc, ${secs:-?} s, ${rate:-?} runs/s (mpirun wall ${twall:-?} s, rank" \
+     "start and setup included), master peak RSS ${mrss:-?} MiB (largest child: ${crss:-0} MiB)," \
+     ".nc $((ncb / 1048576)) MiB, journal $((jb / 1048576)) MiB at the end, $((jpeak / 1048576)) MiB at most"
 # CPU per run: the master's while dispatching (its own report), and all processes of the
 # job together (mpirun, the ranks, the .nc writer) from GNU time.
 allcpu=$(awk "BEGIN{printf \"%.1f\", ${tu:-0} + ${ts:-0}}")
@@ -99,3 +110,5 @@ echo "million_master_cpu_us_per_run=$(awk "BEGIN{printf \"%.1f\", 1e6 * ${mcpu:-
 echo "million_job_cpu_us_per_run=$(awk "BEGIN{printf \"%.1f\", 1e6 * $allcpu / $N}")"
 echo "million_nc_mib=$(awk "BEGIN{printf \"%.1f\", $ncb / 1048576}")"
 echo "million_journal_mib=$(awk "BEGIN{printf \"%.1f\", $jb / 1048576}")"
+echo "million_journal_peak_mib=$(awk "BEGIN{printf \"%.1f\", $jpeak / 1048576}")"
+echo "million_mpirun_wall_s=${twall:-0}"

@@ -330,7 +330,10 @@ def million_table(path):
         ("largest child's peak RSS (.nc writer; shares the master's pages)",
          "million_writer_rss_mib", "MiB", None, ""),
         (".nc file", "million_nc_mib", "MiB", None, ""),
-        ("journal", "million_journal_mib", "MiB", None, ""),
+        ("journal at the end", "million_journal_mib", "MiB", None, ""),
+        ("journal at most, during the sweep (compacted past 64 MiB)", "million_journal_peak_mib",
+         "MiB", None, ""),
+        ("mpirun wall (rank start and setup included)", "million_mpirun_wall_s", "s", None, ""),
     ]
     print()
     print(f"| {n:,} no-op runs{'' if full else ' (quick size; --million-full for 10⁶)'} "
