@@ -39,11 +39,7 @@ for round in 1 2 3 4 5; do
     setsid $MPIRUN -np 3 "$CLSWEEP" run "$TMP/c.yaml" --output "$out" --quiet 2>>"$TMP/k.err" &
     pid=$!
     sleep "$((round / 2)).$((RANDOM % 10))"
-    kill -9 -- -"$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-    for _ in $(seq 1 50); do [ "$(survivors "$out")" -eq 0 ] && break; sleep 0.1; done
-    if [ "$(survivors "$out")" -ne 0 ]; then leftover=1; kill_survivors "$out"; fi
-    if [ -f "$out" ] && ! ncdump -h "$out" >/dev/null 2>&1; then readable=0; fi
+    kill_job "$pid" "$out"
 done
 check "kill -9 at random moments: the sweep file is readable after every kill" test $readable -eq 1
 check "  ... no process of a killed job is alive" test $leftover -eq 0

@@ -27,3 +27,14 @@ survivors() { local p n=0; for p in $(pgrep -f -- "clsweep run .*$1"); do
 kill_survivors() { local p; for p in $(pgrep -f -- "clsweep run .*$1"); do kill -9 "$p" 2>/dev/null; done; }
 # Runs in a sweep file.
 nruns() { ncdump -h "$1" 2>/dev/null | sed -n 's/^[[:space:]]*run = \([0-9]*\).*/\1/p' | head -1; }
+# kill -9 of the job PID (started with setsid: its process group) writing OUT; waits until
+# its processes are gone (5 s at most) and sets leftover=1 if any survived, readable=0 if OUT
+# exists and does not read.
+# shellcheck disable=SC2034  # leftover and readable are the caller's
+kill_job() {  # kill_job PID OUT
+    kill -9 -- -"$1" 2>/dev/null
+    wait "$1" 2>/dev/null
+    for _ in $(seq 1 50); do [ "$(survivors "$2")" -eq 0 ] && break; sleep 0.1; done
+    if [ "$(survivors "$2")" -ne 0 ]; then leftover=1; kill_survivors "$2"; fi
+    if [ -f "$2" ] && ! ncdump -h "$2" >/dev/null 2>&1; then readable=0; fi
+}
