@@ -26,7 +26,11 @@ typedef struct {
     const char *help;     /* one line */
 } param_spec;
 
-typedef struct { char *key; char *val; } cfg_entry;
+/* own: CFG_OWN_KEY / CFG_OWN_VAL when that string is the list's (freed with it); a string
+ * not owned is borrowed (cfg_set_static, cfg_copy_static) and must outlive the list. */
+typedef struct { char *key; char *val; unsigned char own; } cfg_entry;
+#define CFG_OWN_KEY 1
+#define CFG_OWN_VAL 2
 
 typedef struct {
     int n, cap;
@@ -39,6 +43,11 @@ void cfg_free(run_config *c);
 void cfg_copy(run_config *dst, const run_config *src);
 /* Sets key to val (both copied), replacing an existing value. */
 void cfg_set(run_config *c, const char *key, const char *val);
+/* The same without copying: key and val must outlive c (static tables, the expander's own
+ * strings; issue 23: expanding 10^6 runs without ~200 malloc/free a run). */
+void cfg_set_static(run_config *c, const char *key, const char *val);
+/* A copy of src whose strings are src's (borrowed): src must outlive dst and not change. */
+void cfg_copy_static(run_config *dst, const run_config *src);
 /* Removes key if present. */
 void cfg_unset(run_config *c, const char *key);
 /* The value text, or NULL when absent. */

@@ -84,6 +84,9 @@ void sweep_free(sweep_t *s);
 const char *sweep_get(const sweep_t *s, int i, const char *key);
 const char *sweep_str(const sweep_t *s, int i, const char *key);
 void sweep_cfg(const sweep_t *s, int i, run_config *out);
+/* The same, its strings borrowed from the store (no copy: the store must outlive out, which
+ * is still cfg_free'd): for reading it within one call (packing, budgets). */
+void sweep_cfg_view(const sweep_t *s, int i, run_config *out);
 char *sweep_cfg_string(const sweep_t *s, int i);
 /* strlen(sweep_cfg_string(s, i)), without building it. */
 size_t sweep_cfg_strlen(const sweep_t *s, int i);

@@ -158,7 +158,7 @@ static int print_budgets(const sweep_t *s, FILE *f) {
     for (int i = 0; i < s->nruns; i++) {
         if (!supported(s, i)) continue;
         run_config cfg;
-        sweep_cfg(s, i, &cfg);
+        sweep_cfg_view(s, i, &cfg);
         model_budget(&cfg, &tb[i]);
         cfg_free(&cfg);
         const char *m = sweep_str(s, i, "model");

@@ -17,11 +17,13 @@ void cfg_init(run_config *c) {
     c->e = NULL;
 }
 
+static void entry_free(cfg_entry *e) {
+    if (e->own & CFG_OWN_KEY) free(e->key);
+    if (e->own & CFG_OWN_VAL) free(e->val);
+}
+
 void cfg_free(run_config *c) {
-    for (int i = 0; i < c->n; i++) {
-        free(c->e[i].key);
-        free(c->e[i].val);
-    }
+    for (int i = 0; i < c->n; i++) entry_free(&c->e[i]);
     free(c->e);
     cfg_init(c);
 }
@@ -33,6 +35,17 @@ void cfg_copy(run_config *dst, const run_config *src) {
     for (int i = 0; i < src->n; i++) {
         dst->e[i].key = xstrdup(src->e[i].key);
         dst->e[i].val = xstrdup(src->e[i].val);
+        dst->e[i].own = CFG_OWN_KEY | CFG_OWN_VAL;
+    }
+}
+
+void cfg_copy_static(run_config *dst, const run_config *src) {
+    dst->n = src->n;
+    dst->cap = src->n;
+    dst->e = src->n ? xmalloc(sizeof(cfg_entry) * (size_t)src->n) : NULL;
+    for (int i = 0; i < src->n; i++) {
+        dst->e[i] = src->e[i];
+        dst->e[i].own = 0;
     }
 }
 
@@ -49,12 +62,14 @@ static int cfg_search(const run_config *c, const char *key) {
     return -lo - 1;
 }
 
-void cfg_set(run_config *c, const char *key, const char *val) {
+/* Sets key to val; copy: whether both are copied (owned) or borrowed. */
+static void set(run_config *c, const char *key, const char *val, int copy) {
     int i = cfg_search(c, key);
     if (i >= 0) {
-        char *v = xstrdup(val);
-        free(c->e[i].val);
+        char *v = copy ? xstrdup(val) : (char *)val;
+        if (c->e[i].own & CFG_OWN_VAL) free(c->e[i].val);
         c->e[i].val = v;
+        c->e[i].own = (unsigned char)((c->e[i].own & CFG_OWN_KEY) | (copy ? CFG_OWN_VAL : 0));
         return;
     }
     int at = -i - 1;
@@ -63,16 +78,20 @@ void cfg_set(run_config *c, const char *key, const char *val) {
         c->e = xrealloc(c->e, sizeof(cfg_entry) * (size_t)c->cap);
     }
     memmove(c->e + at + 1, c->e + at, sizeof(cfg_entry) * (size_t)(c->n - at));
-    c->e[at].key = xstrdup(key);
-    c->e[at].val = xstrdup(val);
+    c->e[at].key = copy ? xstrdup(key) : (char *)key;
+    c->e[at].val = copy ? xstrdup(val) : (char *)val;
+    c->e[at].own = copy ? CFG_OWN_KEY | CFG_OWN_VAL : 0;
     c->n++;
 }
+
+void cfg_set(run_config *c, const char *key, const char *val) { set(c, key, val, 1); }
+
+void cfg_set_static(run_config *c, const char *key, const char *val) { set(c, key, val, 0); }
 
 void cfg_unset(run_config *c, const char *key) {
     int i = cfg_search(c, key);
     if (i < 0) return;
-    free(c->e[i].key);
-    free(c->e[i].val);
+    entry_free(&c->e[i]);
     memmove(c->e + i, c->e + i + 1, sizeof(cfg_entry) * (size_t)(c->n - i - 1));
     c->n--;
 }

@@ -275,17 +275,19 @@ int cfg_fill_defaults(run_config *c, const char *model, const char *bench_name) 
             cfg_unset(c, c->e[i].key);
         }
     }
-    cfg_set(c, "model", model);
-    cfg_set(c, "benchmark.name", bench_name);
+    /* The registry's strings (model and benchmark tables, their parameter tables) live as
+     * long as the process: borrowed, not copied (cfg_set_static). */
+    cfg_set_static(c, "model", m->name);
+    cfg_set_static(c, "benchmark.name", b->name);
     if (!cfg_get(c, "seed")) cfg_set(c, "seed", "0");
     for (int i = 0; i < m->nparams; i++)
         if (reads_on(m, m->params[i].key, b) && !cfg_get(c, m->params[i].key))
-            cfg_set(c, m->params[i].key, m->params[i].def);
+            cfg_set_static(c, m->params[i].key, m->params[i].def);
     for (int i = 0; i < b->nparams; i++)
-        if (!cfg_get(c, b->params[i].key)) cfg_set(c, b->params[i].key, b->params[i].def);
+        if (!cfg_get(c, b->params[i].key)) cfg_set_static(c, b->params[i].key, b->params[i].def);
     for (int i = 0; m->weights && i < analysis_nparams; i++)
         if (!cfg_get(c, analysis_params[i].key))
-            cfg_set(c, analysis_params[i].key, analysis_params[i].def);
+            cfg_set_static(c, analysis_params[i].key, analysis_params[i].def);
     if (reads_on(m, "train.optimizer", b) && find_in(m->params, m->nparams, "train.optimizer"))
         train_resolve_config(c);
     /* Without an anytime curve (eval.every 0, the default) the eval.* keys change nothing the

@@ -272,16 +272,22 @@ const char *sweep_str(const sweep_t *s, int i, const char *key) {
     return v;
 }
 
-void sweep_cfg(const sweep_t *s, int i, run_config *out) {
+static void cfg_of(const sweep_t *s, int i, run_config *out, int copy) {
     int n = sweep_nkeys(s, i);
     out->n = n;
     out->cap = n;
     out->e = n ? xmalloc(sizeof(cfg_entry) * (size_t)n) : NULL;
     for (int j = 0; j < n; j++) {
-        out->e[j].key = xstrdup(sweep_key(s, i, j));
-        out->e[j].val = xstrdup(sweep_val(s, i, j));
+        const char *k = sweep_key(s, i, j), *v = sweep_val(s, i, j);
+        out->e[j].key = copy ? xstrdup(k) : (char *)k;
+        out->e[j].val = copy ? xstrdup(v) : (char *)v;
+        out->e[j].own = copy ? CFG_OWN_KEY | CFG_OWN_VAL : 0;
     }
 }
+
+void sweep_cfg(const sweep_t *s, int i, run_config *out) { cfg_of(s, i, out, 1); }
+
+void sweep_cfg_view(const sweep_t *s, int i, run_config *out) { cfg_of(s, i, out, 0); }
 
 size_t sweep_cfg_strlen(const sweep_t *s, int i) {
     int n = sweep_nkeys(s, i);

@@ -505,7 +505,7 @@ static char *send_chunk(master_t *m, int worker, int k, MPI_Request *req) {
     const run_config **cfg = xmalloc(sizeof(*cfg) * (size_t)k);
     for (int j = 0; j < k; j++) {
         idx[j] = master_take(m);
-        sweep_cfg(&m->sw, idx[j], &cfgv[j]);   /* rebuilt from the compact store */
+        sweep_cfg_view(&m->sw, idx[j], &cfgv[j]);   /* from the compact store, not copied */
         cfg[j] = &cfgv[j];
     }
     run_limits lim = master_limits(m);

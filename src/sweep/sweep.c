@@ -1465,11 +1465,11 @@ static int expand_random(parse_t *p, sweep_t *s) {
             for (long i = 0; i < p->samples; i++) {
                 char **v = vals + ((size_t)mi * (size_t)p->samples + (size_t)i) *
                                       (size_t)(p->naxes + 1);
-                run_config cfg;
-                cfg_copy(&cfg, &p->base);
+                run_config cfg;   /* borrows p's strings: they outlive it (config.h) */
+                cfg_copy_static(&cfg, &p->base);
                 for (int a = 0; a < p->naxes; a++)
-                    if (v[a]) cfg_set(&cfg, p->axes[a].key, v[a]);
-                cfg_set(&cfg, "seed", seed);
+                    if (v[a]) cfg_set_static(&cfg, p->axes[a].key, v[a]);
+                cfg_set_static(&cfg, "seed", seed);
                 if (finish_run(p, s, &cfg, m, seen, used, cap)) goto cleanup;
             }
         }
@@ -1531,12 +1531,12 @@ static int expand(parse_t *p, sweep_t *s) {
         for (int mi = 0; mi < p->nmodels; mi++) {
             const model_ops *m = p->models[mi];
             for (int k = 0; k < nkept; k++) {
-                run_config cfg;
-                cfg_copy(&cfg, &p->base);
+                run_config cfg;   /* borrows p's strings: they outlive it (config.h) */
+                cfg_copy_static(&cfg, &p->base);
                 point_index(p, kept[k], idx);
                 for (int a = 0; a < p->naxes; a++)
-                    cfg_set(&cfg, p->axes[a].key, p->axes[a].vals[idx[p->axes[a].group]]);
-                cfg_set(&cfg, "seed", seed);
+                    cfg_set_static(&cfg, p->axes[a].key, p->axes[a].vals[idx[p->axes[a].group]]);
+                cfg_set_static(&cfg, "seed", seed);
                 if (finish_run(p, s, &cfg, m, seen, used, cap)) goto cleanup;
             }
         }
