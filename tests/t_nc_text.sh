@@ -34,22 +34,7 @@ check "  ... netCDF4 and xarray read them as strings" \
 check "  ... xarray: one string per run" grep -qx "('run',) \['adam', 'sgd'\]" "$TMP/vals" || cat "$TMP/vals"
 
 # The earlier layout: the same file with every text variable as string(run).
-"$PY" - "$TMP/new.nc" "$TMP/old.nc" <<'PY'
-import sys, netCDF4, numpy as np
-a = netCDF4.Dataset(sys.argv[1]); b = netCDF4.Dataset(sys.argv[2], "w")
-b.setncatts({k: a.getncattr(k) for k in a.ncattrs()})
-for n, d in a.dimensions.items():
-    if not n.endswith("_strlen"): b.createDimension(n, None if d.isunlimited() else len(d))
-for n, v in a.variables.items():
-    text = v.dtype == np.dtype("S1")
-    atts = {k: v.getncattr(k) for k in v.ncattrs() if k != "_Encoding"}
-    fill = atts.pop("_FillValue", None)
-    w = b.createVariable(n, str if text else v.dtype, v.dimensions[:1] if text else v.dimensions,
-                         fill_value=fill)
-    w.setncatts(atts)
-    w[:] = np.array(v[:], dtype=object) if text else v[:]
-b.close()
-PY
+"$PY" tests/e2e/nc_old_layout.py "$TMP/new.nc" "$TMP/old.nc"
 check "earlier layout written (string(run))" grep -q 'string run_id(run)' <(ncdump -h "$TMP/old.nc")
 "$CLSWEEP" status "$TMP/new.nc" >"$TMP/st_new" 2>&1
 "$CLSWEEP" status "$TMP/old.nc" >"$TMP/st_old" 2>&1

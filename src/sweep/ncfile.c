@@ -447,11 +447,21 @@ static int put_text(int nc, int var, const char *name, const char *val) {
     return nc_put_att_text(nc, var, name, strlen(val), val);
 }
 
+/* CLSWEEP_NC_TEXT_STRINGS=1 (tests only): text as variable-length strings (run), the layout
+ * before issue 23, so that the tests of reading such files can make them. */
+static int text_as_strings(void) {
+    const char *e = getenv("CLSWEEP_NC_TEXT_STRINGS");
+    return e && !strcmp(e, "1");
+}
+
 /* Defines a text variable (run, <name>_strlen) of chars, UTF-8 (CF 1.8; netCDF4-python and
  * xarray read it as strings), NUL-padded, deflated in chunks of whole rows. A NetCDF
  * status. */
+static int text_as_strings(void);
+
 static int def_text_var(int nc, const char *name, int drun, int dlen, int nruns, size_t width,
                         int *id) {
+    if (text_as_strings()) return nc_def_var(nc, name, NC_STRING, 1, &drun, id);
     int dd[2] = {drun, dlen};
     int rc = nc_def_var(nc, name, NC_CHAR, 2, dd, id);
     size_t rows = 1;
@@ -467,6 +477,13 @@ static int def_text_var(int nc, const char *name, int drun, int dlen, int nruns,
 /* Writes rows start .. start+n-1 of text variable id (width chars each) from strs. */
 static int put_text_rows(int nc, int id, size_t start, size_t n, size_t width, const char *const *strs) {
     if (n == 0) return NC_NOERR;
+    if (text_as_strings()) {
+        const char **s = xmalloc(n * sizeof *s);
+        for (size_t k = 0; k < n; k++) s[k] = strs[k] ? strs[k] : "";
+        int rc = nc_put_vara_string(nc, id, &start, &n, s);
+        free(s);
+        return rc;
+    }
     char *buf = xcalloc(n, width);
     for (size_t k = 0; k < n; k++)
         if (strs[k]) memcpy(buf + k * width, strs[k], strnlen(strs[k], width));
@@ -512,12 +529,12 @@ static int define_file(int nc, const char *nc_path, out_layout *L) {
      * HDF5 keeps each variable-length string as an object of its global heap, ~10 us per
      * value to write (issue 23: ~100 s for 10^6 runs), a char array ~0.03 us. */
     char dname[NC_MAX_NAME + 1];
-    for (int i = 0; i < ncs_nfixed; i++) {
+    for (int i = 0; i < ncs_nfixed && !text_as_strings(); i++) {
         if (ncs_fixed[i].type != NC_STRING) continue;
         snprintf(dname, sizeof dname, "%s_strlen", ncs_fixed[i].name);
         NC_CHECK(nc_def_dim(nc, dname, L->width[i], &L->dwidth[i]));
     }
-    for (int a = 0; a < L->naxes; a++) {
+    for (int a = 0; a < L->naxes && !text_as_strings(); a++) {
         if (L->ax[a].numeric) continue;
         snprintf(dname, sizeof dname, "%.*s_strlen", NC_MAX_NAME - 7, L->ax[a].var);
         NC_CHECK(nc_def_dim(nc, dname, L->ax[a].width, &L->ax[a].dwidth));
