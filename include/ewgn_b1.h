@@ -20,6 +20,10 @@ void ewgn_b1_hpre_avx2(float *hpre, const float *b1, const float *w1t, const int
 /* z[j·C + c] = b2[d·C + c] + dot8(W2[d][c], h) for d = nz[j] (ewgn.c's dot8 order). */
 void ewgn_b1_z_avx2(float *z, const float *w2, const float *b2, const float *h, const int *nz,
                     int nnz, int C);
+/* logits[c] = b[c] + Σ_j xv[j]·g[j·C + c], the terms added in j order (g: g(z) of the
+ * touched pixels, as fwd1 leaves it). */
+void ewgn_b1_logits_avx2(float *lg, const float *b, const float *g, const float *xv, int nnz,
+                         int C);
 /* The fused update of every touched block, in j then c order (ewgn.c's block_sgd): with
  * dz = dlog[c]·gp[j·C + c] (rows with dz = 0 skipped), dh += dz·W2[d][c] (old W2, dh accumulated
  * from 0 over every block), W2[d][c] −= (lr·dz)·h, b2[d·C + c] −= lr·dz. */

@@ -2,8 +2,8 @@
  * the C reference loops of src/models/ewgn.c, bit for bit:
  *  - whole fused steps (forward, softmax, update of W2/b2/W1/b1/b, lazy EWC) at every ISA
  *    level the CPU has, against the scalar level: the whole parameter arena after 60 steps
- *    must be identical, for C = 20 (the paper's), 13, 8 and 3 (full groups of eight rows and
- *    tails), every g, masked classes (rows skipped), and EWC off / gradient / proximal;
+ *    must be identical, for C = 20 (the paper's), 13, 10, 8 and 3 (full groups of eight rows
+ *    and tails), every g, masked classes (rows skipped), and EWC off / gradient / proximal;
  *  - the forward kernels alone on edge values: dead ReLUs (h = 0, so every product is ±0),
  *    negative zeros in b2 and W, huge and tiny magnitudes: z and hpre identical to the C loops.
  * At H ≠ 32 every level runs the C loops (checked once: C = 6, H = 16).
@@ -61,14 +61,14 @@ static float *run_steps(act_kind act, int D, int C, int H, int ewc, int prox, in
 
 static void test_fused_steps_every_level(void) {
     const int D = 50, N = 60;
-    const int Cs[4] = {20, 13, 8, 3};
+    const int Cs[5] = {20, 13, 10, 8, 3};
     const act_kind acts[3] = {ACT_GAUSSIAN, ACT_SIGMOID, ACT_TANH};
     const int prev = cpu_cap(-1), top = cpu_detected();
     int compared = 0;
-    for (int ci = 0; ci < 5; ci++)
+    for (int ci = 0; ci < 6; ci++)
         for (int a = 0; a < 3; a++)
             for (int e = 0; e < 3; e++) {
-                const int C = ci < 4 ? Cs[ci] : 6, H = ci < 4 ? EWGN_B1_H : 16;
+                const int C = ci < 5 ? Cs[ci] : 6, H = ci < 5 ? EWGN_B1_H : 16;
                 if (a && (ci || e)) continue;   /* the other activations: C = 20, no EWC */
                 cpu_cap(CPU_SCALAR);
                 float *ref = run_steps(acts[a], D, C, H, e > 0, e == 2, N);

@@ -293,15 +293,22 @@ enum { EWGN_K_REF, EWGN_K_AVX2, EWGN_K_AVX512 };
 EWGN_HOT EWGN_INLINE void fwd1_k(ewgn_t *m, const float *x, int grad, int kern) {
     const int D = m->D, C = m->C, H = m->H;
     const float *P = m->params;
+    const int wide = CLS_X86_SIMD && kern != EWGN_K_REF && H == EWGN_B1_H;
     int nnz = 0;
-    for (int d = 0; d < D; d++)
-        if (x[d] != 0.0f) {
+    if (wide)   /* the same list without a branch per pixel (nnz ≤ d: in bounds) */
+        for (int d = 0; d < D; d++) {
             m->nz[nnz] = d;
-            m->xv[nnz++] = x[d];
+            m->xv[nnz] = x[d];
+            nnz += x[d] != 0.0f;
         }
+    else
+        for (int d = 0; d < D; d++)
+            if (x[d] != 0.0f) {
+                m->nz[nnz] = d;
+                m->xv[nnz++] = x[d];
+            }
     m->nnz = nnz;
     float *restrict hpre = m->hpre, *restrict h = m->h;
-    const int wide = CLS_X86_SIMD && kern != EWGN_K_REF && H == EWGN_B1_H;
 #if CLS_X86_SIMD
     if (wide)
         ewgn_b1_hpre_avx2(hpre, P + m->off_b1, P + m->off_w1, m->nz, m->xv, nnz);
@@ -330,10 +337,15 @@ EWGN_HOT EWGN_INLINE void fwd1_k(ewgn_t *m, const float *x, int grad, int kern) 
         }
     gen_act(m->act, g, zd, (long)nnz * C);
     float *restrict lg = m->logits;
-    memcpy(lg, P + m->off_b, sizeof(float) * (size_t)C);
-    for (int j = 0; j < nnz; j++) {
-        const float xj = m->xv[j], *gj = g + (long)j * C;
-        for (int c = 0; c < C; c++) lg[c] += xj * gj[c];
+#if CLS_X86_SIMD
+    if (wide) ewgn_b1_logits_avx2(lg, P + m->off_b, g, m->xv, nnz, C);
+#endif
+    if (!wide) {
+        memcpy(lg, P + m->off_b, sizeof(float) * (size_t)C);
+        for (int j = 0; j < nnz; j++) {
+            const float xj = m->xv[j], *gj = g + (long)j * C;
+            for (int c = 0; c < C; c++) lg[c] += xj * gj[c];
+        }
     }
     if (grad)
         for (int j = 0; j < nnz; j++) {

@@ -23,6 +23,16 @@
 #include <immintrin.h>
 
 #define EB1_INLINE static inline __attribute__((always_inline))
+/* The next pixel's block is elsewhere in the 2 MB W2: fetched into L1 while this one is worked on. */
+#define EB1_PREFETCH_ROW(p)                                        \
+    do {                                                           \
+        _mm_prefetch((const char *)(p), _MM_HINT_T0);              \
+        _mm_prefetch((const char *)(p) + 64, _MM_HINT_T0);         \
+    } while (0)
+#define EB1_PREFETCH8(p)                                           \
+    do {                                                           \
+        for (int pf_ = 0; pf_ < 8; pf_++) EB1_PREFETCH_ROW((p) + 32 * pf_); \
+    } while (0)
 
 #pragma GCC push_options
 #pragma GCC target("avx2")
@@ -76,10 +86,12 @@ EB1_INLINE void eb1_z(float *z, const float *w2, const float *b2, const float *h
     const long CH = (long)C * EWGN_B1_H;
     for (int j = 0; j < nnz; j++) {
         const float *w = w2 + (long)nz[j] * CH, *b = b2 + (long)nz[j] * C;
+        const float *wn = w2 + (long)nz[j + 1 < nnz ? j + 1 : j] * CH;
         float *zj = z + (long)j * C;
         int c = 0;
         for (; c + 8 <= C; c += 8) {
             const float *wr = w + (long)c * EWGN_B1_H;
+            EB1_PREFETCH8(wn + (long)c * EWGN_B1_H);
             const __m256 s = eb1_reduce8(
                 eb1_row(wr, h0, h1, h2, h3), eb1_row(wr + 32, h0, h1, h2, h3),
                 eb1_row(wr + 64, h0, h1, h2, h3), eb1_row(wr + 96, h0, h1, h2, h3),
@@ -90,6 +102,7 @@ EB1_INLINE void eb1_z(float *z, const float *w2, const float *b2, const float *h
         if (c < C) {   /* the last 1–7 rows: unused accumulators are zero, results dropped */
             const int n = C - c;
             const float *wr = w + (long)c * EWGN_B1_H;
+            for (int i = 0; i < n; i++) EB1_PREFETCH_ROW(wn + (long)(c + i) * EWGN_B1_H);
             __m256 r[8];
             for (int i = 0; i < 8; i++)
                 r[i] = i < n ? eb1_row(wr + 32 * i, h0, h1, h2, h3) : zero;
@@ -102,6 +115,29 @@ EB1_INLINE void eb1_z(float *z, const float *w2, const float *b2, const float *h
     }
 }
 
+/* logits = b + Σ_j xv[j]·g[j·C + ·], the terms added in j order; the accumulators stay in
+ * registers when C is a constant (the callers below): 8-wide groups, a 4-wide one, ≤ 3 scalars. */
+EB1_INLINE void eb1_logits(float *lg, const float *b, const float *g, const float *xv, int nnz,
+                           const int C) {
+    __m256 a[4];
+    float s[3];
+    const int n8 = C / 8, r4 = C % 8 >= 4, o4 = 8 * n8, os = o4 + 4 * r4, ns = C - os;
+    for (int i = 0; i < n8; i++) a[i] = _mm256_loadu_ps(b + 8 * i);
+    __m128 q = r4 ? _mm_loadu_ps(b + o4) : _mm_setzero_ps();
+    for (int i = 0; i < ns; i++) s[i] = b[os + i];
+    for (int j = 0; j < nnz; j++) {
+        const float x = xv[j], *gj = g + (long)j * C;
+        const __m256 X = _mm256_set1_ps(x);
+        for (int i = 0; i < n8; i++)
+            a[i] = _mm256_add_ps(a[i], _mm256_mul_ps(X, _mm256_loadu_ps(gj + 8 * i)));
+        if (r4) q = _mm_add_ps(q, _mm_mul_ps(_mm256_castps256_ps128(X), _mm_loadu_ps(gj + o4)));
+        for (int i = 0; i < ns; i++) s[i] += x * gj[os + i];
+    }
+    for (int i = 0; i < n8; i++) _mm256_storeu_ps(lg + 8 * i, a[i]);
+    if (r4) _mm_storeu_ps(lg + o4, q);
+    for (int i = 0; i < ns; i++) lg[os + i] = s[i];
+}
+
 /* 256-bit update of every touched block; dh in registers throughout. */
 EB1_INLINE void eb1_sgd256(float *w2, float *b2, float *dh, const float *dlog, const float *gp,
                            const float *h, const int *nz, int nnz, int C, float lr) {
@@ -112,7 +148,9 @@ EB1_INLINE void eb1_sgd256(float *w2, float *b2, float *dh, const float *dlog, c
     for (int j = 0; j < nnz; j++) {
         float *w = w2 + (long)nz[j] * CH, *b = b2 + (long)nz[j] * C;
         const float *gj = gp + (long)j * C;
+        const float *wn = w2 + (long)nz[j + 1 < nnz ? j + 1 : j] * CH;
         for (int c = 0; c < C; c++) {
+            EB1_PREFETCH_ROW(wn + (long)c * EWGN_B1_H);
             const float g = dlog[c] * gj[c];
             if (g == 0.0f) continue;   /* masked class: the row is unchanged */
             const float lg = lr * g;
@@ -194,6 +232,19 @@ void ewgn_b1_z_avx2(float *z, const float *w2, const float *b2, const float *h, 
     eb1_z(z, w2, b2, h, nz, nnz, C);
 }
 
+void ewgn_b1_logits_avx2(float *lg, const float *b, const float *g, const float *xv, int nnz,
+                         int C) {
+    if (C == 20) eb1_logits(lg, b, g, xv, nnz, 20);       /* the paper's 20 classes */
+    else if (C == 10) eb1_logits(lg, b, g, xv, nnz, 10);
+    else if (C <= 35) eb1_logits(lg, b, g, xv, nnz, C);
+    else
+        for (int c = 0; c < C; c++) {
+            float t = b[c];
+            for (int j = 0; j < nnz; j++) t += xv[j] * g[(long)j * C + c];
+            lg[c] = t;
+        }
+}
+
 void ewgn_b1_sgd_avx2(float *w2, float *b2, float *dh, const float *dlog, const float *gp,
                       const float *h, const int *nz, int nnz, int C, float lr) {
     eb1_sgd256(w2, b2, dh, dlog, gp, h, nz, nnz, C, lr);
@@ -220,7 +271,9 @@ void ewgn_b1_sgd_avx512(float *w2, float *b2, float *dh, const float *dlog, cons
     for (int j = 0; j < nnz; j++) {
         float *w = w2 + (long)nz[j] * CH, *b = b2 + (long)nz[j] * C;
         const float *gj = gp + (long)j * C;
+        const float *wn = w2 + (long)nz[j + 1 < nnz ? j + 1 : j] * CH;
         for (int c = 0; c < C; c++) {
+            EB1_PREFETCH_ROW(wn + (long)c * EWGN_B1_H);
             const float g = dlog[c] * gj[c];
             if (g == 0.0f) continue;
             const float lg = lr * g;
