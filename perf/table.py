@@ -48,14 +48,20 @@ HSF_ADAMW_MB = 6 * 4 * 4944677 / 1e6
 #  MLP 784-256-256-10, batch 1, fused SGD: forward reads the 269,322 parameters, the
 #    backward's two sgemv read W2 and W3 (68,096), the update reads and writes all:
 #    4·(3·269,322 + 68,096) = 3.50 MB per sample; working set 1.08 MB (the parameters).
-#  EWGN batch 1 (C 20, H 32), per nonzero pixel: its (C, H) block of W2 read by the forward,
-#    read and written by the fused update (3·640 floats), its W1 row likewise (3·32):
-#    8,064 B; with EWC the update also reads anchor and shrink (5·640 + 5·32: 13,440 B;
-#    the lazy catch-up of blocks untouched for a while is not counted). Working set: W2+W1,
-#    2.1 MB (×3 with anchor and shrink).
+#  EWGN batch 1 (C 20, H 32), per nonzero pixel: its (C, H) block of W2 and its C biases b2
+#    read by the forward, read and written by the fused update (3·(640 + 20) floats), its W1
+#    row likewise (3·32): 8,304 B; with EWC the update also reads anchor and shrink
+#    (5·(640 + 20 + 32): 13,840 B; the lazy catch-up of blocks untouched for a while is not
+#    counted). Not counted: x (3 KB per sample, 0.3 %) and the per-sample scratch (L1).
+#    Working set, hence the triad size: the blocks touched between two touches of the same
+#    pixel — measured on the MNIST task, the union of the nonzero pixels of 16 / 64 / 2,000
+#    consecutive samples is 414 / 496 / 640 pixels = 1.1 / 1.3 / 1.7 MB of W2+b2+W1, more than
+#    the 1 MiB L2, so the bytes stream from L2 and L3 as in the 2 MiB triad (W2+W1 in all:
+#    2.1 MB; ×3 with anchor and shrink: the 6 MiB triad). docs/performance.md ("EWGN batch 1:
+#    the bound") also works out the latency bound of the step's dependent chain (4-5× looser).
 MLP_B1_MB = 4 * (3 * 269322 + 68096) / 1e6
-EWGN_PIX_B = 4 * 3 * (640 + 32)
-EWGN_PIX_B_EWC = 4 * 5 * (640 + 32)
+EWGN_PIX_B = 4 * 3 * (640 + 20 + 32)
+EWGN_PIX_B_EWC = 4 * 5 * (640 + 20 + 32)
 EWGN_NNZ = r"nnz (\d+) of"
 
 # (label, clsweep program, clsweep line, gflop source, torch line, target ratio or None,

@@ -23,7 +23,7 @@ LAYERS='
 3 analysis src/analysis/*.c include/analysis.h include/analysis_mpi.h include/pca.h
 4 models   src/models/*.c include/model.h include/registry.h include/mlp.h include/ewc.h
            include/hsf.h include/train.h include/clbase.h include/replay.h
-           include/plugin_load.h
+           include/plugin_load.h include/ewgn_b1.h
 5 run      src/run/*.c include/run.h include/probe.h include/isolate.h include/curve.h
 6 sweep    src/sweep/*.c include/curve_check.h include/sweep.h include/search.h include/search_prune.h include/prune.h include/prune_sched.h include/protocol.h include/protocol_sched.h include/yamlnode.h include/output.h include/scheduler.h
            include/sched_options.h include/sched_proto.h include/sched_master.h

@@ -51,6 +51,7 @@
 
 #include "cpu.h"
 #include "ewc.h"
+#include "ewgn_b1.h"
 #include "model.h"
 #include "nn.h"
 #include "train.h"
@@ -271,6 +272,14 @@ EWGN_HOT EWGN_INLINE void gen_act(act_kind k, float *restrict g, float *restrict
     }
 }
 
+#if CLS_X86_SIMD
+/* gen_act at 16 lanes (element-wise: the same bits), for step_fast at AVX-512. */
+CLS_TARGET_AVX512 __attribute__((noinline)) EWGN_HOT static void
+gen_act_avx512(act_kind k, float *restrict g, float *restrict zd, long n) {
+    gen_act(k, g, zd, n);
+}
+#endif
+
 /* Σ a[k]·b[k] with eight independent partial sums: vectorises without reassociation. */
 EWGN_INLINE float dot8(const float *restrict a, const float *restrict b, int n) {
     float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -282,41 +291,73 @@ EWGN_INLINE float dot8(const float *restrict a, const float *restrict b, int n) 
     return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7])) + t;
 }
 
+/* Which code step_fast's passes over the blocks run (a constant in each compiled step_fast):
+ * the C loops (the reference), or the wide kernels of ewgn_b1.c at H = EWGN_B1_H. */
+enum { EWGN_K_REF, EWGN_K_AVX2, EWGN_K_AVX512 };
+
 /* Forward of one sample, touching only its nonzero pixels. Leaves logits, and for the
- * backward hpre, h and (if grad) gp; params must be current for those pixels. */
-EWGN_HOT EWGN_INLINE void fwd1(ewgn_t *m, const float *x, int grad) {
+ * backward hpre, h and (if grad) gp; params must be current for those pixels. kern: see
+ * EWGN_K_* (fwd1 below is the reference). */
+EWGN_HOT EWGN_INLINE void fwd1_k(ewgn_t *m, const float *x, int grad, int kern) {
     const int D = m->D, C = m->C, H = m->H;
     const float *P = m->params;
+    const int wide = CLS_X86_SIMD && kern != EWGN_K_REF && H == EWGN_B1_H;
     int nnz = 0;
-    for (int d = 0; d < D; d++)
-        if (x[d] != 0.0f) {
+    if (wide)   /* the same list without a branch per pixel (nnz ≤ d: in bounds) */
+        for (int d = 0; d < D; d++) {
             m->nz[nnz] = d;
-            m->xv[nnz++] = x[d];
+            m->xv[nnz] = x[d];
+            nnz += x[d] != 0.0f;
         }
+    else
+        for (int d = 0; d < D; d++)
+            if (x[d] != 0.0f) {
+                m->nz[nnz] = d;
+                m->xv[nnz++] = x[d];
+            }
     m->nnz = nnz;
     float *restrict hpre = m->hpre, *restrict h = m->h;
-    memcpy(hpre, P + m->off_b1, sizeof(float) * (size_t)H);
-    for (int j = 0; j < nnz; j++) {
-        const float *restrict w = P + m->off_w1 + (long)m->nz[j] * H;
-        const float xj = m->xv[j];
-        for (int k = 0; k < H; k++) hpre[k] += xj * w[k];
+#if CLS_X86_SIMD
+    if (wide)
+        ewgn_b1_hpre_avx2(hpre, P + m->off_b1, P + m->off_w1, m->nz, m->xv, nnz);
+#endif
+    if (!wide) {
+        memcpy(hpre, P + m->off_b1, sizeof(float) * (size_t)H);
+        for (int j = 0; j < nnz; j++) {
+            const float *restrict w = P + m->off_w1 + (long)m->nz[j] * H;
+            const float xj = m->xv[j];
+            for (int k = 0; k < H; k++) hpre[k] += xj * w[k];
+        }
     }
     for (int k = 0; k < H; k++) h[k] = hpre[k] > 0.0f ? hpre[k] : 0.0f;
     /* z of every touched pixel, then g over all of them in one vectorised pass, then the
      * contraction with x */
     float *restrict zd = m->gp, *restrict g = m->gbuf;
-    for (int j = 0; j < nnz; j++) {
-        const long d = m->nz[j];
-        const float *w2 = P + m->off_w2 + d * C * H, *b2 = P + m->off_b2 + d * C;
-        float *zj = zd + (long)j * C;
-        for (int c = 0; c < C; c++) zj[c] = b2[c] + dot8(w2 + (long)c * H, h, H);
-    }
-    gen_act(m->act, g, zd, (long)nnz * C);
+#if CLS_X86_SIMD
+    if (wide) ewgn_b1_z_avx2(zd, P + m->off_w2, P + m->off_b2, h, m->nz, nnz, C);
+#endif
+    if (!wide)
+        for (int j = 0; j < nnz; j++) {
+            const long d = m->nz[j];
+            const float *w2 = P + m->off_w2 + d * C * H, *b2 = P + m->off_b2 + d * C;
+            float *zj = zd + (long)j * C;
+            for (int c = 0; c < C; c++) zj[c] = b2[c] + dot8(w2 + (long)c * H, h, H);
+        }
+#if CLS_X86_SIMD
+    if (kern == EWGN_K_AVX512) gen_act_avx512(m->act, g, zd, (long)nnz * C);
+    else
+#endif
+        gen_act(m->act, g, zd, (long)nnz * C);
     float *restrict lg = m->logits;
-    memcpy(lg, P + m->off_b, sizeof(float) * (size_t)C);
-    for (int j = 0; j < nnz; j++) {
-        const float xj = m->xv[j], *gj = g + (long)j * C;
-        for (int c = 0; c < C; c++) lg[c] += xj * gj[c];
+#if CLS_X86_SIMD
+    if (wide) ewgn_b1_logits_avx2(lg, P + m->off_b, g, m->xv, nnz, C);
+#endif
+    if (!wide) {
+        memcpy(lg, P + m->off_b, sizeof(float) * (size_t)C);
+        for (int j = 0; j < nnz; j++) {
+            const float xj = m->xv[j], *gj = g + (long)j * C;
+            for (int c = 0; c < C; c++) lg[c] += xj * gj[c];
+        }
     }
     if (grad)
         for (int j = 0; j < nnz; j++) {
@@ -324,6 +365,10 @@ EWGN_HOT EWGN_INLINE void fwd1(ewgn_t *m, const float *x, int grad) {
             float *zj = zd + (long)j * C;
             for (int c = 0; c < C; c++) zj[c] *= xj;
         }
+}
+
+EWGN_HOT EWGN_INLINE void fwd1(ewgn_t *m, const float *x, int grad) {
+    fwd1_k(m, x, grad, EWGN_K_REF);
 }
 
 /* Softmax cross-entropy of the last fwd1 against label y; dlog = scale·∂loss/∂logits. */
@@ -579,7 +624,8 @@ EWGN_HOT EWGN_INLINE void axpy_decay(float *restrict w, const float *restrict a,
 /* One plain-SGD step on one sample (x, y), fused: θ ← θ − lr·(∇loss + λF(θ − θ*)) (or its
  * proximal form) on the touched blocks, the penalty of untouched blocks deferred (see
  * catch_up). */
-EWGN_HOT EWGN_INLINE run_status step_fast_body(ewgn_t *m, const float *x, int y, const int *mask) {
+EWGN_HOT EWGN_INLINE run_status step_fast_body(ewgn_t *m, const float *x, int y, const int *mask,
+                                               int kern) {
     const int C = m->C, H = m->H;
     const float lr = m->ts.lr;
     const int ewc = lazy_active(m);
@@ -589,15 +635,31 @@ EWGN_HOT EWGN_INLINE run_status step_fast_body(ewgn_t *m, const float *x, int y,
     if (ewc)
         for (int d = 0; d < m->D; d++)
             if (x[d] != 0.0f) catch_up(m, d);
-    fwd1(m, x, 1);
+    fwd1_k(m, x, 1, kern);
     float loss = loss1(m, y, mask, 1.0f);
     if (!isfinite(loss)) {
         cls_seterr("non-finite training loss");
         return RUN_STATUS_DIVERGED;
     }
     float *dh = m->dh, *dz = m->dz;
-    memset(dh, 0, sizeof(float) * (size_t)H);
-    for (int j = 0; j < m->nnz; j++) {
+    const int wide = CLS_X86_SIMD && kern != EWGN_K_REF && H == EWGN_B1_H;
+#if CLS_X86_SIMD
+    if (wide) {
+        const long o2 = m->off_w2, ob = m->off_b2;
+        if (ewc && kern == EWGN_K_AVX512)
+            ewgn_b1_sgd_ewc_avx512(P + o2, P + ob, A + o2, S + o2, A + ob, S + ob, dh, m->dlog,
+                                   m->gp, m->h, m->nz, m->nnz, C, lr, prox);
+        else if (ewc)
+            ewgn_b1_sgd_ewc_avx2(P + o2, P + ob, A + o2, S + o2, A + ob, S + ob, dh, m->dlog,
+                                 m->gp, m->h, m->nz, m->nnz, C, lr, prox);
+        else if (kern == EWGN_K_AVX512)
+            ewgn_b1_sgd_avx512(P + o2, P + ob, dh, m->dlog, m->gp, m->h, m->nz, m->nnz, C, lr);
+        else
+            ewgn_b1_sgd_avx2(P + o2, P + ob, dh, m->dlog, m->gp, m->h, m->nz, m->nnz, C, lr);
+    }
+#endif
+    if (!wide) memset(dh, 0, sizeof(float) * (size_t)H);
+    for (int j = 0; j < m->nnz && !wide; j++) {
         const long d = m->nz[j], ow = m->off_w2 + d * C * H, ob = m->off_b2 + d * C;
         const float *gp = m->gp + (long)j * C;
         for (int c = 0; c < C; c++) dz[c] = m->dlog[c] * gp[c];
@@ -631,23 +693,31 @@ EWGN_HOT EWGN_INLINE run_status step_fast_body(ewgn_t *m, const float *x, int y,
 }
 
 /* step_fast compiled for 256-bit vectors (the body and everything it calls are inlined
- * into step_fast_avx2, so GCC vectorises them 8 lanes wide) and picked by cpu_level() at
- * AVX2 and above: a 512-bit build was measured 10–25 % slower than this one on AVX-512
- * (Zen 5; the blocks are rows of H = 32 floats), so AVX-512 machines run it too. The loops
- * are element-wise or keep dot8's eight partial sums, no reassociation and no FMA
- * contraction (-std=c11), so every level gives the same bits (tests/test_kernels.c). */
+ * into step_fast_avx2, so GCC vectorises the remaining C loops 8 lanes wide) and picked by
+ * cpu_level() at AVX2 and above; at H = EWGN_B1_H its passes over the pixel blocks are the
+ * hand-written kernels of ewgn_b1.c (256-bit forward and update; step_fast_avx512: the same
+ * with the update at 512-bit width). A whole-body 512-bit build of the C loops was measured
+ * 10–25 % slower than the 256-bit one (rows of H = 32 floats), so the rest stays 256-bit on
+ * AVX-512 machines. The loops are element-wise or keep dot8's eight partial sums, no
+ * reassociation and no FMA contraction (-std=c11), so every level gives the same bits
+ * (tests/test_kernels.c, tests/test_ewgn_b1.c). */
 #if CLS_X86_SIMD
 CLS_TARGET_AVX2 EWGN_HOT static run_status step_fast_avx2(ewgn_t *m, const float *x, int y,
                                                          const int *mask) {
-    return step_fast_body(m, x, y, mask);
+    return step_fast_body(m, x, y, mask, EWGN_K_AVX2);
+}
+CLS_TARGET_AVX2 EWGN_HOT static run_status step_fast_avx512(ewgn_t *m, const float *x, int y,
+                                                           const int *mask) {
+    return step_fast_body(m, x, y, mask, EWGN_K_AVX512);
 }
 #endif
 EWGN_HOT static run_status step_fast_base(ewgn_t *m, const float *x, int y, const int *mask) {
-    return step_fast_body(m, x, y, mask);
+    return step_fast_body(m, x, y, mask, EWGN_K_REF);
 }
 
 static run_status step_fast(ewgn_t *m, const float *x, int y, const int *mask) {
 #if CLS_X86_SIMD
+    if (cpu_level() >= CPU_AVX512) return step_fast_avx512(m, x, y, mask);
     if (cpu_level() >= CPU_AVX2) return step_fast_avx2(m, x, y, mask);
 #endif
     return step_fast_base(m, x, y, mask);
@@ -943,13 +1013,30 @@ static run_status ewgn_train_block(model_t *mm, const bench_t *b, int stage) {
     return RUN_STATUS_OK;
 }
 
+/* fwd1 through the wide kernels where the CPU has them (the same bits as fwd1): the
+ * evaluation's forward. */
+#if CLS_X86_SIMD
+CLS_TARGET_AVX2 EWGN_HOT static void fwd1_avx2(ewgn_t *m, const float *x, int grad) {
+    fwd1_k(m, x, grad, EWGN_K_AVX2);
+}
+#endif
+static void fwd1_fast(ewgn_t *m, const float *x, int grad) {
+#if CLS_X86_SIMD
+    if (cpu_level() >= CPU_AVX2) {
+        fwd1_avx2(m, x, grad);
+        return;
+    }
+#endif
+    fwd1(m, x, grad);
+}
+
 static double ewgn_eval(model_t *mm, const bench_t *b, int task) {
     ewgn_t *m = (ewgn_t *)mm;
     const task_t *t = &b->tasks[task];
     if (t->n_test <= 0) return NAN;
     long correct = 0;
     for (int i = 0; i < t->n_test; i++) {
-        fwd1(m, t->x_test + (long)i * m->D, 0);
+        fwd1_fast(m, t->x_test + (long)i * m->D, 0);
         int best = -1;
         for (int c = 0; c < m->C; c++) {
             if (t->class_mask && !t->class_mask[c]) continue;
