@@ -578,6 +578,24 @@ static void unpool_plane_set(unpool_row_fn row, float *restrict d, const float *
     if (H & 1) memset(d + (long)(H - 1) * W, 0, sizeof(float) * (size_t)W);
 }
 
+/* One plane of pool2b_forward with relu (the fused bias + ReLU + pool) and of
+ * pool2b_backward_set with p: the same kernels, for the direct convolution (conv_direct.c),
+ * which pools and un-pools each image's planes while they are in cache. */
+void pool2b_plane_relu(float *p, int *argmax, const float *z, float bias, int H, int W) {
+    pool_plane_relu(p, argmax, z, bias, H, W);
+}
+
+void pool2b_unpool_plane(float *dz, const float *dp, const float *p, const int *argmax, int H,
+                         int W) {
+    unpool_row_fn row = unpool_row_c;
+#if CLS_X86_SIMD
+    int isa = cpu_level();
+    if (isa >= CPU_AVX512) row = unpool_row_avx512;
+    else if (isa >= CPU_AVX2) row = unpool_row_avx2;
+#endif
+    unpool_plane_set(row, dz, dp, p, argmax, H, W);
+}
+
 void pool2b_backward_set(float *dz, const float *dp, const float *p, const int *argmax, int B,
                          int C, int H, int W, int p_nchw) {
     long HW = (long)H * W, HWo = (long)(H / 2) * (W / 2);

@@ -1,0 +1,390 @@
+/* conv_direct.c — direct 3×3 convolution (stride 1, zero padding 1) for layers with few
+ * input channels (PAH's conv 1: c_in = 1, K = 9), without im2col and sgemm: the forward
+ * and the weight gradient, output / gradient in the channel-major batch layout CBHW of
+ * conv_batch.c (plane of channel c of image b at (c·B + b)·H·W), input NCHW or CBHW.
+ * Declared in nn.h (convd_*); nn layer: called by models (pah.c) and tests.
+ *
+ * Why: im2col turns a 9-deep GEMM into 9× the image's bytes, and OpenBLAS's Haswell
+ * kernels (what an AVX2 machine runs) handle the K = 9 shapes badly (22 GFLOP/s for the
+ * weight gradient, perf_roofline). Here each image's input planes are copied once into
+ * three zero-padded flat planes (docs/performance.md "conv 1 as a direct convolution"):
+ *   copy k = dx + 1 of channel ci holds the plane at offset W + 1, zeros around it, and
+ *   for dx = −1 its last column zeroed, for dx = +1 its first column zeroed,
+ * so tap (dy, dx) of output pixel i = y·W + x is copy[dx+1][W + 1 + i + dy·W + dx] for every
+ * i: the zero padding's wrapped columns land on the zeroed column or the zero margins, and
+ * each tap is one contiguous vector load.
+ *
+ * Contract of the levels (cpu.h): every level gives the same bits.
+ *   forward: z[co, i] = the fused multiply-add chain over (ci, ky, kx) in that order, the
+ *     first term a plain product: s = x₀·w₀, s = fma(x_t, w_t, s) (fmaf at the scalar level;
+ *     vfmadd at AVX2 and AVX-512 — both round once per step).
+ *   weight gradient: 16 partial sums per weight, lane k = i mod 16 of each image plane, each
+ *     the chain p = fma(dz[i], x_t[i], p) over the images in order and i ascending, starting
+ *     at +0; then dw += ((p0+p8)+(p4+p12)) + ((p2+p10)+(p6+p14)) + (the same for 1, 3, …):
+ *     the fixed tree of convd_reduce16. AVX-512 holds the 16 lanes in one register, AVX2
+ *     makes two passes (lanes 0–7, then 8–15) — independent chains, so the same bits.
+ * The scalar level uses fmaf (glibc picks the FMA instruction where the CPU has one).
+ * The results differ from im2col + sgemm (conv_batch.c) in the last bits (the sums are
+ * grouped differently). */
+#include "nn.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "cpu.h"
+
+#if CLS_X86_SIMD
+#include <immintrin.h>
+#endif
+
+/* Floats of one padded copy: the plane, W + 1 zeros before, W + 1 after and 16 more (a
+ * vector load at the last pixel reads up to 15 past it), rounded to 16. */
+static long pad_len(int H, int W) { return ((long)H * W + 2L * (W + 1) + 16 + 15) & ~15L; }
+
+
+/* The three padded copies of every input channel of image b (see the file comment). */
+static void pad_image(float *pad, const float *x, int B, int b, int c_in, int H, int W,
+                      int x_nchw) {
+    long HW = (long)H * W, L = pad_len(H, W), o = W + 1;
+    for (int ci = 0; ci < c_in; ci++) {
+        const float *s = x + (x_nchw ? (long)b * c_in + ci : (long)ci * B + b) * HW;
+        for (int k = 0; k < 3; k++) {
+            float *p = pad + (long)(ci * 3 + k) * L;
+            memset(p, 0, sizeof(float) * (size_t)o);
+            memcpy(p + o, s, sizeof(float) * (size_t)HW);
+            memset(p + o + HW, 0, sizeof(float) * (size_t)(L - o - HW));
+            if (k == 0)
+                for (int y = 0; y < H; y++) p[o + (long)y * W + W - 1] = 0.0f;
+            if (k == 2)
+                for (int y = 0; y < H; y++) p[o + (long)y * W] = 0.0f;
+        }
+    }
+}
+
+/* Start of tap t = ky·3 + kx of channel ci in the padded copies: element i is the tap's
+ * input for output pixel i. */
+static inline const float *tap_ptr(const float *pad, int ci, int t, int W, long L) {
+    int dy = t / 3 - 1, dx = t % 3 - 1;
+    return pad + (long)(ci * 3 + dx + 1) * L + (W + 1) + (long)dy * W + dx;
+}
+
+/* ---- forward: per image, per input channel, per vector of pixels, all output channels ---- */
+
+static void fwd_image_c(float *z, const float *pad, const float *w, int B, int b, int c_in,
+                        int H, int W, int c_out) {
+    long HW = (long)H * W, L = pad_len(H, W);
+    for (int ci = 0; ci < c_in; ci++) {
+        const float *tp[9];
+#pragma GCC unroll 9
+        for (int t = 0; t < 9; t++) tp[t] = tap_ptr(pad, ci, t, W, L);
+        for (int co = 0; co < c_out; co++) {
+            const float *wc = w + ((long)co * c_in + ci) * 9;
+            float *zp = z + ((long)co * B + b) * HW;
+            for (long i = 0; i < HW; i++) {
+                float s = ci ? fmaf(tp[0][i], wc[0], zp[i]) : tp[0][i] * wc[0];
+#pragma GCC unroll 9
+                for (int t = 1; t < 9; t++) s = fmaf(tp[t][i], wc[t], s);
+                zp[i] = s;
+            }
+        }
+    }
+}
+
+#if CLS_X86_SIMD
+CLS_TARGET_AVX2 static void fwd_image_avx2(float *z, const float *pad, const float *w, int B,
+                                           int b, int c_in, int H, int W, int c_out) {
+    long HW = (long)H * W, L = pad_len(H, W);
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int ci = 0; ci < c_in; ci++) {
+        const float *tp[9];
+#pragma GCC unroll 9
+        for (int t = 0; t < 9; t++) tp[t] = tap_ptr(pad, ci, t, W, L);
+        for (long i = 0; i < HW; i += 8) {
+            int full = HW - i >= 8;
+            __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(HW - i)), lane);
+            __m256 x[9];
+#pragma GCC unroll 9
+            for (int t = 0; t < 9; t++)   /* the margins make the 8 loads safe; lanes past HW unused */
+                x[t] = _mm256_loadu_ps(tp[t] + i);
+            for (int co = 0; co < c_out; co++) {
+                const float *wc = w + ((long)co * c_in + ci) * 9;
+                float *zp = z + ((long)co * B + b) * HW + i;
+                __m256 s;
+                if (ci)
+                    s = _mm256_fmadd_ps(x[0], _mm256_broadcast_ss(wc),
+                                        full ? _mm256_loadu_ps(zp) : _mm256_maskload_ps(zp, m));
+                else
+                    s = _mm256_mul_ps(x[0], _mm256_broadcast_ss(wc));
+#pragma GCC unroll 9
+                for (int t = 1; t < 9; t++) s = _mm256_fmadd_ps(x[t], _mm256_broadcast_ss(wc + t), s);
+                if (full) _mm256_storeu_ps(zp, s);
+                else _mm256_maskstore_ps(zp, m, s);
+            }
+        }
+    }
+}
+
+CLS_TARGET_AVX512 static void fwd_image_avx512(float *z, const float *pad, const float *w, int B,
+                                               int b, int c_in, int H, int W, int c_out) {
+    long HW = (long)H * W, L = pad_len(H, W);
+    for (int ci = 0; ci < c_in; ci++) {
+        const float *tp[9];
+#pragma GCC unroll 9
+        for (int t = 0; t < 9; t++) tp[t] = tap_ptr(pad, ci, t, W, L);
+        for (long i = 0; i < HW; i += 16) {
+            __mmask16 m = (__mmask16)(HW - i >= 16 ? 0xFFFFu : (1u << (HW - i)) - 1u);
+            __m512 x[9];
+#pragma GCC unroll 9
+            for (int t = 0; t < 9; t++) x[t] = _mm512_loadu_ps(tp[t] + i);
+            for (int co = 0; co < c_out; co++) {
+                const float *wc = w + ((long)co * c_in + ci) * 9;
+                float *zp = z + ((long)co * B + b) * HW + i;
+                __m512 s = ci ? _mm512_fmadd_ps(x[0], _mm512_set1_ps(wc[0]), _mm512_maskz_loadu_ps(m, zp))
+                              : _mm512_mul_ps(x[0], _mm512_set1_ps(wc[0]));
+#pragma GCC unroll 9
+                for (int t = 1; t < 9; t++) s = _mm512_fmadd_ps(x[t], _mm512_set1_ps(wc[t]), s);
+                _mm512_mask_storeu_ps(zp, m, s);
+            }
+        }
+    }
+}
+#endif
+
+/* ---- weight and bias gradients: 16 partial sums each (lane = pixel mod 16) ---- */
+
+/* part (c_out, c_in, 9, 16) and, when pb, pb (c_out, 16) += image b's terms. */
+static void dw_image_c(float *part, float *pb, const float *dz, const float *pad, int B, int b,
+                       int c_in, int H, int W, int c_out) {
+    long HW = (long)H * W, L = pad_len(H, W);
+    for (int co = 0; co < c_out; co++) {
+        const float *d = dz + ((long)co * B + b) * HW;
+        for (int ci = 0; ci < c_in; ci++)
+            for (int t = 0; t < 9; t++) {
+                const float *tp = tap_ptr(pad, ci, t, W, L);
+                float *p = part + (((long)co * c_in + ci) * 9 + t) * 16;
+                for (long i = 0; i < HW; i++) p[i & 15] = fmaf(d[i], tp[i], p[i & 15]);
+            }
+        if (pb)
+            for (long i = 0; i < HW; i++) pb[co * 16 + (i & 15)] += d[i];
+    }
+}
+
+#if CLS_X86_SIMD
+/* Two passes per (co, ci): lanes 0–7 of the partial sums (pixels i ≡ 0..7 mod 16), then 8–15. */
+CLS_TARGET_AVX2 static void dw_image_avx2(float *part, float *pb, const float *dz, const float *pad,
+                                          int B, int b, int c_in, int H, int W, int c_out) {
+    long HW = (long)H * W, L = pad_len(H, W);
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int co = 0; co < c_out; co++) {
+        const float *d = dz + ((long)co * B + b) * HW;
+        for (int ci = 0; ci < c_in; ci++) {
+            const float *tp[9];
+#pragma GCC unroll 9
+            for (int t = 0; t < 9; t++) tp[t] = tap_ptr(pad, ci, t, W, L);
+            float *p = part + ((long)co * c_in + ci) * 144;
+            float *q = pb && !ci ? pb + co * 16 : NULL;   /* the bias rides with channel 0 */
+            for (int h = 0; h < 16; h += 8) {
+                __m256 s[9], sb = q ? _mm256_loadu_ps(q + h) : _mm256_setzero_ps();
+#pragma GCC unroll 9
+                for (int t = 0; t < 9; t++) s[t] = _mm256_loadu_ps(p + t * 16 + h);
+                long i = h;
+                for (; i + 8 <= HW; i += 16) {
+                    __m256 dv = _mm256_loadu_ps(d + i);
+#pragma GCC unroll 9
+                    for (int t = 0; t < 9; t++) s[t] = _mm256_fmadd_ps(dv, _mm256_loadu_ps(tp[t] + i), s[t]);
+                    sb = _mm256_add_ps(sb, dv);
+                }
+                if (i < HW) {   /* fewer than 8 pixels left in this half: blend, keep the rest */
+                    __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(HW - i)), lane);
+                    __m256 mf = _mm256_castsi256_ps(m);
+                    __m256 dv = _mm256_maskload_ps(d + i, m);
+#pragma GCC unroll 9
+                    for (int t = 0; t < 9; t++)
+                        s[t] = _mm256_blendv_ps(s[t], _mm256_fmadd_ps(dv, _mm256_loadu_ps(tp[t] + i), s[t]), mf);
+                    sb = _mm256_blendv_ps(sb, _mm256_add_ps(sb, dv), mf);
+                }
+#pragma GCC unroll 9
+                for (int t = 0; t < 9; t++) _mm256_storeu_ps(p + t * 16 + h, s[t]);
+                if (q) _mm256_storeu_ps(q + h, sb);
+            }
+        }
+    }
+}
+
+/* Two output channels per pass when c_out allows (18 + 2 accumulators: the 9 tap loads
+ * serve both), else one; the masked tail keeps the partial sums of the lanes past HW. */
+CLS_TARGET_AVX512 static inline void dw_pass_avx512(float *p0, float *p1, float *q0, float *q1,
+                                                    const float *d0, const float *d1,
+                                                    const float *const tp[9], long HW) {
+    __m512 s[9], u[9], sb = q0 ? _mm512_loadu_ps(q0) : _mm512_setzero_ps();
+    __m512 ub = q1 ? _mm512_loadu_ps(q1) : _mm512_setzero_ps();
+#pragma GCC unroll 9
+    for (int t = 0; t < 9; t++) {
+        s[t] = _mm512_loadu_ps(p0 + t * 16);
+        u[t] = d1 ? _mm512_loadu_ps(p1 + t * 16) : _mm512_setzero_ps();
+    }
+    long i = 0;
+    if (d1) {
+        for (; i + 16 <= HW; i += 16) {
+            __m512 dv = _mm512_loadu_ps(d0 + i), ev = _mm512_loadu_ps(d1 + i);
+#pragma GCC unroll 9
+            for (int t = 0; t < 9; t++) {
+                __m512 xv = _mm512_loadu_ps(tp[t] + i);
+                __asm__("" : "+v"(xv));   /* one load for both channels (GCC would load twice) */
+                s[t] = _mm512_fmadd_ps(dv, xv, s[t]);
+                u[t] = _mm512_fmadd_ps(ev, xv, u[t]);
+            }
+            sb = _mm512_add_ps(sb, dv);
+            ub = _mm512_add_ps(ub, ev);
+        }
+    } else {
+        for (; i + 16 <= HW; i += 16) {
+            __m512 dv = _mm512_loadu_ps(d0 + i);
+#pragma GCC unroll 9
+            for (int t = 0; t < 9; t++) s[t] = _mm512_fmadd_ps(dv, _mm512_loadu_ps(tp[t] + i), s[t]);
+            sb = _mm512_add_ps(sb, dv);
+        }
+    }
+    if (i < HW) {
+        __mmask16 m = (__mmask16)((1u << (HW - i)) - 1u);
+        __m512 dv = _mm512_maskz_loadu_ps(m, d0 + i);
+        __m512 ev = d1 ? _mm512_maskz_loadu_ps(m, d1 + i) : _mm512_setzero_ps();
+#pragma GCC unroll 9
+        for (int t = 0; t < 9; t++) {
+            __m512 xv = _mm512_loadu_ps(tp[t] + i);
+            s[t] = _mm512_mask3_fmadd_ps(dv, xv, s[t], m);
+            u[t] = _mm512_mask3_fmadd_ps(ev, xv, u[t], m);
+        }
+        sb = _mm512_mask_add_ps(sb, m, sb, dv);
+        ub = _mm512_mask_add_ps(ub, m, ub, ev);
+    }
+#pragma GCC unroll 9
+    for (int t = 0; t < 9; t++) {
+        _mm512_storeu_ps(p0 + t * 16, s[t]);
+        if (d1) _mm512_storeu_ps(p1 + t * 16, u[t]);
+    }
+    if (q0) _mm512_storeu_ps(q0, sb);
+    if (q1) _mm512_storeu_ps(q1, ub);
+}
+
+CLS_TARGET_AVX512 static void dw_image_avx512(float *part, float *pb, const float *dz,
+                                              const float *pad, int B, int b, int c_in, int H,
+                                              int W, int c_out) {
+    long HW = (long)H * W, L = pad_len(H, W);
+    for (int co = 0; co < c_out; co += 2) {
+        int two = co + 1 < c_out;
+        const float *d0 = dz + ((long)co * B + b) * HW;
+        const float *d1 = two ? dz + ((long)(co + 1) * B + b) * HW : NULL;
+        for (int ci = 0; ci < c_in; ci++) {
+            const float *tp[9];
+#pragma GCC unroll 9
+            for (int t = 0; t < 9; t++) tp[t] = tap_ptr(pad, ci, t, W, L);
+            float *p0 = part + ((long)co * c_in + ci) * 144;
+            float *p1 = two ? part + ((long)(co + 1) * c_in + ci) * 144 : NULL;
+            float *q0 = pb && !ci ? pb + co * 16 : NULL, *q1 = pb && !ci && two ? q0 + 16 : NULL;
+            dw_pass_avx512(p0, p1, q0, q1, d0, d1, tp, HW);
+        }
+    }
+}
+#endif
+
+typedef void (*dw_image_fn)(float *, float *, const float *, const float *, int, int, int, int,
+                            int, int);
+typedef void (*fwd_image_fn)(float *, const float *, const float *, int, int, int, int, int, int);
+
+static dw_image_fn dw_kernel(void) {
+#if CLS_X86_SIMD
+    int isa = cpu_level();
+    if (isa >= CPU_AVX512) return dw_image_avx512;
+    if (isa >= CPU_AVX2) return dw_image_avx2;
+#endif
+    return dw_image_c;
+}
+
+static fwd_image_fn fwd_kernel(void) {
+#if CLS_X86_SIMD
+    int isa = cpu_level();
+    if (isa >= CPU_AVX512) return fwd_image_avx512;
+    if (isa >= CPU_AVX2) return fwd_image_avx2;
+#endif
+    return fwd_image_c;
+}
+
+/* The fixed summation tree of the 16 partial sums (every level: plain C). */
+static float convd_reduce16(const float *p) {
+    float q[8], r[4];
+    for (int k = 0; k < 8; k++) q[k] = p[k] + p[k + 8];
+    for (int k = 0; k < 4; k++) r[k] = q[k] + q[k + 4];
+    return (r[0] + r[2]) + (r[1] + r[3]);
+}
+
+/* Scratch layout: the padded copies, the weight partials, the bias partials, one image's
+ * (c_out, H, W) planes (z or dz of the fused forms). */
+long convd_scratch_size(int c_in, int c_out, int H, int W) {
+    return 3L * c_in * pad_len(H, W) + 144L * c_in * c_out + 16L * c_out + (long)c_out * H * W;
+}
+static float *part_of(float *scratch, int c_in, int H, int W) {
+    return scratch + 3L * c_in * pad_len(H, W);
+}
+
+void convd_forward(float *z, const float *x, const float *w, float *scratch, int B, int c_in,
+                   int H, int W, int c_out, int x_nchw) {
+    fwd_image_fn img = fwd_kernel();
+    for (int b = 0; b < B; b++) {
+        pad_image(scratch, x, B, b, c_in, H, W, x_nchw);
+        img(z, scratch, w, B, b, c_in, H, W, c_out);
+    }
+}
+
+void convd_forward_pool(float *p, int *argmax, const float *x, const float *w, const float *bias,
+                        float *scratch, int B, int c_in, int H, int W, int c_out, int x_nchw) {
+    fwd_image_fn img = fwd_kernel();
+    long HW = (long)H * W, HWo = (long)(H / 2) * (W / 2);
+    float *zi = part_of(scratch, c_in, H, W) + 144L * c_in * c_out + 16L * c_out;
+    for (int b = 0; b < B; b++) {
+        pad_image(scratch, x, B, b, c_in, H, W, x_nchw);
+        img(zi, scratch, w, 1, 0, c_in, H, W, c_out);
+        for (int co = 0; co < c_out; co++) {
+            long po = ((long)co * B + b) * HWo;
+            pool2b_plane_relu(p + po, argmax + po, zi + co * HW, bias ? bias[co] : 0.0f, H, W);
+        }
+    }
+}
+
+/* dw, db (when non-NULL) += the reduced partial sums. */
+static void reduce_into(float *dw, float *db, const float *part, long nw, int c_out) {
+    for (long k = 0; k < nw; k++) dw[k] += convd_reduce16(part + k * 16);
+    if (db)
+        for (int co = 0; co < c_out; co++) db[co] += convd_reduce16(part + nw * 16 + co * 16);
+}
+
+void convd_backward_w(float *dw, float *db, const float *dz, const float *x, float *scratch,
+                      int B, int c_in, int H, int W, int c_out, int x_nchw) {
+    dw_image_fn img = dw_kernel();
+    long nw = (long)c_out * c_in * 9;
+    float *part = part_of(scratch, c_in, H, W);
+    memset(part, 0, sizeof(float) * (size_t)(nw * 16 + 16L * c_out));
+    for (int b = 0; b < B; b++) {
+        pad_image(scratch, x, B, b, c_in, H, W, x_nchw);
+        img(part, db ? part + nw * 16 : NULL, dz, scratch, B, b, c_in, H, W, c_out);
+    }
+    reduce_into(dw, db, part, nw, c_out);
+}
+
+void convd_backward_pool(float *dw, float *db, const float *dp, const float *p, const int *argmax,
+                         const float *x, float *scratch, int B, int c_in, int H, int W, int c_out,
+                         int x_nchw) {
+    dw_image_fn img = dw_kernel();
+    long nw = (long)c_out * c_in * 9, HW = (long)H * W, HWo = (long)(H / 2) * (W / 2);
+    float *part = part_of(scratch, c_in, H, W), *dzi = part + nw * 16 + 16L * c_out;
+    memset(part, 0, sizeof(float) * (size_t)(nw * 16 + 16L * c_out));
+    for (int b = 0; b < B; b++) {
+        pad_image(scratch, x, B, b, c_in, H, W, x_nchw);
+        for (int co = 0; co < c_out; co++) {
+            long po = ((long)co * B + b) * HWo;
+            pool2b_unpool_plane(dzi + co * HW, dp + po, p + po, argmax + po, H, W);
+        }
+        img(part, db ? part + nw * 16 : NULL, dzi, scratch, 1, 0, c_in, H, W, c_out);
+    }
+    reduce_into(dw, db, part, nw, c_out);
+}
