@@ -185,11 +185,13 @@ void convd_forward(float *z, const float *x, const float *w, float *scratch, int
 void convd_backward_w(float *dw, float *db, const float *dz, const float *x, float *scratch,
                       int B, int c_in, int H, int W, int c_out, int x_nchw);
 /* Fused with the ReLU max-pool, per image while its planes are in cache: p, argmax
- * (c_out, B, H/2, W/2) CBHW = pool2b_forward(relu, bias) of convd_forward's z, and the
+ * (c_out, B, H/2, W/2) CBHW (NCHW when p_nchw) = pool2b_forward(relu, bias) of
+ * convd_forward's z, and (p CBHW) the
  * gradients of convd_backward_w from dz = pool2b_backward_set(dp, p, argmax) — bit for bit,
  * without the (c_out, B, H, W) tensors z and dz. */
 void convd_forward_pool(float *p, int *argmax, const float *x, const float *w, const float *bias,
-                        float *scratch, int B, int c_in, int H, int W, int c_out, int x_nchw);
+                        float *scratch, int B, int c_in, int H, int W, int c_out, int x_nchw,
+                        int p_nchw);
 void convd_backward_pool(float *dw, float *db, const float *dp, const float *p, const int *argmax,
                          const float *x, float *scratch, int B, int c_in, int H, int W, int c_out,
                          int x_nchw);

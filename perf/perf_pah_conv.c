@@ -41,7 +41,7 @@ int main(int argc, char **argv) {
     rng_fill_normal(&r, w, CO * K, 0, 0.3f);
     rng_fill_normal(&r, b, CO, 0, 0.3f);
     rng_fill_normal(&r, dp, nz / 4, 0, 1);
-    convd_forward_pool(p, am, x, w, b, scr, B, CI, H, W, CO, 1);
+    convd_forward_pool(p, am, x, w, b, scr, B, CI, H, W, CO, 1, 0);
     enum { NV = 8 };
     double flop = 2.0 * B * HW * CO * K, best[NV] = {0};
     const int reps = 100;
@@ -53,7 +53,7 @@ int main(int argc, char **argv) {
                 if (v == 1) convb_forward(z, x, w, col, cap, B, CI, H, W, CO, 1);
                 if (v == 2) convd_backward_w(dw, NULL, dz, x, scr, B, CI, H, W, CO, 1);
                 if (v == 3) convb_backward(NULL, dw, NULL, dz, x, w, col, 0, dcol, cap, B, CI, H, W, CO, 1);
-                if (v == 4) convd_forward_pool(p, am, x, w, b, scr, B, CI, H, W, CO, 1);
+                if (v == 4) convd_forward_pool(p, am, x, w, b, scr, B, CI, H, W, CO, 1, 0);
                 if (v == 5) {
                     convb_forward(z, x, w, col, cap, B, CI, H, W, CO, 1);
                     pool2b_forward(p, am, z, b, 1, B, CO, H, W, 0);

@@ -32,10 +32,11 @@ static double maxrel(const float *a, const float *b, long n) {
 }
 
 /* B, c_in, c_out, H, W: PAH's conv 1 (28×28, prototypes 10×10 with a 4-pixel tail), odd
- * sizes, 1-wide edges, several input channels. */
-static const int shapes[7][5] = {{3, 1, 8, 28, 28}, {2, 1, 8, 10, 10}, {2, 3, 4, 6, 10},
+ * sizes, 1-wide edges, several input channels (the register tiles: full ones need c_out ≥ 4
+ * and 16 / 64 pixels at AVX2 / AVX-512; PAH's conv 2 shape has both). */
+static const int shapes[8][5] = {{3, 1, 8, 28, 28}, {2, 1, 8, 10, 10}, {2, 3, 4, 6, 10},
                                  {2, 2, 3, 1, 5}, {3, 2, 2, 4, 1}, {2, 1, 5, 7, 9},
-                                 {1, 1, 16, 20, 20}};
+                                 {1, 1, 16, 20, 20}, {2, 8, 16, 14, 14}};
 
 static void fill(int si, int seed, float *x, long nx, float *w, long nw, float *dz, long nz) {
     rng_t r;
@@ -54,7 +55,7 @@ static void to_cbhw(float *dst, const float *src, int B, int C, long HW) {
 }
 
 static void test_convd_matches_conv2d(void) {
-    for (int si = 0; si < 7; si++) {
+    for (int si = 0; si < 8; si++) {
         int B = shapes[si][0], ci = shapes[si][1], co = shapes[si][2], H = shapes[si][3],
             W = shapes[si][4];
         long HW = (long)H * W, nx = (long)B * ci * HW, nz = (long)B * co * HW, K = ci * 9;
@@ -109,7 +110,7 @@ static float *run_all(int si, int with_nan, long *nout) {
     int *am = calloc((size_t)np + 1, sizeof(int));
     convd_forward(z, x, w, scr, B, ci, H, W, co, 1);
     convd_backward_w(dw, db, dz, x, scr, B, ci, H, W, co, 1);
-    convd_forward_pool(p, am, x, w, bias, scr, B, ci, H, W, co, 1);
+    convd_forward_pool(p, am, x, w, bias, scr, B, ci, H, W, co, 1, 0);
     for (long i = 0; i < np; i++) pa[i] = (float)am[i];
     convd_backward_pool(dw2, db2, dp, p, am, x, scr, B, ci, H, W, co, 1);
     /* the separate passes: pool2b of convd_forward's z, un-pool, then convd_backward_w */
@@ -131,7 +132,7 @@ static float *run_all(int si, int with_nan, long *nout) {
 static void test_convd_levels_bits(void) {
     int top = cpu_level();
     long bad = 0;
-    for (int si = 0; si < 7; si++)
+    for (int si = 0; si < 8; si++)
         for (int nan = 0; nan < 2; nan++) {
             float *ref = NULL;
             long n = 0;
@@ -165,7 +166,7 @@ typedef struct {
 /* L = Σ wt ⊙ pool(relu(conv(x; w) + b)), pooled output CBHW. */
 static double conv_pool_loss(void *pc) {
     gc_ctx *c = pc;
-    convd_forward_pool(c->p, c->a, c->x, c->w, c->b, c->scr, c->B, c->ci, c->H, c->W, c->co, 1);
+    convd_forward_pool(c->p, c->a, c->x, c->w, c->b, c->scr, c->B, c->ci, c->H, c->W, c->co, 1, 0);
     long no = (long)c->B * c->co * (c->H / 2) * (c->W / 2);
     double s = 0;
     for (long i = 0; i < no; i++) s += (double)c->wt[i] * c->p[i];

@@ -121,6 +121,7 @@ typedef struct {
     int unfused;                 /* tests: separate passes also where pah_fused applies */
     int conv1_gemm;              /* tests/perf: conv 1 through im2col + sgemm (convb_) instead
                                     of the direct kernel (convd_, the default) */
+    int conv2_gemm;              /* the same for conv 2's forward */
     optim_t opt;                 /* step 1: all parameters, lr groups */
     optim_t opt_proto;           /* step 2: prototypes only */
     /* scratch: one float allocation, one int allocation */
@@ -129,7 +130,7 @@ typedef struct {
     pah_hyper hy, thy;           /* current / previous hypernetwork */
     float *col;                  /* im2col scratch / input-gradient col (colcap floats) */
     long colcap;                 /* floats of every col buffer: whole batch up to a budget */
-    float *dpad;                 /* conv 1's direct-kernel scratch (convd_scratch_size) */
+    float *dpad, *dpad2;         /* conv 1's / 2's direct-kernel scratch (convd_scratch_size) */
     float *dfeat, *dz3, *dg2, *dp2, *dr2, *dy2, *dz2, *dp1, *dr1, *dy1, *dz1;   /* backward */
     float *dheads, *dha2, *dhh2, *dha1;                       /* (T, ·) hypernet backward */
     float *logits, *tlogits, *dlogits, *probs;                /* (cap, C) */
@@ -273,6 +274,9 @@ static void scratch_carve(pah_t *m, carver *c) {
     long pd = convd_scratch_size(g->Cin, g->c1, m->Hp, m->Wp);
     long pq = convd_scratch_size(g->Cin, g->c1, m->Qh, m->Qw);
     m->dpad = carve(c, pd > pq ? pd : pq);
+    pd = convd_scratch_size(g->c1, g->c2, m->Hp / 2, m->Wp / 2);
+    pq = convd_scratch_size(g->c1, g->c2, m->Qh / 2, m->Qw / 2);
+    m->dpad2 = carve(c, pd > pq ? pd : pq);
     if (c->fb) m->ta.col1 = m->ta.col2 = m->col;
     m->dfeat = carve(c, N * g->F);
     m->dz3 = carve(c, N * g->F);
@@ -443,14 +447,23 @@ static void backbone_forward(pah_t *m, const float *P, pah_acts *a, const float 
         stage_forward(m, P, a, 1, N, h, w, 0);
     } else if (pah_fused(m)) {   /* direct conv 1 + bias + ReLU + pool per image: no z1 */
         convd_forward_pool(a->p1, a->a1, x, P + m->off_c1w, P + m->off_c1b, m->dpad, N, g->Cin,
-                           h, w, g->c1, 1);
+                           h, w, g->c1, 1, 0);
     } else {   /* direct conv 1 (K = 9·Cin: no im2col, no small sgemm), separate passes */
         convd_forward(a->z1, x, P + m->off_c1w, m->dpad, N, g->Cin, h, w, g->c1, 1);
         stage_forward(m, P, a, 1, N, h, w, 0);
     }
-    a->cv2 = convb_forward(a->z2, a->p1, P + m->off_c2w, a->col2, m->colcap, N, g->c1, h / 2,
-                           w / 2, g->c2, 0);
-    stage_forward(m, P, a, 2, N, h / 2, w / 2, 1);
+    a->cv2 = 0;   /* conv 2's forward: direct too (its gradients stay im2col + sgemm) */
+    if (m->conv2_gemm) {
+        a->cv2 = convb_forward(a->z2, a->p1, P + m->off_c2w, a->col2, m->colcap, N, g->c1, h / 2,
+                               w / 2, g->c2, 0);
+        stage_forward(m, P, a, 2, N, h / 2, w / 2, 1);
+    } else if (pah_fused(m)) {
+        convd_forward_pool(a->p2, a->a2, a->p1, P + m->off_c2w, P + m->off_c2b, m->dpad2, N,
+                           g->c1, h / 2, w / 2, g->c2, 0, 1);
+    } else {
+        convd_forward(a->z2, a->p1, P + m->off_c2w, m->dpad2, N, g->c1, h / 2, w / 2, g->c2, 0);
+        stage_forward(m, P, a, 2, N, h / 2, w / 2, 1);
+    }
     const float *din = a->p2;
     if (g->native) {
         gap_forward(a->g2, a->p2, N, g->c2, (int)s4);

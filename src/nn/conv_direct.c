@@ -90,8 +90,46 @@ static void fwd_image_c(float *z, const float *pad, const float *w, int B, int b
     }
 }
 
+/* Register tiles: R pixel vectors × C output channels of accumulators, each the chain over
+ * (ci, t) of the file comment (the first term a product), so the tile shape does not change
+ * the bits. Per (ci, t): R tap loads and C weight broadcasts for R·C fused multiply-adds.
+ * Full tiles: AVX2 2 × 4 (8 of its 16 registers), AVX-512 4 × 4; the rest of the pixels one
+ * (masked) vector at a time, the rest of the channels one at a time. */
+#define FWD_TILE(NAME, TGT, VEC, LANES, LOAD, SET1, MUL, FMA)                                     \
+    TGT static inline __attribute__((always_inline)) void NAME(                                 \
+        VEC acc[][4], const float *pad, const float *w, int c_in, int W, long L, long i, int co0, \
+        int R, int C) {                                                                         \
+        const float *w0 = w + (long)co0 * c_in * 9;                                             \
+        _Pragma("GCC unroll 4") for (int c = 0; c < C; c++) {                                   \
+            VEC wv = SET1(w0[(long)c * c_in * 9]);                                              \
+            const float *tp = tap_ptr(pad, 0, 0, W, L) + i;                                     \
+            _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)                                 \
+                acc[r][c] = MUL(LOAD(tp + r * LANES), wv);                                      \
+        }                                                                                       \
+        for (int ci = 0; ci < c_in; ci++) {                                                     \
+            _Pragma("GCC unroll 9") for (int t = 0; t < 9; t++) {                               \
+                if (!ci && !t) continue;                                                        \
+                const float *tp = tap_ptr(pad, ci, t, W, L) + i;                                \
+                VEC xv[4];                                                                      \
+                _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) xv[r] = LOAD(tp + r * LANES); \
+                _Pragma("GCC unroll 4") for (int c = 0; c < C; c++) {                           \
+                    VEC wv = SET1(w0[((long)c * c_in + ci) * 9 + t]);                           \
+                    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)                         \
+                        acc[r][c] = FMA(xv[r], wv, acc[r][c]);                                  \
+                }                                                                               \
+            }                                                                                   \
+        }                                                                                       \
+    }
+
 #if CLS_X86_SIMD
-CLS_TARGET_AVX2 static void fwd_image_avx2(float *z, const float *pad, const float *w, int B,
+FWD_TILE(tile_avx2, CLS_TARGET_AVX2, __m256, 8, _mm256_loadu_ps, _mm256_set1_ps, _mm256_mul_ps,
+         _mm256_fmadd_ps)
+FWD_TILE(tile_avx512, CLS_TARGET_AVX512, __m512, 16, _mm512_loadu_ps, _mm512_set1_ps,
+         _mm512_mul_ps, _mm512_fmadd_ps)
+
+/* c_in = 1 (conv 1): the 9 taps of a pixel vector loaded once and kept in registers for all
+ * output channels (measured faster than the tiles there: 76 vs 53 GFLOP/s at AVX-512). */
+CLS_TARGET_AVX2 static void fwd1_image_avx2(float *z, const float *pad, const float *w, int B,
                                            int b, int c_in, int H, int W, int c_out) {
     long HW = (long)H * W, L = pad_len(H, W);
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -124,7 +162,7 @@ CLS_TARGET_AVX2 static void fwd_image_avx2(float *z, const float *pad, const flo
     }
 }
 
-CLS_TARGET_AVX512 static void fwd_image_avx512(float *z, const float *pad, const float *w, int B,
+CLS_TARGET_AVX512 static void fwd1_image_avx512(float *z, const float *pad, const float *w, int B,
                                                int b, int c_in, int H, int W, int c_out) {
     long HW = (long)H * W, L = pad_len(H, W);
     for (int ci = 0; ci < c_in; ci++) {
@@ -147,6 +185,61 @@ CLS_TARGET_AVX512 static void fwd_image_avx512(float *z, const float *pad, const
             }
         }
     }
+}
+/* The margins of the padded copies make every tap load safe (lanes past HW are not stored). */
+CLS_TARGET_AVX2 static void fwd_image_avx2(float *z, const float *pad, const float *w, int B,
+                                           int b, int c_in, int H, int W, int c_out) {
+    long HW = (long)H * W, L = pad_len(H, W), zs = (long)B * HW;
+    float *zb = z + (long)b * HW;
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256 acc[2][4];
+    int co = 0;
+    for (; co + 4 <= c_out; co += 4) {
+        long i = 0;
+        for (; i + 16 <= HW; i += 16) {
+            tile_avx2(acc, pad, w, c_in, W, L, i, co, 2, 4);
+            for (int c = 0; c < 4; c++)
+                for (int r = 0; r < 2; r++) _mm256_storeu_ps(zb + (co + c) * zs + i + 8 * r, acc[r][c]);
+        }
+        for (; i < HW; i += 8) {
+            __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(HW - i)), lane);
+            tile_avx2(acc, pad, w, c_in, W, L, i, co, 1, 4);
+            for (int c = 0; c < 4; c++) _mm256_maskstore_ps(zb + (co + c) * zs + i, m, acc[0][c]);
+        }
+    }
+    for (; co < c_out; co++)
+        for (long i = 0; i < HW; i += 8) {
+            __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(HW - i)), lane);
+            tile_avx2(acc, pad, w, c_in, W, L, i, co, 1, 1);
+            _mm256_maskstore_ps(zb + co * zs + i, m, acc[0][0]);
+        }
+}
+
+CLS_TARGET_AVX512 static void fwd_image_avx512(float *z, const float *pad, const float *w, int B,
+                                               int b, int c_in, int H, int W, int c_out) {
+    long HW = (long)H * W, L = pad_len(H, W), zs = (long)B * HW;
+    float *zb = z + (long)b * HW;
+    __m512 acc[4][4];
+    int co = 0;
+    for (; co + 4 <= c_out; co += 4) {
+        long i = 0;
+        for (; i + 64 <= HW; i += 64) {
+            tile_avx512(acc, pad, w, c_in, W, L, i, co, 4, 4);
+            for (int c = 0; c < 4; c++)
+                for (int r = 0; r < 4; r++) _mm512_storeu_ps(zb + (co + c) * zs + i + 16 * r, acc[r][c]);
+        }
+        for (; i < HW; i += 16) {
+            __mmask16 m = (__mmask16)(HW - i >= 16 ? 0xFFFFu : (1u << (HW - i)) - 1u);
+            tile_avx512(acc, pad, w, c_in, W, L, i, co, 1, 4);
+            for (int c = 0; c < 4; c++) _mm512_mask_storeu_ps(zb + (co + c) * zs + i, m, acc[0][c]);
+        }
+    }
+    for (; co < c_out; co++)
+        for (long i = 0; i < HW; i += 16) {
+            __mmask16 m = (__mmask16)(HW - i >= 16 ? 0xFFFFu : (1u << (HW - i)) - 1u);
+            tile_avx512(acc, pad, w, c_in, W, L, i, co, 1, 1);
+            _mm512_mask_storeu_ps(zb + co * zs + i, m, acc[0][0]);
+        }
 }
 #endif
 
@@ -301,11 +394,11 @@ static dw_image_fn dw_kernel(void) {
     return dw_image_c;
 }
 
-static fwd_image_fn fwd_kernel(void) {
+static fwd_image_fn fwd_kernel(int c_in) {
 #if CLS_X86_SIMD
     int isa = cpu_level();
-    if (isa >= CPU_AVX512) return fwd_image_avx512;
-    if (isa >= CPU_AVX2) return fwd_image_avx2;
+    if (isa >= CPU_AVX512) return c_in == 1 ? fwd1_image_avx512 : fwd_image_avx512;
+    if (isa >= CPU_AVX2) return c_in == 1 ? fwd1_image_avx2 : fwd_image_avx2;
 #endif
     return fwd_image_c;
 }
@@ -329,7 +422,7 @@ static float *part_of(float *scratch, int c_in, int H, int W) {
 
 void convd_forward(float *z, const float *x, const float *w, float *scratch, int B, int c_in,
                    int H, int W, int c_out, int x_nchw) {
-    fwd_image_fn img = fwd_kernel();
+    fwd_image_fn img = fwd_kernel(c_in);
     for (int b = 0; b < B; b++) {
         pad_image(scratch, x, B, b, c_in, H, W, x_nchw);
         img(z, scratch, w, B, b, c_in, H, W, c_out);
@@ -337,15 +430,16 @@ void convd_forward(float *z, const float *x, const float *w, float *scratch, int
 }
 
 void convd_forward_pool(float *p, int *argmax, const float *x, const float *w, const float *bias,
-                        float *scratch, int B, int c_in, int H, int W, int c_out, int x_nchw) {
-    fwd_image_fn img = fwd_kernel();
+                        float *scratch, int B, int c_in, int H, int W, int c_out, int x_nchw,
+                        int p_nchw) {
+    fwd_image_fn img = fwd_kernel(c_in);
     long HW = (long)H * W, HWo = (long)(H / 2) * (W / 2);
     float *zi = part_of(scratch, c_in, H, W) + 144L * c_in * c_out + 16L * c_out;
     for (int b = 0; b < B; b++) {
         pad_image(scratch, x, B, b, c_in, H, W, x_nchw);
         img(zi, scratch, w, 1, 0, c_in, H, W, c_out);
         for (int co = 0; co < c_out; co++) {
-            long po = ((long)co * B + b) * HWo;
+            long po = (p_nchw ? (long)b * c_out + co : (long)co * B + b) * HWo;
             pool2b_plane_relu(p + po, argmax + po, zi + co * HW, bias ? bias[co] : 0.0f, H, W);
         }
     }
