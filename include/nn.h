@@ -184,6 +184,12 @@ void convd_forward(float *z, const float *x, const float *w, float *scratch, int
                    int H, int W, int c_out, int x_nchw);
 void convd_backward_w(float *dw, float *db, const float *dz, const float *x, float *scratch,
                       int B, int c_in, int H, int W, int c_out, int x_nchw);
+/* dx (c_in, B, H, W) CBHW = the input gradient from dz (c_out, B, H, W) CBHW, WRITTEN (not
+ * accumulated): convd_forward of dz with the transposed, flipped weights. scratch:
+ * convd_scratch_size_x(c_in, c_out, H, W) floats. */
+long convd_scratch_size_x(int c_in, int c_out, int H, int W);
+void convd_backward_x(float *dx, const float *dz, const float *w, float *scratch, int B, int c_in,
+                      int H, int W, int c_out);
 /* Fused with the ReLU max-pool, per image while its planes are in cache: p, argmax
  * (c_out, B, H/2, W/2) CBHW (NCHW when p_nchw) = pool2b_forward(relu, bias) of
  * convd_forward's z, and (p CBHW) the

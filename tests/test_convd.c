@@ -1,6 +1,7 @@
 /* test_convd.c — the direct 3×3 convolution of src/nn/conv_direct.c (nn.h convd_), PAH's
  * conv 1:
- *   - convd_forward / convd_backward_w against the per-image reference conv2d_* of layers.c
+ *   - convd_forward / convd_backward_w / convd_backward_x against the per-image reference
+ *     conv2d_* of layers.c
  *     (up to float rounding: the sums are grouped differently), input NCHW and CBHW, shapes
  *     with full vectors and tails (H·W not a multiple of 8 or 16), 1-wide edges, c_in 1–3;
  *   - the same bits at every ISA level from scalar to the CPU's (forward, weight and bias
@@ -9,7 +10,8 @@
  *     convd_forward → pool2b_forward(relu, bias), convd_backward_pool =
  *     pool2b_backward_set → convd_backward_w;
  *   - a finite-difference check (tests/gradcheck.h) of conv → bias + ReLU + pool → weighted
- *     sum through convd_forward_pool / convd_backward_pool (weights and bias). */
+ *     sum through convd_forward_pool / convd_backward_pool (weights and bias) and
+ *     pool2b_backward_set → convd_backward_x (input). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,7 +70,14 @@ static void test_convd_matches_conv2d(void) {
         conv2d_forward(zr, x, w, zero, col, B, ci, H, W, co);
         conv2d_backward(dxr, dwr, dbr, dz, x, w, col, B, ci, H, W, co);
         to_cbhw(zrc, zr, B, co, HW);
-        float *scr = fbuf(convd_scratch_size(ci, co, H, W));
+        float *scr = fbuf(convd_scratch_size(ci, co, H, W) + convd_scratch_size_x(ci, co, H, W));
+        float *dx = fbuf(nx), *dxr_c = fbuf(nx);
+        convd_backward_x(dx, dzc, w, scr, B, ci, H, W, co);
+        to_cbhw(dxr_c, dxr, B, ci, HW);
+        double ex = maxrel(dx, dxr_c, nx);
+        printf("#   B%d %d→%d %dx%d: dx %.1e\n", B, ci, co, H, W, ex);
+        CHECK(ex < 1e-5, "convd_backward_x differs from conv2d (%d)", si);
+        free(dx); free(dxr_c);
         for (int layout = 0; layout < 2; layout++) {   /* 0: x CBHW, 1: x NCHW */
             float *z = fbuf(nz), *dw = fbuf(co * K), *db = fbuf(co);
             convd_forward(z, layout ? x : xc, w, scr, B, ci, H, W, co, layout);
@@ -103,11 +112,13 @@ static float *run_all(int si, int with_nan, long *nout) {
         dz[nz - 1] = -INFINITY;
         x[nx - 1] = -0.0f;
     }
-    *nout = nz + 2 * (co * K + co) + 2 * np + 2 * (co * K + co);
-    float *o = fbuf(*nout), *scr = fbuf(convd_scratch_size(ci, co, H, W));
+    *nout = nz + 2 * (co * K + co) + 2 * np + 2 * (co * K + co) + nx;
+    float *o = fbuf(*nout);
+    float *scr = fbuf(convd_scratch_size(ci, co, H, W) + convd_scratch_size_x(ci, co, H, W));
     float *z = o, *dw = z + nz, *db = dw + co * K, *p = db + co, *pa = p + np;
     float *dw2 = pa + np, *db2 = dw2 + co * K, *dw3 = db2 + co, *db3 = dw3 + co * K;
     int *am = calloc((size_t)np + 1, sizeof(int));
+    convd_backward_x(db3 + co, dz, w, scr, B, ci, H, W, co);
     convd_forward(z, x, w, scr, B, ci, H, W, co, 1);
     convd_backward_w(dw, db, dz, x, scr, B, ci, H, W, co, 1);
     convd_forward_pool(p, am, x, w, bias, scr, B, ci, H, W, co, 1, 0);
@@ -198,6 +209,20 @@ static void test_convd_gradcheck(void) {
                   conv_pool_loss, &c, w, c.co * K, dw, o);
         gradcheck(ci == 1 ? "convd + pool, c_in 1: bias" : "convd + pool, c_in 2: bias",
                   conv_pool_loss, &c, b, c.co, db, o);
+        /* input: un-pool into dz (CBHW), then the direct input gradient (CBHW → NCHW) */
+        long nz = np * 4;
+        float *dz = fbuf(nz), *dxc = fbuf(nx), *dx = fbuf(nx);
+        float *sx = fbuf(convd_scratch_size_x(c.ci, c.co, c.H, c.W));
+        conv_pool_loss(&c);
+        pool2b_backward_set(dz, wt, c.p, c.a, c.B, c.co, c.H, c.W, 0);
+        convd_backward_x(dxc, dz, w, sx, c.B, c.ci, c.H, c.W, c.co);
+        for (int bb = 0; bb < c.B; bb++)
+            for (int k = 0; k < c.ci; k++)
+                memcpy(dx + ((long)bb * c.ci + k) * HW, dxc + ((long)k * c.B + bb) * HW,
+                       sizeof(float) * (size_t)HW);
+        gradcheck(ci == 1 ? "convd + pool, c_in 1: input" : "convd + pool, c_in 2: input",
+                  conv_pool_loss, &c, x, nx, dx, o);
+        free(dz); free(dxc); free(dx); free(sx);
         free(x); free(w); free(b); free(wt); free(c.p); free(c.scr); free(c.a); free(dw); free(db);
     }
 }

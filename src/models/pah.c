@@ -276,6 +276,10 @@ static void scratch_carve(pah_t *m, carver *c) {
     m->dpad = carve(c, pd > pq ? pd : pq);
     pd = convd_scratch_size(g->c1, g->c2, m->Hp / 2, m->Wp / 2);
     pq = convd_scratch_size(g->c1, g->c2, m->Qh / 2, m->Qw / 2);
+    if (pq > pd) pd = pq;
+    pq = convd_scratch_size_x(g->c1, g->c2, m->Hp / 2, m->Wp / 2);
+    if (pq > pd) pd = pq;
+    pq = convd_scratch_size_x(g->c1, g->c2, m->Qh / 2, m->Qw / 2);
     m->dpad2 = carve(c, pd > pq ? pd : pq);
     if (c->fb) m->ta.col1 = m->ta.col2 = m->col;
     m->dfeat = carve(c, N * g->F);
@@ -528,9 +532,15 @@ static void backbone_backward(pah_t *m, const float *x, int N, float *dx) {
                        (int)m->D, g->F);
     }
     stage_backward(m, 2, m->dz2, m->dr2, m->dy2, m->dp2, N, h / 2, w / 2, 1);
-    memset(m->dp1, 0, sizeof(float) * (size_t)N * g->c1 * s2);
-    convb_backward(m->dp1, G + m->off_c2w, G + m->off_c2b, m->dz2, a->p1, P + m->off_c2w, a->col2,
-                   a->cv2, m->col, m->colcap, N, g->c1, h / 2, w / 2, g->c2, 0);
+    if (m->conv2_gemm) {
+        memset(m->dp1, 0, sizeof(float) * (size_t)N * g->c1 * s2);
+        convb_backward(m->dp1, G + m->off_c2w, G + m->off_c2b, m->dz2, a->p1, P + m->off_c2w,
+                       a->col2, a->cv2, m->col, m->colcap, N, g->c1, h / 2, w / 2, g->c2, 0);
+    } else {   /* weights/bias through im2col + sgemm, the input gradient direct (written) */
+        convb_backward(NULL, G + m->off_c2w, G + m->off_c2b, m->dz2, a->p1, P + m->off_c2w,
+                       a->col2, a->cv2, m->col, m->colcap, N, g->c1, h / 2, w / 2, g->c2, 0);
+        convd_backward_x(m->dp1, m->dz2, P + m->off_c2w, m->dpad2, N, g->c1, h / 2, w / 2, g->c2);
+    }
     if (m->conv1_gemm) {
         stage_backward(m, 1, m->dz1, m->dr1, m->dy1, m->dp1, N, h, w, 0);
         convb_backward(dx, G + m->off_c1w, G + m->off_c1b, m->dz1, x, P + m->off_c1w, a->col1,

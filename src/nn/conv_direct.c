@@ -505,3 +505,20 @@ void convd_backward_pool(float *dw, float *db, const float *dp, const float *p, 
     }
     reduce_into(dw, db, part, nw, c_out);
 }
+
+/* ---- input gradient: the forward kernel on dz with the weights transposed and flipped ----
+ * dx[ci, y, x] = Σ_co Σ_(ky,kx) w[co, ci, ky, kx] · dz[co, y − ky + 1, x − kx + 1], i.e. the
+ * 3×3 zero-padded convolution of dz (c_out channels) with w'[ci, co, t] = w[co, ci, 8 − t]. */
+long convd_scratch_size_x(int c_in, int c_out, int H, int W) {
+    return 9L * c_in * c_out + convd_scratch_size(c_out, c_in, H, W);
+}
+
+void convd_backward_x(float *dx, const float *dz, const float *w, float *scratch, int B, int c_in,
+                      int H, int W, int c_out) {
+    float *wt = scratch;
+    for (int ci = 0; ci < c_in; ci++)
+        for (int co = 0; co < c_out; co++)
+            for (int t = 0; t < 9; t++)
+                wt[((long)ci * c_out + co) * 9 + t] = w[((long)co * c_in + ci) * 9 + 8 - t];
+    convd_forward(dx, dz, wt, scratch + 9L * c_in * c_out, B, c_out, H, W, c_in, 0);
+}
