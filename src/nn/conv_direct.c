@@ -99,21 +99,25 @@ static void fwd_image_c(float *z, const float *pad, const float *w, int B, int b
     TGT static inline __attribute__((always_inline)) void NAME(                                 \
         VEC acc[][4], const float *pad, const float *w, int c_in, int W, long L, long i, int co0, \
         int R, int C) {                                                                         \
-        const float *w0 = w + (long)co0 * c_in * 9;                                             \
+        const float *w0 = w + (long)co0 * c_in * 9, *base = pad + (W + 1) + i;                  \
+        const long wc = (long)c_in * 9, sW = W;                                                 \
         _Pragma("GCC unroll 4") for (int c = 0; c < C; c++) {                                   \
-            VEC wv = SET1(w0[(long)c * c_in * 9]);                                              \
-            const float *tp = tap_ptr(pad, 0, 0, W, L) + i;                                     \
+            VEC wv = SET1(w0[c * wc]);                                                          \
             _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)                                 \
-                acc[r][c] = MUL(LOAD(tp + r * LANES), wv);                                      \
+                acc[r][c] = MUL(LOAD(base - sW - 1 + r * LANES), wv);                           \
         }                                                                                       \
         for (int ci = 0; ci < c_in; ci++) {                                                     \
+            /* tap t = (dy + 1)·3 + dx + 1 is copy dx + 1 at offset dy·W + dx */                \
+            const float *cp = base + (long)ci * 3 * L;                                          \
+            const float *wp = w0 + (long)ci * 9;                                                \
             _Pragma("GCC unroll 9") for (int t = 0; t < 9; t++) {                               \
                 if (!ci && !t) continue;                                                        \
-                const float *tp = tap_ptr(pad, ci, t, W, L) + i;                                \
+                const int dy = t / 3 - 1, dx = t % 3 - 1;                                       \
+                const float *tp = cp + (dx + 1) * L + dy * sW + dx;                             \
                 VEC xv[4];                                                                      \
                 _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) xv[r] = LOAD(tp + r * LANES); \
                 _Pragma("GCC unroll 4") for (int c = 0; c < C; c++) {                           \
-                    VEC wv = SET1(w0[((long)c * c_in + ci) * 9 + t]);                           \
+                    VEC wv = SET1(wp[c * wc + t]);                                              \
                     _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)                         \
                         acc[r][c] = FMA(xv[r], wv, acc[r][c]);                                  \
                 }                                                                               \
