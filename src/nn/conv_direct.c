@@ -1,28 +1,32 @@
-/* conv_direct.c — direct 3×3 convolution (stride 1, zero padding 1) for layers with few
- * input channels (PAH's conv 1: c_in = 1, K = 9), without im2col and sgemm: the forward
- * and the weight gradient, output / gradient in the channel-major batch layout CBHW of
- * conv_batch.c (plane of channel c of image b at (c·B + b)·H·W), input NCHW or CBHW.
- * Declared in nn.h (convd_*); nn layer: called by models (pah.c) and tests.
+/* conv_direct.c — direct 3×3 convolution (stride 1, zero padding 1) without im2col and
+ * sgemm, for PAH's backbone: conv 1 (c_in = 1, K = 9: forward fused with bias + ReLU +
+ * max-pool, weight and bias gradients fused with the un-pool) and conv 2's forward and input
+ * gradient. Output / gradients in the channel-major batch layout CBHW of conv_batch.c (plane
+ * of channel c of image b at (c·B + b)·H·W), input NCHW or CBHW. Declared in nn.h (convd_*);
+ * nn layer: called by models (pah.c) and tests.
  *
  * Why: im2col turns a 9-deep GEMM into 9× the image's bytes, and OpenBLAS's Haswell
  * kernels (what an AVX2 machine runs) handle the K = 9 shapes badly (22 GFLOP/s for the
  * weight gradient, perf_roofline). Here each image's input planes are copied once into
- * three zero-padded flat planes (docs/performance.md "conv 1 as a direct convolution"):
+ * three zero-padded flat planes (docs/performance.md "Kernel round five"):
  *   copy k = dx + 1 of channel ci holds the plane at offset W + 1, zeros around it, and
  *   for dx = −1 its last column zeroed, for dx = +1 its first column zeroed,
  * so tap (dy, dx) of output pixel i = y·W + x is copy[dx+1][W + 1 + i + dy·W + dx] for every
  * i: the zero padding's wrapped columns land on the zeroed column or the zero margins, and
- * each tap is one contiguous vector load.
+ * each tap is one contiguous vector load. The SIMD kernels work on register tiles (pixel
+ * vectors × output channels for the forward, output channels × taps for the gradient).
  *
  * Contract of the levels (cpu.h): every level gives the same bits.
  *   forward: z[co, i] = the fused multiply-add chain over (ci, ky, kx) in that order, the
  *     first term a plain product: s = x₀·w₀, s = fma(x_t, w_t, s) (fmaf at the scalar level;
- *     vfmadd at AVX2 and AVX-512 — both round once per step).
- *   weight gradient: 16 partial sums per weight, lane k = i mod 16 of each image plane, each
- *     the chain p = fma(dz[i], x_t[i], p) over the images in order and i ascending, starting
- *     at +0; then dw += ((p0+p8)+(p4+p12)) + ((p2+p10)+(p6+p14)) + (the same for 1, 3, …):
- *     the fixed tree of convd_reduce16. AVX-512 holds the 16 lanes in one register, AVX2
- *     makes two passes (lanes 0–7, then 8–15) — independent chains, so the same bits.
+ *     vfmadd at AVX2 and AVX-512 — both round once per step). The input gradient is this
+ *     forward on dz with the weights transposed and flipped.
+ *   weight (bias) gradient: 16 partial sums per weight (bias), lane k = i mod 16 of each image
+ *     plane, each the chain p = fma(dz[i], x_t[i], p) (p = p + dz[i]) over the images in order
+ *     and i ascending, starting at +0; then dw += (r0 + r2) + (r1 + r3) with
+ *     r_k = (p_k + p_k+8) + (p_k+4 + p_k+12): the fixed tree of convd_reduce16. AVX-512 holds
+ *     the 16 lanes in one register, AVX2 makes two passes (lanes 0–7, then 8–15) —
+ *     independent chains, so the same bits.
  * The scalar level uses fmaf (glibc picks the FMA instruction where the CPU has one).
  * The results differ from im2col + sgemm (conv_batch.c) in the last bits (the sums are
  * grouped differently). */
