@@ -168,4 +168,38 @@ void pool2b_backward(float *dz, const float *dp, const float *p, const int *argm
 void pool2b_backward_set(float *dz, const float *dp, const float *p, const int *argmax, int B,
                          int C, int H, int W, int p_nchw);
 
+/* One (channel, image) plane of pool2b_forward with relu / of pool2b_backward_set with p
+ * (the same kernels and bits; argmax indexes the plane). */
+void pool2b_plane_relu(float *p, int *argmax, const float *z, float bias, int H, int W);
+void pool2b_unpool_plane(float *dz, const float *dp, const float *p, const int *argmax, int H,
+                         int W);
+
+/* ---- direct 3×3 convolution for few input channels (conv_direct.c): PAH's conv 1 ----
+ * The contract of convb_forward (z CBHW, no bias; x NCHW when x_nchw, else CBHW) and of the
+ * weight and bias gradients of convb_backward (dw, db accumulate; db may be NULL), without
+ * im2col / sgemm; the same bits at every ISA level (fused multiply-add chains, 16 partial
+ * sums per weight and per bias). scratch: convd_scratch_size(c_in, c_out, H, W) floats. */
+long convd_scratch_size(int c_in, int c_out, int H, int W);
+void convd_forward(float *z, const float *x, const float *w, float *scratch, int B, int c_in,
+                   int H, int W, int c_out, int x_nchw);
+void convd_backward_w(float *dw, float *db, const float *dz, const float *x, float *scratch,
+                      int B, int c_in, int H, int W, int c_out, int x_nchw);
+/* dx (c_in, B, H, W) CBHW = the input gradient from dz (c_out, B, H, W) CBHW, WRITTEN (not
+ * accumulated): convd_forward of dz with the transposed, flipped weights. scratch:
+ * convd_scratch_size_x(c_in, c_out, H, W) floats. */
+long convd_scratch_size_x(int c_in, int c_out, int H, int W);
+void convd_backward_x(float *dx, const float *dz, const float *w, float *scratch, int B, int c_in,
+                      int H, int W, int c_out);
+/* Fused with the ReLU max-pool, per image while its planes are in cache: p, argmax
+ * (c_out, B, H/2, W/2) CBHW (NCHW when p_nchw) = pool2b_forward(relu, bias) of
+ * convd_forward's z, and (p CBHW) the
+ * gradients of convd_backward_w from dz = pool2b_backward_set(dp, p, argmax) — bit for bit,
+ * without the (c_out, B, H, W) tensors z and dz. */
+void convd_forward_pool(float *p, int *argmax, const float *x, const float *w, const float *bias,
+                        float *scratch, int B, int c_in, int H, int W, int c_out, int x_nchw,
+                        int p_nchw);
+void convd_backward_pool(float *dw, float *db, const float *dp, const float *p, const int *argmax,
+                         const float *x, float *scratch, int B, int c_in, int H, int W, int c_out,
+                         int x_nchw);
+
 #endif

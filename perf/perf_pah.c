@@ -7,7 +7,9 @@
  * backward ≈ 2× forward except conv1, which needs no input gradient in step 1).
  * Prints "name | value | unit | notes".
  *
- * Like the tests, it includes the model's source to drive its batches directly. */
+ * Like the tests, it includes the model's source to drive its batches directly.
+ * PERF_PAH_CONV1_GEMM=1 runs conv 1, PERF_PAH_CONV2_GEMM=1 conv 2's forward through im2col +
+ * sgemm (the code before the direct kernels), for side-by-side comparisons with one binary. */
 #include "../src/models/pah.c"
 
 static pah_t *bench_model(int ph, int pw) {
@@ -16,6 +18,10 @@ static pah_t *bench_model(int ph, int pw) {
     rng_init(&r, 1, 1);
     pah_t *m = pah_create(&g, 64, &r);
     pah_optim_init(m, 1e-3f, 1e-4f, 0.01f);
+    const char *e = getenv("PERF_PAH_CONV1_GEMM");
+    m->conv1_gemm = e && *e == '1';
+    e = getenv("PERF_PAH_CONV2_GEMM");
+    m->conv2_gemm = e && *e == '1';
     return m;
 }
 

@@ -119,6 +119,9 @@ typedef struct {
     int batch, accumulate;
     act_kind act, hyper_act;     /* ReLU / LeakyReLU (smooth ones only in gradient checks) */
     int unfused;                 /* tests: separate passes also where pah_fused applies */
+    int conv1_gemm;              /* tests/perf: conv 1 through im2col + sgemm (convb_) instead
+                                    of the direct kernel (convd_, the default) */
+    int conv2_gemm;              /* the same for conv 2's forward */
     optim_t opt;                 /* step 1: all parameters, lr groups */
     optim_t opt_proto;           /* step 2: prototypes only */
     /* scratch: one float allocation, one int allocation */
@@ -127,6 +130,7 @@ typedef struct {
     pah_hyper hy, thy;           /* current / previous hypernetwork */
     float *col;                  /* im2col scratch / input-gradient col (colcap floats) */
     long colcap;                 /* floats of every col buffer: whole batch up to a budget */
+    float *dpad, *dpad2;         /* conv 1's / 2's direct-kernel scratch (convd_scratch_size) */
     float *dfeat, *dz3, *dg2, *dp2, *dr2, *dy2, *dz2, *dp1, *dr1, *dy1, *dz1;   /* backward */
     float *dheads, *dha2, *dhh2, *dha1;                       /* (T, ·) hypernet backward */
     float *logits, *tlogits, *dlogits, *probs;                /* (cap, C) */
@@ -267,6 +271,16 @@ static void scratch_carve(pah_t *m, carver *c) {
     hyper_carve(m, &m->hy, c);
     hyper_carve(m, &m->thy, c);
     m->col = carve(c, m->colcap);
+    long pd = convd_scratch_size(g->Cin, g->c1, m->Hp, m->Wp);
+    long pq = convd_scratch_size(g->Cin, g->c1, m->Qh, m->Qw);
+    m->dpad = carve(c, pd > pq ? pd : pq);
+    pd = convd_scratch_size(g->c1, g->c2, m->Hp / 2, m->Wp / 2);
+    pq = convd_scratch_size(g->c1, g->c2, m->Qh / 2, m->Qw / 2);
+    if (pq > pd) pd = pq;
+    pq = convd_scratch_size_x(g->c1, g->c2, m->Hp / 2, m->Wp / 2);
+    if (pq > pd) pd = pq;
+    pq = convd_scratch_size_x(g->c1, g->c2, m->Qh / 2, m->Qw / 2);
+    m->dpad2 = carve(c, pd > pq ? pd : pq);
     if (c->fb) m->ta.col1 = m->ta.col2 = m->col;
     m->dfeat = carve(c, N * g->F);
     m->dz3 = carve(c, N * g->F);
@@ -430,11 +444,30 @@ static void backbone_forward(pah_t *m, const float *P, pah_acts *a, const float 
     long s4 = (long)h * w / 16;
     a->h = h;
     a->w = w;
-    a->cv1 = convb_forward(a->z1, x, P + m->off_c1w, a->col1, m->colcap, N, g->Cin, h, w, g->c1, 1);
-    stage_forward(m, P, a, 1, N, h, w, 0);
-    a->cv2 = convb_forward(a->z2, a->p1, P + m->off_c2w, a->col2, m->colcap, N, g->c1, h / 2,
-                           w / 2, g->c2, 0);
-    stage_forward(m, P, a, 2, N, h / 2, w / 2, 1);
+    a->cv1 = 0;
+    if (m->conv1_gemm) {
+        a->cv1 = convb_forward(a->z1, x, P + m->off_c1w, a->col1, m->colcap, N, g->Cin, h, w,
+                               g->c1, 1);
+        stage_forward(m, P, a, 1, N, h, w, 0);
+    } else if (pah_fused(m)) {   /* direct conv 1 + bias + ReLU + pool per image: no z1 */
+        convd_forward_pool(a->p1, a->a1, x, P + m->off_c1w, P + m->off_c1b, m->dpad, N, g->Cin,
+                           h, w, g->c1, 1, 0);
+    } else {   /* direct conv 1 (K = 9·Cin: no im2col, no small sgemm), separate passes */
+        convd_forward(a->z1, x, P + m->off_c1w, m->dpad, N, g->Cin, h, w, g->c1, 1);
+        stage_forward(m, P, a, 1, N, h, w, 0);
+    }
+    a->cv2 = 0;   /* conv 2's forward: direct too (its gradients stay im2col + sgemm) */
+    if (m->conv2_gemm) {
+        a->cv2 = convb_forward(a->z2, a->p1, P + m->off_c2w, a->col2, m->colcap, N, g->c1, h / 2,
+                               w / 2, g->c2, 0);
+        stage_forward(m, P, a, 2, N, h / 2, w / 2, 1);
+    } else if (pah_fused(m)) {
+        convd_forward_pool(a->p2, a->a2, a->p1, P + m->off_c2w, P + m->off_c2b, m->dpad2, N,
+                           g->c1, h / 2, w / 2, g->c2, 0, 1);
+    } else {
+        convd_forward(a->z2, a->p1, P + m->off_c2w, m->dpad2, N, g->c1, h / 2, w / 2, g->c2, 0);
+        stage_forward(m, P, a, 2, N, h / 2, w / 2, 1);
+    }
     const float *din = a->p2;
     if (g->native) {
         gap_forward(a->g2, a->p2, N, g->c2, (int)s4);
@@ -499,12 +532,30 @@ static void backbone_backward(pah_t *m, const float *x, int N, float *dx) {
                        (int)m->D, g->F);
     }
     stage_backward(m, 2, m->dz2, m->dr2, m->dy2, m->dp2, N, h / 2, w / 2, 1);
-    memset(m->dp1, 0, sizeof(float) * (size_t)N * g->c1 * s2);
-    convb_backward(m->dp1, G + m->off_c2w, G + m->off_c2b, m->dz2, a->p1, P + m->off_c2w, a->col2,
-                   a->cv2, m->col, m->colcap, N, g->c1, h / 2, w / 2, g->c2, 0);
-    stage_backward(m, 1, m->dz1, m->dr1, m->dy1, m->dp1, N, h, w, 0);
-    convb_backward(dx, G + m->off_c1w, G + m->off_c1b, m->dz1, x, P + m->off_c1w, a->col1, a->cv1,
-                   m->col, m->colcap, N, g->Cin, h, w, g->c1, 1);
+    if (m->conv2_gemm) {
+        memset(m->dp1, 0, sizeof(float) * (size_t)N * g->c1 * s2);
+        convb_backward(m->dp1, G + m->off_c2w, G + m->off_c2b, m->dz2, a->p1, P + m->off_c2w,
+                       a->col2, a->cv2, m->col, m->colcap, N, g->c1, h / 2, w / 2, g->c2, 0);
+    } else {   /* weights/bias through im2col + sgemm, the input gradient direct (written) */
+        convb_backward(NULL, G + m->off_c2w, G + m->off_c2b, m->dz2, a->p1, P + m->off_c2w,
+                       a->col2, a->cv2, m->col, m->colcap, N, g->c1, h / 2, w / 2, g->c2, 0);
+        convd_backward_x(m->dp1, m->dz2, P + m->off_c2w, m->dpad2, N, g->c1, h / 2, w / 2, g->c2);
+    }
+    if (m->conv1_gemm) {
+        stage_backward(m, 1, m->dz1, m->dr1, m->dy1, m->dp1, N, h, w, 0);
+        convb_backward(dx, G + m->off_c1w, G + m->off_c1b, m->dz1, x, P + m->off_c1w, a->col1,
+                       a->cv1, m->col, m->colcap, N, g->Cin, h, w, g->c1, 1);
+    } else if (pah_fused(m) && !dx) {   /* un-pool + weight and bias gradients per image */
+        convd_backward_pool(G + m->off_c1w, G + m->off_c1b, m->dp1, a->p1, a->a1, x, m->dpad, N,
+                            g->Cin, h, w, g->c1, 1);
+    } else {   /* the same bits through dz1 (which the input gradient needs) */
+        stage_backward(m, 1, m->dz1, m->dr1, m->dy1, m->dp1, N, h, w, 0);
+        convd_backward_w(G + m->off_c1w, G + m->off_c1b, m->dz1, x, m->dpad, N, g->Cin, h, w,
+                         g->c1, 1);
+        if (dx)
+            convb_backward(dx, NULL, NULL, m->dz1, x, P + m->off_c1w, a->col1, 0, m->col,
+                           m->colcap, N, g->Cin, h, w, g->c1, 1);
+    }
 }
 
 /* Heads of all T tasks from their prototypes, with the parameters at P. */

@@ -258,7 +258,12 @@ CLS_TARGET_AVX2 static void pool_plane_relu_avx2(float *restrict o, int *restric
             _mm256_storeu_ps(orow + ox, bs);
             _mm256_storeu_si256((__m256i *)(arow + ox), ix);
         }
-        if (ox < Wo) {
+        if (ox < Wo && Wo >= 8) {   /* tail: the last 8 windows again (same values), full width */
+            ox = Wo - 8;
+            pool8_avx2(&bs, &ix, r0 + 2 * ox, r1 + 2 * ox, b, base + 2 * ox, W, all, all);
+            _mm256_storeu_ps(orow + ox, bs);
+            _mm256_storeu_si256((__m256i *)(arow + ox), ix);
+        } else if (ox < Wo) {
             int r = Wo - ox;
             __m256i mlo = _mm256_cmpgt_epi32(_mm256_set1_epi32(2 * r), lane);
             __m256i mhi = _mm256_cmpgt_epi32(_mm256_set1_epi32(2 * r - 8), lane);
@@ -525,7 +530,14 @@ CLS_TARGET_AVX2 static void unpool_row_avx2(float *restrict q0, float *restrict 
         _mm256_storeu_ps(q1 + 2 * i, o[2]);
         _mm256_storeu_ps(q1 + 2 * i + 8, o[3]);
     }
-    if (i < n) {   /* tail: masked loads, plain stores (store_tail16) */
+    if (i < n && n >= 8) {   /* tail: the last 8 windows again (the same values), full width */
+        i = n - 8;
+        unpool8_avx2(o, g + i, pv ? pv + i : NULL, a + i, base + 2 * i, all, W);
+        _mm256_storeu_ps(q0 + 2 * i, o[0]);
+        _mm256_storeu_ps(q0 + 2 * i + 8, o[1]);
+        _mm256_storeu_ps(q1 + 2 * i, o[2]);
+        _mm256_storeu_ps(q1 + 2 * i + 8, o[3]);
+    } else if (i < n) {   /* short rows: masked loads, plain stores (store_tail16) */
         int r = n - i;
         __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(r), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
         unpool8_avx2(o, g + i, pv ? pv + i : NULL, a + i, base + 2 * i, m, W);
@@ -576,6 +588,24 @@ static void unpool_plane_set(unpool_row_fn row, float *restrict d, const float *
         }
     }
     if (H & 1) memset(d + (long)(H - 1) * W, 0, sizeof(float) * (size_t)W);
+}
+
+/* One plane of pool2b_forward with relu (the fused bias + ReLU + pool) and of
+ * pool2b_backward_set with p: the same kernels, for the direct convolution (conv_direct.c),
+ * which pools and un-pools each image's planes while they are in cache. */
+void pool2b_plane_relu(float *p, int *argmax, const float *z, float bias, int H, int W) {
+    pool_plane_relu(p, argmax, z, bias, H, W);
+}
+
+void pool2b_unpool_plane(float *dz, const float *dp, const float *p, const int *argmax, int H,
+                         int W) {
+    unpool_row_fn row = unpool_row_c;
+#if CLS_X86_SIMD
+    int isa = cpu_level();
+    if (isa >= CPU_AVX512) row = unpool_row_avx512;
+    else if (isa >= CPU_AVX2) row = unpool_row_avx2;
+#endif
+    unpool_plane_set(row, dz, dp, p, argmax, H, W);
 }
 
 void pool2b_backward_set(float *dz, const float *dp, const float *p, const int *argmax, int B,
