@@ -53,6 +53,17 @@ static inline int test_wanted(const char *name) {
 }
 
 /* Cases named on the command line that the program does not have: each one is a failure. */
+/* The largest |a − b| over n values, relative to max(|b|, 1e-6). */
+static inline double test_maxrel(const float *a, const float *b, long n) {
+    double m = 0, s = 1e-6;
+    for (long i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]);
+        if (d > m) m = d;
+        if (fabs(b[i]) > s) s = fabs(b[i]);
+    }
+    return m / s;
+}
+
 static inline int test_unknown_selected(void) {
     int bad = 0;
     for (int i = 0; i < test_nselected; i++)

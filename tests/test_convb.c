@@ -31,16 +31,6 @@ static void to_cbhw(float *dst, const float *src, int B, int C, long HW, int inv
         }
 }
 
-static double maxrel(const float *a, const float *b, long n) {
-    double m = 0, s = 1e-6;
-    for (long i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - b[i]);
-        if (d > m) m = d;
-        if (fabs(b[i]) > s) s = fabs(b[i]);
-    }
-    return m / s;
-}
-
 /* convb against conv2d_*: every layout and chunking. */
 static void test_convb_matches_conv2d(void) {
     const int shapes[5][5] = {{3, 1, 8, 28, 28}, {5, 8, 16, 14, 14}, {2, 3, 4, 6, 10}, {2, 2, 3, 1, 5},
@@ -75,13 +65,13 @@ static void test_convb_matches_conv2d(void) {
                 CHECK(valid == (k == 0), "col_valid %d for cap %ld of %ld", valid, caps[k], full);
                 convb_add_bias(z, b, B, co, (int)HW);
                 to_cbhw(zn, z, B, co, HW, 1);
-                double ef = maxrel(zn, zr, nz);
+                double ef = test_maxrel(zn, zr, nz);
                 convb_backward(dx, dw, db, dzc, xin, w, c1, valid, c2, caps[k], B, ci, H, W, co,
                                layout);
                 if (!layout) to_cbhw(dxn, dx, B, ci, HW, 1);
                 else memcpy(dxn, dx, sizeof(float) * (size_t)nx);
-                double ex = maxrel(dxn, dxr, nx), ew = maxrel(dw, dwr, co * K),
-                       eb = maxrel(db, dbr, co);
+                double ex = test_maxrel(dxn, dxr, nx), ew = test_maxrel(dw, dwr, co * K),
+                       eb = test_maxrel(db, dbr, co);
                 printf("#   B%d %d→%d %dx%d %s cap %ld: fwd %.1e dx %.1e dw %.1e db %.1e\n", B, ci,
                        co, H, W, layout ? "NCHW" : "CBHW", caps[k], ef, ex, ew, eb);
                 CHECK(ef < 1e-5 && ex < 1e-5 && ew < 1e-5 && eb < 1e-5, "convb differs from conv2d");

@@ -23,16 +23,6 @@
 
 static float *fbuf(long n) { return calloc((size_t)(n > 0 ? n : 1), sizeof(float)); }
 
-static double maxrel(const float *a, const float *b, long n) {
-    double m = 0, s = 1e-6;
-    for (long i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - b[i]);
-        if (d > m) m = d;
-        if (fabs(b[i]) > s) s = fabs(b[i]);
-    }
-    return m / s;
-}
-
 /* B, c_in, c_out, H, W: PAH's conv 1 (28×28, prototypes 10×10 with a 4-pixel tail), odd
  * sizes, 1-wide edges, several input channels (the register tiles: full ones need c_out ≥ 4
  * and 16 / 64 pixels at AVX2 / AVX-512; PAH's conv 2 shape has both). */
@@ -74,7 +64,7 @@ static void test_convd_matches_conv2d(void) {
         float *dx = fbuf(nx), *dxr_c = fbuf(nx);
         convd_backward_x(dx, dzc, w, scr, B, ci, H, W, co);
         to_cbhw(dxr_c, dxr, B, ci, HW);
-        double ex = maxrel(dx, dxr_c, nx);
+        double ex = test_maxrel(dx, dxr_c, nx);
         printf("#   B%d %d→%d %dx%d: dx %.1e\n", B, ci, co, H, W, ex);
         CHECK(ex < 1e-5, "convd_backward_x differs from conv2d (%d)", si);
         free(dx); free(dxr_c);
@@ -82,7 +72,7 @@ static void test_convd_matches_conv2d(void) {
             float *z = fbuf(nz), *dw = fbuf(co * K), *db = fbuf(co);
             convd_forward(z, layout ? x : xc, w, scr, B, ci, H, W, co, layout);
             convd_backward_w(dw, db, dzc, layout ? x : xc, scr, B, ci, H, W, co, layout);
-            double ef = maxrel(z, zrc, nz), ew = maxrel(dw, dwr, co * K), eb = maxrel(db, dbr, co);
+            double ef = test_maxrel(z, zrc, nz), ew = test_maxrel(dw, dwr, co * K), eb = test_maxrel(db, dbr, co);
             printf("#   B%d %d→%d %dx%d x %s: fwd %.1e dw %.1e db %.1e\n", B, ci, co, H, W,
                    layout ? "NCHW" : "CBHW", ef, ew, eb);
             CHECK(ef < 1e-5 && ew < 1e-5 && eb < 1e-5, "convd differs from conv2d (%d, %d)", si,

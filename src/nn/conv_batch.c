@@ -597,26 +597,27 @@ void pool2b_plane_relu(float *p, int *argmax, const float *z, float bias, int H,
     pool_plane_relu(p, argmax, z, bias, H, W);
 }
 
-void pool2b_unpool_plane(float *dz, const float *dp, const float *p, const int *argmax, int H,
-                         int W) {
+/* The un-pool row kernel of this CPU's level. */
+static unpool_row_fn unpool_row_pick(void) {
     unpool_row_fn row = unpool_row_c;
 #if CLS_X86_SIMD
     int isa = cpu_level();
     if (isa >= CPU_AVX512) row = unpool_row_avx512;
     else if (isa >= CPU_AVX2) row = unpool_row_avx2;
 #endif
+    return row;
+}
+
+void pool2b_unpool_plane(float *dz, const float *dp, const float *p, const int *argmax, int H,
+                         int W) {
+    unpool_row_fn row = unpool_row_pick();
     unpool_plane_set(row, dz, dp, p, argmax, H, W);
 }
 
 void pool2b_backward_set(float *dz, const float *dp, const float *p, const int *argmax, int B,
                          int C, int H, int W, int p_nchw) {
     long HW = (long)H * W, HWo = (long)(H / 2) * (W / 2);
-    unpool_row_fn row = unpool_row_c;
-#if CLS_X86_SIMD
-    int isa = cpu_level();
-    if (isa >= CPU_AVX512) row = unpool_row_avx512;
-    else if (isa >= CPU_AVX2) row = unpool_row_avx2;
-#endif
+    unpool_row_fn row = unpool_row_pick();
     for (int c = 0; c < C; c++)
         for (int b = 0; b < B; b++) {
             long po = plane_of(c, b, C, B, p_nchw) * HWo;
